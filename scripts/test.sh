@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need on a fresh Debian machine
+# (apt, pip, crates) and runs every test suite. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export EQUIPOT_ROOT=$PWD
+
+echo "== installing system packages"
+if command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq gfortran cmake valgrind pkg-config >/dev/null
+fi
+
+echo "== installing Python packages (test venv: .venv-test)"
+python3 -m venv .venv-test
+. .venv-test/bin/activate
+pip install -q --upgrade pip
+pip install -q -r scripts/requirements-test.txt
+
+echo "== cargo test (Rust unit, integration, parity and header-drift tests)"
+cargo test --release --all-targets -- --include-ignored 2>&1
+
+# Suites of the other languages and tools, in order (scripts/ci/NN-name.sh).
+for suite in scripts/ci/*.sh; do
+    [ -e "$suite" ] || continue
+    echo "== $suite"
+    bash "$suite"
+done
+echo "== all tests passed"

@@ -1,0 +1,38 @@
+//! CPU execution: a caller-owned thread pool.
+
+use crate::{Error, Result};
+
+/// The execution context of one caller thread: the pool that graph builds and
+/// model evaluations run on. Models and graphs are immutable and may be shared
+/// between threads; a workspace is used by one caller thread at a time.
+pub struct Workspace {
+    pool: rayon::ThreadPool,
+}
+
+impl Workspace {
+    /// A workspace running on `n_threads` threads; `0` means one per core.
+    pub fn new(n_threads: usize) -> Result<Self> {
+        let n = if n_threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            n_threads
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("equipot-{i}"))
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start {n} threads: {e}")))?;
+        Ok(Workspace { pool })
+    }
+
+    /// Number of threads work is spread over.
+    pub fn n_threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Runs `f` inside this workspace's pool, so that rayon's parallel
+    /// iterators in `f` use exactly this workspace's threads.
+    pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(f)
+    }
+}

@@ -1,0 +1,114 @@
+use super::status::*;
+use crate::model::{LennardJones, Model};
+use std::os::raw::c_char;
+
+/// A loaded model. Immutable: one model may be used by many threads at once.
+pub struct eqp_model_t {
+    pub(crate) inner: Model,
+    architecture: std::ffi::CString,
+}
+
+impl eqp_model_t {
+    pub(crate) fn new(inner: Model) -> Self {
+        let architecture = std::ffi::CString::new(inner.architecture()).unwrap_or_default();
+        eqp_model_t { inner, architecture }
+    }
+}
+
+/// Creates the reference analytic model: Lennard-Jones shifted to zero energy
+/// at `cutoff` (Å), φ(r) = 4ε[(σ/r)¹² − (σ/r)⁶] − φ(cutoff), each atom taking
+/// half of each of its pairs. `species` holds `n_species` distinct atomic
+/// numbers; `epsilon` (eV) and `sigma` (Å) are symmetric n_species × n_species
+/// matrices, row-major, indexed in the order of `species`.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_new_lennard_jones(
+    n_species: usize,
+    species: *const i32,
+    epsilon: *const f64,
+    sigma: *const f64,
+    cutoff: f64,
+    model: *mut *mut eqp_model_t,
+) -> eqp_status_t {
+    guard("eqp_model_new_lennard_jones", || {
+        slot(model, "model")?;
+        let n2 = n_species.checked_mul(n_species).unwrap_or(usize::MAX);
+        let lj = LennardJones::new(
+            input(species, n_species, "species")?,
+            input(epsilon, n2, "epsilon")?,
+            input(sigma, n2, "sigma")?,
+            cutoff,
+        )?;
+        give(model, eqp_model_t::new(Model::new(lj)));
+        Ok(())
+    })
+}
+
+/// Frees a model; NULL does nothing.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_free(model: *mut eqp_model_t) {
+    let _ = guard("eqp_model_free", || {
+        free(model);
+        Ok(())
+    });
+}
+
+/// Writes the model's cutoff (Å) to `*cutoff`: graphs passed to eqp_compute
+/// must be built with at least this cutoff.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_cutoff(model: *const eqp_model_t, cutoff: *mut f64) -> eqp_status_t {
+    guard("eqp_model_cutoff", || {
+        let m = handle(model, "model")?;
+        output(cutoff, 1, "cutoff")?[0] = m.inner.cutoff();
+        Ok(())
+    })
+}
+
+/// Writes the model's number of message-passing layers to `*n_layers`: an
+/// atom's energy depends on atoms up to n_layers × cutoff away (hosts that
+/// pass ghost atoms need a ghost shell that deep).
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_n_layers(model: *const eqp_model_t, n_layers: *mut usize) -> eqp_status_t {
+    guard("eqp_model_n_layers", || {
+        let m = handle(model, "model")?;
+        output(n_layers, 1, "n_layers")?[0] = m.inner.n_layers();
+        Ok(())
+    })
+}
+
+/// Writes the number of species the model knows to `*n_species`.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_n_species(model: *const eqp_model_t, n_species: *mut usize) -> eqp_status_t {
+    guard("eqp_model_n_species", || {
+        let m = handle(model, "model")?;
+        output(n_species, 1, "n_species")?[0] = m.inner.species().len();
+        Ok(())
+    })
+}
+
+/// Copies the atomic numbers the model knows into `species`, which holds
+/// `n_species` ints (as given by eqp_model_n_species).
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_species(model: *const eqp_model_t, n_species: usize, species: *mut i32) -> eqp_status_t {
+    guard("eqp_model_species", || {
+        let m = handle(model, "model")?;
+        let known = m.inner.species();
+        if n_species != known.len() {
+            return Err(crate::Error::LengthMismatch(format!(
+                "n_species is {n_species} but the model has {} species",
+                known.len()
+            )));
+        }
+        output(species, n_species, "species")?.copy_from_slice(known);
+        Ok(())
+    })
+}
+
+/// The model's architecture ("lennard-jones", "nequip", ...) as a
+/// NUL-terminated string owned by the model, or NULL if `model` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_architecture(model: *const eqp_model_t) -> *const c_char {
+    match model.as_ref() {
+        Some(m) => m.architecture.as_ptr(),
+        None => std::ptr::null(),
+    }
+}

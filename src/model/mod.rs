@@ -1,0 +1,162 @@
+//! Models: what turns an atom graph into energy, forces and virial.
+//!
+//! Sign conventions (the C ABI documents the same):
+//! - forces F_a = -∂E/∂r_a (eV/Å), on local and ghost atoms alike;
+//! - virial W = -Σ_edges v_e ⊗ ∂E/∂v_e (eV), row-major 3×3, LAMMPS's sign
+//!   (positive under compression); ASE's stress is σ = -W / V (eV/Å³).
+//! - energy sums per-atom energies of local atoms only.
+
+mod lennard_jones;
+
+pub use lennard_jones::LennardJones;
+
+use crate::backend::Workspace;
+use crate::graph::AtomGraph;
+use crate::{Error, Result};
+
+/// Floating-point precision of a model evaluation. Results are always
+/// returned in f64; energies are always accumulated in f64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Double precision (the reference).
+    #[default]
+    F64,
+    /// Single precision (fast).
+    F32,
+}
+
+/// What a caller wants from a model evaluation (energy always comes).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Request {
+    /// Forces on every atom.
+    pub forces: bool,
+    /// Global virial.
+    pub virial: bool,
+    /// Per-atom energies (local atoms; ghosts get 0).
+    pub atom_energies: bool,
+    /// Per-atom virials (every atom).
+    pub atom_virials: bool,
+    /// Arithmetic precision.
+    pub precision: Precision,
+}
+
+impl Request {
+    /// Energy, forces and virial in f64.
+    pub fn all() -> Request {
+        Request { forces: true, virial: true, atom_energies: true, atom_virials: true, precision: Precision::F64 }
+    }
+}
+
+/// Results of one evaluation; vectors are empty unless requested.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    /// Total energy of the local atoms, eV.
+    pub energy: f64,
+    /// Per-atom energies, eV (length n_atoms, ghosts 0).
+    pub atom_energies: Vec<f64>,
+    /// Forces, eV/Å (length n_atoms).
+    pub forces: Vec<[f64; 3]>,
+    /// Virial, eV, row-major.
+    pub virial: [[f64; 3]; 3],
+    /// Per-atom virials, eV (length n_atoms).
+    pub atom_virials: Vec<[[f64; 3]; 3]>,
+}
+
+/// An interatomic potential. Implementations are immutable after loading and
+/// may be shared between threads.
+pub trait Potential: Send + Sync {
+    /// Architecture name, as in the model file ("lennard-jones", "nequip", ...).
+    fn architecture(&self) -> &str;
+    /// Cutoff radius of one interaction, Å.
+    fn cutoff(&self) -> f64;
+    /// Number of message-passing layers (1 for strictly local models): atoms
+    /// up to `n_layers × cutoff` away influence an atom's energy.
+    fn n_layers(&self) -> usize {
+        1
+    }
+    /// Atomic numbers the model knows, in its own order.
+    fn species(&self) -> &[i32];
+    /// Evaluates the model on a graph built with at least `cutoff()`.
+    fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs>;
+}
+
+/// A loaded model, of any architecture.
+pub struct Model {
+    inner: Box<dyn Potential>,
+}
+
+impl Model {
+    /// Wraps a potential.
+    pub fn new(potential: impl Potential + 'static) -> Model {
+        Model { inner: Box::new(potential) }
+    }
+
+    /// The potential.
+    pub fn potential(&self) -> &dyn Potential {
+        self.inner.as_ref()
+    }
+
+    /// Evaluates the model, after checking that the graph fits it.
+    pub fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
+        let cutoff = self.inner.cutoff();
+        if graph.cutoff < cutoff * (1.0 - 1e-12) {
+            return Err(Error::InvalidArgument(format!(
+                "the graph was built with cutoff {} Å, the model needs {cutoff} Å",
+                graph.cutoff
+            )));
+        }
+        let species = self.inner.species();
+        for (i, z) in graph.numbers.iter().enumerate() {
+            if !species.contains(z) {
+                return Err(Error::UnknownElement(format!(
+                    "atom {i} has atomic number {z}, which the model does not know (it knows {species:?})"
+                )));
+            }
+        }
+        self.inner.compute(graph, request, ws)
+    }
+}
+
+impl std::ops::Deref for Model {
+    type Target = dyn Potential;
+    fn deref(&self) -> &Self::Target {
+        self.inner.as_ref()
+    }
+}
+
+/// Turns ∂E/∂v_e (one gradient per edge of `graph`) into the requested forces,
+/// virial and per-atom virials. Every per-edge model ends here. Per-atom
+/// virials split each edge's term evenly between its two atoms.
+pub fn accumulate_edge_gradients(graph: &AtomGraph, grads: &[[f64; 3]], request: &Request, out: &mut Outputs) {
+    debug_assert_eq!(grads.len(), graph.n_edges());
+    let n = graph.n_atoms();
+    if request.forces {
+        out.forces = vec![[0.0; 3]; n];
+    }
+    if request.atom_virials {
+        out.atom_virials = vec![[[0.0; 3]; 3]; n];
+    }
+    out.virial = [[0.0; 3]; 3];
+    for (e, g) in grads.iter().enumerate() {
+        let (i, j) = (graph.centers[e] as usize, graph.neighbors[e] as usize);
+        if request.forces {
+            for k in 0..3 {
+                out.forces[i][k] += g[k];
+                out.forces[j][k] -= g[k];
+            }
+        }
+        if request.virial || request.atom_virials {
+            let v = &graph.vectors[e];
+            for a in 0..3 {
+                for b in 0..3 {
+                    let w = -v[a] * g[b];
+                    out.virial[a][b] += w;
+                    if request.atom_virials {
+                        out.atom_virials[i][a][b] += 0.5 * w;
+                        out.atom_virials[j][a][b] += 0.5 * w;
+                    }
+                }
+            }
+        }
+    }
+}

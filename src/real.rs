@@ -1,0 +1,50 @@
+//! The floating-point scalar every kernel is generic over: one code path for
+//! f32 and f64.
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+/// f32 or f64.
+pub trait Real:
+    num_traits::Float
+    + num_traits::FloatConst
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+    + Default
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+{
+    /// Converts from f64, rounding to nearest.
+    fn of(x: f64) -> Self;
+    /// Converts to f64, exactly.
+    fn f64(self) -> f64;
+}
+
+impl Real for f64 {
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn f64(self) -> f64 {
+        self
+    }
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn f64(self) -> f64 {
+        self as f64
+    }
+}

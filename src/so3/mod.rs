@@ -1,0 +1,2 @@
+//! Rotations: irreps, real spherical harmonics, Wigner-3j / Clebsch–Gordan
+//! coefficients and tensor-product paths, in e3nn's conventions.

@@ -1,0 +1,27 @@
+//! include/equipot.h is generated from src/ffi by cbindgen and committed.
+//! This test fails when regenerating it would change it; run with
+//! EQUIPOT_UPDATE_HEADER=1 to rewrite it.
+
+#[test]
+fn header_is_up_to_date() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let config = cbindgen::Config::from_file(format!("{root}/cbindgen.toml")).unwrap();
+    let mut generated = Vec::new();
+    cbindgen::Builder::new()
+        .with_crate(root)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen failed")
+        .write(&mut generated);
+    let generated = String::from_utf8(generated).unwrap();
+    let path = format!("{root}/include/equipot.h");
+    if std::env::var_os("EQUIPOT_UPDATE_HEADER").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "include/equipot.h is out of date: run `EQUIPOT_UPDATE_HEADER=1 cargo test --test header`"
+    );
+}
