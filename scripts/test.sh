@@ -19,7 +19,7 @@ pip install -q --upgrade pip
 pip install -q -r scripts/requirements-test.txt
 
 echo "== cargo test (Rust unit, integration, parity and header-drift tests)"
-cargo test --release --all-targets -- --include-ignored 2>&1
+cargo test --release --all-targets
 
 # Suites of the other languages and tools, in order (scripts/ci/NN-name.sh).
 for suite in scripts/ci/*.sh; do
