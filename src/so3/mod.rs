@@ -1,2 +1,6 @@
 //! Rotations: irreps, real spherical harmonics, Wigner-3j / Clebsch–Gordan
 //! coefficients and tensor-product paths, in e3nn's conventions.
+
+mod irreps;
+
+pub use irreps::{Irrep, Irreps, MulIr};
