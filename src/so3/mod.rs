@@ -4,3 +4,6 @@
 mod irreps;
 
 pub use irreps::{Irrep, Irreps, MulIr};
+mod wigner_3j;
+
+pub use wigner_3j::wigner_3j;
