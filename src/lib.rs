@@ -12,6 +12,7 @@ mod error;
 mod real;
 
 pub mod backend;
+pub mod elements;
 pub mod ffi;
 pub mod graph;
 pub mod model;
