@@ -33,6 +33,9 @@
 // Patch version of the library.
 #define EQP_VERSION_PATCH 0
 
+// Major version of the model-file format this library reads.
+#define FORMAT_MAJOR 1
+
 // An atom graph: atoms (local, then ghost) and the directed edges between
 // them. Edge e goes from center i to neighbor j, with the vector
 // r_j − r_i + S·cell (Å), S the integer image shift of j and the cell's rows
@@ -201,6 +204,15 @@ eqp_status_t eqp_model_new_lennard_jones(size_t n_species,
                                          const double *sigma,
                                          double cutoff,
                                          struct eqp_model_t **model);
+
+// Loads a model from the file at `path` (a NUL-terminated UTF-8 path).
+// Today it reads equipot's JSON description of a "lennard-jones" model,
+// e.g. {"equipot": {"format_version": "1.0", "architecture":
+// "lennard-jones", "species": [18], "cutoff": 8.5, "epsilon": [[0.0104]],
+// "sigma": [[3.4]]}}; other architectures fail with EQP_ERROR_MODEL_FORMAT.
+// A missing or unreadable file gives EQP_ERROR_IO. On error, `*model` is
+// set to NULL.
+eqp_status_t eqp_model_load(const char *path, struct eqp_model_t **model);
 
 // Frees a model; NULL does nothing.
 void eqp_model_free(struct eqp_model_t *model);

@@ -43,6 +43,28 @@ pub unsafe extern "C" fn eqp_model_new_lennard_jones(
     })
 }
 
+/// Loads a model from the file at `path` (a NUL-terminated UTF-8 path).
+/// Today it reads equipot's JSON description of a "lennard-jones" model,
+/// e.g. {"equipot": {"format_version": "1.0", "architecture":
+/// "lennard-jones", "species": [18], "cutoff": 8.5, "epsilon": [[0.0104]],
+/// "sigma": [[3.4]]}}; other architectures fail with EQP_ERROR_MODEL_FORMAT.
+/// A missing or unreadable file gives EQP_ERROR_IO. On error, `*model` is
+/// set to NULL.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_load(path: *const c_char, model: *mut *mut eqp_model_t) -> eqp_status_t {
+    guard("eqp_model_load", || {
+        slot(model, "model")?;
+        if path.is_null() {
+            return Err(crate::Error::NullPointer("`path` is NULL".into()));
+        }
+        let path = std::ffi::CStr::from_ptr(path)
+            .to_str()
+            .map_err(|_| crate::Error::InvalidArgument("`path` is not valid UTF-8".into()))?;
+        give(model, eqp_model_t::new(crate::model::load(path)?));
+        Ok(())
+    })
+}
+
 /// Frees a model; NULL does nothing.
 #[no_mangle]
 pub unsafe extern "C" fn eqp_model_free(model: *mut eqp_model_t) {

@@ -6,8 +6,10 @@
 //!   (positive under compression); ASE's stress is σ = -W / V (eV/Å³).
 //! - energy sums per-atom energies of local atoms only.
 
+pub mod file;
 mod lennard_jones;
 
+pub use file::load;
 pub use lennard_jones::LennardJones;
 
 use crate::backend::Workspace;
