@@ -1,0 +1,44 @@
+"""An ASE calculator over the C ABI: check a model in Python before a long run."""
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+
+from ._capi import Graph, Model, Workspace, compute
+
+
+class EquipotCalculator(Calculator):
+    """ASE calculator for an equipot model file.
+
+    Properties: energy (eV), free_energy (= energy), energies (per atom, eV),
+    forces (eV/Å), stress (eV/Å³, ASE's sign convention: -virial/volume, Voigt
+    order xx yy zz yz xz xy; only for cells periodic in all three axes).
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(self, model, precision="float64", threads=0, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model if isinstance(model, Model) else Model(model)
+        self.precision = precision
+        self.workspace = Workspace(threads)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        pbc = np.asarray(atoms.pbc, dtype=bool)
+        cell = np.asarray(atoms.cell.array) if pbc.any() else None
+        graph = Graph(atoms.positions, atoms.numbers, cell, pbc, self.model.cutoff, self.workspace)
+        out = compute(self.model, graph, self.workspace, self.precision)
+        self.results = {
+            "energy": out["energy"],
+            "free_energy": out["energy"],
+            "energies": out["energies"],
+            "forces": out["forces"],
+        }
+        if pbc.all():
+            s = -out["virial"] / atoms.get_volume()
+            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+        elif "stress" in properties:
+            from ase.calculators.calculator import PropertyNotImplementedError
+
+            raise PropertyNotImplementedError("stress needs a cell periodic in all three axes")
