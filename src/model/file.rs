@@ -13,6 +13,7 @@
 //! Learned architectures (safetensors files whose metadata holds the same
 //! "equipot" object) plug in here as further arms of `load`.
 
+use super::safetensors::SafeTensors;
 use super::{LennardJones, Model};
 use crate::{Error, Result};
 use serde_json::Value;
@@ -21,23 +22,40 @@ use std::path::Path;
 /// Major version of the model-file format this library reads.
 pub const FORMAT_MAJOR: u64 = 1;
 
-/// Loads the model stored at `path`.
+/// Loads the model stored at `path`: a safetensors model file, or a JSON
+/// description for analytic models.
 pub fn load(path: impl AsRef<Path>) -> Result<Model> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
-    let root: Value = serde_json::from_str(&text)
-        .map_err(|e| format_error(path, &format!("not a JSON model description ({e})")))?;
-    let meta = root
-        .get("equipot")
-        .ok_or_else(|| format_error(path, "no top-level \"equipot\" object"))?;
-    check_format_version(path, meta)?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let (meta, tensors) = if bytes.first() == Some(&b'{') {
+        let root: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format_error(path, &format!("not a JSON model description ({e})")))?;
+        let meta = root.get("equipot").cloned().ok_or_else(|| format_error(path, "no top-level \"equipot\" object"))?;
+        (meta, None)
+    } else {
+        let tensors = SafeTensors::parse(bytes).map_err(|e| {
+            let why = match e {
+                Error::ModelFormat(why) => why,
+                other => other.to_string(),
+            };
+            format_error(path, &format!("neither a JSON model description nor a valid safetensors file: {why}"))
+        })?;
+        let text = tensors
+            .metadata
+            .get("equipot")
+            .ok_or_else(|| format_error(path, "not an equipot model file (no \"equipot\" metadata)"))?;
+        let meta: Value = serde_json::from_str(text)
+            .map_err(|e| format_error(path, &format!("the \"equipot\" metadata is not valid JSON ({e})")))?;
+        (meta, Some(tensors))
+    };
+    check_format_version(path, &meta)?;
     let architecture = meta
         .get("architecture")
         .and_then(Value::as_str)
         .ok_or_else(|| format_error(path, "no \"architecture\" string"))?;
-    match architecture {
-        "lennard-jones" => lennard_jones(path, meta),
-        other => Err(format_error(
+    match (architecture, &tensors) {
+        ("lennard-jones", _) => lennard_jones(path, &meta),
+        (other, _) => Err(format_error(
             path,
             &format!("architecture \"{other}\" cannot be loaded by this version of equipot (it loads: lennard-jones)"),
         )),
@@ -116,7 +134,7 @@ mod tests {
     #[test]
     fn rejects_bad_files_clearly() {
         let cases = [
-            ("garbage", "not json", "not a JSON"),
+            ("garbage", "not json", "nor a valid safetensors file"),
             ("noroot", r#"{"x": 1}"#, "\"equipot\""),
             ("newer", r#"{"equipot": {"format_version": "2.0", "architecture": "lennard-jones"}}"#, "newer"),
             ("arch", r#"{"equipot": {"format_version": "1.0", "architecture": "nequip"}}"#, "\"nequip\""),

@@ -7,6 +7,7 @@
 //! - energy sums per-atom energies of local atoms only.
 
 pub mod file;
+pub mod safetensors;
 mod lennard_jones;
 
 pub use file::load;
