@@ -41,7 +41,7 @@ module equipot
     public :: eqp_version, eqp_last_error, eqp_workspace_new, eqp_workspace_free, eqp_graph_build, &
         eqp_graph_from_neighbor_list, eqp_graph_free, eqp_graph_n_atoms, eqp_graph_n_edges, &
         eqp_graph_edges, eqp_model_new_lennard_jones, eqp_model_free, eqp_model_cutoff, &
-        eqp_model_species, eqp_compute
+        eqp_model_n_layers, eqp_model_species, eqp_model_architecture, eqp_compute
 
     interface
         function c_eqp_version() bind(C, name="eqp_version") result(version)
@@ -367,6 +367,25 @@ contains
         integer(c_int32_t) :: status
         cutoff = 0
         status = track(c_eqp_model_cutoff(model, cutoff))
+    end function
+
+    !> Message-passing layers: an atom's energy depends on atoms up to
+    !> n_layers * cutoff away.
+    function eqp_model_n_layers(model, n_layers) result(status)
+        type(c_ptr), intent(in) :: model
+        integer, intent(out) :: n_layers
+        integer(c_int32_t) :: status
+        integer(c_size_t) :: n
+        n = 0
+        status = track(c_eqp_model_n_layers(model, n))
+        n_layers = int(n)
+    end function
+
+    !> The model's architecture ("lennard-jones", ...); "" for a null model.
+    function eqp_model_architecture(model) result(name)
+        type(c_ptr), intent(in) :: model
+        character(len=:), allocatable :: name
+        name = c_string(c_eqp_model_architecture(model))
     end function
 
     !> The atomic numbers the model knows, in an array allocated here.

@@ -21,6 +21,7 @@ program test_equipot
     call require(eqp_model_new_lennard_jones([18_c_int32_t], reshape([eps], [1, 1]), reshape([sig], [1, 1]), &
         cutoff, model), "eqp_model_new_lennard_jones")
     call check(eqp_version() == "0.1.0", "eqp_version() is the module's 0.1.0, got " // eqp_version())
+    call check_model(model)
 
     ! Periodic system against the reference loop.
     call require(eqp_graph_build(positions, numbers, cutoff, graph, cell=cell, pbc=[.true., .true., .true.], &
@@ -138,6 +139,18 @@ contains
         real(c_double) :: x(3)
         x = [u(2) * v(3) - u(3) * v(2), u(3) * v(1) - u(1) * v(3), u(1) * v(2) - u(2) * v(1)]
     end function
+
+    subroutine check_model(m)
+        type(c_ptr), intent(in) :: m
+        integer(c_int32_t), allocatable :: species(:)
+        real(c_double) :: rc
+        integer :: n_layers
+        call require(eqp_model_species(m, species), "eqp_model_species")
+        call require(eqp_model_cutoff(m, rc), "eqp_model_cutoff")
+        call require(eqp_model_n_layers(m, n_layers), "eqp_model_n_layers")
+        call check(size(species) == 1 .and. species(1) == 18 .and. abs(rc - cutoff) < 1d-12 .and. n_layers == 1 &
+            .and. eqp_model_architecture(m) == "lennard-jones", "model queries")
+    end subroutine
 
     subroutine check_edges(g)
         type(c_ptr), intent(in) :: g
