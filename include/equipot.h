@@ -160,7 +160,8 @@ eqp_status_t eqp_graph_build(struct eqp_workspace_t *workspace,
 //   (n_atoms) cover all of them, ghosts at their image positions;
 // - `offsets` (n_rows + 1 entries, from 0 to n_neighbors, non-decreasing):
 //   the neighbors of atom i < n_rows are `neighbors[offsets[i]..offsets[i+1]]`,
-//   indices into the n_atoms atoms; atoms i >= n_rows have none;
+//   indices into the n_atoms atoms (a negative or out-of-range index is an
+//   error); atoms i >= n_rows have none;
 // - only pairs closer than `cutoff` (Å) become edges, so a list with a skin
 //   may be passed as it is. Edge vectors are r_j − r_i, shifts are zero.
 eqp_status_t eqp_graph_from_neighbor_list(size_t n_atoms,

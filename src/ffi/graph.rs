@@ -55,7 +55,8 @@ pub unsafe extern "C" fn eqp_graph_build(
 ///   (n_atoms) cover all of them, ghosts at their image positions;
 /// - `offsets` (n_rows + 1 entries, from 0 to n_neighbors, non-decreasing):
 ///   the neighbors of atom i < n_rows are `neighbors[offsets[i]..offsets[i+1]]`,
-///   indices into the n_atoms atoms; atoms i >= n_rows have none;
+///   indices into the n_atoms atoms (a negative or out-of-range index is an
+///   error); atoms i >= n_rows have none;
 /// - only pairs closer than `cutoff` (Å) become edges, so a list with a skin
 ///   may be passed as it is. Edge vectors are r_j − r_i, shifts are zero.
 #[no_mangle]
@@ -73,13 +74,18 @@ pub unsafe extern "C" fn eqp_graph_from_neighbor_list(
 ) -> eqp_status_t {
     guard("eqp_graph_from_neighbor_list", || {
         slot(graph, "graph")?;
+        let n_offsets =
+            n_rows.checked_add(1).ok_or_else(|| Error::InvalidArgument(format!("n_rows {n_rows} is too large")))?;
+        let neighbor_indices = input(neighbors, n_neighbors, "neighbors")?;
+        if let Some(k) = neighbor_indices.iter().position(|&j| j < 0) {
+            return Err(Error::InvalidArgument(format!("neighbors[{k}] is {}, a negative index", neighbor_indices[k])));
+        }
         let list = NeighborList {
             positions: input(positions.cast::<[f64; 3]>(), n_atoms, "positions")?,
             numbers: input(numbers, n_atoms, "numbers")?,
             n_local,
-            offsets: input(offsets, n_rows + 1, "offsets")?,
-            // i32 → u32 keeps the bits: a negative index becomes >= 2^31 and
-            // fails the bounds check like any other out-of-range index.
+            offsets: input(offsets, n_offsets, "offsets")?,
+            // Checked non-negative above, so i32 → u32 keeps the values.
             neighbors: input(neighbors.cast::<u32>(), n_neighbors, "neighbors")?,
             cutoff,
         };

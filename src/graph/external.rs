@@ -30,6 +30,9 @@ pub(super) fn from_neighbor_list(list: &NeighborList) -> Result<AtomGraph> {
             list.offsets[n_rows]
         )));
     }
+    if let Some(i) = (0..n_rows).find(|&i| list.offsets[i] > list.offsets[i + 1]) {
+        return invalid!("offsets decrease at row {i}: {} > {}", list.offsets[i], list.offsets[i + 1]);
+    }
     let cut2 = list.cutoff * list.cutoff;
     let mut graph = AtomGraph {
         positions: list.positions.to_vec(),
@@ -42,9 +45,6 @@ pub(super) fn from_neighbor_list(list: &NeighborList) -> Result<AtomGraph> {
     graph.offsets.push(0);
     for i in 0..n_rows {
         let (start, end) = (list.offsets[i], list.offsets[i + 1]);
-        if start > end {
-            return invalid!("offsets decrease at row {i}: {start} > {end}");
-        }
         let pi = list.positions[i];
         for &j in &list.neighbors[start..end] {
             let ju = j as usize;

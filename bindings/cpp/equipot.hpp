@@ -1,0 +1,303 @@
+// equipot.hpp: a header-only C++17 wrapper over the C ABI of equipot.
+//
+// RAII handles (move-only), std::vector in and out, and an equipot::Error
+// exception carrying the status code and eqp_last_error()'s message:
+//
+//   equipot::Workspace ws(2);
+//   auto model = equipot::Model::lennard_jones({18}, {0.0104}, {3.4}, 8.5);
+//   auto graph = equipot::Graph::build(positions, numbers, cell, {true, true, true},
+//                                      model.cutoff(), &ws);
+//   equipot::Results r = model.compute(graph, &ws);   // r.energy, r.forces, r.virial
+//
+// Units and signs are those of equipot.h: Å, eV, eV/Å; virial in eV with
+// LAMMPS's sign (ASE's stress is -virial / volume).
+#ifndef EQUIPOT_HPP
+#define EQUIPOT_HPP
+
+#include <equipot.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+// The wrapper is written against one minor version of the C ABI (before 1.0,
+// minor versions may change it): update both together.
+static_assert(EQP_VERSION_MAJOR == 0 && EQP_VERSION_MINOR == 1, "equipot.hpp is for the 0.1 C ABI of equipot.h");
+
+namespace equipot {
+
+using Vec3 = std::array<double, 3>;
+using Mat3 = std::array<Vec3, 3>;  // row-major; a cell's rows are its lattice vectors
+static_assert(sizeof(Vec3) == 3 * sizeof(double) && sizeof(Mat3) == 9 * sizeof(double),
+              "std::array<double, 3> must be laid out as three doubles");
+
+// A failed call: the C status code and the library's message.
+class Error : public std::runtime_error {
+public:
+    Error(eqp_status_t status, const std::string& message) : std::runtime_error(message), status_(status) {}
+    eqp_status_t status() const noexcept { return status_; }
+
+private:
+    eqp_status_t status_;
+};
+
+namespace detail {
+
+inline void check(eqp_status_t status) {
+    if (status != EQP_SUCCESS) {
+        throw Error(status, eqp_last_error());
+    }
+}
+
+// A move-only owner of a C handle, freed by `Free`.
+template <class T, void (*Free)(T*)>
+class Handle {
+public:
+    Handle() = default;
+    explicit Handle(T* raw) noexcept : raw_(raw) {}
+    Handle(Handle&& other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+    Handle& operator=(Handle&& other) noexcept {
+        if (this != &other) {
+            Free(raw_);
+            raw_ = std::exchange(other.raw_, nullptr);
+        }
+        return *this;
+    }
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() { Free(raw_); }
+
+    T* get() const noexcept { return raw_; }
+
+private:
+    T* raw_ = nullptr;
+};
+
+}  // namespace detail
+
+// Throws unless the library loaded at run time has the header's MAJOR.MINOR
+// (the ABI this program was compiled against). Workspace, Graph and Model
+// constructors call it once.
+inline void check_version() {
+    static const bool checked = [] {
+        int major = -1, minor = -1;
+        if (std::sscanf(eqp_version(), "%d.%d", &major, &minor) != 2 || major != EQP_VERSION_MAJOR ||
+            minor != EQP_VERSION_MINOR) {
+            throw Error(EQP_ERROR_UNSUPPORTED, std::string("libequipot ") + eqp_version() +
+                                                   " does not match equipot.h " +
+                                                   std::to_string(EQP_VERSION_MAJOR) + "." +
+                                                   std::to_string(EQP_VERSION_MINOR));
+        }
+        return true;
+    }();
+    (void)checked;
+}
+
+// A thread pool; use one per caller thread.
+class Workspace {
+public:
+    // n_threads = 0: one thread per core.
+    explicit Workspace(int n_threads = 0) {
+        check_version();
+        eqp_workspace_t* raw = nullptr;
+        detail::check(eqp_workspace_new(n_threads, &raw));
+        handle_ = Handle(raw);
+    }
+    eqp_workspace_t* get() const noexcept { return handle_.get(); }
+
+private:
+    using Handle = detail::Handle<eqp_workspace_t, eqp_workspace_free>;
+    Handle handle_;
+};
+
+namespace detail {
+inline eqp_workspace_t* raw(Workspace* ws) { return ws ? ws->get() : nullptr; }
+}  // namespace detail
+
+// The edges of a graph, copied out (see eqp_graph_edges).
+struct Edges {
+    std::vector<int32_t> centers;
+    std::vector<int32_t> neighbors;
+    std::vector<std::array<int32_t, 3>> shifts;
+    std::vector<Vec3> vectors;
+};
+
+// An atom graph (immutable).
+class Graph {
+public:
+    // The full neighbor graph of a structure; `cell` may be std::nullopt when
+    // no axis is periodic. `ws` may be null (single thread).
+    static Graph build(const std::vector<Vec3>& positions, const std::vector<int32_t>& numbers,
+                       const std::optional<Mat3>& cell, std::array<bool, 3> pbc, double cutoff,
+                       Workspace* ws = nullptr) {
+        check_version();
+        if (positions.size() != numbers.size()) {
+            throw Error(EQP_ERROR_LENGTH_MISMATCH, "equipot::Graph::build: " + std::to_string(positions.size()) +
+                                                       " positions but " + std::to_string(numbers.size()) +
+                                                       " atomic numbers");
+        }
+        const bool flags[3] = {pbc[0], pbc[1], pbc[2]};
+        eqp_graph_t* raw = nullptr;
+        detail::check(eqp_graph_build(detail::raw(ws), positions.size(), data(positions), numbers.data(),
+                                      cell ? cell->front().data() : nullptr, flags, cutoff, &raw));
+        return Graph(raw);
+    }
+
+    // A graph from a host's own neighbor list (see eqp_graph_from_neighbor_list):
+    // neighbors of atom i < offsets.size() - 1 are neighbors[offsets[i]..offsets[i+1]).
+    static Graph from_neighbor_list(const std::vector<Vec3>& positions, const std::vector<int32_t>& numbers,
+                                    size_t n_local, const std::vector<size_t>& offsets,
+                                    const std::vector<int32_t>& neighbors, double cutoff) {
+        check_version();
+        if (positions.size() != numbers.size() || offsets.empty()) {
+            throw Error(EQP_ERROR_LENGTH_MISMATCH,
+                        "equipot::Graph::from_neighbor_list: positions and numbers differ in length, or no offsets");
+        }
+        eqp_graph_t* raw = nullptr;
+        detail::check(eqp_graph_from_neighbor_list(positions.size(), n_local, data(positions), numbers.data(),
+                                                   offsets.size() - 1, offsets.data(), neighbors.size(),
+                                                   neighbors.data(), cutoff, &raw));
+        return Graph(raw);
+    }
+
+    size_t n_atoms() const {
+        size_t n = 0;
+        detail::check(eqp_graph_n_atoms(get(), &n));
+        return n;
+    }
+
+    size_t n_edges() const {
+        size_t n = 0;
+        detail::check(eqp_graph_n_edges(get(), &n));
+        return n;
+    }
+
+    Edges edges() const {
+        const size_t n = n_edges();
+        Edges e{std::vector<int32_t>(n), std::vector<int32_t>(n), std::vector<std::array<int32_t, 3>>(n),
+                std::vector<Vec3>(n)};
+        detail::check(eqp_graph_edges(get(), n, e.centers.data(), e.neighbors.data(),
+                                      e.shifts.empty() ? nullptr : e.shifts.front().data(),
+                                      e.vectors.empty() ? nullptr : e.vectors.front().data()));
+        return e;
+    }
+
+    const eqp_graph_t* get() const noexcept { return handle_.get(); }
+
+private:
+    explicit Graph(eqp_graph_t* raw) : handle_(raw) {}
+    static const double* data(const std::vector<Vec3>& v) { return v.empty() ? nullptr : v.front().data(); }
+    detail::Handle<eqp_graph_t, eqp_graph_free> handle_;
+};
+
+enum class Precision : eqp_precision_t { Float64 = EQP_FLOAT64, Float32 = EQP_FLOAT32 };
+
+// What to compute besides the energy.
+struct Request {
+    bool forces = true;
+    bool virial = true;
+    bool atom_energies = false;
+    bool atom_virials = false;
+    Precision precision = Precision::Float64;
+};
+
+// Results of Model::compute; vectors are empty unless requested.
+struct Results {
+    double energy = 0.0;              // eV, local atoms
+    std::vector<Vec3> forces;         // eV/Å, every atom
+    Mat3 virial{};                    // eV, zero unless requested
+    std::vector<double> atom_energies;  // eV
+    std::vector<Mat3> atom_virials;   // eV
+};
+
+// A loaded model (immutable; may be shared between threads).
+class Model {
+public:
+    // Shifted Lennard-Jones (see eqp_model_new_lennard_jones): epsilon (eV) and
+    // sigma (Å) are symmetric species × species matrices, row-major.
+    static Model lennard_jones(const std::vector<int32_t>& species, const std::vector<double>& epsilon,
+                               const std::vector<double>& sigma, double cutoff) {
+        check_version();
+        const size_t n2 = species.size() * species.size();
+        if (epsilon.size() != n2 || sigma.size() != n2) {
+            throw Error(EQP_ERROR_LENGTH_MISMATCH, "equipot::Model::lennard_jones: " +
+                                                       std::to_string(species.size()) + " species need " +
+                                                       std::to_string(n2) + " epsilon and sigma values");
+        }
+        eqp_model_t* raw = nullptr;
+        detail::check(
+            eqp_model_new_lennard_jones(species.size(), species.data(), epsilon.data(), sigma.data(), cutoff, &raw));
+        return Model(raw);
+    }
+
+    double cutoff() const {
+        double c = 0.0;
+        detail::check(eqp_model_cutoff(get(), &c));
+        return c;
+    }
+
+    size_t n_layers() const {
+        size_t n = 0;
+        detail::check(eqp_model_n_layers(get(), &n));
+        return n;
+    }
+
+    std::vector<int32_t> species() const {
+        size_t n = 0;
+        detail::check(eqp_model_n_species(get(), &n));
+        std::vector<int32_t> z(n);
+        detail::check(eqp_model_species(get(), n, z.data()));
+        return z;
+    }
+
+    std::string architecture() const { return eqp_model_architecture(get()); }
+
+    // Evaluates the model on `graph`; `ws` may be null (single thread).
+    Results compute(const Graph& graph, Workspace* ws = nullptr, const Request& request = Request()) const {
+        const size_t n = graph.n_atoms();
+        Results r;
+        eqp_outputs_t out{};
+        out.n_atoms = n;
+        if (request.forces) {
+            r.forces.resize(n);
+            out.forces = n ? r.forces.front().data() : nullptr;
+        }
+        // The virial is 9 doubles whatever n is, so it is never NULL when asked for.
+        out.virial = request.virial ? r.virial.front().data() : nullptr;
+        if (request.atom_energies) {
+            r.atom_energies.resize(n);
+            out.atom_energies = r.atom_energies.data();
+        }
+        if (request.atom_virials) {
+            r.atom_virials.resize(n);
+            out.atom_virials = n ? r.atom_virials.front().front().data() : nullptr;
+        }
+        // An empty vector's data() may be NULL, which the C ABI reads as "not
+        // wanted"; with no atoms there is nothing to write either way.
+        detail::check(eqp_compute(get(), graph.get(), detail::raw(ws), static_cast<eqp_precision_t>(request.precision),
+                                  &out));
+        r.energy = out.energy;
+        return r;
+    }
+
+    const eqp_model_t* get() const noexcept { return handle_.get(); }
+
+private:
+    explicit Model(eqp_model_t* raw) : handle_(raw) {}
+    detail::Handle<eqp_model_t, eqp_model_free> handle_;
+};
+
+// Free-function form of Model::compute.
+inline Results compute(const Model& model, const Graph& graph, Workspace* ws = nullptr,
+                       const Request& request = Request()) {
+    return model.compute(graph, ws, request);
+}
+
+}  // namespace equipot
+
+#endif  // EQUIPOT_HPP

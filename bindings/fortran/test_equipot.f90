@@ -1,0 +1,240 @@
+!> Tests the Fortran module equipot: a periodic Lennard-Jones system (rattled
+!> fcc Ar, 3x3x3 triclinic supercell) against this program's own
+!> O(N^2)-over-images loop; the same cluster through eqp_graph_build and
+!> through a host neighbor list; and bad input reported with a message.
+program test_equipot
+    use, intrinsic :: iso_c_binding
+    use equipot
+    implicit none
+
+    integer, parameter :: n_cells = 3, n_atoms = 4 * n_cells**3
+    real(c_double), parameter :: eps = 0.0104d0, sig = 3.40d0, cutoff = 8.0d0
+    real(c_double) :: positions(3, n_atoms), cell(3, 3), forces(3, n_atoms), virial(3, 3)
+    real(c_double) :: atom_energies(n_atoms), ref_forces(3, n_atoms), ref_virial(3, 3)
+    real(c_double) :: energy, ref_energy
+    integer(c_int32_t) :: numbers(n_atoms)
+    type(c_ptr) :: ws, model, graph
+    integer :: passed = 0, failed = 0
+
+    call build_system(positions, numbers, cell)
+    call require(eqp_workspace_new(2, ws), "eqp_workspace_new")
+    call require(eqp_model_new_lennard_jones([18_c_int32_t], reshape([eps], [1, 1]), reshape([sig], [1, 1]), &
+        cutoff, model), "eqp_model_new_lennard_jones")
+    call check(eqp_version() == "0.1.0", "eqp_version() is the module's 0.1.0, got " // eqp_version())
+    call check_model(model)
+
+    ! Periodic system against the reference loop.
+    call require(eqp_graph_build(positions, numbers, cutoff, graph, cell=cell, pbc=[.true., .true., .true.], &
+        workspace=ws), "eqp_graph_build")
+    call require(eqp_compute(model, graph, energy, forces=forces, virial=virial, atom_energies=atom_energies, &
+        workspace=ws), "eqp_compute")
+    call reference(positions, cell, ref_energy, ref_forces, ref_virial)
+    call check(abs(energy - ref_energy) <= 1d-10 * abs(ref_energy), "energy matches the reference loop")
+    call check(abs(sum(atom_energies) - energy) <= 1d-12 * abs(energy), "per-atom energies sum to the energy")
+    call check(maxval(abs(forces - ref_forces)) <= 1d-10 * maxval(abs(ref_forces)), "forces match")
+    call check(maxval(abs(virial - ref_virial)) <= 1d-10 * maxval(abs(ref_virial)), "virial matches")
+    call check(maxval(abs(sum(forces, dim=2))) <= 1d-12 * n_atoms * maxval(abs(forces)), "forces sum to zero")
+    call check_edges(graph)
+    print "(a, i0, a, f16.10, a, f16.10, a)", "periodic fcc Ar, ", n_atoms, " atoms: energy ", energy, &
+        " eV (reference ", ref_energy, ")"
+    call eqp_graph_free(graph)
+    call check(.not. c_associated(graph), "eqp_graph_free nullifies the handle")
+
+    call cluster_through_neighbor_list()
+    call bad_input()
+
+    call eqp_model_free(model)
+    call eqp_workspace_free(ws)
+    print "(i0, a, i0, a)", passed, " passed, ", failed, " failed"
+    if (failed > 0) error stop 1
+
+contains
+
+    subroutine check(ok, what)
+        logical, intent(in) :: ok
+        character(len=*), intent(in) :: what
+        if (ok) then
+            passed = passed + 1
+        else
+            failed = failed + 1
+            print "(2a)", "FAIL ", what
+        end if
+    end subroutine
+
+    subroutine require(status, what)
+        integer(c_int32_t), intent(in) :: status
+        character(len=*), intent(in) :: what
+        if (status /= EQP_SUCCESS) then
+            print "(a, a, i0, 2a)", what, " failed with status ", status, ": ", eqp_last_error()
+            error stop 1
+        end if
+    end subroutine
+
+    subroutine build_system(pos, z, h)
+        real(c_double), intent(out) :: pos(:, :), h(3, 3)
+        integer(c_int32_t), intent(out) :: z(:)
+        real(c_double), parameter :: a = 5.26d0
+        real(c_double) :: basis(3, 4), f(3), noise(3)
+        integer :: i, j, k, b, n
+        basis = reshape([0d0, 0d0, 0d0, 0.5d0, 0.5d0, 0d0, 0.5d0, 0d0, 0.5d0, 0d0, 0.5d0, 0.5d0], [3, 4])
+        ! Columns are the lattice vectors: a sheared cube.
+        h = n_cells * a * reshape([1d0, 0d0, 0d0, 0.05d0, 1d0, 0d0, -0.07d0, 0.03d0, 1d0], [3, 3])
+        n = 0
+        do i = 0, n_cells - 1
+            do j = 0, n_cells - 1
+                do k = 0, n_cells - 1
+                    do b = 1, 4
+                        n = n + 1
+                        f = ([i, j, k] + basis(:, b)) / n_cells
+                        noise = [sin(1.3d0 * n), cos(2.1d0 * n), sin(0.7d0 * n + 1)]
+                        pos(:, n) = matmul(h, f) + 0.1d0 * noise
+                    end do
+                end do
+            end do
+        end do
+        z = 18
+    end subroutine
+
+    ! Every ordered pair and periodic image within the cutoff; each atom takes
+    ! half of each pair's shifted LJ energy.
+    subroutine reference(pos, h, e, f, w)
+        real(c_double), intent(in) :: pos(:, :), h(3, 3)
+        real(c_double), intent(out) :: e, f(:, :), w(3, 3)
+        real(c_double) :: d(3), r2, s6, sc6, dphi_over_r, normal(3), volume
+        integer :: i, j, a, b, c, k, reach(3)
+        volume = abs(dot_product(h(:, 1), cross(h(:, 2), h(:, 3))))
+        do k = 1, 3
+            normal = cross(h(:, mod(k, 3) + 1), h(:, mod(k + 1, 3) + 1))
+            reach(k) = ceiling(cutoff / (volume / norm2(normal)))
+        end do
+        sc6 = (sig / cutoff)**6
+        e = 0
+        f = 0
+        w = 0
+        do i = 1, size(pos, 2)
+            do j = 1, size(pos, 2)
+                do a = -reach(1), reach(1)
+                    do b = -reach(2), reach(2)
+                        do c = -reach(3), reach(3)
+                            if (i == j .and. a == 0 .and. b == 0 .and. c == 0) cycle
+                            d = pos(:, j) - pos(:, i) + a * h(:, 1) + b * h(:, 2) + c * h(:, 3)
+                            r2 = dot_product(d, d)
+                            if (r2 >= cutoff**2) cycle
+                            s6 = (sig**2 / r2)**3
+                            dphi_over_r = -24 * eps * (2 * s6**2 - s6) / r2
+                            e = e + 0.5d0 * 4 * eps * (s6**2 - s6 - (sc6**2 - sc6))
+                            f(:, i) = f(:, i) + dphi_over_r * d
+                            do k = 1, 3
+                                w(k, :) = w(k, :) - 0.5d0 * dphi_over_r * d(k) * d
+                            end do
+                        end do
+                    end do
+                end do
+            end do
+        end do
+    end subroutine
+
+    function cross(u, v) result(x)
+        real(c_double), intent(in) :: u(3), v(3)
+        real(c_double) :: x(3)
+        x = [u(2) * v(3) - u(3) * v(2), u(3) * v(1) - u(1) * v(3), u(1) * v(2) - u(2) * v(1)]
+    end function
+
+    subroutine check_model(m)
+        type(c_ptr), intent(in) :: m
+        integer(c_int32_t), allocatable :: species(:)
+        real(c_double) :: rc
+        integer :: n_layers
+        call require(eqp_model_species(m, species), "eqp_model_species")
+        call require(eqp_model_cutoff(m, rc), "eqp_model_cutoff")
+        call require(eqp_model_n_layers(m, n_layers), "eqp_model_n_layers")
+        call check(size(species) == 1 .and. species(1) == 18 .and. abs(rc - cutoff) < 1d-12 .and. n_layers == 1 &
+            .and. eqp_model_architecture(m) == "lennard-jones", "model queries")
+    end subroutine
+
+    subroutine check_edges(g)
+        type(c_ptr), intent(in) :: g
+        integer, allocatable :: centers(:), neighbors(:)
+        integer(c_int32_t), allocatable :: shifts(:, :)
+        real(c_double), allocatable :: vectors(:, :)
+        integer :: n_edges, e
+        logical :: consistent
+        call require(eqp_graph_n_edges(g, n_edges), "eqp_graph_n_edges")
+        call require(eqp_graph_edges(g, centers, neighbors, shifts, vectors), "eqp_graph_edges")
+        call check(size(centers) == n_edges .and. all(shape(vectors) == [3, n_edges]), "edge arrays have n_edges")
+        call check(minval(centers) == 1 .and. maxval(centers) == n_atoms, "edge centers are 1-based")
+        consistent = .true.
+        do e = 1, n_edges   ! vector = r_j - r_i + shifts . cell
+            consistent = consistent .and. all(abs(vectors(:, e) - (positions(:, neighbors(e)) &
+                - positions(:, centers(e)) + matmul(cell, real(shifts(:, e), c_double)))) < 1d-9)
+        end do
+        call check(consistent, "edge vectors are r_j - r_i + S . cell")
+    end subroutine
+
+    ! A 13-atom cluster (no cell): the library's own graph and a full host
+    ! neighbor list (1-based CSR) give the same energy and forces.
+    subroutine cluster_through_neighbor_list()
+        integer, parameter :: n = 13
+        real(c_double) :: pos(3, n), f1(3, n), f2(3, n), e1, e2
+        integer(c_int32_t) :: z(n)
+        integer :: offsets(n + 1), neighbors(n * (n - 1)), i, j, k
+        type(c_ptr) :: g1, g2
+        pos = positions(:, 1:n)
+        z = 18
+        k = 0
+        offsets(1) = 1
+        do i = 1, n
+            do j = 1, n
+                if (j /= i) then
+                    k = k + 1
+                    neighbors(k) = j   ! all pairs: the library keeps those within the cutoff
+                end if
+            end do
+            offsets(i + 1) = k + 1
+        end do
+        call require(eqp_graph_build(pos, z, cutoff, g1), "eqp_graph_build (cluster)")
+        call require(eqp_graph_from_neighbor_list(pos, z, n, offsets, neighbors, cutoff, g2), &
+            "eqp_graph_from_neighbor_list")
+        call require(eqp_compute(model, g1, e1, forces=f1), "eqp_compute (cluster)")
+        call require(eqp_compute(model, g2, e2, forces=f2), "eqp_compute (neighbor list)")
+        call check(abs(e1 - e2) <= 1d-12 * abs(e1) .and. maxval(abs(f1 - f2)) <= 1d-12 * maxval(abs(f1)), &
+            "cluster: built graph and host neighbor list agree")
+        call eqp_graph_free(g1)
+        call eqp_graph_free(g2)
+    end subroutine
+
+    subroutine bad_input()
+        real(c_double) :: pos(3, n_atoms), small(3, n_atoms - 1), e
+        integer(c_int32_t) :: status
+        type(c_ptr) :: g
+        ! A NaN coordinate: the library's status and message.
+        pos = positions
+        pos(2, 5) = ieee_nan()
+        status = eqp_graph_build(pos, numbers, cutoff, g, cell=cell, pbc=[.true., .true., .true.])
+        call check(status == EQP_ERROR_INVALID_ARGUMENT, "NaN position gives EQP_ERROR_INVALID_ARGUMENT")
+        call check(index(eqp_last_error(), "position of atom 4 is not finite") > 0, &
+            "NaN position message names the atom: " // eqp_last_error())
+        call check(.not. c_associated(g), "no graph on failure")
+        ! An unknown element, 0-based index in the library's message.
+        status = eqp_graph_build(positions, [numbers(1:n_atoms - 1), 0_c_int32_t], cutoff, g, cell=cell, &
+            pbc=[.true., .true., .true.])
+        call check(status == EQP_ERROR_UNKNOWN_ELEMENT .and. index(eqp_last_error(), "atomic number 0") > 0, &
+            "atomic number 0 is reported: " // eqp_last_error())
+        ! A shape mismatch caught by the wrapper itself.
+        small = positions(:, 1:n_atoms - 1)
+        status = eqp_graph_build(small, numbers, cutoff, g)
+        call check(status == EQP_ERROR_LENGTH_MISMATCH .and. index(eqp_last_error(), "positions must be (3, n)") > 0, &
+            "shape mismatch is reported: " // eqp_last_error())
+        ! A NULL graph handle through the module.
+        status = eqp_compute(model, c_null_ptr, e)
+        call check(status == EQP_ERROR_NULL_POINTER .and. index(eqp_last_error(), "`graph` is NULL") > 0, &
+            "NULL graph is reported: " // eqp_last_error())
+    end subroutine
+
+    function ieee_nan() result(x)
+        use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
+        real(c_double) :: x
+        x = ieee_value(x, ieee_quiet_nan)
+    end function
+
+end program test_equipot
