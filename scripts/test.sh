@@ -9,7 +9,7 @@ echo "== installing system packages"
 if command -v apt-get >/dev/null; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq gfortran cmake valgrind pkg-config >/dev/null
+    $SUDO apt-get install -y -qq gfortran g++ cmake valgrind pkg-config >/dev/null
 fi
 
 echo "== installing Python packages (test venv: .venv-test)"

@@ -2,6 +2,9 @@
 
 use crate::{Error, Result};
 
+/// Most threads a workspace may ask for.
+pub const MAX_THREADS: usize = 4096;
+
 /// The execution context of one caller thread: the pool that graph builds and
 /// model evaluations run on. Models and graphs are immutable and may be shared
 /// between threads; a workspace is used by one caller thread at a time.
@@ -17,6 +20,9 @@ impl Workspace {
         } else {
             n_threads
         };
+        if n > MAX_THREADS {
+            return Err(Error::InvalidArgument(format!("{n} threads is more than the {MAX_THREADS} allowed")));
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(|i| format!("equipot-{i}"))
