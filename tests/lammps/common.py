@@ -197,7 +197,7 @@ def evaluate(lmp):
         atom_energies=per_atom("c_eqp_pe", 1, 1)[:, 0],
         atom_virials=np.array([voigt_to_matrix(s) for s in stress]),
     )
-    lmp.commands_string("uncompute eqp_pe\nuncompute eqp_stress\nuncompute eqp_virial")
+    lmp.commands_string("thermo_style one\nuncompute eqp_pe\nuncompute eqp_stress\nuncompute eqp_virial")
     return result
 
 
