@@ -202,7 +202,7 @@ void PairEquipot::init_style()
     error->all(FLERR, "pair equipot requires newton pair on (ghost forces are reverse-communicated)");
   if (atom->tag_enable == 0) error->all(FLERR, "pair equipot requires atom IDs");
   if (strcmp(update->unit_style, "metal") != 0)
-    error->all(FLERR, "pair equipot requires units metal (the model works in Å and eV), not units {}",
+    error->all(FLERR, "pair equipot requires units metal (the model works in Angstrom and eV), not units {}",
                update->unit_style);
   if (domain->dimension != 3)
     error->all(FLERR, "pair equipot requires a 3d simulation");
