@@ -52,6 +52,7 @@ class Equipot:
         lib.eqp_model_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
         lib.eqp_model_free.argtypes = [ctypes.c_void_p]
         lib.eqp_model_cutoff.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_double)]
+        lib.eqp_model_n_layers.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
         lib.eqp_workspace_new.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p)]
         lib.eqp_workspace_free.argtypes = [ctypes.c_void_p]
         lib.eqp_graph_build.argtypes = [
@@ -70,6 +71,17 @@ class Equipot:
         model = ctypes.c_void_p()
         self.check(self.lib.eqp_model_load(str(path).encode(), ctypes.byref(model)))
         return model
+
+    def receptive_field(self, path):
+        """(cutoff, n_layers) of the model file at `path`."""
+        model = self.load(path)
+        try:
+            cutoff, layers = ctypes.c_double(), ctypes.c_size_t()
+            self.check(self.lib.eqp_model_cutoff(model, ctypes.byref(cutoff)))
+            self.check(self.lib.eqp_model_n_layers(model, ctypes.byref(layers)))
+            return cutoff.value, layers.value
+        finally:
+            self.lib.eqp_model_free(model)
 
     def evaluate(self, model_path, positions, numbers, cell, pbc, precision=0, threads=1):
         """Energy, forces, virial (3×3), per-atom energies and virials (n×3×3)."""
