@@ -15,12 +15,14 @@ cmake --build build/lammps -j 2
 export EQUIPOT_LAMMPS_PLUGIN="$PWD/build/lammps/libequipot_lammps.so"
 export EQUIPOT_LIBRARY="$PWD/target/release/libequipot.so"
 
-for test in single_point mpi errors memory nve; do
+for test in single_point mpi model errors memory nve; do
     echo "-- tests/lammps/test_$test.py"
     python "tests/lammps/test_$test.py"
 done
-# Once SevenNet-0 converts to an equipot model file, the NVE check
-# runs with the same script (see its docstring):
+# Once SevenNet-0 converts to an equipot model file, the SevenNet-0
+# checks are the same scripts with other arguments (see their docstrings):
+#   python tests/lammps/test_model.py --model <sevennet-0 model> --elements Si \
+#       --masses 28.0855 --lattice diamond 5.43 --cells 2 2 2
 #   python tests/lammps/test_nve.py --model <sevennet-0 model> --element Si \
 #       --mass 28.0855 --lattice diamond 5.43 --cells 2 2 2 --temperature 300 --timestep 0.001
 

@@ -213,6 +213,24 @@ def evaluate(lmp):
     return result
 
 
+def run_ranks(ranks, data, out, model, elements, **options):
+    """Runs run_case.py on `ranks` MPI ranks; returns its results and the
+    number of local atoms of each rank."""
+    import subprocess
+    import sys
+    out = Path(out)
+    out.mkdir(parents=True)
+    command = ["mpirun", "-np", str(ranks), sys.executable, str(HERE / "run_case.py"), str(data), str(out),
+               "--model", str(model), "--elements", elements]
+    for key, value in options.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    done = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    nlocal = [int((out / f"nlocal.{r}").read_text()) for r in range(ranks)]
+    return dict(np.load(out / "result.npz")), nlocal
+
+
 def voigt_to_matrix(v):
     xx, yy, zz, xy, xz, yz = v
     return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
