@@ -269,7 +269,8 @@ void PairEquipot::compute(int eflag, int vflag)
   eqp_graph_t *graph = nullptr;
   if (eqp_graph_from_neighbor_list(nall, nlocal, positions.data(), numbers.data(), nall, offsets.data(),
                                    neighbors.size(), neighbors.data(), cutoff, &graph) != EQP_SUCCESS)
-    error->one(FLERR, "pair equipot: {}", library_error());
+    error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 over this rank's local, then ghost atoms)",
+               update->ntimestep, library_error());
 
   double virial9[9];
   forces.resize(3 * (size_t) nall);
@@ -283,7 +284,8 @@ void PairEquipot::compute(int eflag, int vflag)
   out.atom_virials = vflag_atom ? atom_virials.data() : nullptr;
   eqp_status_t status = eqp_compute(model, graph, workspace, precision, &out);
   eqp_graph_free(graph);
-  if (status != EQP_SUCCESS) error->one(FLERR, "pair equipot: {}", library_error());
+  if (status != EQP_SUCCESS)
+    error->one(FLERR, "pair equipot, step {}: {}", update->ntimestep, library_error());
 
   for (int i = 0; i < nall; i++)
     for (int k = 0; k < 3; k++) f[i][k] += forces[3 * i + k];

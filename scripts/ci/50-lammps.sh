@@ -27,4 +27,4 @@ done
 #       --mass 28.0855 --lattice diamond 5.43 --cells 2 2 2 --temperature 300 --timestep 0.001
 
 echo "-- examples/lammps"
-(cd examples/lammps && lmp -in in.argon-lj -log none -var plugin "$EQUIPOT_LAMMPS_PLUGIN" -var steps 200)
+(cd examples/lammps && lmp -in in.argon-lj -log none -var plugin "$EQUIPOT_LAMMPS_PLUGIN" -var steps 100)
