@@ -9,6 +9,7 @@ CPU time is what the work costs), best of --repeat:
                 is one force evaluation plus LAMMPS's own bookkeeping)
   lammps_zero   the same with `pair_style zero` on a full list: LAMMPS's own
                 bookkeeping (ghost exchange, neighbor checks)
+  lammps_lj_cut the same with LAMMPS's own lj/cut (half list), for reference
   from_list     eqp_graph_from_neighbor_list on LAMMPS's own neighbor list
   compute       eqp_compute (energy, forces) on that graph
   build         eqp_graph_build (the library's cell lists) on the structure
@@ -17,7 +18,8 @@ CPU time is what the work costs), best of --repeat:
 overhead = lammps - lammps_zero - compute is what the pair style adds: copying
 positions and types in, converting the list (from_list), copying forces out.
 
-usage: python tests/lammps/bench_overhead.py [--cells 10] [--steps 20] [--repeat 5]
+usage: python tests/lammps/bench_overhead.py [--cells 8] [--steps 10] [--repeat 5] [--wall]
+           [--model M --element El --mass m --lattice STYLE A]   (default: LJ argon)
 """
 
 import argparse
@@ -43,7 +45,11 @@ def best(repeat, f):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cells", type=int, default=10, help="fcc cells per side (4 atoms each)")
+    parser.add_argument("--cells", type=int, default=8, help="lattice cells per side")
+    parser.add_argument("--model", default=str(ARGON))
+    parser.add_argument("--element", default="Ar")
+    parser.add_argument("--mass", type=float, default=39.948)
+    parser.add_argument("--lattice", nargs=2, default=["fcc", "5.26"])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--wall", action="store_true", help="wall-clock time instead of CPU time")
@@ -51,48 +57,58 @@ def main():
     global CLOCK
     CLOCK = time.perf_counter if args.wall else time.process_time
     n = args.cells
-
-    lmp = new_lammps()
-    lmp.commands_string(f"""
+    eqp = Equipot()
+    cutoff, layers = eqp.receptive_field(args.model)
+    system = f"""
         units metal
         atom_style atomic
-        lattice fcc 5.26
+        lattice {args.lattice[0]} {args.lattice[1]}
         region box block 0 {n} 0 {n} 0 {n}
         create_box 1 box
         create_atoms 1 box
-        mass 1 39.948
+        mass 1 {args.mass}
         displace_atoms all random 0.1 0.1 0.1 7 units box
+        neighbor 1.0 bin
+        comm_modify cutoff {layers * cutoff + 1.0}
+    """
+
+    lmp = new_lammps()
+    lmp.commands_string(system + f"""
         plugin load {PLUGIN}
         pair_style equipot
-        pair_coeff * * {ARGON} Ar
+        pair_coeff * * {args.model} {args.element}
         thermo 0
         run 0 post no
     """)
     steps = args.steps
     lammps_step = best(args.repeat, lambda: lmp.command(f"run {steps} pre no post no")) / steps
-    zero = new_lammps()
-    zero.commands_string(f"""
-        units metal
-        atom_style atomic
-        lattice fcc 5.26
-        region box block 0 {n} 0 {n} 0 {n}
-        create_box 1 box
-        create_atoms 1 box
-        mass 1 39.948
-        displace_atoms all random 0.1 0.1 0.1 7 units box
-        pair_style zero 8.5 full
-        pair_coeff * *
+    def native(pair):
+        other = new_lammps()
+        other.commands_string(system + f"""
+        {pair}
         thermo 0
         run 0 post no
-    """)
-    zero_step = best(args.repeat, lambda: zero.command(f"run {steps} pre no post no")) / steps
-    zero.close()
+        """)
+        step = best(args.repeat, lambda: other.command(f"run {steps} pre no post no")) / steps
+        other.close()
+        return step
+
+    zero_step = native(f"pair_style zero {cutoff} full\npair_coeff * *")
+    # LAMMPS's own pair style for the same function (only for the LJ argon model).
+    lj_cut_step = None
+    if args.model == str(ARGON):
+        lj_cut_step = native("pair_style lj/cut 8.5\npair_modify shift yes\npair_coeff * * 0.0104 3.4")
 
     # LAMMPS's neighbor list and atoms (local + ghost), as the pair style sees them.
     nlocal, nghost = lmp.extract_global("nlocal"), lmp.extract_global("nghost")
     nall = nlocal + nghost
     x_all = np.array(lmp.numpy.extract_atom("x", nelem=nall, dim=3), dtype=np.float64)
-    numbers_all = np.full(nall, 18, dtype=np.int32)
+    from ase.data import atomic_numbers
+    numbers_all = np.full(nall, atomic_numbers[args.element], dtype=np.int32)
+    if layers > 1:
+        # LAMMPS's Python interface shows the rows of local atoms only.
+        raise SystemExit("bench_overhead.py: the list conversion of a model with several layers needs the ghost "
+                         "rows, which LAMMPS's Python interface does not expose")
     nlist = lmp.numpy.get_neighlist(lmp.find_pair_neighlist("equipot"))
     rows = {}
     for k in range(len(nlist)):
@@ -107,15 +123,13 @@ def main():
     x_local = x_all[:nlocal].copy()
     lmp.close()
 
-    eqp = Equipot()
     lib = eqp.lib
     lib.eqp_graph_from_neighbor_list.argtypes = [
         ctypes.c_size_t, ctypes.c_size_t, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int32),
         ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t, ctypes.POINTER(ctypes.c_int32),
         ctypes.c_double, ctypes.POINTER(ctypes.c_void_p)]
-    model, workspace = eqp.load(ARGON), ctypes.c_void_p()
+    model, workspace = eqp.load(args.model), ctypes.c_void_p()
     eqp.check(lib.eqp_workspace_new(1, ctypes.byref(workspace)))
-    cutoff = 8.5
 
     def from_list():
         graph = ctypes.c_void_p()
@@ -150,6 +164,8 @@ def main():
     t["compute"] = best(args.repeat, lambda: [compute(list_graph, nall) for _ in range(steps)]) / steps
     t["compute (own graph)"] = best(args.repeat, lambda: [compute(built_graph, nlocal) for _ in range(steps)]) / steps
     t["direct"] = t["build"] + t["compute (own graph)"]
+    if lj_cut_step is not None:
+        t["lammps lj/cut"] = lj_cut_step
 
     def list_then_compute():
         for _ in range(steps):
@@ -164,7 +180,8 @@ def main():
 
     overhead = t["lammps"] - t["lammps_zero"] - t["compute"]
     copies = overhead - t["from_list"]
-    print(f"{nlocal} atoms ({nghost} ghosts), {len(neighbors)} neighbor entries, LJ rc 8.5 A, float64, 1 thread")
+    print(f"{nlocal} atoms ({nghost} ghosts), {len(neighbors)} neighbor entries, model {args.model} "
+          f"(rc {cutoff} A, {layers} layer(s)), float64, 1 thread, {'wall' if args.wall else 'CPU'} time")
     for key, value in t.items():
         print(f"  {key:20s} {value * 1e3:9.3f} ms/step  {value / nlocal * 1e6:8.3f} us/atom-step")
     print(f"  pair style overhead (lammps - lammps_zero - compute) {overhead * 1e3:.3f} ms/step = "
