@@ -1,7 +1,14 @@
 /* ----------------------------------------------------------------------
    pair_style equipot: see pair_equipot.h and bindings/lammps/README.md.
 
-   How a step works (ghost-shell parallelism):
+   Where the graph comes from (keyword graph):
+   - periodic (the default for a message-passing model on one MPI rank):
+     the library builds the periodic graph of the local atoms in LAMMPS's
+     box itself (eqp_graph_build); no ghost atoms enter the model, so a deep
+     receptive field costs nothing extra;
+   - lammps (the default otherwise): LAMMPS's own neighbor list, as below.
+
+   How a step works with graph lammps (ghost-shell parallelism):
    - every rank passes its local atoms and all its ghost atoms, with LAMMPS's
      full neighbor list of both (REQ_FULL | REQ_GHOST; a one-layer model
      needs the rows of local atoms only), to eqp_graph_from_neighbor_list;
@@ -108,12 +115,14 @@ void PairEquipot::allocate()
 
 /* ----------------------------------------------------------------------
    pair_style equipot [precision float64|float32] [threads N]
+                      [graph auto|lammps|periodic]
 ------------------------------------------------------------------------- */
 
 void PairEquipot::settings(int narg, char **arg)
 {
   eqp_precision_t new_precision = EQP_FLOAT64;
   int new_threads = 1;
+  graph_mode = GRAPH_AUTO;
   for (int iarg = 0; iarg < narg; iarg += 2) {
     if (iarg + 1 >= narg)
       error->all(FLERR, "pair_style equipot: keyword '{}' needs a value", arg[iarg]);
@@ -126,8 +135,13 @@ void PairEquipot::settings(int narg, char **arg)
       new_threads = utils::inumeric(FLERR, value, false, lmp);
       if (new_threads < 0)
         error->all(FLERR, "pair_style equipot: threads must be >= 0 (0: one per core), not {}", value);
+    } else if (key == "graph") {
+      if (value == "auto") graph_mode = GRAPH_AUTO;
+      else if (value == "lammps") graph_mode = GRAPH_LAMMPS;
+      else if (value == "periodic") graph_mode = GRAPH_PERIODIC;
+      else error->all(FLERR, "pair_style equipot: graph must be auto, lammps or periodic, not '{}'", value);
     } else {
-      error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads)", key);
+      error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads, graph)", key);
     }
   }
   precision = new_precision;
@@ -207,8 +221,16 @@ void PairEquipot::init_style()
   if (domain->dimension != 3)
     error->all(FLERR, "pair equipot requires a 3d simulation");
 
+  // Where the graph comes from (see the comment at the top).
+  if (graph_mode == GRAPH_PERIODIC && comm->nprocs > 1)
+    error->all(FLERR, "pair equipot: graph periodic works on one MPI rank only (this run has {}): use graph lammps",
+               comm->nprocs);
+  periodic = graph_mode == GRAPH_PERIODIC || (graph_mode == GRAPH_AUTO && n_layers > 1 && comm->nprocs == 1);
+  ghostneigh = 0;
+  if (periodic) return;    // no LAMMPS neighbor list, no ghost atoms in the graph
+
   // Receptive field: the ghost shell must hold every atom within
-  // n_layers × cutoff of a local atom (see the comment at the top).
+  // n_layers × cutoff of a local atom.
   if (n_layers > 1) {
     double needed = n_layers * cutoff + neighbor->skin;
     double shell = comm->mode == Comm::SINGLE ? std::max(comm->cutghostuser, cutoff + neighbor->skin) : 0.0;
@@ -237,40 +259,18 @@ void PairEquipot::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
 
-  const int nlocal = atom->nlocal;
-  const int nall = nlocal + atom->nghost;
+  // Atoms of the graph: local + ghost (LAMMPS's list) or local (periodic).
+  const int nall = periodic ? atom->nlocal : atom->nlocal + atom->nghost;
   double **x = atom->x;
   double **f = atom->f;
   int *type = atom->type;
-
   positions.resize(3 * (size_t) nall);
   numbers.resize(nall);
   for (int i = 0; i < nall; i++) {
     for (int k = 0; k < 3; k++) positions[3 * i + k] = x[i][k];
     numbers[i] = type_number[type[i]];
   }
-
-  // LAMMPS's list (local rows, then ghost rows if requested) → rows in atom order.
-  const int nrows = list->inum + (ghostneigh ? list->gnum : 0);
-  offsets.assign((size_t) nall + 1, 0);
-  for (int ii = 0; ii < nrows; ii++) {
-    int i = list->ilist[ii];
-    offsets[i + 1] = list->numneigh[i];
-  }
-  for (int i = 0; i < nall; i++) offsets[i + 1] += offsets[i];
-  neighbors.resize(offsets[nall]);
-  for (int ii = 0; ii < nrows; ii++) {
-    int i = list->ilist[ii];
-    const int *jlist = list->firstneigh[i];
-    int32_t *row = neighbors.data() + offsets[i];
-    for (int jj = 0; jj < list->numneigh[i]; jj++) row[jj] = jlist[jj] & NEIGHMASK;
-  }
-
-  eqp_graph_t *graph = nullptr;
-  if (eqp_graph_from_neighbor_list(nall, nlocal, positions.data(), numbers.data(), nall, offsets.data(),
-                                   neighbors.size(), neighbors.data(), cutoff, &graph) != EQP_SUCCESS)
-    error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 over this rank's local, then ghost atoms)",
-               update->ntimestep, library_error());
+  eqp_graph_t *graph = periodic ? periodic_graph() : graph_from_list();
 
   double virial9[9];
   forces.resize(3 * (size_t) nall);
@@ -301,6 +301,56 @@ void PairEquipot::compute(int eflag, int vflag)
   if (vflag_atom)
     for (int i = 0; i < nall; i++)
       for (int k = 0; k < 6; k++) vatom[i][k] += atom_virials[9 * i + VOIGT[k]];
+}
+
+/* ----------------------------------------------------------------------
+   graph lammps: LAMMPS's full list (local rows, then ghost rows if
+   requested) → CSR rows in atom order over local + ghost atoms.
+------------------------------------------------------------------------- */
+
+eqp_graph_t *PairEquipot::graph_from_list()
+{
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  const int nrows = list->inum + (ghostneigh ? list->gnum : 0);
+  offsets.assign((size_t) nall + 1, 0);
+  for (int ii = 0; ii < nrows; ii++) {
+    int i = list->ilist[ii];
+    offsets[i + 1] = list->numneigh[i];
+  }
+  for (int i = 0; i < nall; i++) offsets[i + 1] += offsets[i];
+  neighbors.resize(offsets[nall]);
+  for (int ii = 0; ii < nrows; ii++) {
+    int i = list->ilist[ii];
+    const int *jlist = list->firstneigh[i];
+    int32_t *row = neighbors.data() + offsets[i];
+    for (int jj = 0; jj < list->numneigh[i]; jj++) row[jj] = jlist[jj] & NEIGHMASK;
+  }
+  eqp_graph_t *graph = nullptr;
+  if (eqp_graph_from_neighbor_list(nall, nlocal, positions.data(), numbers.data(), nall, offsets.data(),
+                                   neighbors.size(), neighbors.data(), cutoff, &graph) != EQP_SUCCESS)
+    error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 over this rank's local, then ghost atoms)",
+               update->ntimestep, library_error());
+  return graph;
+}
+
+/* ----------------------------------------------------------------------
+   graph periodic (one rank): the library's own graph of the local atoms in
+   LAMMPS's box, periodic images included, as the library would build it
+   for the same structure on its own.
+------------------------------------------------------------------------- */
+
+eqp_graph_t *PairEquipot::periodic_graph()
+{
+  // Lattice vectors as rows: a = (lx, 0, 0), b = (xy, ly, 0), c = (xz, yz, lz).
+  const double cell[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0, domain->xz, domain->yz, domain->zprd};
+  const bool pbc[3] = {domain->xperiodic != 0, domain->yperiodic != 0, domain->zperiodic != 0};
+  eqp_graph_t *graph = nullptr;
+  if (eqp_graph_build(workspace, atom->nlocal, positions.data(), numbers.data(), cell, pbc, cutoff, &graph) !=
+      EQP_SUCCESS)
+    error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 in this rank's order)",
+               update->ntimestep, library_error());
+  return graph;
 }
 
 double PairEquipot::memory_usage()

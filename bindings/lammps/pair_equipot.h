@@ -41,6 +41,8 @@ class PairEquipot : public Pair {
   eqp_workspace_t *workspace = nullptr;
   eqp_precision_t precision = EQP_FLOAT64;
   int n_threads = 1;
+  enum GraphMode { GRAPH_AUTO, GRAPH_LAMMPS, GRAPH_PERIODIC } graph_mode = GRAPH_AUTO;
+  bool periodic = false;    // resolved graph mode of this run (init_style)
   double cutoff = 0.0;     // of one interaction, from the model (Å)
   size_t n_layers = 1;     // message-passing layers, from the model
   std::vector<int> type_number;    // atomic number of each LAMMPS type (1-based)
@@ -51,6 +53,8 @@ class PairEquipot : public Pair {
   std::vector<size_t> offsets;
 
   void allocate();
+  eqp_graph_t *graph_from_list();
+  eqp_graph_t *periodic_graph();
   void free_model();
   std::string library_error() const;
 };

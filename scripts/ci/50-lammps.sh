@@ -19,6 +19,8 @@ for test in single_point mpi model errors memory nve; do
     echo "-- tests/lammps/test_$test.py"
     python "tests/lammps/test_$test.py"
 done
+echo "-- tests/lammps/test_nve.py with the library's own periodic graph"
+python tests/lammps/test_nve.py --style-args "graph periodic" --cells 3 3 3
 # Once SevenNet-0 converts to an equipot model file, the SevenNet-0
 # checks are the same scripts with other arguments (see their docstrings):
 #   python tests/lammps/test_model.py --model <sevennet-0 model> --elements Si \

@@ -6,6 +6,7 @@ OUT/result.npz and (every rank) its number of local atoms to OUT/nlocal.RANK.
 
 usage: [mpirun -np N] python run_case.py DATA OUT --model M --elements "El ..."
            [--boundary "p p p"] [--processors "* * *"] [--comm-cutoff X] [--steps 25]
+           [--style-args "graph periodic"]
 """
 
 import argparse
@@ -26,6 +27,7 @@ def main():
     parser.add_argument("--processors", default="* * *")
     parser.add_argument("--comm-cutoff", type=float, default=0.0)
     parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--style-args", default="", help="pair_style equipot keywords")
     args = parser.parse_args()
 
     lmp = new_lammps()
@@ -40,7 +42,7 @@ def main():
     """)
     if args.comm_cutoff > 0:
         lmp.command(f"comm_modify cutoff {args.comm_cutoff}")
-    use_equipot(lmp, model=args.model, elements=args.elements)
+    use_equipot(lmp, model=args.model, elements=args.elements, style_args=args.style_args)
     rank = lmp.extract_setting("world_rank")
     (args.out / f"nlocal.{rank}").write_text(str(lmp.extract_global("nlocal")))
     start = evaluate(lmp)

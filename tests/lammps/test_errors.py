@@ -50,6 +50,7 @@ CASES = [
     ("unknown keyword", "pair_style equipot device gpu", "unknown keyword 'device'", {}),
     ("keyword without value", "pair_style equipot threads", "keyword 'threads' needs a value", {}),
     ("negative threads", "pair_style equipot threads -2", "threads must be >= 0", {}),
+    ("bad graph", "pair_style equipot graph ase", "graph must be auto, lammps or periodic", {}),
     ("units real", "pair_style equipot\npair_coeff * * {lj_ar_kr} Ar Kr\nrun 0",
      "requires units metal", dict(units="real")),
     ("newton off", "pair_style equipot\npair_coeff * * {lj_ar_kr} Ar Kr\nrun 0",
@@ -100,6 +101,12 @@ def main():
                 ok = status > 0 and expected in output
                 checks.check(f"{name} ({ranks} rank{'s' if ranks > 1 else ''})", ok,
                              f"exit {status}: {error_lines[0] if error_lines else output[-400:]!r}")
+        # graph periodic needs all atoms on one rank.
+        text = SYSTEM.format(units="metal", newton="on", atom_modify="", lattice=5.26, plugin=PLUGIN)
+        text += f"pair_style equipot graph periodic\npair_coeff * * {ARGON_KRYPTON} Ar Kr\nrun 0\n"
+        status, output = run_lmp(text, folder, 2)
+        checks.check("graph periodic on 2 ranks", status > 0 and "graph periodic works on one MPI rank only" in output,
+                     f"exit {status}")
         # The good input runs, so the failures above are the pair style's doing.
         good = SYSTEM.format(units="metal", newton="on", atom_modify="", lattice=5.26, plugin=PLUGIN)
         good += f"pair_style equipot\npair_coeff * * {ARGON_KRYPTON} Ar Kr\nrun 0\n"

@@ -4,7 +4,9 @@ against LAMMPS's own lj/cut with shifted energies.
 
 Structures: an orthogonal periodic crystal (512 atoms), a triclinic box, a
 slab, boxes smaller than twice the cutoff and than the cutoff, delete_atoms
-leaving non-consecutive IDs, and three LAMMPS types mapped onto two elements.
+leaving non-consecutive IDs, and three LAMMPS types mapped onto two elements;
+each with the graph from LAMMPS's neighbor list and, serially, with the
+library's own periodic graph (graph periodic).
 """
 
 import numpy as np
@@ -59,6 +61,9 @@ def main():
         checks.check(f"{name}: has atoms and non-zero forces", len(state["ids"]) > 0 and np.abs(state["forces"]).max() > 1e-3,
                      f"{len(state['ids'])} atoms")
         compare(checks, f"{name} vs library", state, direct(library, state, ("Ar", "Kr")))
+        # The library's own periodic graph instead of LAMMPS's neighbor list.
+        own = run_equipot(setup, style_args="graph periodic")
+        compare(checks, f"{name}, graph periodic vs library", own, direct(library, own, ("Ar", "Kr")))
 
     # delete_atoms without renumbering: IDs with holes.
     holes = run_equipot(CASES["orthogonal 512 atoms"],
