@@ -10,7 +10,7 @@ export LD_LIBRARY_PATH="$(python -c 'import sys; print(sys.prefix)')/lib${LD_LIB
 
 echo "-- building libequipot (cargo) and libequipot_lammps.so (CMake)"
 cargo build --release --lib
-cmake -S bindings/lammps -B build/lammps -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S bindings/lammps -B build/lammps -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$(command -v python)" >/dev/null
 cmake --build build/lammps -j 2
 export EQUIPOT_LAMMPS_PLUGIN="$PWD/build/lammps/libequipot_lammps.so"
 export EQUIPOT_LIBRARY="$PWD/target/release/libequipot.so"
