@@ -232,8 +232,11 @@ void PairEquipot::init_style()
   // Receptive field: the ghost shell must hold every atom within
   // n_layers × cutoff of a local atom.
   if (n_layers > 1) {
+    if (comm->mode != Comm::SINGLE)
+      error->all(FLERR, "pair equipot: a model with {} message-passing layers on several ranks needs "
+                        "comm_modify mode single (one ghost cutoff for all atoms)", n_layers);
     double needed = n_layers * cutoff + neighbor->skin;
-    double shell = comm->mode == Comm::SINGLE ? std::max(comm->cutghostuser, cutoff + neighbor->skin) : 0.0;
+    double shell = std::max(comm->cutghostuser, cutoff + neighbor->skin);
     if (shell < needed)
       error->all(FLERR,
                  "pair equipot: the model has {} message-passing layers of cutoff {} A, so an atom's energy "
