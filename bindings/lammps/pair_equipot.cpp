@@ -1,0 +1,367 @@
+/* ----------------------------------------------------------------------
+   pair_style equipot: see pair_equipot.h and bindings/lammps/README.md.
+
+   Where the graph comes from (keyword graph):
+   - periodic (the default for a message-passing model on one MPI rank):
+     the library builds the periodic graph of the local atoms in LAMMPS's
+     box itself (eqp_graph_build); no ghost atoms enter the model, so a deep
+     receptive field costs nothing extra;
+   - lammps (the default otherwise): LAMMPS's own neighbor list, as below.
+
+   How a step works with graph lammps (ghost-shell parallelism):
+   - every rank passes its local atoms and all its ghost atoms, with LAMMPS's
+     full neighbor list of both (REQ_FULL | REQ_GHOST; a one-layer model
+     needs the rows of local atoms only), to eqp_graph_from_neighbor_list;
+   - the model computes on every atom given, but counts only the energies of
+     local atoms; forces come back on local and ghost atoms, and LAMMPS adds
+     the ghost forces to their owners (reverse communication, newton on);
+   - a model with L message-passing layers of cutoff rc makes an atom's
+     energy depend on atoms up to L·rc away. A ghost within (L-1)·rc of a
+     local atom needs its complete neighborhood (atoms within rc of it), so
+     the ghost shell must reach L·rc (plus the neighbor skin, as the list is
+     only rebuilt every few steps). Ghosts farther out have incomplete rows,
+     but their (wrong) features reach no local atom within the L layers. The
+     pair style checks the shell (comm_modify cutoff) in init_style.
+------------------------------------------------------------------------- */
+
+#include "pair_equipot.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#include "utils.h"
+
+#include <algorithm>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+namespace {
+
+const char *const ELEMENTS[] = {
+    "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",
+    "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn",
+    "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh",
+    "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd",
+    "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re",
+    "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th",
+    "Pa", "U",  "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db",
+    "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+const int N_ELEMENTS = sizeof(ELEMENTS) / sizeof(ELEMENTS[0]);
+
+// Atomic number of an element symbol ("Si" → 14), 0 if it is none.
+int atomic_number(const char *symbol)
+{
+  for (int z = 1; z <= N_ELEMENTS; z++)
+    if (strcmp(symbol, ELEMENTS[z - 1]) == 0) return z;
+  return 0;
+}
+
+std::string symbol_of(int z)
+{
+  return (z >= 1 && z <= N_ELEMENTS) ? ELEMENTS[z - 1] : "Z=" + std::to_string(z);
+}
+
+}    // namespace
+
+PairEquipot::PairEquipot(LAMMPS *lmp) : Pair(lmp)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  manybody_flag = 1;
+  ghostneigh = 1;                   // set per model in init_style
+  no_virial_fdotr_compute = 1;      // the library returns the virial itself
+  centroidstressflag = CENTROID_NOTAVAIL;
+}
+
+PairEquipot::~PairEquipot()
+{
+  free_model();
+  eqp_workspace_free(workspace);
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+    memory->destroy(cutghost);
+  }
+}
+
+void PairEquipot::free_model()
+{
+  eqp_model_free(model);
+  model = nullptr;
+}
+
+std::string PairEquipot::library_error() const
+{
+  return eqp_last_error();
+}
+
+void PairEquipot::allocate()
+{
+  allocated = 1;
+  int n = atom->ntypes;
+  memory->create(setflag, n + 1, n + 1, "pair:setflag");
+  memory->create(cutsq, n + 1, n + 1, "pair:cutsq");
+  memory->create(cutghost, n + 1, n + 1, "pair:cutghost");
+  for (int i = 0; i <= n; i++)
+    for (int j = 0; j <= n; j++) setflag[i][j] = 0;
+}
+
+/* ----------------------------------------------------------------------
+   pair_style equipot [precision float64|float32] [threads N]
+                      [graph auto|lammps|periodic]
+------------------------------------------------------------------------- */
+
+void PairEquipot::settings(int narg, char **arg)
+{
+  eqp_precision_t new_precision = EQP_FLOAT64;
+  int new_threads = 1;
+  graph_mode = GRAPH_AUTO;
+  for (int iarg = 0; iarg < narg; iarg += 2) {
+    if (iarg + 1 >= narg)
+      error->all(FLERR, "pair_style equipot: keyword '{}' needs a value", arg[iarg]);
+    std::string key = arg[iarg], value = arg[iarg + 1];
+    if (key == "precision") {
+      if (value == "float64") new_precision = EQP_FLOAT64;
+      else if (value == "float32") new_precision = EQP_FLOAT32;
+      else error->all(FLERR, "pair_style equipot: precision must be float64 or float32, not '{}'", value);
+    } else if (key == "threads") {
+      new_threads = utils::inumeric(FLERR, value, false, lmp);
+      if (new_threads < 0)
+        error->all(FLERR, "pair_style equipot: threads must be >= 0 (0: one per core), not {}", value);
+    } else if (key == "graph") {
+      if (value == "auto") graph_mode = GRAPH_AUTO;
+      else if (value == "lammps") graph_mode = GRAPH_LAMMPS;
+      else if (value == "periodic") graph_mode = GRAPH_PERIODIC;
+      else error->all(FLERR, "pair_style equipot: graph must be auto, lammps or periodic, not '{}'", value);
+    } else {
+      error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads, graph)", key);
+    }
+  }
+  precision = new_precision;
+  if (!workspace || new_threads != n_threads) {
+    eqp_workspace_free(workspace);
+    workspace = nullptr;
+    if (eqp_workspace_new(new_threads, &workspace) != EQP_SUCCESS)
+      error->all(FLERR, "pair_style equipot: {}", library_error());
+    n_threads = new_threads;
+  }
+}
+
+/* ----------------------------------------------------------------------
+   pair_coeff * * MODEL El1 El2 ... (one element symbol per LAMMPS type)
+------------------------------------------------------------------------- */
+
+void PairEquipot::coeff(int narg, char **arg)
+{
+  const int ntypes = atom->ntypes;
+  const std::string usage = "expected: pair_coeff * * MODEL-FILE El1 ... El" + std::to_string(ntypes) +
+      " (one element symbol for each of the " + std::to_string(ntypes) + " atom types)";
+  if (narg < 2 || strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "pair_coeff equipot: the first two arguments must be * *; {}", usage);
+  if (narg != 3 + ntypes)
+    error->all(FLERR, "pair_coeff equipot: got {} arguments, {}", narg, usage);
+  if (!allocated) allocate();
+
+  free_model();
+  if (eqp_model_load(arg[2], &model) != EQP_SUCCESS)
+    error->all(FLERR, "pair_coeff equipot: cannot load model '{}': {}", arg[2], library_error());
+  size_t n_species = 0;
+  if (eqp_model_cutoff(model, &cutoff) != EQP_SUCCESS ||
+      eqp_model_n_layers(model, &n_layers) != EQP_SUCCESS ||
+      eqp_model_n_species(model, &n_species) != EQP_SUCCESS)
+    error->all(FLERR, "pair_coeff equipot: {}", library_error());
+  std::vector<int32_t> species(n_species);
+  if (eqp_model_species(model, n_species, species.data()) != EQP_SUCCESS)
+    error->all(FLERR, "pair_coeff equipot: {}", library_error());
+  std::string known;
+  for (int32_t z : species) known += " " + symbol_of(z);
+
+  type_number.assign(ntypes + 1, 0);
+  for (int t = 1; t <= ntypes; t++) {
+    const char *symbol = arg[2 + t];
+    int z = atomic_number(symbol);
+    if (z == 0)
+      error->all(FLERR, "pair_coeff equipot: '{}' (atom type {}) is not an element symbol", symbol, t);
+    bool in_model = false;
+    for (int32_t s : species) in_model = in_model || s == z;
+    if (!in_model)
+      error->all(FLERR, "pair_coeff equipot: element {} (atom type {}) is not in model '{}', which knows:{}",
+                 symbol, t, arg[2], known);
+    type_number[t] = z;
+  }
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+
+  if (comm->me == 0) {
+    std::string mapping;
+    for (int t = 1; t <= ntypes; t++) mapping += fmt::format(" {}->{}", t, symbol_of(type_number[t]));
+    utils::logmesg(lmp, "pair equipot: model '{}' ({}, elements:{}), cutoff {} A, {} layer(s); types:{}\n",
+                   arg[2], eqp_model_architecture(model), known, cutoff, n_layers, mapping);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairEquipot::init_style()
+{
+  if (!model) error->all(FLERR, "pair equipot: no model loaded (pair_coeff * * MODEL El1 ...)");
+  if (force->newton_pair == 0)
+    error->all(FLERR, "pair equipot requires newton pair on (ghost forces are reverse-communicated)");
+  if (atom->tag_enable == 0) error->all(FLERR, "pair equipot requires atom IDs");
+  if (strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR, "pair equipot requires units metal (the model works in Angstrom and eV), not units {}",
+               update->unit_style);
+  if (domain->dimension != 3)
+    error->all(FLERR, "pair equipot requires a 3d simulation");
+
+  // Where the graph comes from (see the comment at the top).
+  if (graph_mode == GRAPH_PERIODIC && comm->nprocs > 1)
+    error->all(FLERR, "pair equipot: graph periodic works on one MPI rank only (this run has {}): use graph lammps",
+               comm->nprocs);
+  periodic = graph_mode == GRAPH_PERIODIC || (graph_mode == GRAPH_AUTO && n_layers > 1 && comm->nprocs == 1);
+  ghostneigh = 0;
+  if (periodic) return;    // no LAMMPS neighbor list, no ghost atoms in the graph
+
+  // Receptive field: the ghost shell must hold every atom within
+  // n_layers × cutoff of a local atom.
+  if (n_layers > 1) {
+    if (comm->mode != Comm::SINGLE)
+      error->all(FLERR, "pair equipot: a model with {} message-passing layers on several ranks needs "
+                        "comm_modify mode single (one ghost cutoff for all atoms)", n_layers);
+    double needed = n_layers * cutoff + neighbor->skin;
+    double shell = std::max(comm->cutghostuser, cutoff + neighbor->skin);
+    if (shell < needed)
+      error->all(FLERR,
+                 "pair equipot: the model has {} message-passing layers of cutoff {} A, so an atom's energy "
+                 "depends on atoms up to {} A away; the ghost shell is {} A but must be at least {} A "
+                 "(layers x cutoff + skin): add 'comm_modify cutoff {}' before the run",
+                 n_layers, cutoff, n_layers * cutoff, shell, needed, needed);
+  }
+  // With one layer an atom's energy depends on its own neighbors only, so
+  // the rows of ghost atoms are not needed (and are the larger part).
+  ghostneigh = n_layers > 1 ? 1 : 0;
+  neighbor->add_request(this, NeighConst::REQ_FULL | (ghostneigh ? NeighConst::REQ_GHOST : 0));
+}
+
+double PairEquipot::init_one(int i, int j)
+{
+  cutghost[i][j] = cutghost[j][i] = cutoff;
+  return cutoff;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void PairEquipot::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+
+  // Atoms of the graph: local + ghost (LAMMPS's list) or local (periodic).
+  const int nall = periodic ? atom->nlocal : atom->nlocal + atom->nghost;
+  double **x = atom->x;
+  double **f = atom->f;
+  int *type = atom->type;
+  positions.resize(3 * (size_t) nall);
+  numbers.resize(nall);
+  for (int i = 0; i < nall; i++) {
+    for (int k = 0; k < 3; k++) positions[3 * i + k] = x[i][k];
+    numbers[i] = type_number[type[i]];
+  }
+  eqp_graph_t *graph = periodic ? periodic_graph() : graph_from_list();
+
+  double virial9[9];
+  forces.resize(3 * (size_t) nall);
+  if (eflag_atom) atom_energies.resize(nall);
+  if (vflag_atom) atom_virials.resize(9 * (size_t) nall);
+  eqp_outputs_t out = {};
+  out.n_atoms = nall;
+  out.forces = forces.data();
+  out.virial = vflag_global ? virial9 : nullptr;
+  out.atom_energies = eflag_atom ? atom_energies.data() : nullptr;
+  out.atom_virials = vflag_atom ? atom_virials.data() : nullptr;
+  eqp_status_t status = eqp_compute(model, graph, workspace, precision, &out);
+  eqp_graph_free(graph);
+  if (status != EQP_SUCCESS)
+    error->one(FLERR, "pair equipot, step {}: {}", update->ntimestep, library_error());
+
+  for (int i = 0; i < nall; i++)
+    for (int k = 0; k < 3; k++) f[i][k] += forces[3 * i + k];
+
+  // LAMMPS's order of the 6 symmetric components: xx, yy, zz, xy, xz, yz
+  // (row-major indices 0, 4, 8, 1, 2, 5 of the library's 3×3 virial).
+  static const int VOIGT[6] = {0, 4, 8, 1, 2, 5};
+  if (eflag_global) eng_vdwl += out.energy;
+  if (vflag_global)
+    for (int k = 0; k < 6; k++) virial[k] += virial9[VOIGT[k]];
+  if (eflag_atom)
+    for (int i = 0; i < nall; i++) eatom[i] += atom_energies[i];
+  if (vflag_atom)
+    for (int i = 0; i < nall; i++)
+      for (int k = 0; k < 6; k++) vatom[i][k] += atom_virials[9 * i + VOIGT[k]];
+}
+
+/* ----------------------------------------------------------------------
+   graph lammps: LAMMPS's full list (local rows, then ghost rows if
+   requested) → CSR rows in atom order over local + ghost atoms.
+------------------------------------------------------------------------- */
+
+eqp_graph_t *PairEquipot::graph_from_list()
+{
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  const int nrows = list->inum + (ghostneigh ? list->gnum : 0);
+  offsets.assign((size_t) nall + 1, 0);
+  for (int ii = 0; ii < nrows; ii++) {
+    int i = list->ilist[ii];
+    offsets[i + 1] = list->numneigh[i];
+  }
+  for (int i = 0; i < nall; i++) offsets[i + 1] += offsets[i];
+  neighbors.resize(offsets[nall]);
+  for (int ii = 0; ii < nrows; ii++) {
+    int i = list->ilist[ii];
+    const int *jlist = list->firstneigh[i];
+    int32_t *row = neighbors.data() + offsets[i];
+    for (int jj = 0; jj < list->numneigh[i]; jj++) row[jj] = jlist[jj] & NEIGHMASK;
+  }
+  eqp_graph_t *graph = nullptr;
+  if (eqp_graph_from_neighbor_list(nall, nlocal, positions.data(), numbers.data(), nall, offsets.data(),
+                                   neighbors.size(), neighbors.data(), cutoff, &graph) != EQP_SUCCESS)
+    error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 over this rank's local, then ghost atoms)",
+               update->ntimestep, library_error());
+  return graph;
+}
+
+/* ----------------------------------------------------------------------
+   graph periodic (one rank): the library's own graph of the local atoms in
+   LAMMPS's box, periodic images included, as the library would build it
+   for the same structure on its own.
+------------------------------------------------------------------------- */
+
+eqp_graph_t *PairEquipot::periodic_graph()
+{
+  // Lattice vectors as rows: a = (lx, 0, 0), b = (xy, ly, 0), c = (xz, yz, lz).
+  const double cell[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0, domain->xz, domain->yz, domain->zprd};
+  const bool pbc[3] = {domain->xperiodic != 0, domain->yperiodic != 0, domain->zperiodic != 0};
+  eqp_graph_t *graph = nullptr;
+  if (eqp_graph_build(workspace, atom->nlocal, positions.data(), numbers.data(), cell, pbc, cutoff, &graph) !=
+      EQP_SUCCESS)
+    error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 in this rank's order)",
+               update->ntimestep, library_error());
+  return graph;
+}
+
+double PairEquipot::memory_usage()
+{
+  double bytes = Pair::memory_usage();
+  bytes += sizeof(double) * (positions.capacity() + forces.capacity() + atom_energies.capacity() +
+                             atom_virials.capacity());
+  bytes += sizeof(int32_t) * (numbers.capacity() + neighbors.capacity());
+  bytes += sizeof(size_t) * offsets.capacity();
+  return bytes;
+}

@@ -1,0 +1,65 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   pair_style equipot: equivariant machine-learned potentials evaluated by
+   the equipot library through its C ABI (include/equipot.h).
+
+   Builds as a plugin (equipot_plugin.cpp, CMakeLists.txt) or in a LAMMPS
+   source tree (the PAIR_CLASS block below registers the style there).
+------------------------------------------------------------------------- */
+
+#ifdef PAIR_CLASS
+// clang-format off
+PairStyle(equipot,PairEquipot);
+// clang-format on
+#else
+
+#ifndef LMP_PAIR_EQUIPOT_H
+#define LMP_PAIR_EQUIPOT_H
+
+#include "pair.h"
+
+#include "equipot.h"
+
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class PairEquipot : public Pair {
+ public:
+  PairEquipot(class LAMMPS *);
+  ~PairEquipot() override;
+
+  void compute(int, int) override;
+  void settings(int, char **) override;
+  void coeff(int, char **) override;
+  void init_style() override;
+  double init_one(int, int) override;
+  double memory_usage() override;
+
+ protected:
+  eqp_model_t *model = nullptr;
+  eqp_workspace_t *workspace = nullptr;
+  eqp_precision_t precision = EQP_FLOAT64;
+  int n_threads = 1;
+  enum GraphMode { GRAPH_AUTO, GRAPH_LAMMPS, GRAPH_PERIODIC } graph_mode = GRAPH_AUTO;
+  bool periodic = false;    // resolved graph mode of this run (init_style)
+  double cutoff = 0.0;     // of one interaction, from the model (Å)
+  size_t n_layers = 1;     // message-passing layers, from the model
+  std::vector<int> type_number;    // atomic number of each LAMMPS type (1-based)
+
+  // Buffers kept between steps so that a step allocates nothing.
+  std::vector<double> positions, forces, atom_energies, atom_virials;
+  std::vector<int32_t> numbers, neighbors;
+  std::vector<size_t> offsets;
+
+  void allocate();
+  eqp_graph_t *graph_from_list();
+  eqp_graph_t *periodic_graph();
+  void free_model();
+  std::string library_error() const;
+};
+
+}    // namespace LAMMPS_NS
+
+#endif
+#endif

@@ -1,0 +1,64 @@
+"""Re-issuing pair_style and pair_coeff 100 times (with a run each time, and
+every other time after switching to another pair style, so that the pair
+style is destroyed and created again) does not grow the process's memory.
+
+The model is a Lennard-Jones model of all 118 elements (two 118×118 tables,
+about 220 kB each time it is loaded), so that a leaked model, workspace
+(thread pool) or buffer set would show up in the resident set size.
+"""
+
+import json
+import tempfile
+from pathlib import Path
+
+from common import PLUGIN, Checks, fcc, new_lammps
+
+ROUNDS, WARMUP = 100, 10
+BOUND_MB = 4.0  # allocator noise; a leaked model alone would add ~22 MB over 100 rounds
+
+
+def rss_mb():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def big_model(path):
+    n = 118
+    eps = [[0.01 + 1e-5 * (i + j) for j in range(n)] for i in range(n)]
+    sigma = [[3.0 + 1e-3 * (i + j) for j in range(n)] for i in range(n)]
+    spec = dict(format_version="1.0", architecture="lennard-jones", species=list(range(1, n + 1)),
+                cutoff=8.5, epsilon=eps, sigma=sigma)
+    path.write_text(json.dumps({"equipot": spec}))
+
+
+def main():
+    checks = Checks("memory")
+    with tempfile.TemporaryDirectory() as folder:
+        model = Path(folder) / "lj-118.json"
+        big_model(model)
+        lmp = new_lammps()
+        fcc(lmp, cells=(4, 4, 4))
+        lmp.command(f"plugin load {PLUGIN}")
+        samples = []
+        for round in range(WARMUP + ROUNDS):
+            if round % 2:
+                lmp.command("pair_style zero 8.5")
+                lmp.command("pair_coeff * *")
+            lmp.command("pair_style equipot threads 2")
+            lmp.command(f"pair_coeff * * {model} Ar Kr")
+            lmp.command("run 0 post no")
+            if round == WARMUP - 1 or round == WARMUP + ROUNDS - 1:
+                samples.append(rss_mb())
+        energy = lmp.get_thermo("pe")
+        lmp.close()
+    growth = samples[1] - samples[0]
+    checks.check("the model evaluates", energy < 0, f"pe = {energy:.6f} eV")
+    checks.check(f"RSS growth over {ROUNDS} rounds < {BOUND_MB} MB", growth < BOUND_MB,
+                 f"{samples[0]:.1f} MB -> {samples[1]:.1f} MB ({growth:+.2f} MB)")
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
