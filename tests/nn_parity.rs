@@ -6,13 +6,9 @@
 
 mod nn_support;
 
-use equipot::nn::{
-    Activation, BesselBasis, FullyConnectedNet, Gate, Linear, LinearSpec, PathNormalization, PolynomialCutoff,
-    SpeciesRescale, XplorCutoff,
-};
-use equipot::so3::Irreps;
+use equipot::nn::{Activation, BesselBasis, FullyConnectedNet, Linear, PolynomialCutoff, SpeciesRescale, XplorCutoff};
 use equipot::Real;
-use nn_support::{array, assert_close, back, fixture, to};
+use nn_support::{activation, array, assert_close, back, fixture, gate, irreps, linear_spec, to};
 use serde_json::Value;
 
 const TOL_F64: f64 = 1e-12;
@@ -26,16 +22,8 @@ fn tol<T: Real>() -> f64 {
     }
 }
 
-fn irreps(v: &Value) -> Irreps {
-    Irreps::parse(v.as_str().unwrap()).unwrap()
-}
-
 fn rows(case: &Value) -> usize {
     case["rows"].as_u64().unwrap() as usize
-}
-
-fn activation(v: &Value) -> Option<Activation> {
-    v.as_str().map(|name| Activation::from_name(name).unwrap())
 }
 
 #[test]
@@ -50,25 +38,6 @@ fn normalize2mom_constants_match_e3nn() {
         let is_id = c["is_id"].as_bool().unwrap();
         assert_eq!(act.normalization() == 1.0, is_id, "{name}: e3nn's identity shortcut");
     }
-}
-
-pub fn linear_spec(case: &Value) -> LinearSpec {
-    let instructions: Option<Vec<(usize, usize)>> = case["instructions"].as_array().map(|list| {
-        list.iter().map(|p| (p[0].as_u64().unwrap() as usize, p[1].as_u64().unwrap() as usize)).collect()
-    });
-    let normalization = match case["path_normalization"].as_str().unwrap() {
-        "element" => PathNormalization::Element,
-        "path" => PathNormalization::Path,
-        other => panic!("unknown normalization {other}"),
-    };
-    LinearSpec::new(
-        &irreps(&case["irreps_in"]),
-        &irreps(&case["irreps_out"]),
-        instructions.as_deref(),
-        case["biases"].as_bool().unwrap(),
-        normalization,
-    )
-    .unwrap()
 }
 
 fn check_linear<T: Real>(file: &str) {
@@ -91,18 +60,6 @@ fn linear_matches_e3nn() {
         check_linear::<f64>(file);
         check_linear::<f32>(file);
     }
-}
-
-pub fn gate<T: Real>(case: &Value) -> Gate<T> {
-    let acts = |v: &Value| v.as_array().unwrap().iter().map(activation).collect::<Vec<_>>();
-    Gate::new(
-        &irreps(&case["irreps_scalars"]),
-        &acts(&case["act_scalars"]),
-        &irreps(&case["irreps_gates"]),
-        &acts(&case["act_gates"]),
-        &irreps(&case["irreps_gated"]),
-    )
-    .unwrap()
 }
 
 fn check_gate<T: Real>() {

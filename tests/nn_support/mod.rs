@@ -2,6 +2,8 @@
 //! little-endian float64), error norms and a small seeded generator.
 #![allow(dead_code)]
 
+use equipot::nn::{Activation, Gate, LinearSpec, PathNormalization};
+use equipot::so3::Irreps;
 use equipot::Real;
 use serde_json::Value;
 
@@ -94,4 +96,45 @@ impl Rng {
     pub fn normals(&mut self, n: usize) -> Vec<f64> {
         (0..n).map(|_| self.normal()).collect()
     }
+}
+
+pub fn irreps(v: &Value) -> Irreps {
+    Irreps::parse(v.as_str().unwrap()).unwrap()
+}
+
+pub fn activation(v: &Value) -> Option<Activation> {
+    v.as_str().map(|name| Activation::from_name(name).unwrap())
+}
+
+/// The LinearSpec of a linear fixture case.
+pub fn linear_spec(case: &Value) -> LinearSpec {
+    let instructions: Option<Vec<(usize, usize)>> = case["instructions"].as_array().map(|list| {
+        list.iter().map(|p| (p[0].as_u64().unwrap() as usize, p[1].as_u64().unwrap() as usize)).collect()
+    });
+    let normalization = match case["path_normalization"].as_str().unwrap() {
+        "element" => PathNormalization::Element,
+        "path" => PathNormalization::Path,
+        other => panic!("unknown normalization {other}"),
+    };
+    LinearSpec::new(
+        &irreps(&case["irreps_in"]),
+        &irreps(&case["irreps_out"]),
+        instructions.as_deref(),
+        case["biases"].as_bool().unwrap(),
+        normalization,
+    )
+    .unwrap()
+}
+
+/// The Gate of a gate fixture case.
+pub fn gate<T: Real>(case: &Value) -> Gate<T> {
+    let acts = |v: &Value| v.as_array().unwrap().iter().map(activation).collect::<Vec<_>>();
+    Gate::new(
+        &irreps(&case["irreps_scalars"]),
+        &acts(&case["act_scalars"]),
+        &irreps(&case["irreps_gates"]),
+        &acts(&case["act_gates"]),
+        &irreps(&case["irreps_gated"]),
+    )
+    .unwrap()
 }
