@@ -165,22 +165,42 @@ impl<T: Real> Block<T> {
         np: usize,
         w0: usize,
     ) -> [[T; NR]; MR] {
-        let d = self.d;
         let mut acc = [[T::zero(); NR]; MR];
         for p in &self.panels {
-            for u in 0..p.k {
-                let b: &[T; NR] = p.b[u * np + w0..u * np + w0 + NR].try_into().expect("padded B");
-                let col = p.a_col0 + u * d;
-                for j in 0..MR {
-                    // SAFETY: bounded by the check in `tiles` (rows < `rows`,
-                    // columns < a_col0 + k·d).
-                    let x = unsafe { *a.get_unchecked(a_base[j] + col) };
-                    for k in 0..NR {
-                        acc[j][k] = if FMA { x.mul_add(b[k], acc[j][k]) } else { acc[j][k] + x * b[k] };
-                    }
-                }
-            }
+            assert!(w0 + NR <= np && p.b.len() >= p.k * np);
+            // SAFETY: B reads stay below k·np (asserted); A reads are
+            // bounded by the check in `tiles`.
+            acc = unsafe { panel::<T, FMA, NR>(acc, a.as_ptr(), a_base, p.a_col0, self.d, p.b.as_ptr().add(w0), np, p.k) };
         }
         acc
     }
+}
+
+/// Adds Σ_u A[row j, col0 + u·step] · B[u, 0..NR] (B rows `np` apart) to acc.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn panel<T: Real, const FMA: bool, const NR: usize>(
+    mut acc: [[T; NR]; MR],
+    a: *const T,
+    a_base: &[usize; MR],
+    col0: usize,
+    step: usize,
+    mut b: *const T,
+    np: usize,
+    k: usize,
+) -> [[T; NR]; MR] {
+    let rows: [*const T; MR] = std::array::from_fn(|j| a.add(a_base[j] + col0));
+    let mut col = 0;
+    for _ in 0..k {
+        let bv: [T; NR] = std::ptr::read_unaligned(b as *const [T; NR]);
+        let xs: [T; MR] = std::array::from_fn(|j| *rows[j].add(col));
+        for j in 0..MR {
+            for q in 0..NR {
+                acc[j][q] = if FMA { xs[j].mul_add(bv[q], acc[j][q]) } else { acc[j][q] + xs[j] * bv[q] };
+            }
+        }
+        b = b.add(np);
+        col += step;
+    }
+    acc
 }
