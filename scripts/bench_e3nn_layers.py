@@ -1,8 +1,8 @@
-"""Times e3nn's o3.Linear (torch CPU, 2 threads) and equipot's Linear
-(benches/linear.rs, criterion, 2 threads) on the same shape in one run, and
+"""Times e3nn's o3.Linear (torch CPU) and equipot's Linear (benches/linear.rs,
+criterion) with the same number of threads (2 by default) on the same shape in one run, and
 prints the ratios as a markdown table for docs/benchmarks.md.
 
-    /work/venv-ref/bin/python scripts/bench_e3nn_layers.py
+    /work/venv-ref/bin/python scripts/bench_e3nn_layers.py [--threads N]
 
 Shape: SevenNet-0's node features 128x0e+64x1e+32x2e -> 128x0e+64x1e+32x2e,
 1000 rows. forward+backward is the forward plus the vector-Jacobian product
@@ -10,6 +10,7 @@ with respect to the input features (what forces need), via
 torch.autograd.grad for e3nn.
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -22,7 +23,6 @@ from e3nn import o3
 
 ROWS = 1000
 IRREPS = "128x0e+64x1e+32x2e"
-THREADS = 2
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -54,8 +54,8 @@ def time_e3nn(dtype):
     return median_time(forward), median_time(forward_backward)
 
 
-def time_equipot():
-    env = dict(os.environ, EQUIPOT_BENCH_THREADS=str(THREADS))
+def time_equipot(threads):
+    env = dict(os.environ, EQUIPOT_BENCH_THREADS=str(threads))
     cmd = ["cargo", "bench", "--bench", "linear", "--", "--warm-up-time", "1", "--measurement-time", "5"]
     subprocess.run(cmd[:4] + ["--no-run"], cwd=ROOT, check=True, env=env)
     subprocess.run(cmd, cwd=ROOT, check=True, env=env, stdout=sys.stderr)
@@ -69,12 +69,17 @@ def time_equipot():
 
 
 def main():
-    torch.set_num_threads(THREADS)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads and equipot workspace threads")
+    threads = parser.parse_args().threads
+    torch.set_num_threads(threads)
     e3nn = {}
     for prec, dtype in [("f32", torch.float32), ("f64", torch.float64)]:
         e3nn["forward", prec], e3nn["forward_backward", prec] = time_e3nn(dtype)
-    ours = time_equipot()
-    print(f"o3.Linear {IRREPS} -> {IRREPS}, {ROWS} rows, {THREADS} threads, median times")
+    ours = time_equipot(threads)
+    load = os.getloadavg()[0]
+    print(f"o3.Linear {IRREPS} -> {IRREPS}, {ROWS} rows, {threads} threads, median times")
+    print(f"({os.cpu_count()} CPUs, load average {load:.1f} at the end of the run)")
     print()
     print("| operation | precision | e3nn 0.6 (torch CPU) | equipot | speed-up |")
     print("|---|---|---|---|---|")
