@@ -1,2 +1,21 @@
 //! Layers of equivariant networks, each with its forward pass and its
-//! hand-written backward (vector–Jacobian product) side by side.
+//! hand-written backward (vector–Jacobian product) side by side. Batches are
+//! row-major (rows × features); outputs go to caller-provided buffers;
+//! weights are converted to the working precision once, at construction.
+
+mod gemm;
+mod moment;
+
+pub mod activation;
+pub mod fc;
+pub mod gate;
+pub mod linear;
+pub mod radial;
+pub mod rescale;
+
+pub use activation::{Activation, ScaledActivation};
+pub use fc::FullyConnectedNet;
+pub use gate::Gate;
+pub use linear::{Linear, LinearSpec, PathNormalization};
+pub use radial::{BesselBasis, PolynomialCutoff, XplorCutoff};
+pub use rescale::SpeciesRescale;
