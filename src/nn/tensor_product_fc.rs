@@ -39,16 +39,7 @@ impl<T: Real> FullyConnectedTensorProduct<T> {
         path_norm: PathNormalization,
         weights: Vec<T>,
     ) -> Result<Self> {
-        let mut instructions = Vec::new();
-        for (i1, a) in irreps_in1.iter().enumerate() {
-            for (i2, b) in irreps_in2.iter().enumerate() {
-                for (i3, c) in irreps_out.iter().enumerate() {
-                    if a.ir.product(&b.ir).any(|ir| ir == c.ir) {
-                        instructions.push(Instruction::new(i1, i2, i3, Connection::Uvw));
-                    }
-                }
-            }
-        }
+        let instructions = fully_connected(irreps_in1, irreps_in2, irreps_out);
         let paths = Paths::new(irreps_in1, irreps_in2, irreps_out, &instructions, irrep_norm, path_norm)?;
         if weights.len() != paths.weight_numel {
             return Err(Error::LengthMismatch(format!(
@@ -63,6 +54,14 @@ impl<T: Real> FullyConnectedTensorProduct<T> {
         let max_pairs = paths.paths.iter().map(|p| p.pairs.len()).max().unwrap_or(0);
         let max_block = paths.paths.iter().map(|p| p.mul1 * p.d1.max(p.d3)).max().unwrap_or(0);
         Ok(FullyConnectedTensorProduct { paths, weights, max_pairs, max_block })
+    }
+
+    /// The number of weights `new` expects for these irreps.
+    pub fn count_weights(irreps_in1: &Irreps, irreps_in2: &Irreps, irreps_out: &Irreps) -> usize {
+        fully_connected(irreps_in1, irreps_in2, irreps_out)
+            .iter()
+            .map(|i| irreps_in1.0[i.i_in1].mul * irreps_in2.0[i.i_in2].mul * irreps_out.0[i.i_out].mul)
+            .sum()
     }
 
     /// Number of weights (e3nn's `weight_numel`).
@@ -228,6 +227,21 @@ impl<T: Real> FullyConnectedTensorProduct<T> {
             }
         }
     }
+}
+
+/// e3nn's instructions: every (in1, in2, out) block triple the selection rules allow.
+fn fully_connected(irreps_in1: &Irreps, irreps_in2: &Irreps, irreps_out: &Irreps) -> Vec<Instruction> {
+    let mut instructions = Vec::new();
+    for (i1, a) in irreps_in1.iter().enumerate() {
+        for (i2, b) in irreps_in2.iter().enumerate() {
+            for (i3, c) in irreps_out.iter().enumerate() {
+                if a.ir.product(&b.ir).any(|ir| ir == c.ir) {
+                    instructions.push(Instruction::new(i1, i2, i3, Connection::Uvw));
+                }
+            }
+        }
+    }
+    instructions
 }
 
 /// A[pair] = Σ_m2 C[m1, m2, m3] x2[m2].
