@@ -4,22 +4,11 @@
 //! even scalars.
 
 use super::gemm::{Block, Panel};
+pub use super::tensor_product::PathNormalization;
 use crate::so3::Irreps;
 use crate::{invalid, Error, Real, Result};
 use rayon::prelude::*;
 
-/// How the path weight α of an instruction is chosen (e3nn's
-/// `path_normalization`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum PathNormalization {
-    /// α = 1/√(Σ mul_in over all instructions into the same output): every
-    /// output element has unit variance ("element", e3nn's default).
-    #[default]
-    Element,
-    /// α = 1/√(n_paths · mul_in of this instruction): every path contributes
-    /// equally ("path").
-    Path,
-}
 
 /// The structure of an `o3.Linear` (no numbers): which input block feeds
 /// which output block, with which path weight, and where the weights lie.
@@ -74,6 +63,7 @@ impl LinearSpec {
                 .map(|p| match normalization {
                     PathNormalization::Element => irreps_in.0[p.0].mul,
                     PathNormalization::Path => irreps_in.0[i].mul,
+                    PathNormalization::None => 0,
                 })
                 .sum();
             if fan_in == 0 {

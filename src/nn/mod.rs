@@ -12,10 +12,16 @@ pub mod gate;
 pub mod linear;
 pub mod radial;
 pub mod rescale;
+pub mod tensor_product;
+pub mod tensor_product_conv;
+pub mod tensor_product_fc;
 
 pub use activation::{Activation, ScaledActivation};
 pub use fc::FullyConnectedNet;
 pub use gate::Gate;
-pub use linear::{Linear, LinearSpec, PathNormalization};
+pub use linear::{Linear, LinearSpec};
 pub use radial::{BesselBasis, PolynomialCutoff, XplorCutoff};
 pub use rescale::SpeciesRescale;
+pub use tensor_product::{Connection, Instruction, IrrepNormalization, PathNormalization};
+pub use tensor_product_conv::{EdgeIndex, UvuTensorProduct};
+pub use tensor_product_fc::FullyConnectedTensorProduct;
