@@ -23,8 +23,15 @@ use std::path::Path;
 pub const FORMAT_MAJOR: u64 = 1;
 
 /// Loads the model stored at `path`: a safetensors model file, or a JSON
-/// description for analytic models.
+/// description for analytic models. A multi-fidelity model runs its default
+/// modal; see [`load_modal`].
 pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+    load_modal(path, None)
+}
+
+/// Loads a model, choosing the fidelity head (`modal`, e.g. "PBE") of a
+/// multi-fidelity model; `None` takes the file's default.
+pub fn load_modal(path: impl AsRef<Path>, modal: Option<&str>) -> Result<Model> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
     let (meta, tensors) = if bytes.first() == Some(&b'{') {
@@ -55,9 +62,15 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         .ok_or_else(|| format_error(path, "no \"architecture\" string"))?;
     match (architecture, &tensors) {
         ("lennard-jones", _) => lennard_jones(path, &meta),
+        ("nequip", Some(tensors)) => super::nequip::Nequip::from_file(&meta, tensors, modal)
+            .map(Model::new)
+            .map_err(|e| match e {
+                Error::ModelFormat(why) => format_error(path, &why),
+                other => other,
+            }),
         (other, _) => Err(format_error(
             path,
-            &format!("architecture \"{other}\" cannot be loaded by this version of equipot (it loads: lennard-jones)"),
+            &format!("architecture \"{other}\" cannot be loaded by this version of equipot (it loads: lennard-jones, nequip)"),
         )),
     }
 }

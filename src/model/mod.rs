@@ -7,10 +7,11 @@
 //! - energy sums per-atom energies of local atoms only.
 
 pub mod file;
+pub mod nequip;
 pub mod safetensors;
 mod lennard_jones;
 
-pub use file::load;
+pub use file::{load, load_modal};
 pub use lennard_jones::LennardJones;
 
 use crate::backend::Workspace;

@@ -1,2 +1,27 @@
 //! Layers of equivariant networks, each with its forward pass and its
-//! hand-written backward (vector–Jacobian product) side by side.
+//! hand-written backward (vector–Jacobian product) side by side. Batches are
+//! row-major (rows × features); outputs go to caller-provided buffers;
+//! weights are converted to the working precision once, at construction.
+
+mod gemm;
+mod moment;
+
+pub mod activation;
+pub mod fc;
+pub mod gate;
+pub mod linear;
+pub mod radial;
+pub mod rescale;
+pub mod tensor_product;
+pub mod tensor_product_conv;
+pub mod tensor_product_fc;
+
+pub use activation::{Activation, ScaledActivation};
+pub use fc::FullyConnectedNet;
+pub use gate::Gate;
+pub use linear::{Linear, LinearSpec};
+pub use radial::{BesselBasis, PolynomialCutoff, XplorCutoff};
+pub use rescale::SpeciesRescale;
+pub use tensor_product::{Connection, Instruction, IrrepNormalization, PathNormalization};
+pub use tensor_product_conv::{EdgeIndex, UvuTensorProduct};
+pub use tensor_product_fc::FullyConnectedTensorProduct;

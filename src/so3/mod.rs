@@ -1,9 +1,14 @@
 //! Rotations: irreps, real spherical harmonics, Wigner-3j / Clebsch–Gordan
-//! coefficients and tensor-product paths, in e3nn's conventions.
+//! coefficients and Wigner-D matrices, in e3nn's conventions.
 
+mod clebsch_gordan;
 mod irreps;
-
-pub use irreps::{Irrep, Irreps, MulIr};
+mod spherical_harmonics;
 mod wigner_3j;
+mod wigner_d;
 
+pub use clebsch_gordan::{Cg, CgEntry};
+pub use irreps::{Irrep, Irreps, MulIr};
+pub use spherical_harmonics::{Normalization, ShKernel, SphericalHarmonics, SH_LMAX};
 pub use wigner_3j::wigner_3j;
+pub use wigner_d::wigner_d;

@@ -1,0 +1,529 @@
+//! NequIP as SevenNet builds it (docs/sevennet-architecture.md): one-hot
+//! embedding, interaction blocks (self-connection, linear, uvu convolution
+//! with radial-MLP weights, linear, gate), readout, species-wise scale and
+//! shift; forces and virial from the hand-written backward.
+
+use super::safetensors::SafeTensors;
+use super::{accumulate_edge_gradients, Outputs, Potential, Precision, Request};
+use crate::backend::Workspace;
+use crate::graph::AtomGraph;
+use crate::nn::tensor_product_conv::{EdgeIndex, UvuTensorProduct};
+use crate::nn::{Activation, BesselBasis, FullyConnectedNet, Gate, Linear, LinearSpec, PathNormalization};
+use crate::nn::{PolynomialCutoff, XplorCutoff};
+use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
+use crate::{Error, Real, Result};
+use serde_json::Value;
+
+/// A SevenNet/NequIP model, ready in both precisions.
+pub struct Nequip {
+    species: Vec<i32>,
+    cutoff: f64,
+    /// Type index of each atomic number (-1: unknown).
+    type_of: Vec<i32>,
+    n_blocks: usize,
+    f64: Network<f64>,
+    f32: Network<f32>,
+}
+
+/// The layers, in one precision.
+struct Network<T> {
+    n_species: usize,
+    /// Modal one-hot appended to the inputs of some linear layers (MF models).
+    modal: Option<Vec<T>>,
+    modal_in: ModalInputs,
+    embedding: Linear<T>,
+    basis: BesselBasis<T>,
+    envelope: Envelope<T>,
+    sh: SphericalHarmonics,
+    blocks: Vec<Block<T>>,
+    readout_hidden: Linear<T>,
+    readout_energy: Linear<T>,
+    shift: Vec<T>,
+    scale: Vec<T>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct ModalInputs {
+    self_interaction_1: bool,
+    self_interaction_2: bool,
+    output_block: bool,
+}
+
+enum Envelope<T> {
+    Xplor(XplorCutoff<T>),
+    Polynomial(PolynomialCutoff<T>),
+}
+
+impl<T: Real> Envelope<T> {
+    fn value(&self, r: T) -> T {
+        match self {
+            Envelope::Xplor(c) => c.value(r),
+            Envelope::Polynomial(c) => c.value(r),
+        }
+    }
+    fn derivative(&self, r: T) -> T {
+        match self {
+            Envelope::Xplor(c) => c.derivative(r),
+            Envelope::Polynomial(c) => c.derivative(r),
+        }
+    }
+}
+
+struct Block<T> {
+    self_connection: Linear<T>,
+    linear_1: Linear<T>,
+    radial: FullyConnectedNet<T>,
+    conv: UvuTensorProduct,
+    inv_denominator: T,
+    linear_2: Linear<T>,
+    gate: Gate<T>,
+}
+
+/// The model-file description, read and checked.
+struct Description<'a> {
+    meta: &'a Value,
+    tensors: &'a SafeTensors,
+}
+
+fn format_error(what: String) -> Error {
+    Error::ModelFormat(what)
+}
+
+impl<'a> Description<'a> {
+    fn hyper(&self, key: &str) -> Result<&'a Value> {
+        self.meta
+            .get("hyperparameters")
+            .and_then(|h| h.get(key))
+            .ok_or_else(|| format_error(format!("hyperparameters lack \"{key}\"")))
+    }
+    fn usize(&self, key: &str) -> Result<usize> {
+        self.hyper(key)?.as_u64().map(|x| x as usize).ok_or_else(|| format_error(format!("\"{key}\" must be an integer")))
+    }
+    fn irreps_list(&self, key: &str) -> Result<Vec<Irreps>> {
+        self.hyper(key)?
+            .as_array()
+            .ok_or_else(|| format_error(format!("\"{key}\" must be a list of irreps")))?
+            .iter()
+            .map(|v| v.as_str().ok_or_else(|| format_error(format!("\"{key}\" must hold strings"))).and_then(Irreps::parse))
+            .collect()
+    }
+    fn activation(&self, name: &str) -> Result<Activation> {
+        let act = Activation::from_name(name)?;
+        // The file stores e3nn's normalization constant; ours must agree.
+        if let Some(stored) = self.meta.pointer(&format!("/constants/normalize2mom/{name}")).and_then(Value::as_f64) {
+            let ours = act.second_moment_constant();
+            if ((ours - stored) / stored).abs() > 1e-12 {
+                return Err(format_error(format!(
+                    "normalize2mom[{name}] is {stored} in the file but {ours} by e3nn's definition"
+                )));
+            }
+        }
+        Ok(act)
+    }
+    fn tensor(&self, name: &str, numel: usize) -> Result<Vec<f64>> {
+        let (values, shape) = self.tensors.f64(name)?;
+        if values.len() != numel {
+            return Err(format_error(format!("tensor {name:?} has shape {shape:?}, expected {numel} values")));
+        }
+        Ok(values)
+    }
+    fn linear<T: Real>(&self, name: &str, irreps_in: &Irreps, irreps_out: &Irreps) -> Result<Linear<T>> {
+        let spec = LinearSpec::new(irreps_in, irreps_out, None, false, PathNormalization::Element)?;
+        let weight = self.tensor(&format!("{name}.linear.weight"), spec.weight_numel())?;
+        Linear::new(&spec, &weight, &[])
+    }
+}
+
+/// Irreps plus a modal one-hot appended as its own scalar block.
+fn with_modal(irreps: &Irreps, n_modals: usize, on: bool) -> Irreps {
+    let mut out = irreps.clone();
+    if on && n_modals > 0 {
+        out.0.push(MulIr { mul: n_modals, ir: "0e".parse().unwrap() });
+    }
+    out
+}
+
+impl Nequip {
+    /// Builds the model from a model file's description and tensors;
+    /// `modal` picks the fidelity head of a multi-fidelity model (default:
+    /// the file's default).
+    pub fn from_file(meta: &Value, tensors: &SafeTensors, modal: Option<&str>) -> Result<Nequip> {
+        let d = Description { meta, tensors };
+        let species: Vec<i32> = meta
+            .get("species")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().map(|z| z.as_i64().and_then(|z| i32::try_from(z).ok())).collect())
+            .ok_or_else(|| format_error("\"species\" must be a list of atomic numbers".into()))?;
+        let cutoff = meta.get("cutoff").and_then(Value::as_f64).ok_or_else(|| format_error("no numeric \"cutoff\"".into()))?;
+        let mut type_of = vec![-1; crate::graph::MAX_ATOMIC_NUMBER as usize + 1];
+        for (k, &z) in species.iter().enumerate() {
+            let slot = usize::try_from(z).ok().and_then(|z| type_of.get_mut(z));
+            *slot.ok_or_else(|| format_error(format!("species holds atomic number {z}")))? = k as i32;
+        }
+        let f64 = Network::build(&d, species.len(), cutoff, modal)?;
+        let f32 = Network::build(&d, species.len(), cutoff, modal)?;
+        Ok(Nequip { n_blocks: f64.blocks.len(), species, cutoff, type_of, f64, f32 })
+    }
+}
+
+impl<T: Real> Network<T> {
+    fn build(d: &Description, n_species: usize, cutoff: f64, modal: Option<&str>) -> Result<Self> {
+        if d.usize("num_species")? != n_species {
+            return Err(format_error("num_species differs from the length of species".into()));
+        }
+        let n_blocks = d.usize("num_interaction_blocks")?;
+        let irreps_node = d.irreps_list("irreps_node")?;
+        let irreps_conv = d.irreps_list("irreps_convolution_out")?;
+        if irreps_node.len() != n_blocks + 1 || irreps_conv.len() != n_blocks {
+            return Err(format_error(format!(
+                "{n_blocks} blocks need {} irreps_node and {n_blocks} irreps_convolution_out",
+                n_blocks + 1
+            )));
+        }
+        // Modality.
+        let modals: Vec<String> = d
+            .meta
+            .get("modals")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let flag = |k: &str| d.hyper("modality").ok().and_then(|m| m.get(k)).and_then(Value::as_bool).unwrap_or(false);
+        let modal_in = ModalInputs {
+            self_interaction_1: flag("self_interaction_1"),
+            self_interaction_2: flag("self_interaction_2"),
+            output_block: flag("output_block"),
+        };
+        if flag("node_embedding") || flag("modal_wise_scale") {
+            return Err(Error::Unsupported("modal node embedding or modal-wise scale".into()));
+        }
+        let n_modals = if flag("use_modality") { modals.len() } else { 0 };
+        let modal_index = if n_modals > 0 {
+            let name = modal
+                .map(String::from)
+                .or_else(|| d.meta.get("default_modal").and_then(Value::as_str).map(String::from))
+                .ok_or_else(|| Error::InvalidArgument(format!("this model needs a modal, one of {modals:?}")))?;
+            Some(modals.iter().position(|m| *m == name).ok_or_else(|| {
+                Error::InvalidArgument(format!("unknown modal {name:?}: this model has {modals:?}"))
+            })?)
+        } else {
+            if let Some(m) = modal {
+                return Err(Error::InvalidArgument(format!("modal {m:?} given, but this model has none")));
+            }
+            None
+        };
+        let one_hot = |k: usize| -> Vec<T> { (0..n_modals).map(|i| if i == k { T::one() } else { T::zero() }).collect() };
+
+        // Edge embedding.
+        let basis_spec = d.hyper("radial_basis")?;
+        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel") {
+            return Err(format_error(format!("radial basis {basis_spec} is not supported (bessel)")));
+        }
+        let n_basis = basis_spec.get("num_basis").and_then(Value::as_u64).unwrap_or(8) as usize;
+        let coeffs = d.tensor("edge_embedding.basis_function.coeffs", n_basis)?;
+        let basis = BesselBasis::with_coeffs(cutoff, &coeffs)?;
+        let envelope_spec = d.hyper("cutoff_function")?;
+        let envelope = match envelope_spec.get("name").and_then(Value::as_str) {
+            Some("XPLOR") => Envelope::Xplor(XplorCutoff::new(
+                cutoff,
+                envelope_spec.get("cutoff_on").and_then(Value::as_f64).ok_or_else(|| format_error("XPLOR needs cutoff_on".into()))?,
+            )?),
+            Some("poly_cut") => Envelope::Polynomial(PolynomialCutoff::new(
+                cutoff,
+                envelope_spec.get("poly_cut_p_value").and_then(Value::as_u64).unwrap_or(6) as u32,
+            )?),
+            _ => return Err(format_error(format!("cutoff function {envelope_spec} is not supported"))),
+        };
+        let irreps_sh = Irreps::parse(d.hyper("irreps_spherical_harmonics")?.as_str().unwrap_or(""))?;
+        let normalize = d.hyper("spherical_harmonics_normalize")?.as_bool().unwrap_or(true);
+        let sh = SphericalHarmonics::new(irreps_sh.lmax(), normalize, Normalization::Component)?;
+        if irreps_sh.dim() != sh.dim() {
+            return Err(format_error(format!("spherical harmonics {irreps_sh} must hold every l up to its lmax")));
+        }
+
+        let act = |key: &str, parity: &str| -> Result<Activation> {
+            let name = d.hyper(key)?.get(parity).and_then(Value::as_str).unwrap_or("silu");
+            d.activation(name)
+        };
+        let radial_act = d.activation(d.hyper("activation_radial")?.as_str().unwrap_or("silu"))?;
+        let hidden: Vec<usize> = d
+            .hyper("radial_mlp_hidden")?
+            .as_array()
+            .and_then(|a| a.iter().map(|h| h.as_u64().map(|h| h as usize)).collect())
+            .ok_or_else(|| format_error("radial_mlp_hidden must be a list of integers".into()))?;
+        let self_connection: Vec<String> = match d.hyper("self_connection")? {
+            Value::String(s) => vec![s.clone(); n_blocks],
+            Value::Array(a) => a.iter().map(|s| s.as_str().unwrap_or("").to_string()).collect(),
+            other => return Err(format_error(format!("self_connection {other} is not understood"))),
+        };
+
+        let embedding = d.linear(
+            "onehot_to_feature_x",
+            &Irreps::parse(&format!("{n_species}x0e"))?,
+            &irreps_node[0],
+        )?;
+        let mut blocks = Vec::with_capacity(n_blocks);
+        for t in 0..n_blocks {
+            let (x_in, x_out, conv_out) = (&irreps_node[t], &irreps_node[t + 1], &irreps_conv[t]);
+            if self_connection.get(t).map(String::as_str) != Some("linear") {
+                return Err(Error::Unsupported(format!("self connection {:?} in block {t}", self_connection.get(t))));
+            }
+            // Gate: scalars (l = 0) pass through an activation; each gated
+            // irrep copy (l > 0) gets one even scalar gate.
+            let scalars = Irreps(x_out.iter().filter(|m| m.ir.l == 0).copied().collect());
+            let gated = Irreps(x_out.iter().filter(|m| m.ir.l > 0).copied().collect());
+            let gate_scalar = if gated.num_irreps() > 0 { "0e" } else { "0e" };
+            let gates = if gated.num_irreps() > 0 {
+                Irreps::parse(&format!("{}x{gate_scalar}", gated.num_irreps()))?
+            } else {
+                Irreps::default()
+            };
+            let act_of = |irreps: &Irreps, key: &str| -> Result<Vec<Option<Activation>>> {
+                irreps.iter().map(|m| act(key, if m.ir.p == 1 { "e" } else { "o" }).map(Some)).collect()
+            };
+            let gate = Gate::new(&scalars, &act_of(&scalars, "activation_scalars")?, &gates, &act_of(&gates, "activation_gates")?, &gated)?;
+            let gate_in = gate.irreps_in().clone();
+            let conv = UvuTensorProduct::sevenn(x_in, &irreps_sh, conv_out)?;
+            if conv.irreps_out().simplify() != conv_out.simplify() {
+                return Err(format_error(format!(
+                    "block {t}: convolution gives {}, the file says {conv_out}",
+                    conv.irreps_out().simplify()
+                )));
+            }
+            let mut hs = vec![n_basis];
+            hs.extend(&hidden);
+            hs.push(conv.weight_numel());
+            let radial_weights: Vec<Vec<f64>> = (0..hs.len() - 1)
+                .map(|k| d.tensor(&format!("{t}_convolution.weight_nn.layer{k}.weight"), hs[k] * hs[k + 1]))
+                .collect::<Result<_>>()?;
+            let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
+            let radial = FullyConnectedNet::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
+            let denominator = d.tensor(&format!("{t}_convolution.denominator"), 1)?[0];
+            blocks.push(Block {
+                self_connection: d.linear(&format!("{t}_self_connection_intro"), x_in, &gate_in)?,
+                linear_1: d.linear(&format!("{t}_self_interaction_1"), &with_modal(x_in, n_modals, modal_in.self_interaction_1), x_in)?,
+                radial,
+                inv_denominator: T::of(1.0 / denominator),
+                linear_2: d.linear(
+                    &format!("{t}_self_interaction_2"),
+                    &with_modal(&conv.irreps_out().simplify(), n_modals, modal_in.self_interaction_2),
+                    &gate_in,
+                )?,
+                conv,
+                gate,
+            });
+        }
+        let last = &irreps_node[n_blocks];
+        let hidden_irreps = Irreps::parse(&format!("{}x0e", last.dim() / 2))?;
+        let readout_hidden = d.linear("reduce_input_to_hidden", &with_modal(last, n_modals, modal_in.output_block), &hidden_irreps)?;
+        let readout_energy = d.linear("reduce_hidden_to_energy", &hidden_irreps, &Irreps::parse("1x0e")?)?;
+        let scale = d.tensor("rescale_atomic_energy.scale", n_species)?;
+        let shift_all = d.tensors.f64("rescale_atomic_energy.shift")?.0;
+        let shift = match (shift_all.len(), modal_index) {
+            (n, _) if n == n_species => shift_all,
+            (n, Some(m)) if n == n_species * n_modals => shift_all[m * n_species..(m + 1) * n_species].to_vec(),
+            (n, _) => return Err(format_error(format!("rescale_atomic_energy.shift has {n} values for {n_species} species"))),
+        };
+        Ok(Network {
+            n_species,
+            modal: modal_index.map(one_hot),
+            modal_in,
+            embedding,
+            basis,
+            envelope,
+            sh,
+            blocks,
+            readout_hidden,
+            readout_energy,
+            shift: shift.into_iter().map(T::of).collect(),
+            scale: scale.into_iter().map(T::of).collect(),
+        })
+    }
+
+    /// Appends the modal one-hot to each row when `on`.
+    fn modal_rows(&self, on: bool, rows: usize, x: Vec<T>) -> Vec<T> {
+        match (&self.modal, on) {
+            (Some(o), true) => {
+                let dim = x.len() / rows.max(1);
+                let mut out = Vec::with_capacity(rows * (dim + o.len()));
+                for row in x.chunks(dim.max(1)).take(rows) {
+                    out.extend_from_slice(row);
+                    out.extend_from_slice(o);
+                }
+                out
+            }
+            _ => x,
+        }
+    }
+
+    /// Energies of every atom and, when asked, ∂E/∂v per edge.
+    fn run(&self, graph: &AtomGraph, types: &[usize], want_grad: bool) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+        let (n, n_e) = (graph.n_atoms(), graph.n_edges());
+        let index = EdgeIndex::from_graph(graph)?;
+        // Edge embedding: radial basis × envelope, and spherical harmonics.
+        let vectors: Vec<[T; 3]> = graph.vectors.iter().map(|v| v.map(T::of)).collect();
+        let r: Vec<T> = vectors.iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
+        let nb = self.basis.len();
+        let mut basis = vec![T::zero(); n_e * nb];
+        self.basis.forward(&r, &mut basis)?;
+        let envelope: Vec<T> = r.iter().map(|&r| self.envelope.value(r)).collect();
+        let mut embedding = basis.clone();
+        for (row, &f) in embedding.chunks_mut(nb).zip(&envelope) {
+            row.iter_mut().for_each(|b| *b *= f);
+        }
+        let mut sh = vec![T::zero(); n_e * self.sh.dim()];
+        self.sh.compute(&vectors, &mut sh)?;
+
+        // Node embedding from the one-hot types.
+        let mut onehot = vec![T::zero(); n * self.n_species];
+        for (i, &t) in types.iter().enumerate() {
+            onehot[i * self.n_species + t] = T::one();
+        }
+        let mut x = vec![T::zero(); n * self.embedding.spec().irreps_out.dim()];
+        self.embedding.forward(n, &onehot, &mut x)?;
+
+        // Interaction blocks, keeping what the backward needs.
+        struct Tape<T> {
+            x1: Vec<T>,
+            gate_in: Vec<T>,
+        }
+        let mut tapes = Vec::with_capacity(self.blocks.len());
+        for b in &self.blocks {
+            let d_gate = b.gate.irreps_in().dim();
+            let mut sc = vec![T::zero(); n * d_gate];
+            b.self_connection.forward(n, &x, &mut sc)?;
+            let x_in = self.modal_rows(self.modal_in.self_interaction_1, n, x);
+            let mut x1 = vec![T::zero(); n * b.linear_1.spec().irreps_out.dim()];
+            b.linear_1.forward(n, &x_in, &mut x1)?;
+            let mut w = vec![T::zero(); n_e * b.conv.weight_numel()];
+            b.radial.forward(n_e, &embedding, &mut w, None)?;
+            let mut conv = vec![T::zero(); n * b.conv.irreps_out().dim()];
+            b.conv.conv_forward(&index, &x1, &sh, &w, b.inv_denominator, &mut conv)?;
+            let conv = self.modal_rows(self.modal_in.self_interaction_2, n, conv);
+            let mut gate_in = vec![T::zero(); n * d_gate];
+            b.linear_2.forward(n, &conv, &mut gate_in)?;
+            gate_in.iter_mut().zip(&sc).for_each(|(g, s)| *g += *s);
+            x = vec![T::zero(); n * b.gate.irreps_out().dim()];
+            b.gate.forward(n, &gate_in, &mut x)?;
+            tapes.push(Tape { x1, gate_in });
+        }
+
+        // Readout, scale and shift.
+        let x_last = self.modal_rows(self.modal_in.output_block, n, x);
+        let d_hidden = self.readout_hidden.spec().irreps_out.dim();
+        let mut hidden = vec![T::zero(); n * d_hidden];
+        self.readout_hidden.forward(n, &x_last, &mut hidden)?;
+        let mut e = vec![T::zero(); n];
+        self.readout_energy.forward(n, &hidden, &mut e)?;
+        let energies: Vec<f64> =
+            e.iter().zip(types).map(|(&e, &t)| (e * self.scale[t] + self.shift[t]).f64()).collect();
+        if !want_grad {
+            return Ok((energies, Vec::new()));
+        }
+
+        // Backward: E = Σ_local E_i.
+        let grad_e: Vec<T> =
+            types.iter().enumerate().map(|(i, &t)| if i < graph.n_local { self.scale[t] } else { T::zero() }).collect();
+        let mut grad_hidden = vec![T::zero(); n * d_hidden];
+        self.readout_energy.backward(n, &grad_e, &mut grad_hidden)?;
+        let mut grad_x = vec![T::zero(); x_last.len()];
+        self.readout_hidden.backward(n, &grad_hidden, &mut grad_x)?;
+        let mut grad_x = strip_modal(grad_x, n, self.blocks.last().map_or(0, |b| b.gate.irreps_out().dim()));
+        let mut grad_sh = vec![T::zero(); sh.len()];
+        let mut grad_embedding = vec![T::zero(); embedding.len()];
+        for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
+            let mut grad_gate_in = vec![T::zero(); tape.gate_in.len()];
+            b.gate.backward(n, &tape.gate_in, &grad_x, &mut grad_gate_in)?;
+            let d_x_in = b.self_connection.spec().irreps_in.dim();
+            let mut grad_x_in = vec![T::zero(); n * d_x_in];
+            b.self_connection.backward(n, &grad_gate_in, &mut grad_x_in)?;
+            let d_conv = b.conv.irreps_out().dim();
+            let mut grad_conv = vec![T::zero(); n * b.linear_2.spec().irreps_in.dim()];
+            b.linear_2.backward(n, &grad_gate_in, &mut grad_conv)?;
+            let grad_conv = strip_modal(grad_conv, n, d_conv);
+            // Recompute the radial weights rather than keep them (memory).
+            let (nw, tl) = (b.conv.weight_numel(), b.radial.tape_len());
+            let mut w = vec![T::zero(); n_e * nw];
+            let mut radial_tape = vec![T::zero(); n_e * tl];
+            b.radial.forward(n_e, &embedding, &mut w, Some(&mut radial_tape))?;
+            let mut grad_x1 = vec![T::zero(); tape.x1.len()];
+            let mut grad_sh_b = vec![T::zero(); sh.len()];
+            let mut grad_w = vec![T::zero(); w.len()];
+            b.conv.conv_backward(&index, &tape.x1, &sh, &w, b.inv_denominator, &grad_conv, &mut grad_x1, &mut grad_sh_b, &mut grad_w)?;
+            drop(w);
+            grad_sh.iter_mut().zip(&grad_sh_b).for_each(|(a, b)| *a += *b);
+            let mut grad_emb_b = vec![T::zero(); embedding.len()];
+            b.radial.backward(n_e, &radial_tape, &grad_w, &mut grad_emb_b)?;
+            grad_embedding.iter_mut().zip(&grad_emb_b).for_each(|(a, b)| *a += *b);
+            let mut grad_x1_in = vec![T::zero(); n * b.linear_1.spec().irreps_in.dim()];
+            b.linear_1.backward(n, &grad_x1, &mut grad_x1_in)?;
+            let grad_x1_in = strip_modal(grad_x1_in, n, d_x_in);
+            grad_x_in.iter_mut().zip(&grad_x1_in).for_each(|(a, b)| *a += *b);
+            grad_x = grad_x_in;
+        }
+
+        // Edge embedding backward: d(B·f)/dr, then the chain to the vector.
+        let mut grad_basis = grad_embedding.clone();
+        let mut grad_r = vec![T::zero(); n_e];
+        for (e, (gb, f)) in grad_basis.chunks_mut(nb).zip(&envelope).enumerate() {
+            let ge = &grad_embedding[e * nb..(e + 1) * nb];
+            let b = &basis[e * nb..(e + 1) * nb];
+            let d_envelope: T = ge.iter().zip(b).map(|(&g, &b)| g * b).sum();
+            grad_r[e] = d_envelope * self.envelope.derivative(r[e]);
+            gb.iter_mut().for_each(|g| *g *= *f);
+        }
+        let mut grad_r_basis = vec![T::zero(); n_e];
+        self.basis.backward(&r, &grad_basis, &mut grad_r_basis)?;
+        let mut grad_v = vec![[T::zero(); 3]; n_e];
+        self.sh.backward(&vectors, &grad_sh, &mut grad_v)?;
+        let grads = grad_v
+            .iter()
+            .zip(&vectors)
+            .enumerate()
+            .map(|(e, (g, v))| {
+                let dr = (grad_r[e] + grad_r_basis[e]) / r[e];
+                [(g[0] + dr * v[0]).f64(), (g[1] + dr * v[1]).f64(), (g[2] + dr * v[2]).f64()]
+            })
+            .collect();
+        Ok((energies, grads))
+    }
+}
+
+/// Drops the modal columns a linear layer's input gradient carries.
+fn strip_modal<T: Real>(grad: Vec<T>, rows: usize, dim: usize) -> Vec<T> {
+    if rows == 0 || grad.len() == rows * dim {
+        return grad;
+    }
+    let wide = grad.len() / rows;
+    grad.chunks(wide).flat_map(|row| row[..dim].iter().copied()).collect()
+}
+
+impl Potential for Nequip {
+    fn architecture(&self) -> &str {
+        "nequip"
+    }
+    fn cutoff(&self) -> f64 {
+        self.cutoff
+    }
+    fn n_layers(&self) -> usize {
+        self.n_blocks
+    }
+    fn species(&self) -> &[i32] {
+        &self.species
+    }
+    fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
+        let types: Vec<usize> = graph.numbers.iter().map(|&z| self.type_of[z as usize] as usize).collect();
+        let want_grad = request.forces || request.virial || request.atom_virials;
+        let (energies, grads) = ws.run(|| match request.precision {
+            Precision::F64 => self.f64.run(graph, &types, want_grad),
+            Precision::F32 => self.f32.run(graph, &types, want_grad),
+        })?;
+        let mut out = Outputs { energy: energies[..graph.n_local].iter().sum(), ..Default::default() };
+        if request.atom_energies {
+            out.atom_energies = energies.iter().enumerate().map(|(i, &e)| if i < graph.n_local { e } else { 0.0 }).collect();
+        }
+        if want_grad {
+            accumulate_edge_gradients(graph, &grads, request, &mut out);
+        }
+        Ok(out)
+    }
+}
