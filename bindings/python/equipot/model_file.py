@@ -56,4 +56,13 @@ def read(path, expect_architecture=None):
     for key in ('species', 'cutoff', 'hyperparameters'):
         if key not in meta:
             raise ModelFileError(f'{path}: metadata lacks "{key}"')
+    if arch == 'nequip':
+        from . import nequip
+
+        try:
+            nequip.check_tensors(meta, tensors, path)
+        except (KeyError, TypeError) as e:
+            raise ModelFileError(f'{path}: incomplete hyperparameters ({e!r})') from None
+        except ValueError as e:
+            raise ModelFileError(str(e)) from None
     return meta, tensors

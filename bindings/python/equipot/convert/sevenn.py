@@ -28,7 +28,7 @@ from .wigner import wigner_3j
 # Checked against e3nn by tests/fixtures/sevenn/e3nn_constants.json.
 NORMALIZE2MOM = {
     'silu': 1.6791767923989418,
-    'tanh': 1.5927812698663606,
+    'tanh': 1.5937334472592695,
 }
 
 # sevenn 0.13's model defaults (sevenn/_const.py) for the keys the converter reads.
@@ -215,6 +215,8 @@ def read_checkpoint(path):
         raise ConversionError(f'interaction type {config["interaction_type"]!r} is not supported')
     if config['readout_as_fcn']:
         raise ConversionError('readout_as_fcn: True is not supported')
+    if config['use_bias_in_linear']:
+        raise ConversionError('use_bias_in_linear: True is not supported by model format 1.0')
     version, suffix = _version(config['version'])
     if version < (0, 10, 0):
         state = map_old_names(state)
