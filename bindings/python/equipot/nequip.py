@@ -80,6 +80,8 @@ def check_tensors(meta, tensors, source):
     for name, shape in want.items():
         if name not in tensors:
             raise ValueError(f'{source}: missing tensor {name} (shape {list(shape)})')
+        if tensors[name].dtype.kind != 'f' or tensors[name].dtype.itemsize not in (4, 8):
+            raise ValueError(f'{source}: tensor {name} has dtype {tensors[name].dtype}, expected F32 or F64')
         if tuple(tensors[name].shape) != tuple(shape):
             raise ValueError(
                 f'{source}: tensor {name} has shape {list(tensors[name].shape)}, expected {list(shape)}'
