@@ -2,7 +2,6 @@
 model files reproduces sevenn's own float64 energies (tests/fixtures/sevenn/parity)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
