@@ -1,5 +1,9 @@
 """equipot: equivariant interatomic potentials through a stable C ABI.
 
-`equipot.calculator.EquipotCalculator` is an ASE calculator; `equipot.convert`
-turns PyTorch checkpoints into equipot model files without torch.
+`equipot.calculator.EquipotCalculator` is an ASE calculator over the C ABI;
+`python -m equipot.convert sevenn CHECKPOINT OUT` turns SevenNet checkpoints
+into equipot model files without torch; `equipot.model_file` reads and writes
+those files.
 """
+
+__version__ = '0.1.0'

@@ -1,0 +1,166 @@
+"""Read a torch.save() zip checkpoint with zipfile + a restricted unpickler + numpy.
+
+No torch import. Only the globals that plain checkpoints use are allowed
+(OrderedDict, torch tensor rebuilds and storages, numpy arrays and scalars);
+anything else is refused, so a checkpoint cannot run code.
+"""
+
+import collections
+import io
+import pickle
+import zipfile
+
+import numpy as np
+
+_STORAGE_DTYPES = {
+    'DoubleStorage': np.dtype('<f8'),
+    'FloatStorage': np.dtype('<f4'),
+    'HalfStorage': np.dtype('<f2'),
+    'LongStorage': np.dtype('<i8'),
+    'IntStorage': np.dtype('<i4'),
+    'ShortStorage': np.dtype('<i2'),
+    'CharStorage': np.dtype('i1'),
+    'ByteStorage': np.dtype('u1'),
+    'BoolStorage': np.dtype('?'),
+}
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable torch checkpoint."""
+
+
+class _StorageType:
+    def __init__(self, name):
+        self.dtype = _STORAGE_DTYPES[name]
+
+
+class _Storage:
+    """A storage, read from the zip only when a tensor that uses it is materialized."""
+
+    def __init__(self, archive, record, dtype, numel):
+        self.archive, self.record, self.dtype, self.numel = archive, record, dtype, numel
+        self._array = None
+
+    def array(self):
+        if self._array is None:
+            try:
+                raw = self.archive.read(self.record)
+            except KeyError:
+                raise CheckpointError(f'checkpoint lacks tensor data record {self.record}') from None
+            except (zipfile.BadZipFile, EOFError, OSError) as e:
+                raise CheckpointError(f'cannot read tensor data {self.record}: {e}') from None
+            if len(raw) < self.numel * self.dtype.itemsize:
+                raise CheckpointError(f'tensor data {self.record} is truncated')
+            self._array = np.frombuffer(raw, dtype=self.dtype, count=self.numel)
+        return self._array
+
+
+class Tensor:
+    """A torch tensor as stored: a strided view of a storage. numpy() gives a copy."""
+
+    def __init__(self, storage, offset, shape, stride):
+        self.storage, self.offset = storage, int(offset)
+        self.shape, self.stride = tuple(int(s) for s in shape), tuple(int(s) for s in stride)
+
+    def numpy(self):
+        base = self.storage.array()
+        if not self.shape:
+            return base[self.offset].copy()
+        span = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride) if n > 0)
+        if any(n == 0 for n in self.shape):
+            return np.zeros(self.shape, dtype=base.dtype)
+        if span >= base.size:
+            raise CheckpointError(f'tensor view runs past its storage {self.storage.record}')
+        item = base.dtype.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            base[self.offset:], shape=self.shape, strides=tuple(s * item for s in self.stride)
+        )
+        return np.array(view)
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+
+class Device(str):
+    """torch.device('cpu') kept as its string."""
+
+
+def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
+    return Tensor(storage, offset, size, stride)
+
+
+def _rebuild_parameter(data, requires_grad=False, hooks=None):
+    return data
+
+
+def _encode(text, encoding='latin1'):  # _codecs.encode, as numpy's pickles use it
+    return text.encode(encoding)
+
+
+def _multiarray(name):
+    try:
+        from numpy._core import multiarray  # numpy >= 2
+    except ImportError:
+        from numpy.core import multiarray
+    return getattr(multiarray, name)
+
+
+_ALLOWED = {
+    ('collections', 'OrderedDict'): lambda: collections.OrderedDict,
+    ('torch._utils', '_rebuild_tensor_v2'): lambda: _rebuild_tensor_v2,
+    ('torch._utils', '_rebuild_parameter'): lambda: _rebuild_parameter,
+    ('torch', 'device'): lambda: Device,
+    ('_codecs', 'encode'): lambda: _encode,
+    ('numpy', 'dtype'): lambda: np.dtype,
+    ('numpy', 'ndarray'): lambda: np.ndarray,
+}
+for _module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
+    for _name in ('_reconstruct', 'scalar'):
+        _ALLOWED[(_module, _name)] = lambda _name=_name: _multiarray(_name)
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, data, archive, prefix):
+        super().__init__(io.BytesIO(data))
+        self.archive, self.prefix, self.storages = archive, prefix, {}
+
+    def find_class(self, module, name):
+        if module == 'torch' and name in _STORAGE_DTYPES:
+            return _StorageType(name)
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]()
+        raise CheckpointError(f'checkpoint refers to {module}.{name}, which a plain checkpoint never needs')
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == 'storage'):
+            raise CheckpointError(f'unexpected persistent id {pid!r}')
+        _, kind, key, _location, numel = pid
+        if not isinstance(kind, _StorageType):
+            raise CheckpointError(f'unexpected storage type {kind!r}')
+        if key not in self.storages:
+            self.storages[key] = _Storage(self.archive, f'{self.prefix}data/{key}', kind.dtype, int(numel))
+        return self.storages[key]
+
+
+def load(path):
+    """Unpickle a torch zip checkpoint. Tensors come back as `Tensor` (call .numpy())."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise CheckpointError(f'{path}: not a torch checkpoint (not a zip archive)') from None
+    except OSError as e:
+        raise CheckpointError(f'{path}: cannot open: {e}') from None
+    pickles = [n for n in archive.namelist() if n.endswith('data.pkl') and n.count('/') == 1]
+    if len(pickles) != 1:
+        raise CheckpointError(f'{path}: not a torch checkpoint (no single <dir>/data.pkl in the zip)')
+    prefix = pickles[0][: -len('data.pkl')]
+    byteorder = prefix + 'byteorder'
+    if byteorder in archive.namelist() and archive.read(byteorder).strip() != b'little':
+        raise CheckpointError(f'{path}: big-endian checkpoints are not supported')
+    try:
+        data = archive.read(pickles[0])
+        return _Unpickler(data, archive, prefix).load()
+    except CheckpointError as e:
+        raise CheckpointError(f'{path}: {e}') from None
+    except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, OSError, ValueError, TypeError) as e:
+        raise CheckpointError(f'{path}: corrupt checkpoint ({type(e).__name__}: {e})') from None
