@@ -18,10 +18,9 @@ python3 -m venv .venv-test
 pip install -q --upgrade pip
 pip install -q -r scripts/requirements-test.txt
 
-echo "== cargo test (Rust unit, integration, parity and header-drift tests)"
-cargo test --release --all-targets
-
-# Suites of the other languages and tools, in order (scripts/ci/NN-name.sh).
+# Every suite, in order (scripts/ci/NN-name.sh): model conversion from the
+# real SevenNet checkpoints, cargo tests (incl. parity and header drift), C,
+# C++, Fortran, CMake install, valgrind, LAMMPS, Python.
 for suite in scripts/ci/*.sh; do
     [ -e "$suite" ] || continue
     echo "== $suite"
