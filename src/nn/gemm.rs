@@ -90,7 +90,7 @@ pub(crate) struct Block<T> {
     pub n: usize,
     pub c_col0: usize,
     pub panels: Vec<Panel<T>>,
-    /// Added to component 0 of each of the n outputs (scalars only).
+    /// Added to each of the n outputs (scalars only: d = 1).
     pub bias: Option<Vec<T>>,
 }
 
@@ -102,13 +102,13 @@ impl<T: Real> Block<T> {
             return;
         }
         assert!(a.len() >= rows * a_stride && c.len() >= rows * c_stride, "gemm: buffers too short");
+        assert!(self.bias.as_ref().is_none_or(|b| self.d == 1 && b.len() == self.n), "gemm: bias on scalars only");
         if self.panels.is_empty() {
             for row in c.chunks_exact_mut(c_stride).take(rows) {
-                for w in 0..self.n {
-                    for i in 0..self.d {
-                        row[self.c_col0 + w * self.d + i] =
-                            if i == 0 { self.bias.as_ref().map_or(T::zero(), |b| b[w]) } else { T::zero() };
-                    }
+                let block = &mut row[self.c_col0..self.c_col0 + self.n * self.d];
+                match &self.bias {
+                    Some(b) => block.copy_from_slice(b),
+                    None => block.fill(T::zero()),
                 }
             }
             return;
@@ -123,17 +123,22 @@ impl<T: Real> Block<T> {
         }
     }
 
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(&self, rows: usize, a: &[T], a_stride: usize, c: &mut [T], c_stride: usize) {
+    unsafe fn run_avx2(&self, rows: usize, a: &[T], a_stride: usize, c: &mut [T], c_stride: usize) {
         self.run_any::<true>(rows, a, a_stride, c, c_stride);
     }
 
     /// Two 512-bit registers per tile row (MR = 4 rows: 8 accumulators;
     /// larger tiles made LLVM spill them to memory).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx2,fma")]
-    fn run_avx512(&self, rows: usize, a: &[T], a_stride: usize, c: &mut [T], c_stride: usize) {
+    unsafe fn run_avx512(&self, rows: usize, a: &[T], a_stride: usize, c: &mut [T], c_stride: usize) {
         if std::mem::size_of::<T>() == 4 {
             self.tiles::<true, 32>(rows, a, a_stride, c, c_stride);
         } else {
@@ -189,12 +194,8 @@ impl<T: Real> Block<T> {
                 let acc = self.tile::<FMA, NR>(a, &a_base, np, w0);
                 let width = NR.min(self.n - w0);
                 for j in 0..valid {
-                    let first_component = (q0 + j) % d == 0;
                     for k in 0..width {
-                        let bias = match &self.bias {
-                            Some(b) if first_component => b[w0 + k],
-                            _ => T::zero(),
-                        };
+                        let bias = self.bias.as_ref().map_or(T::zero(), |b| b[w0 + k]);
                         c[c_base[j] + (w0 + k) * d] = acc[j][k] + bias;
                     }
                 }
