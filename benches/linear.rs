@@ -1,8 +1,14 @@
 //! o3.Linear on SevenNet-0's node features: 128x0e+64x1e+32x2e → same, 1000
-//! rows, forward and forward + backward, f32 and f64, on a 2-thread
-//! workspace. scripts/bench_e3nn_layers.py runs this next to e3nn.
+//! rows, forward and forward + backward, f32 and f64, on a workspace of
+//! EQUIPOT_BENCH_THREADS threads (2 by default). scripts/bench_e3nn_layers.py
+//! runs this next to e3nn.
+//!
+//! EQUIPOT_BENCH_CLOCK=cpu measures the CPU time of the process instead of
+//! wall time: on a shared, oversubscribed machine it is the steadier number
+//! (with one thread it equals the run time on an idle core).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{BenchmarkId, Criterion, Throughput};
 use equipot::nn::{Linear, LinearSpec, PathNormalization};
 use equipot::so3::Irreps;
 use equipot::{Real, Workspace};
@@ -22,9 +28,7 @@ fn values(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-fn bench_precision<T: Real>(c: &mut Criterion, name: &str) {
-    let threads: usize = std::env::var("EQUIPOT_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
-    let ws = Workspace::new(threads).unwrap();
+fn bench_precision<T: Real, M: Measurement>(c: &mut Criterion<M>, ws: &Workspace, name: &str) {
     let irreps = Irreps::parse(IRREPS).unwrap();
     let spec = LinearSpec::new(&irreps, &irreps, None, false, PathNormalization::Element).unwrap();
     let lin = Linear::<T>::new(&spec, &values(spec.weight_numel(), 1), &[]).unwrap();
@@ -49,10 +53,78 @@ fn bench_precision<T: Real>(c: &mut Criterion, name: &str) {
     group.finish();
 }
 
-fn linear(c: &mut Criterion) {
-    bench_precision::<f32>(c, "f32");
-    bench_precision::<f64>(c, "f64");
+fn linear<M: Measurement>(mut c: Criterion<M>) {
+    let threads = std::env::var("EQUIPOT_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
+    let ws = Workspace::new(threads).unwrap();
+    bench_precision::<f32, M>(&mut c, &ws, "f32");
+    bench_precision::<f64, M>(&mut c, &ws, "f64");
+    c.final_summary();
 }
 
-criterion_group!(benches, linear);
-criterion_main!(benches);
+fn main() {
+    if std::env::var("EQUIPOT_BENCH_CLOCK").as_deref() == Ok("cpu") {
+        linear(Criterion::default().with_measurement(ProcessCpuTime).configure_from_args());
+    } else {
+        linear(Criterion::default().with_measurement(WallTime).configure_from_args());
+    }
+}
+
+/// CPU time of the whole process (all threads), in nanoseconds.
+struct ProcessCpuTime;
+
+fn process_cpu_ns() -> f64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid clock id and a valid out-pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    t.tv_sec as f64 * 1e9 + t.tv_nsec as f64
+}
+
+impl Measurement for ProcessCpuTime {
+    type Intermediate = f64;
+    type Value = f64;
+    fn start(&self) -> f64 {
+        process_cpu_ns()
+    }
+    fn end(&self, start: f64) -> f64 {
+        process_cpu_ns() - start
+    }
+    fn add(&self, a: &f64, b: &f64) -> f64 {
+        a + b
+    }
+    fn zero(&self) -> f64 {
+        0.0
+    }
+    fn to_f64(&self, v: &f64) -> f64 {
+        *v
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &Nanoseconds
+    }
+}
+
+struct Nanoseconds;
+
+impl ValueFormatter for Nanoseconds {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e3 {
+            (1.0, "ns (cpu)")
+        } else if typical < 1e6 {
+            (1e-3, "µs (cpu)")
+        } else {
+            (1e-6, "ms (cpu)")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+    fn scale_throughputs(&self, _typical: f64, throughput: &Throughput, values: &mut [f64]) -> &'static str {
+        let n = match throughput {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => *n as f64,
+        };
+        values.iter_mut().for_each(|v| *v = n * 1e9 / *v);
+        "per cpu-second"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}

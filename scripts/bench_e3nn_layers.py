@@ -2,7 +2,12 @@
 criterion) with the same number of threads (2 by default) on the same shape in one run, and
 prints the ratios as a markdown table for docs/benchmarks.md.
 
-    /work/venv-ref/bin/python scripts/bench_e3nn_layers.py [--threads N]
+    /work/venv-ref/bin/python scripts/bench_e3nn_layers.py [--threads N] [--clock wall|cpu]
+
+--clock cpu measures the CPU time of each process instead of wall time: on a
+shared, oversubscribed machine it is the steadier number; use it with
+--threads 1 (with more threads it counts the work of all of them, and torch's
+OpenMP threads spin while they wait).
 
 Shape: SevenNet-0's node features 128x0e+64x1e+32x2e -> 128x0e+64x1e+32x2e,
 1000 rows. forward+backward is the forward plus the vector-Jacobian product
@@ -26,19 +31,19 @@ IRREPS = "128x0e+64x1e+32x2e"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def median_time(f, seconds=3.0):
+def median_time(f, clock, seconds=3.0):
     for _ in range(3):
         f()
     times = []
     start = time.perf_counter()
     while time.perf_counter() - start < seconds or len(times) < 10:
-        t = time.perf_counter()
+        t = clock()
         f()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return statistics.median(times)
 
 
-def time_e3nn(dtype):
+def time_e3nn(dtype, clock):
     torch.manual_seed(0)
     lin = o3.Linear(IRREPS, IRREPS).to(dtype)
     x = torch.randn(ROWS, lin.irreps_in.dim, dtype=dtype, requires_grad=True)
@@ -51,11 +56,11 @@ def time_e3nn(dtype):
     def forward_backward():
         (gx,) = torch.autograd.grad(lin(x), x, g)
 
-    return median_time(forward), median_time(forward_backward)
+    return median_time(forward, clock), median_time(forward_backward, clock)
 
 
-def time_equipot(threads):
-    env = dict(os.environ, EQUIPOT_BENCH_THREADS=str(threads))
+def time_equipot(threads, clock):
+    env = dict(os.environ, EQUIPOT_BENCH_THREADS=str(threads), EQUIPOT_BENCH_CLOCK=clock)
     cmd = ["cargo", "bench", "--bench", "linear", "--", "--warm-up-time", "1", "--measurement-time", "5"]
     subprocess.run(cmd[:4] + ["--no-run"], cwd=ROOT, check=True, env=env)
     subprocess.run(cmd, cwd=ROOT, check=True, env=env, stdout=sys.stderr)
@@ -71,14 +76,17 @@ def time_equipot(threads):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads and equipot workspace threads")
-    threads = parser.parse_args().threads
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="wall time or process CPU time")
+    args = parser.parse_args()
+    threads = args.threads
     torch.set_num_threads(threads)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
     e3nn = {}
     for prec, dtype in [("f32", torch.float32), ("f64", torch.float64)]:
-        e3nn["forward", prec], e3nn["forward_backward", prec] = time_e3nn(dtype)
-    ours = time_equipot(threads)
+        e3nn["forward", prec], e3nn["forward_backward", prec] = time_e3nn(dtype, clock)
+    ours = time_equipot(threads, args.clock)
     load = os.getloadavg()[0]
-    print(f"o3.Linear {IRREPS} -> {IRREPS}, {ROWS} rows, {threads} threads, median times")
+    print(f"o3.Linear {IRREPS} -> {IRREPS}, {ROWS} rows, {threads} threads, median {args.clock} times")
     print(f"({os.cpu_count()} CPUs, load average {load:.1f} at the end of the run)")
     print()
     print("| operation | precision | e3nn 0.6 (torch CPU) | equipot | speed-up |")

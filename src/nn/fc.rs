@@ -122,13 +122,14 @@ impl<T: Real> FullyConnectedNet<T> {
 
     fn forward_rows(&self, x: &[T], y: &mut [T], mut tape: Option<&mut [T]>) {
         let (n, tl) = (x.len() / self.hs[0], self.tape_len());
-        let mut cur = x.to_vec();
+        // The previous layer's output (None: the input x).
+        let mut cur: Option<Vec<T>> = None;
         let mut tape_at = 0;
         for (k, layer) in self.layers.iter().enumerate() {
             let last = k + 1 == self.layers.len();
             let mut next = if last { Vec::new() } else { vec![T::zero(); n * layer.h_out] };
             let out: &mut [T] = if last { &mut *y } else { &mut next };
-            layer.forward.run(n, &cur, layer.h_in, out, layer.h_out);
+            layer.forward.run(n, cur.as_deref().unwrap_or(x), layer.h_in, out, layer.h_out);
             if let Some(f) = &layer.act {
                 if let Some(t) = tape.as_deref_mut() {
                     for (r, pre) in out.chunks_exact(layer.h_out).enumerate() {
@@ -138,7 +139,7 @@ impl<T: Real> FullyConnectedNet<T> {
                 out.iter_mut().for_each(|v| *v = f.value(*v));
                 tape_at += layer.h_out;
             }
-            cur = next;
+            cur = Some(next);
         }
     }
 

@@ -8,14 +8,49 @@
 //! N padded to a multiple of [`PAD`] with zeros), computed by MR × NR
 //! register tiles whose inner loop runs over contiguous columns of B. A fully
 //! connected layer is the case d = 1. On x86-64 the kernel is also compiled
-//! for AVX2 + FMA and picked at run time.
+//! for AVX2 + FMA and for AVX-512, and the best one is picked at run time.
 
 use crate::Real;
 
 /// Columns of every B are padded to a multiple of this.
-pub(crate) const PAD: usize = 16;
+pub(crate) const PAD: usize = 32;
 /// Rows of a register tile.
 const MR: usize = 4;
+
+/// Instruction sets the kernel is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+enum Simd {
+    Baseline,
+    Avx2,
+    Avx512,
+}
+
+/// The best instruction set of this CPU, capped by the environment variable
+/// EQUIPOT_SIMD ("none", "avx2" or "avx512") so that tests can run every path.
+fn simd() -> Simd {
+    static LEVEL: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[allow(unused_mut)]
+        let mut best = Simd::Baseline;
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") {
+                best = Simd::Avx2;
+                if has!("avx512f") {
+                    best = Simd::Avx512;
+                }
+            }
+        }
+        let cap = match std::env::var("EQUIPOT_SIMD").as_deref() {
+            Ok("none") => Simd::Baseline,
+            Ok("avx2") => Simd::Avx2,
+            _ => Simd::Avx512,
+        };
+        best.min(cap)
+    })
+}
 
 /// Rounds n up to a multiple of [`PAD`].
 pub(crate) fn padded(n: usize) -> usize {
@@ -55,7 +90,7 @@ pub(crate) struct Block<T> {
     pub n: usize,
     pub c_col0: usize,
     pub panels: Vec<Panel<T>>,
-    /// Added to component 0 of each of the n outputs (scalars only).
+    /// Added to each of the n outputs (scalars only: d = 1).
     pub bias: Option<Vec<T>>,
 }
 
@@ -67,36 +102,54 @@ impl<T: Real> Block<T> {
             return;
         }
         assert!(a.len() >= rows * a_stride && c.len() >= rows * c_stride, "gemm: buffers too short");
+        assert!(self.bias.as_ref().is_none_or(|b| self.d == 1 && b.len() == self.n), "gemm: bias on scalars only");
         if self.panels.is_empty() {
             for row in c.chunks_exact_mut(c_stride).take(rows) {
-                for w in 0..self.n {
-                    for i in 0..self.d {
-                        row[self.c_col0 + w * self.d + i] =
-                            if i == 0 { self.bias.as_ref().map_or(T::zero(), |b| b[w]) } else { T::zero() };
-                    }
+                let block = &mut row[self.c_col0..self.c_col0 + self.n * self.d];
+                match &self.bias {
+                    Some(b) => block.copy_from_slice(b),
+                    None => block.fill(T::zero()),
                 }
             }
             return;
         }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { self.run_avx2(rows, a, a_stride, c, c_stride) };
-            return;
+        match simd() {
+            // SAFETY: `simd()` only reports features the CPU has.
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { self.run_avx512(rows, a, a_stride, c, c_stride) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { self.run_avx2(rows, a, a_stride, c, c_stride) },
+            _ => self.run_any::<false>(rows, a, a_stride, c, c_stride),
         }
-        self.run_any::<false>(rows, a, a_stride, c, c_stride);
     }
 
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(&self, rows: usize, a: &[T], a_stride: usize, c: &mut [T], c_stride: usize) {
+    unsafe fn run_avx2(&self, rows: usize, a: &[T], a_stride: usize, c: &mut [T], c_stride: usize) {
         self.run_any::<true>(rows, a, a_stride, c, c_stride);
+    }
+
+    /// Two 512-bit registers per tile row (MR = 4 rows: 8 accumulators;
+    /// larger tiles made LLVM spill them to memory).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn run_avx512(&self, rows: usize, a: &[T], a_stride: usize, c: &mut [T], c_stride: usize) {
+        if std::mem::size_of::<T>() == 4 {
+            self.tiles::<true, 32>(rows, a, a_stride, c, c_stride);
+        } else {
+            self.tiles::<true, 16>(rows, a, a_stride, c, c_stride);
+        }
     }
 
     #[inline(always)]
     fn run_any<const FMA: bool>(&self, rows: usize, a: &[T], a_stride: usize, c: &mut [T], c_stride: usize) {
-        // One vector register's worth of columns per tile row is too few to
-        // hide FMA latency: take 8 doubles or 16 floats.
+        // Two 256-bit registers per tile row: one is too few accumulators to
+        // hide FMA latency.
         if std::mem::size_of::<T>() == 4 {
             self.tiles::<FMA, 16>(rows, a, a_stride, c, c_stride);
         } else {
@@ -141,12 +194,8 @@ impl<T: Real> Block<T> {
                 let acc = self.tile::<FMA, NR>(a, &a_base, np, w0);
                 let width = NR.min(self.n - w0);
                 for j in 0..valid {
-                    let first_component = (q0 + j) % d == 0;
                     for k in 0..width {
-                        let bias = match &self.bias {
-                            Some(b) if first_component => b[w0 + k],
-                            _ => T::zero(),
-                        };
+                        let bias = self.bias.as_ref().map_or(T::zero(), |b| b[w0 + k]);
                         c[c_base[j] + (w0 + k) * d] = acc[j][k] + bias;
                     }
                 }
