@@ -42,14 +42,16 @@ fn run<T: Real>(ws: &Workspace, tp: &UvuTensorProduct, index: &EdgeIndex, repeat
     let mut out = vec![T::zero(); g.len()];
     let (mut gx, mut gsh, mut gw) = (vec![T::zero(); x.len()], vec![T::zero(); sh.len()], vec![T::zero(); w.len()]);
     let scale = T::of(1.0 / 30.0);
-    let (mut fwd, mut bwd) = (Vec::new(), Vec::new());
+    let (mut fwd, mut bwd, mut cpu_fwd, mut cpu_bwd) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeats + 1 {
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), cpu_ms());
         ws.run(|| tp.conv_forward(index, &x, &sh, &w, scale, &mut out)).unwrap();
-        let t1 = Instant::now();
+        let (t1, c1) = (Instant::now(), cpu_ms());
         ws.run(|| tp.conv_backward(index, &x, &sh, &w, scale, &g, &mut gx, &mut gsh, &mut gw)).unwrap();
         fwd.push((t1 - t0).as_secs_f64() * 1e3);
         bwd.push(t1.elapsed().as_secs_f64() * 1e3);
+        cpu_fwd.push(c1 - c0);
+        cpu_bwd.push(cpu_ms() - c1);
     }
     let median = |v: &mut Vec<f64>| {
         v.remove(0); // warm-up
@@ -59,4 +61,14 @@ fn run<T: Real>(ws: &Workspace, tp: &UvuTensorProduct, index: &EdgeIndex, repeat
     let name = std::any::type_name::<T>();
     let name = if name == "f32" { "f32" } else { "f64" };
     println!("equipot {name} forward {:.3} backward {:.3}", median(&mut fwd), median(&mut bwd));
+    // CPU time of all threads: less disturbed than wall time on a busy machine.
+    eprintln!("cpu-ms {name} forward {:.3} backward {:.3}", median(&mut cpu_fwd), median(&mut cpu_bwd));
+}
+
+/// CPU time of the process (all threads), ms.
+fn cpu_ms() -> f64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 * 1e-6
 }

@@ -99,7 +99,12 @@ pub(crate) struct Path {
     pub n_w: usize,
     /// e3nn's normalized path weight sqrt(alpha), folded into `terms`.
     pub norm: f64,
+    /// Sorted by (m1, m3); `by_m1[m1]` is the range of m1's pairs.
     pub pairs: Vec<CgPair>,
+    pub by_m1: Vec<(usize, usize)>,
+    /// Pair indices sorted by (m3, m1); `by_m3[m3]` is a range of `m3_order`.
+    pub m3_order: Vec<usize>,
+    pub by_m3: Vec<(usize, usize)>,
     /// (m2, C[m1,m2,m3] · sqrt(alpha)).
     pub terms: Vec<(usize, f64)>,
 }
@@ -177,6 +182,20 @@ impl Paths {
                 (true, Connection::Uvw) => a.mul * b.mul * c.mul,
             };
             let (pairs, terms) = cg_table(a.ir.l, b.ir.l, c.ir.l, scale)?;
+            let group = |d: usize, key: &dyn Fn(&CgPair) -> usize| -> (Vec<usize>, Vec<(usize, usize)>) {
+                let mut order: Vec<usize> = (0..pairs.len()).collect();
+                order.sort_by_key(|&q| (key(&pairs[q]), q));
+                let ranges = (0..d)
+                    .map(|m| {
+                        let start = order.iter().position(|&q| key(&pairs[q]) >= m).unwrap_or(order.len());
+                        let end = order.iter().position(|&q| key(&pairs[q]) > m).unwrap_or(order.len());
+                        (start, end)
+                    })
+                    .collect();
+                (order, ranges)
+            };
+            let (_, by_m1) = group(a.ir.dim(), &|q| q.m1);
+            let (m3_order, by_m3) = group(c.ir.dim(), &|q| q.m3);
             paths.push(Path {
                 ins: *ins,
                 mul1: a.mul,
@@ -192,6 +211,9 @@ impl Paths {
                 n_w,
                 norm: scale,
                 pairs,
+                by_m1,
+                m3_order,
+                by_m3,
                 terms,
             });
             off_w += n_w;
@@ -203,11 +225,6 @@ impl Paths {
             paths,
             weight_numel: off_w,
         })
-    }
-
-    /// Largest (2l1+1)·mul1 over paths: the scratch a kernel needs per path.
-    pub fn max_block1(&self) -> usize {
-        self.paths.iter().map(|p| p.d1 * p.mul1).max().unwrap_or(0)
     }
 }
 
