@@ -102,8 +102,8 @@ pub(crate) struct Path {
     /// Sorted by (m1, m3); `by_m1[m1]` is the range of m1's pairs.
     pub pairs: Vec<CgPair>,
     pub by_m1: Vec<(usize, usize)>,
-    /// Pair indices sorted by (m3, m1); `by_m3[m3]` is a range of `m3_order`.
-    pub m3_order: Vec<usize>,
+    /// (pair index, m1) sorted by (m3, m1); `by_m3[m3]` is a range of `m3_order`.
+    pub m3_order: Vec<(usize, usize)>,
     pub by_m3: Vec<(usize, usize)>,
     /// (m2, C[m1,m2,m3] · sqrt(alpha)).
     pub terms: Vec<(usize, f64)>,
@@ -196,6 +196,7 @@ impl Paths {
             };
             let (_, by_m1) = group(a.ir.dim(), &|q| q.m1);
             let (m3_order, by_m3) = group(c.ir.dim(), &|q| q.m3);
+            let m3_order = m3_order.into_iter().map(|q| (q, pairs[q].m1)).collect();
             paths.push(Path {
                 ins: *ins,
                 mul1: a.mul,

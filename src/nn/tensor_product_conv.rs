@@ -259,13 +259,20 @@ impl UvuTensorProduct {
             || Scratch::new(self, d3),
             |s, (i, out_i)| {
                 s.acc.fill(T::zero());
-                for &e in index.by_center.of(i) {
-                    let e = e as usize;
-                    let j = index.neighbors[e] as usize;
+                let (d2, nw) = (self.irreps_in2().dim(), self.weight_numel());
+                let edges = index.by_center.of(i);
+                for (k, &e) in edges.iter().enumerate() {
+                    let (e, j) = (e as usize, index.neighbors[e as usize] as usize);
+                    // The next edge's data, for the kernel to prefetch.
+                    let next = edges.get(k + 1).map(|&n| {
+                        let (n, jn) = (n as usize, index.neighbors[n as usize] as usize);
+                        (&x_cl[jn * d1..(jn + 1) * d1], &w[n * nw..(n + 1) * nw])
+                    });
                     let edge = Edge {
                         x: &x_cl[j * d1..(j + 1) * d1],
-                        sh: &sh[e * self.irreps_in2().dim()..(e + 1) * self.irreps_in2().dim()],
-                        w: &w[e * self.weight_numel()..(e + 1) * self.weight_numel()],
+                        sh: &sh[e * d2..(e + 1) * d2],
+                        w: &w[e * nw..(e + 1) * nw],
+                        next,
                     };
                     kernel.forward_edge(self, &edge, s);
                 }
@@ -317,9 +324,13 @@ impl UvuTensorProduct {
             |s, (j, grad_x_j)| {
                 s.acc.fill(T::zero());
                 let x_j = &x_cl[j * d1..(j + 1) * d1];
-                for &e in index.by_neighbor.of(j) {
-                    let e = e as usize;
-                    let i = index.centers[e] as usize;
+                let edges = index.by_neighbor.of(j);
+                for (k, &e) in edges.iter().enumerate() {
+                    let (e, i) = (e as usize, index.centers[e as usize] as usize);
+                    let next = edges.get(k + 1).map(|&n| {
+                        let (n, i_n) = (n as usize, index.centers[n as usize] as usize);
+                        (&g_cl[i_n * d3..(i_n + 1) * d3], &w[n * nw..(n + 1) * nw])
+                    });
                     // SAFETY: the transposed index is a permutation of the
                     // edges, so this task is the only one touching edge e's rows.
                     let (gsh, gw) = unsafe {
@@ -328,7 +339,7 @@ impl UvuTensorProduct {
                             std::slice::from_raw_parts_mut(grad_w_ptr.get().add(e * nw), nw),
                         )
                     };
-                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: &w[e * nw..(e + 1) * nw] };
+                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: &w[e * nw..(e + 1) * nw], next };
                     kernel.backward_edge(self, &edge, &g_cl[i * d3..(i + 1) * d3], gsh, gw, s);
                 }
                 from_channel_last(self.irreps_in1(), &s.acc, T::one(), grad_x_j);
@@ -359,11 +370,30 @@ impl<T> SharedMut<T> {
     }
 }
 
-/// One edge's data: neighbor features (channel-last), attributes, weights.
+/// One edge's data: neighbor features (channel-last), attributes, weights;
+/// and the next edge's gathered node rows (x forward, g backward) and weights,
+/// which the kernel prefetches path by path while it computes this edge.
 struct Edge<'a, T> {
     x: &'a [T],
     sh: &'a [T],
     w: &'a [T],
+    next: Option<(&'a [T], &'a [T])>,
+}
+
+/// Asks the CPU to bring a slice into L1 (a hint: no effect on results).
+#[inline(always)]
+fn prefetch<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let (ptr, bytes) = (s.as_ptr() as *const i8, std::mem::size_of_val(s));
+        for off in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults, and the address is inside the slice.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.add(off)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
 }
 
 /// Per-task buffers, allocated once per rayon task, never in the hot loop.
@@ -395,20 +425,34 @@ fn contract_attributes<T: Real>(p: &Path, sh: &[T], v: usize, a: &mut [T]) {
     }
 }
 
-/// Width of the blocks of channels u the kernels keep in registers.
+/// Widest block of channels u the kernels keep in registers: 32 f32 or 16
+/// f64 (128 bytes, four AVX2 registers per accumulator).
 const CHUNK: usize = 32;
 
+/// The block width for T.
+const fn chunk_of<T>() -> usize {
+    128 / std::mem::size_of::<T>()
+}
+
 /// Runs `body` for blocks of channels [c0, c0 + N) covering 0..mul: blocks
-/// of CHUNK, then of 4, then single channels. N is a constant in each, so
-/// the loops over a block unroll and vectorize.
+/// of `chunk_of::<T>()`, then of 4, then single channels. N is a constant in
+/// each, so the loops over a block unroll and vectorize.
 macro_rules! for_chunks {
-    ($mul:expr, $c0:ident, $n:ident => $body:expr) => {{
+    ($t:ty, $mul:expr, $c0:ident, $n:ident => $body:expr) => {{
         let mul = $mul;
         let mut $c0 = 0;
-        while $c0 + CHUNK <= mul {
-            const $n: usize = CHUNK;
-            $body;
-            $c0 += CHUNK;
+        if chunk_of::<$t>() == 32 {
+            while $c0 + 32 <= mul {
+                const $n: usize = 32;
+                $body;
+                $c0 += 32;
+            }
+        } else {
+            while $c0 + 16 <= mul {
+                const $n: usize = 16;
+                $body;
+                $c0 += 16;
+            }
         }
         while $c0 + 4 <= mul {
             const $n: usize = 4;
@@ -421,6 +465,17 @@ macro_rules! for_chunks {
             $c0 += 1;
         }
     }};
+}
+
+/// The width of the first block for_chunks! visits: the lanes of the partial sums in use.
+fn first_chunk<T>(mul: usize) -> usize {
+    if mul >= chunk_of::<T>() {
+        chunk_of::<T>()
+    } else if mul >= 4 {
+        4
+    } else {
+        1
+    }
 }
 
 /// w[u, v] for the block of channels [c0, c0 + N), or ones for a weightless path.
@@ -463,21 +518,24 @@ fn fmadd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
 /// acc[m3][c] += w[c] Σ_{m1} A[m3, m1] x[m1][c] for channels c in [c0, c0 + N).
 #[inline(always)]
 fn forward_chunk<T: Real, const N: usize, const FMA: bool>(p: &Path, a: &[T], x: &[T], w: &[T], v: usize, c0: usize, acc: &mut [T]) {
+    // What makes the unchecked reads below sound: pair indices are < pairs.len(),
+    // m1 < d1 and m3 < d3 by construction of the tables (tensor_product.rs).
+    assert!(c0 + N <= p.mul1 && x.len() >= p.d1 * p.mul1 && acc.len() >= p.d3 * p.mul1 && a.len() >= p.pairs.len());
     let wc: [T; N] = weights_of(p, w, v, c0);
     for (m3, &(q0, q1)) in p.by_m3.iter().enumerate() {
-        if q0 == q1 {
-            continue;
-        }
         let mut sum = [T::zero(); N];
-        for &q in &p.m3_order[q0..q1] {
-            let (aq, xr) = (a[q], row::<T, N>(x, p.pairs[q].m1, p.mul1, c0));
+        for &(q, m1) in &p.m3_order[q0..q1] {
+            // SAFETY: see the assertion above.
+            let (aq, xr) = unsafe { (*a.get_unchecked(q), &*(x.as_ptr().add(m1 * p.mul1 + c0) as *const [T; N])) };
             for k in 0..N {
                 sum[k] = fmadd::<T, FMA>(aq, xr[k], sum[k]);
             }
         }
-        let out = row_mut::<T, N>(acc, m3, p.mul1, c0);
-        for k in 0..N {
-            out[k] = fmadd::<T, FMA>(wc[k], sum[k], out[k]);
+        if q0 < q1 {
+            let out = row_mut::<T, N>(acc, m3, p.mul1, c0);
+            for k in 0..N {
+                out[k] = fmadd::<T, FMA>(wc[k], sum[k], out[k]);
+            }
         }
     }
 }
@@ -485,12 +543,16 @@ fn forward_chunk<T: Real, const N: usize, const FMA: bool>(p: &Path, a: &[T], x:
 #[inline(always)]
 fn forward_edge<T: Real, const FMA: bool>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
     for p in &tp.paths.paths {
+        if let Some((x, w)) = edge.next {
+            prefetch(&x[p.off1..p.off1 + p.d1 * p.mul1]);
+            prefetch(&w[p.off_w..p.off_w + p.n_w]);
+        }
         let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
         let acc = &mut s.acc[p.off3..p.off3 + p.d3 * p.mul1];
         for v in 0..p.mul2 {
             contract_attributes(p, edge.sh, v, &mut s.a);
             let a = &s.a[..p.pairs.len()];
-            for_chunks!(p.mul1, c0, N => forward_chunk::<T, N, FMA>(p, a, x, edge.w, v, c0, acc));
+            for_chunks!(T, p.mul1, c0, N => forward_chunk::<T, N, FMA>(p, a, x, edge.w, v, c0, acc));
         }
     }
 }
@@ -512,6 +574,15 @@ fn backward_chunk<T: Real, const N: usize, const FMA: bool>(
     b: &mut [T],
     grad_w: &mut [T],
 ) {
+    // What makes the unchecked accesses below sound: pair indices are
+    // < pairs.len(), m3 < d3 by construction of the tables (tensor_product.rs).
+    assert!(
+        c0 + N <= p.mul1
+            && g.len() >= p.d3 * p.mul1
+            && a.len() >= p.pairs.len()
+            && b.len() >= p.pairs.len() * CHUNK
+            && N <= CHUNK
+    );
     let wc: [T; N] = weights_of(p, w, v, c0);
     let mut gw = [T::zero(); N];
     for (m1, &(q0, q1)) in p.by_m1.iter().enumerate() {
@@ -525,11 +596,27 @@ fn backward_chunk<T: Real, const N: usize, const FMA: bool>(
         }
         let mut t = [T::zero(); N];
         for q in q0..q1 {
-            let gr = row::<T, N>(g, p.pairs[q].m3, p.mul1, c0);
-            let bq: &mut [T; N] = (&mut b[q * CHUNK..q * CHUNK + N]).try_into().unwrap();
+            // SAFETY: see the assertion above.
+            let (aq, gr, bq) = unsafe {
+                let m3 = p.pairs.get_unchecked(q).m3;
+                (
+                    *a.get_unchecked(q),
+                    &*(g.as_ptr().add(m3 * p.mul1 + c0) as *const [T; N]),
+                    &mut *(b.as_mut_ptr().add(q * CHUNK) as *mut [T; N]),
+                )
+            };
             for k in 0..N {
-                t[k] = fmadd::<T, FMA>(a[q], gr[k], t[k]);
-                bq[k] = fmadd::<T, FMA>(wx[k], gr[k], bq[k]);
+                t[k] = fmadd::<T, FMA>(aq, gr[k], t[k]);
+            }
+            // The first block starts the partial sums (no zeroing pass).
+            if c0 == 0 {
+                for k in 0..N {
+                    bq[k] = wx[k] * gr[k];
+                }
+            } else {
+                for k in 0..N {
+                    bq[k] = fmadd::<T, FMA>(wx[k], gr[k], bq[k]);
+                }
             }
         }
         let gx = row_mut::<T, N>(gx, m1, p.mul1, c0);
@@ -564,6 +651,10 @@ fn backward_edge<T: Real, const FMA: bool>(
 ) {
     grad_sh.fill(T::zero());
     for p in &tp.paths.paths {
+        if let Some((g, w)) = edge.next {
+            prefetch(&g[p.off3..p.off3 + p.d3 * p.mul1]);
+            prefetch(&w[p.off_w..p.off_w + p.n_w]);
+        }
         let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
         let g = &g[p.off3..p.off3 + p.d3 * p.mul1];
         let gx = &mut s.acc[p.off1..p.off1 + p.d1 * p.mul1];
@@ -571,11 +662,15 @@ fn backward_edge<T: Real, const FMA: bool>(
             contract_attributes(p, edge.sh, v, &mut s.a);
             let a = &s.a[..p.pairs.len()];
             let b = &mut s.b[..p.pairs.len() * CHUNK];
-            b.fill(T::zero());
-            for_chunks!(p.mul1, c0, N => backward_chunk::<T, N, FMA>(p, a, x, edge.w, g, v, c0, gx, b, grad_w));
+            for_chunks!(T, p.mul1, c0, N => backward_chunk::<T, N, FMA>(p, a, x, edge.w, g, v, c0, gx, b, grad_w));
+            let lanes = first_chunk::<T>(p.mul1);
             let gsh = &mut grad_sh[p.off2 + v * p.d2..p.off2 + (v + 1) * p.d2];
             for (pair, bq) in p.pairs.iter().zip(b.chunks_exact(CHUNK)) {
-                let bq = reduce(bq.try_into().unwrap());
+                let bq = match lanes {
+                    32 => reduce::<T, 32>(bq[..32].try_into().unwrap()),
+                    16 => reduce::<T, 16>(bq[..16].try_into().unwrap()),
+                    _ => bq[..lanes].iter().copied().sum(),
+                };
                 for &(m2, c) in &p.terms[pair.start..pair.end] {
                     gsh[m2] += T::of(c) * bq;
                 }
@@ -586,9 +681,9 @@ fn backward_edge<T: Real, const FMA: bool>(
 
 /// Σ of a block, as a tree (vectorizes).
 #[inline(always)]
-fn reduce<T: Real>(b: &[T; CHUNK]) -> T {
+fn reduce<T: Real, const N: usize>(b: &[T; N]) -> T {
     let mut v = *b;
-    let mut n = CHUNK;
+    let mut n = N;
     while n > 1 {
         n /= 2;
         for k in 0..n {
