@@ -1,7 +1,9 @@
 //! Times the SevenNet-0 convolution (uvu tensor product + scatter, forward and
 //! backward) on a random graph; scripts/bench_e3nn_tp.py runs it next to e3nn.
 //!
-//! cargo run --release --example bench_tp -- [atoms] [edges_per_atom] [threads] [repeats]
+//! cargo run --release --example bench_tp -- [atoms] [edges_per_atom] [threads] [repeats] [local]
+//! (local = 1: neighbors within ±2·edges_per_atom in index, as in a spatially sorted structure;
+//! default 0: uniformly random neighbors, no cache reuse between atoms)
 //! Prints one line per precision: `equipot <f32|f64> forward <ms> backward <ms>` (medians).
 
 use std::time::Instant;
@@ -13,7 +15,7 @@ use equipot::{Real, Workspace};
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("integer arguments")).collect();
     let arg = |k: usize, default: usize| args.get(k).copied().unwrap_or(default);
-    let (atoms, per_atom, threads, repeats) = (arg(0, 1000), arg(1, 30), arg(2, 2), arg(3, 10));
+    let (atoms, per_atom, threads, repeats, local) = (arg(0, 1000), arg(1, 30), arg(2, 2), arg(3, 10), arg(4, 0) == 1);
     let ws = Workspace::new(threads).unwrap();
     let x = Irreps::parse("128x0e+64x1e+32x2e").unwrap();
     let tp = UvuTensorProduct::sevenn(&x, &Irreps::parse("1x0e+1x1e+1x2e").unwrap(), &x).unwrap();
@@ -26,7 +28,16 @@ fn main() {
         state
     };
     let centers: Vec<u32> = (0..atoms * per_atom).map(|e| (e / per_atom) as u32).collect();
-    let neighbors: Vec<u32> = (0..atoms * per_atom).map(|_| (rand() % atoms as u64) as u32).collect();
+    let neighbors: Vec<u32> = (0..atoms * per_atom)
+        .map(|e| {
+            if local {
+                let window = 4 * per_atom as u64 + 1;
+                ((e / per_atom + atoms + (rand() % window) as usize - 2 * per_atom) % atoms) as u32
+            } else {
+                (rand() % atoms as u64) as u32
+            }
+        })
+        .collect();
     let index = EdgeIndex::new(atoms, &centers, &neighbors).unwrap();
     run::<f32>(&ws, &tp, &index, repeats, &mut rand);
     run::<f64>(&ws, &tp, &index, repeats, &mut rand);
