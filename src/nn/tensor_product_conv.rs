@@ -425,57 +425,51 @@ fn contract_attributes<T: Real>(p: &Path, sh: &[T], v: usize, a: &mut [T]) {
     }
 }
 
-/// Widest block of channels u the kernels keep in registers: 32 f32 or 16
-/// f64 (128 bytes, four AVX2 registers per accumulator).
-const CHUNK: usize = 32;
+/// Blocks of channels u the kernels keep in registers. The forward pass
+/// holds one accumulator: 256 bytes (64 f32 or 32 f64, eight AVX2 registers,
+/// enough independent chains to hide the FMA latency). The backward pass holds
+/// four (t, w·x, grad_w, a partial sum): 128 bytes each, so they do not spill.
+const WIDE: usize = 256;
+const NARROW: usize = 128;
 
-/// The block width for T.
-const fn chunk_of<T>() -> usize {
-    128 / std::mem::size_of::<T>()
-}
+/// Stride of the backward pass's partial sums: its widest block (32 f32).
+const CHUNK: usize = NARROW / 4;
 
 /// Runs `body` for blocks of channels [c0, c0 + N) covering 0..mul: blocks
-/// of `chunk_of::<T>()`, then of 4, then single channels. N is a constant in
-/// each, so the loops over a block unroll and vectorize.
+/// of `$bytes` bytes (WIDE or NARROW), then 128 bytes, then 4 and single
+/// channels. N is a constant in each, so the loops over a block unroll and
+/// vectorize.
 macro_rules! for_chunks {
-    ($t:ty, $mul:expr, $c0:ident, $n:ident => $body:expr) => {{
+    ($t:ty, $bytes:expr, $mul:expr, $c0:ident, $n:ident => $body:expr) => {{
         let mul = $mul;
         let mut $c0 = 0;
-        if chunk_of::<$t>() == 32 {
-            while $c0 + 32 <= mul {
-                const $n: usize = 32;
-                $body;
-                $c0 += 32;
-            }
+        macro_rules! blocks {
+            ($w:literal) => {
+                while $c0 + $w <= mul {
+                    const $n: usize = $w;
+                    $body;
+                    $c0 += $w;
+                }
+            };
+        }
+        match (std::mem::size_of::<$t>(), $bytes) {
+            (4, WIDE) => blocks!(64),
+            (8, WIDE) => blocks!(32),
+            _ => {}
+        }
+        if std::mem::size_of::<$t>() == 4 {
+            blocks!(32);
         } else {
-            while $c0 + 16 <= mul {
-                const $n: usize = 16;
-                $body;
-                $c0 += 16;
-            }
+            blocks!(16);
         }
-        while $c0 + 4 <= mul {
-            const $n: usize = 4;
-            $body;
-            $c0 += 4;
-        }
-        while $c0 < mul {
-            const $n: usize = 1;
-            $body;
-            $c0 += 1;
-        }
+        blocks!(4);
+        blocks!(1);
     }};
 }
 
-/// The width of the first block for_chunks! visits: the lanes of the partial sums in use.
+/// The width of the first block of the backward pass: the lanes of the partial sums in use.
 fn first_chunk<T>(mul: usize) -> usize {
-    if mul >= chunk_of::<T>() {
-        chunk_of::<T>()
-    } else if mul >= 4 {
-        4
-    } else {
-        1
-    }
+    [NARROW / std::mem::size_of::<T>(), 4].into_iter().find(|&w| mul >= w).unwrap_or(1)
 }
 
 /// w[u, v] for the block of channels [c0, c0 + N), or ones for a weightless path.
@@ -552,7 +546,7 @@ fn forward_edge<T: Real, const FMA: bool>(tp: &UvuTensorProduct, edge: &Edge<T>,
         for v in 0..p.mul2 {
             contract_attributes(p, edge.sh, v, &mut s.a);
             let a = &s.a[..p.pairs.len()];
-            for_chunks!(T, p.mul1, c0, N => forward_chunk::<T, N, FMA>(p, a, x, edge.w, v, c0, acc));
+            for_chunks!(T, WIDE, p.mul1, c0, N => forward_chunk::<T, N, FMA>(p, a, x, edge.w, v, c0, acc));
         }
     }
 }
@@ -662,7 +656,7 @@ fn backward_edge<T: Real, const FMA: bool>(
             contract_attributes(p, edge.sh, v, &mut s.a);
             let a = &s.a[..p.pairs.len()];
             let b = &mut s.b[..p.pairs.len() * CHUNK];
-            for_chunks!(T, p.mul1, c0, N => backward_chunk::<T, N, FMA>(p, a, x, edge.w, g, v, c0, gx, b, grad_w));
+            for_chunks!(T, NARROW, p.mul1, c0, N => backward_chunk::<T, N, FMA>(p, a, x, edge.w, g, v, c0, gx, b, grad_w));
             let lanes = first_chunk::<T>(p.mul1);
             let gsh = &mut grad_sh[p.off2 + v * p.d2..p.off2 + (v + 1) * p.d2];
             for (pair, bq) in p.pairs.iter().zip(b.chunks_exact(CHUNK)) {
