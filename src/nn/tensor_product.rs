@@ -229,10 +229,13 @@ impl Paths {
     }
 }
 
+/// A path's (m1, m3) pairs and their (m2, coefficient) terms.
+type CgTable = (Vec<CgPair>, Vec<(usize, f64)>);
+
 /// The nonzero entries of C = wigner_3j(l1, l2, l3) · scale grouped by (m1, m3).
 /// When one degree is 0, C is the identity / sqrt(2l+1), written exactly (as
 /// e3nn's specialized code paths use it).
-fn cg_table(l1: u32, l2: u32, l3: u32, scale: f64) -> Result<(Vec<CgPair>, Vec<(usize, f64)>)> {
+fn cg_table(l1: u32, l2: u32, l3: u32, scale: f64) -> Result<CgTable> {
     let (d1, d2, d3) = (2 * l1 as usize + 1, 2 * l2 as usize + 1, 2 * l3 as usize + 1);
     let c = if l1 == 0 || l2 == 0 || l3 == 0 {
         let d = d1.max(d2).max(d3);

@@ -445,7 +445,7 @@ macro_rules! for_chunks {
         let mut $c0 = 0;
         macro_rules! blocks {
             ($w:literal) => {
-                while $c0 + $w <= mul {
+                while mul - $c0 >= $w {
                     const $n: usize = $w;
                     $body;
                     $c0 += $w;
@@ -681,7 +681,8 @@ fn reduce<T: Real, const N: usize>(b: &[T; N]) -> T {
     while n > 1 {
         n /= 2;
         for k in 0..n {
-            v[k] = v[k] + v[k + n];
+            let upper = v[k + n];
+            v[k] += upper;
         }
     }
     v[0]
