@@ -20,6 +20,7 @@ p.add_argument("--atoms", type=int, default=1000)
 p.add_argument("--per-atom", type=int, default=30)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--repeats", type=int, default=5)
+p.add_argument("--local", action="store_true", help="neighbors within +-2*per_atom in index (spatially sorted atoms)")
 args = p.parse_args()
 
 torch.set_num_threads(args.threads)
@@ -30,7 +31,11 @@ tp = conv.convolution
 n, e = args.atoms, args.atoms * args.per_atom
 gen = torch.Generator().manual_seed(0)
 edge_dst = torch.arange(e) // args.per_atom
-edge_src = torch.randint(0, n, (e,), generator=gen)
+if args.local:
+    window = 4 * args.per_atom + 1
+    edge_src = (edge_dst + n + torch.randint(0, window, (e,), generator=gen) - 2 * args.per_atom) % n
+else:
+    edge_src = torch.randint(0, n, (e,), generator=gen)
 
 
 def time_e3nn(dtype):
@@ -54,7 +59,7 @@ def time_e3nn(dtype):
 
 subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "bench_tp"], check=True)
 run = subprocess.run(
-    ["target/release/examples/bench_tp", str(n), str(args.per_atom), str(args.threads), str(args.repeats)],
+    ["target/release/examples/bench_tp", str(n), str(args.per_atom), str(args.threads), str(args.repeats), str(int(args.local))],
     check=True,
     capture_output=True,
     text=True,
@@ -64,7 +69,8 @@ for line in run.stdout.splitlines():
     _, ty, _, f, _, b = line.split()
     ours[ty] = (float(f), float(b))
 
-print(f"SevenNet-0 convolution 128x0e+64x1e+32x2e x SH(l<=2), uvu + scatter, {n} atoms x {args.per_atom} edges, "
+print(f"SevenNet-0 convolution 128x0e+64x1e+32x2e x SH(l<=2), uvu + scatter, {n} atoms x {args.per_atom} edges "
+      f"({'local' if args.local else 'random'} neighbors), "
       f"{args.threads} threads, {platform.processor() or platform.machine()}, torch {torch.__version__}")
 print("| precision | e3nn fwd (ms) | e3nn fwd+bwd (ms) | equipot fwd (ms) | equipot fwd+bwd (ms) | speedup fwd | speedup fwd+bwd |")
 print("|---|---|---|---|---|---|---|")

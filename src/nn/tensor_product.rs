@@ -99,7 +99,12 @@ pub(crate) struct Path {
     pub n_w: usize,
     /// e3nn's normalized path weight sqrt(alpha), folded into `terms`.
     pub norm: f64,
+    /// Sorted by (m1, m3); `by_m1[m1]` is the range of m1's pairs.
     pub pairs: Vec<CgPair>,
+    pub by_m1: Vec<(usize, usize)>,
+    /// (pair index, m1) sorted by (m3, m1); `by_m3[m3]` is a range of `m3_order`.
+    pub m3_order: Vec<(usize, usize)>,
+    pub by_m3: Vec<(usize, usize)>,
     /// (m2, C[m1,m2,m3] · sqrt(alpha)).
     pub terms: Vec<(usize, f64)>,
 }
@@ -177,6 +182,21 @@ impl Paths {
                 (true, Connection::Uvw) => a.mul * b.mul * c.mul,
             };
             let (pairs, terms) = cg_table(a.ir.l, b.ir.l, c.ir.l, scale)?;
+            let group = |d: usize, key: &dyn Fn(&CgPair) -> usize| -> (Vec<usize>, Vec<(usize, usize)>) {
+                let mut order: Vec<usize> = (0..pairs.len()).collect();
+                order.sort_by_key(|&q| (key(&pairs[q]), q));
+                let ranges = (0..d)
+                    .map(|m| {
+                        let start = order.iter().position(|&q| key(&pairs[q]) >= m).unwrap_or(order.len());
+                        let end = order.iter().position(|&q| key(&pairs[q]) > m).unwrap_or(order.len());
+                        (start, end)
+                    })
+                    .collect();
+                (order, ranges)
+            };
+            let (_, by_m1) = group(a.ir.dim(), &|q| q.m1);
+            let (m3_order, by_m3) = group(c.ir.dim(), &|q| q.m3);
+            let m3_order = m3_order.into_iter().map(|q| (q, pairs[q].m1)).collect();
             paths.push(Path {
                 ins: *ins,
                 mul1: a.mul,
@@ -192,6 +212,9 @@ impl Paths {
                 n_w,
                 norm: scale,
                 pairs,
+                by_m1,
+                m3_order,
+                by_m3,
                 terms,
             });
             off_w += n_w;
@@ -204,17 +227,15 @@ impl Paths {
             weight_numel: off_w,
         })
     }
-
-    /// Largest (2l1+1)·mul1 over paths: the scratch a kernel needs per path.
-    pub fn max_block1(&self) -> usize {
-        self.paths.iter().map(|p| p.d1 * p.mul1).max().unwrap_or(0)
-    }
 }
+
+/// A path's (m1, m3) pairs and their (m2, coefficient) terms.
+type CgTable = (Vec<CgPair>, Vec<(usize, f64)>);
 
 /// The nonzero entries of C = wigner_3j(l1, l2, l3) · scale grouped by (m1, m3).
 /// When one degree is 0, C is the identity / sqrt(2l+1), written exactly (as
 /// e3nn's specialized code paths use it).
-fn cg_table(l1: u32, l2: u32, l3: u32, scale: f64) -> Result<(Vec<CgPair>, Vec<(usize, f64)>)> {
+fn cg_table(l1: u32, l2: u32, l3: u32, scale: f64) -> Result<CgTable> {
     let (d1, d2, d3) = (2 * l1 as usize + 1, 2 * l2 as usize + 1, 2 * l3 as usize + 1);
     let c = if l1 == 0 || l2 == 0 || l3 == 0 {
         let d = d1.max(d2).max(d3);

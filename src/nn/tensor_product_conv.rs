@@ -29,7 +29,7 @@
 use rayon::prelude::*;
 
 use super::tensor_product::{
-    axpy, dot, from_channel_last, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
+    from_channel_last, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
     PathNormalization, Paths,
 };
 use crate::so3::{Irreps, MulIr};
@@ -125,10 +125,10 @@ impl EdgeIndex {
 #[derive(Clone, Debug)]
 pub struct UvuTensorProduct {
     paths: Paths,
-    /// Largest mul × (2l1+1) of a path, and number of CG pairs: scratch sizes.
-    max_block1: usize,
+    /// Largest number of CG pairs of a path: scratch size.
     max_pairs: usize,
-    max_mul1: usize,
+    /// Use the portable kernel even where a SIMD one exists (tests compare them).
+    portable: bool,
 }
 
 impl UvuTensorProduct {
@@ -146,9 +146,8 @@ impl UvuTensorProduct {
         }
         let paths = Paths::new(irreps_in1, irreps_in2, irreps_out, instructions, irrep_norm, path_norm)?;
         Ok(UvuTensorProduct {
-            max_block1: paths.max_block1(),
             max_pairs: paths.paths.iter().map(|p| p.pairs.len()).max().unwrap_or(0),
-            max_mul1: paths.paths.iter().map(|p| p.mul1).max().unwrap_or(0),
+            portable: false,
             paths,
         })
     }
@@ -255,18 +254,25 @@ impl UvuTensorProduct {
             return Ok(());
         }
         let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
-        let kernel = Kernel::detect();
+        let kernel = if self.portable { Kernel::Generic } else { Kernel::detect() };
         out.par_chunks_mut(d3).enumerate().for_each_init(
             || Scratch::new(self, d3),
             |s, (i, out_i)| {
                 s.acc.fill(T::zero());
-                for &e in index.by_center.of(i) {
-                    let e = e as usize;
-                    let j = index.neighbors[e] as usize;
+                let (d2, nw) = (self.irreps_in2().dim(), self.weight_numel());
+                let edges = index.by_center.of(i);
+                for (k, &e) in edges.iter().enumerate() {
+                    let (e, j) = (e as usize, index.neighbors[e as usize] as usize);
+                    // The next edge's data, for the kernel to prefetch.
+                    let next = edges.get(k + 1).map(|&n| {
+                        let (n, jn) = (n as usize, index.neighbors[n as usize] as usize);
+                        (&x_cl[jn * d1..(jn + 1) * d1], &w[n * nw..(n + 1) * nw])
+                    });
                     let edge = Edge {
                         x: &x_cl[j * d1..(j + 1) * d1],
-                        sh: &sh[e * self.irreps_in2().dim()..(e + 1) * self.irreps_in2().dim()],
-                        w: &w[e * self.weight_numel()..(e + 1) * self.weight_numel()],
+                        sh: &sh[e * d2..(e + 1) * d2],
+                        w: &w[e * nw..(e + 1) * nw],
+                        next,
                     };
                     kernel.forward_edge(self, &edge, s);
                 }
@@ -307,7 +313,7 @@ impl UvuTensorProduct {
         }
         let grad_sh_ptr = SharedMut(grad_sh.as_mut_ptr());
         let grad_w_ptr = SharedMut(grad_w.as_mut_ptr());
-        let kernel = Kernel::detect();
+        let kernel = if self.portable { Kernel::Generic } else { Kernel::detect() };
         if d1 == 0 {
             grad_sh.fill(T::zero());
             grad_w.fill(T::zero());
@@ -318,9 +324,13 @@ impl UvuTensorProduct {
             |s, (j, grad_x_j)| {
                 s.acc.fill(T::zero());
                 let x_j = &x_cl[j * d1..(j + 1) * d1];
-                for &e in index.by_neighbor.of(j) {
-                    let e = e as usize;
-                    let i = index.centers[e] as usize;
+                let edges = index.by_neighbor.of(j);
+                for (k, &e) in edges.iter().enumerate() {
+                    let (e, i) = (e as usize, index.centers[e as usize] as usize);
+                    let next = edges.get(k + 1).map(|&n| {
+                        let (n, i_n) = (n as usize, index.centers[n as usize] as usize);
+                        (&g_cl[i_n * d3..(i_n + 1) * d3], &w[n * nw..(n + 1) * nw])
+                    });
                     // SAFETY: the transposed index is a permutation of the
                     // edges, so this task is the only one touching edge e's rows.
                     let (gsh, gw) = unsafe {
@@ -329,7 +339,7 @@ impl UvuTensorProduct {
                             std::slice::from_raw_parts_mut(grad_w_ptr.get().add(e * nw), nw),
                         )
                     };
-                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: &w[e * nw..(e + 1) * nw] };
+                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: &w[e * nw..(e + 1) * nw], next };
                     kernel.backward_edge(self, &edge, &g_cl[i * d3..(i + 1) * d3], gsh, gw, s);
                 }
                 from_channel_last(self.irreps_in1(), &s.acc, T::one(), grad_x_j);
@@ -360,35 +370,48 @@ impl<T> SharedMut<T> {
     }
 }
 
-/// One edge's data: neighbor features (channel-last), attributes, weights.
+/// One edge's data: neighbor features (channel-last), attributes, weights;
+/// and the next edge's gathered node rows (x forward, g backward) and weights,
+/// which the kernel prefetches path by path while it computes this edge.
 struct Edge<'a, T> {
     x: &'a [T],
     sh: &'a [T],
     w: &'a [T],
+    next: Option<(&'a [T], &'a [T])>,
+}
+
+/// Asks the CPU to bring a slice into L1 (a hint: no effect on results).
+#[inline(always)]
+fn prefetch<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let (ptr, bytes) = (s.as_ptr() as *const i8, std::mem::size_of_val(s));
+        for off in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults, and the address is inside the slice.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.add(off)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
 }
 
 /// Per-task buffers, allocated once per rayon task, never in the hot loop.
 struct Scratch<T> {
     /// Channel-last accumulator: out[i] (forward) or grad_x[j] (backward).
     acc: Vec<T>,
-    /// w ∘ x[m1] for one path.
-    wx: Vec<T>,
-    /// Backward: Σ_m3 A[m3, m1] g[m3] for one path.
-    t: Vec<T>,
     /// A[pair] for one path and edge.
     a: Vec<T>,
-    /// Backward: grad_w of one path, over u.
-    gw: Vec<T>,
+    /// Backward: per pair, CHUNK partial sums of w x[m1] g[m3].
+    b: Vec<T>,
 }
 
 impl<T: Real> Scratch<T> {
     fn new(tp: &UvuTensorProduct, acc: usize) -> Self {
         Scratch {
             acc: vec![T::zero(); acc],
-            wx: vec![T::zero(); tp.max_block1],
-            t: vec![T::zero(); tp.max_block1],
             a: vec![T::zero(); tp.max_pairs],
-            gw: vec![T::zero(); tp.max_mul1],
+            b: vec![T::zero(); tp.max_pairs * CHUNK],
         }
     }
 }
@@ -402,44 +425,207 @@ fn contract_attributes<T: Real>(p: &Path, sh: &[T], v: usize, a: &mut [T]) {
     }
 }
 
-/// wx[m1][u] = w[u, v] · x[m1][u] (or x itself for a path without weights).
-#[inline(always)]
-fn weighted_input<T: Real>(p: &Path, x: &[T], w: &[T], v: usize, wx: &mut [T]) {
-    let u_n = p.mul1;
-    let x = &x[p.off1..p.off1 + p.d1 * u_n];
-    let wx = &mut wx[..p.d1 * u_n];
-    if !p.ins.has_weight {
-        wx.copy_from_slice(x);
-        return;
-    }
-    let w = &w[p.off_w..p.off_w + p.n_w];
-    for (wx_m, x_m) in wx.chunks_exact_mut(u_n).zip(x.chunks_exact(u_n)) {
-        if p.mul2 == 1 {
-            for ((o, &xv), &wv) in wx_m.iter_mut().zip(x_m).zip(w) {
-                *o = wv * xv;
-            }
+/// Blocks of channels u the kernels keep in registers. The forward pass
+/// holds one accumulator: 256 bytes (64 f32 or 32 f64, eight AVX2 registers,
+/// enough independent chains to hide the FMA latency). The backward pass holds
+/// four (t, w·x, grad_w, a partial sum): 128 bytes each, so they do not spill.
+const WIDE: usize = 256;
+const NARROW: usize = 128;
+
+/// Stride of the backward pass's partial sums: its widest block (32 f32).
+const CHUNK: usize = NARROW / 4;
+
+/// Runs `body` for blocks of channels [c0, c0 + N) covering 0..mul: blocks
+/// of `$bytes` bytes (WIDE or NARROW), then 128 bytes, then 4 and single
+/// channels. N is a constant in each, so the loops over a block unroll and
+/// vectorize.
+macro_rules! for_chunks {
+    ($t:ty, $bytes:expr, $mul:expr, $c0:ident, $n:ident => $body:expr) => {{
+        let mul = $mul;
+        let mut $c0 = 0;
+        macro_rules! blocks {
+            ($w:literal) => {
+                while mul - $c0 >= $w {
+                    const $n: usize = $w;
+                    $body;
+                    $c0 += $w;
+                }
+            };
+        }
+        match (std::mem::size_of::<$t>(), $bytes) {
+            (4, WIDE) => blocks!(64),
+            (8, WIDE) => blocks!(32),
+            _ => {}
+        }
+        if std::mem::size_of::<$t>() == 4 {
+            blocks!(32);
         } else {
-            for (u, (o, &xv)) in wx_m.iter_mut().zip(x_m).enumerate() {
-                *o = w[u * p.mul2 + v] * xv;
+            blocks!(16);
+        }
+        blocks!(4);
+        blocks!(1);
+    }};
+}
+
+/// The width of the first block of the backward pass: the lanes of the partial sums in use.
+fn first_chunk<T>(mul: usize) -> usize {
+    [NARROW / std::mem::size_of::<T>(), 4].into_iter().find(|&w| mul >= w).unwrap_or(1)
+}
+
+/// w[u, v] for the block of channels [c0, c0 + N), or ones for a weightless path.
+#[inline(always)]
+fn weights_of<T: Real, const N: usize>(p: &Path, w: &[T], v: usize, c0: usize) -> [T; N] {
+    let mut wc = [T::one(); N];
+    if p.ins.has_weight {
+        let w = &w[p.off_w..p.off_w + p.n_w];
+        if p.mul2 == 1 {
+            wc = *row::<T, N>(w, 0, 0, c0);
+        } else {
+            for (k, wc) in wc.iter_mut().enumerate() {
+                *wc = w[(c0 + k) * p.mul2 + v];
+            }
+        }
+    }
+    wc
+}
+
+#[inline(always)]
+fn row<T: Real, const N: usize>(block: &[T], m: usize, mul: usize, c0: usize) -> &[T; N] {
+    block[m * mul + c0..m * mul + c0 + N].try_into().unwrap()
+}
+
+#[inline(always)]
+fn row_mut<T: Real, const N: usize>(block: &mut [T], m: usize, mul: usize, c0: usize) -> &mut [T; N] {
+    (&mut block[m * mul + c0..m * mul + c0 + N]).try_into().unwrap()
+}
+
+/// a·b + c, fused where the kernel is compiled for a CPU with FMA.
+#[inline(always)]
+fn fmadd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// acc[m3][c] += w[c] Σ_{m1} A[m3, m1] x[m1][c] for channels c in [c0, c0 + N).
+#[inline(always)]
+fn forward_chunk<T: Real, const N: usize, const FMA: bool>(p: &Path, a: &[T], x: &[T], w: &[T], v: usize, c0: usize, acc: &mut [T]) {
+    // What makes the unchecked reads below sound: pair indices are < pairs.len(),
+    // m1 < d1 and m3 < d3 by construction of the tables (tensor_product.rs).
+    assert!(c0 + N <= p.mul1 && x.len() >= p.d1 * p.mul1 && acc.len() >= p.d3 * p.mul1 && a.len() >= p.pairs.len());
+    let wc: [T; N] = weights_of(p, w, v, c0);
+    for (m3, &(q0, q1)) in p.by_m3.iter().enumerate() {
+        let mut sum = [T::zero(); N];
+        for &(q, m1) in &p.m3_order[q0..q1] {
+            // SAFETY: see the assertion above.
+            let (aq, xr) = unsafe { (*a.get_unchecked(q), &*(x.as_ptr().add(m1 * p.mul1 + c0) as *const [T; N])) };
+            for k in 0..N {
+                sum[k] = fmadd::<T, FMA>(aq, xr[k], sum[k]);
+            }
+        }
+        if q0 < q1 {
+            let out = row_mut::<T, N>(acc, m3, p.mul1, c0);
+            for k in 0..N {
+                out[k] = fmadd::<T, FMA>(wc[k], sum[k], out[k]);
             }
         }
     }
 }
 
 #[inline(always)]
-fn forward_edge<T: Real>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
+fn forward_edge<T: Real, const FMA: bool>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
     for p in &tp.paths.paths {
-        let u_n = p.mul1;
+        if let Some((x, w)) = edge.next {
+            prefetch(&x[p.off1..p.off1 + p.d1 * p.mul1]);
+            prefetch(&w[p.off_w..p.off_w + p.n_w]);
+        }
+        let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
+        let acc = &mut s.acc[p.off3..p.off3 + p.d3 * p.mul1];
         for v in 0..p.mul2 {
             contract_attributes(p, edge.sh, v, &mut s.a);
-            weighted_input(p, edge.x, edge.w, v, &mut s.wx);
-            let out = &mut s.acc[p.off3..p.off3 + p.d3 * u_n];
-            for (pair, &a) in p.pairs.iter().zip(&s.a) {
-                axpy(
-                    &mut out[pair.m3 * u_n..(pair.m3 + 1) * u_n],
-                    a,
-                    &s.wx[pair.m1 * u_n..(pair.m1 + 1) * u_n],
-                );
+            let a = &s.a[..p.pairs.len()];
+            for_chunks!(T, WIDE, p.mul1, c0, N => forward_chunk::<T, N, FMA>(p, a, x, edge.w, v, c0, acc));
+        }
+    }
+}
+
+/// The backward pass over channels [c0, c0 + N): with t[m1] = Σ_m3 A[m3, m1] g[m3],
+/// gx[m1] += w t[m1], grad_w = Σ_m1 x[m1] t[m1], and per pair the partial
+/// sums b[pair][k] += w x[m1] g[m3] that give grad_sh once reduced over k.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_chunk<T: Real, const N: usize, const FMA: bool>(
+    p: &Path,
+    a: &[T],
+    x: &[T],
+    w: &[T],
+    g: &[T],
+    v: usize,
+    c0: usize,
+    gx: &mut [T],
+    b: &mut [T],
+    grad_w: &mut [T],
+) {
+    // What makes the unchecked accesses below sound: pair indices are
+    // < pairs.len(), m3 < d3 by construction of the tables (tensor_product.rs).
+    assert!(
+        c0 + N <= p.mul1
+            && g.len() >= p.d3 * p.mul1
+            && a.len() >= p.pairs.len()
+            && b.len() >= p.pairs.len() * CHUNK
+            && N <= CHUNK
+    );
+    let wc: [T; N] = weights_of(p, w, v, c0);
+    let mut gw = [T::zero(); N];
+    for (m1, &(q0, q1)) in p.by_m1.iter().enumerate() {
+        if q0 == q1 {
+            continue;
+        }
+        let xr = *row::<T, N>(x, m1, p.mul1, c0);
+        let mut wx = [T::zero(); N];
+        for k in 0..N {
+            wx[k] = wc[k] * xr[k];
+        }
+        let mut t = [T::zero(); N];
+        for q in q0..q1 {
+            // SAFETY: see the assertion above.
+            let (aq, gr, bq) = unsafe {
+                let m3 = p.pairs.get_unchecked(q).m3;
+                (
+                    *a.get_unchecked(q),
+                    &*(g.as_ptr().add(m3 * p.mul1 + c0) as *const [T; N]),
+                    &mut *(b.as_mut_ptr().add(q * CHUNK) as *mut [T; N]),
+                )
+            };
+            for k in 0..N {
+                t[k] = fmadd::<T, FMA>(aq, gr[k], t[k]);
+            }
+            // The first block starts the partial sums (no zeroing pass).
+            if c0 == 0 {
+                for k in 0..N {
+                    bq[k] = wx[k] * gr[k];
+                }
+            } else {
+                for k in 0..N {
+                    bq[k] = fmadd::<T, FMA>(wx[k], gr[k], bq[k]);
+                }
+            }
+        }
+        let gx = row_mut::<T, N>(gx, m1, p.mul1, c0);
+        for k in 0..N {
+            gx[k] = fmadd::<T, FMA>(wc[k], t[k], gx[k]);
+            gw[k] = fmadd::<T, FMA>(xr[k], t[k], gw[k]);
+        }
+    }
+    if p.ins.has_weight {
+        let grad_w = &mut grad_w[p.off_w..p.off_w + p.n_w];
+        if p.mul2 == 1 {
+            *row_mut::<T, N>(grad_w, 0, 0, c0) = gw;
+        } else {
+            for (k, &gw) in gw.iter().enumerate() {
+                grad_w[(c0 + k) * p.mul2 + v] = gw;
             }
         }
     }
@@ -449,7 +635,7 @@ fn forward_edge<T: Real>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<
 /// channel-last), writes grad_sh and grad_w of the edge. `g` is the center's
 /// output gradient, channel-last and scaled.
 #[inline(always)]
-fn backward_edge<T: Real>(
+fn backward_edge<T: Real, const FMA: bool>(
     tp: &UvuTensorProduct,
     edge: &Edge<T>,
     g: &[T],
@@ -459,52 +645,52 @@ fn backward_edge<T: Real>(
 ) {
     grad_sh.fill(T::zero());
     for p in &tp.paths.paths {
-        let u_n = p.mul1;
-        let g = &g[p.off3..p.off3 + p.d3 * u_n];
+        if let Some((g, w)) = edge.next {
+            prefetch(&g[p.off3..p.off3 + p.d3 * p.mul1]);
+            prefetch(&w[p.off_w..p.off_w + p.n_w]);
+        }
+        let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
+        let g = &g[p.off3..p.off3 + p.d3 * p.mul1];
+        let gx = &mut s.acc[p.off1..p.off1 + p.d1 * p.mul1];
         for v in 0..p.mul2 {
             contract_attributes(p, edge.sh, v, &mut s.a);
-            weighted_input(p, edge.x, edge.w, v, &mut s.wx);
-            let t = &mut s.t[..p.d1 * u_n];
-            t.fill(T::zero());
+            let a = &s.a[..p.pairs.len()];
+            let b = &mut s.b[..p.pairs.len() * CHUNK];
+            for_chunks!(T, NARROW, p.mul1, c0, N => backward_chunk::<T, N, FMA>(p, a, x, edge.w, g, v, c0, gx, b, grad_w));
+            let lanes = first_chunk::<T>(p.mul1);
             let gsh = &mut grad_sh[p.off2 + v * p.d2..p.off2 + (v + 1) * p.d2];
-            for (pair, &a) in p.pairs.iter().zip(&s.a) {
-                let g_m3 = &g[pair.m3 * u_n..(pair.m3 + 1) * u_n];
-                axpy(&mut t[pair.m1 * u_n..(pair.m1 + 1) * u_n], a, g_m3);
-                let b = dot(&s.wx[pair.m1 * u_n..(pair.m1 + 1) * u_n], g_m3);
+            for (pair, bq) in p.pairs.iter().zip(b.chunks_exact(CHUNK)) {
+                let bq = match lanes {
+                    32 => reduce::<T, 32>(bq[..32].try_into().unwrap()),
+                    16 => reduce::<T, 16>(bq[..16].try_into().unwrap()),
+                    _ => bq[..lanes].iter().copied().sum(),
+                };
                 for &(m2, c) in &p.terms[pair.start..pair.end] {
-                    gsh[m2] += T::of(c) * b;
+                    gsh[m2] += T::of(c) * bq;
                 }
-            }
-            let x = &edge.x[p.off1..p.off1 + p.d1 * u_n];
-            let gx = &mut s.acc[p.off1..p.off1 + p.d1 * u_n];
-            if !p.ins.has_weight {
-                axpy(gx, T::one(), t);
-                continue;
-            }
-            let w = &edge.w[p.off_w..p.off_w + p.n_w];
-            let gw = &mut s.gw[..u_n];
-            gw.fill(T::zero());
-            for ((gx_m, t_m), x_m) in gx.chunks_exact_mut(u_n).zip(t.chunks_exact(u_n)).zip(x.chunks_exact(u_n)) {
-                if p.mul2 == 1 {
-                    for ((gx, &t), &w) in gx_m.iter_mut().zip(t_m).zip(w) {
-                        *gx += w * t;
-                    }
-                } else {
-                    for (u, (gx, &t)) in gx_m.iter_mut().zip(t_m).enumerate() {
-                        *gx += w[u * p.mul2 + v] * t;
-                    }
-                }
-                for ((gw, &t), &x) in gw.iter_mut().zip(t_m).zip(x_m) {
-                    *gw += t * x;
-                }
-            }
-            let gw_out = &mut grad_w[p.off_w..p.off_w + p.n_w];
-            for (u, &val) in gw.iter().enumerate() {
-                gw_out[u * p.mul2 + v] = val;
             }
         }
     }
 }
+
+/// Σ of a block, as a tree (vectorizes).
+#[inline(always)]
+fn reduce<T: Real, const N: usize>(b: &[T; N]) -> T {
+    let mut v = *b;
+    let mut n = N;
+    while n > 1 {
+        n /= 2;
+        for k in 0..n {
+            let upper = v[k + n];
+            v[k] += upper;
+        }
+    }
+    v[0]
+}
+
+/// Whether the portable kernel may use fused multiply-adds: always on
+/// aarch64 (NEON has them); on x86-64 they need the AVX2+FMA kernel.
+const GENERIC_FMA: bool = cfg!(target_arch = "aarch64");
 
 /// Which instruction set the per-edge loops are compiled for, chosen once per
 /// call (the library is built for baseline x86-64; AVX2+FMA doubles the
@@ -528,7 +714,7 @@ impl Kernel {
     #[inline]
     fn forward_edge<T: Real>(self, tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
         match self {
-            Kernel::Generic => forward_edge(tp, edge, s),
+            Kernel::Generic => forward_edge::<T, GENERIC_FMA>(tp, edge, s),
             // SAFETY: detect() checked that the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { avx2::forward_edge(tp, edge, s) },
@@ -546,7 +732,7 @@ impl Kernel {
         s: &mut Scratch<T>,
     ) {
         match self {
-            Kernel::Generic => backward_edge(tp, edge, g, grad_sh, grad_w, s),
+            Kernel::Generic => backward_edge::<T, GENERIC_FMA>(tp, edge, g, grad_sh, grad_w, s),
             // SAFETY: detect() checked that the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { avx2::backward_edge(tp, edge, g, grad_sh, grad_w, s) },
@@ -560,7 +746,7 @@ mod avx2 {
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn forward_edge<T: Real>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
-        super::forward_edge(tp, edge, s)
+        super::forward_edge::<T, true>(tp, edge, s)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -572,7 +758,7 @@ mod avx2 {
         grad_w: &mut [T],
         s: &mut Scratch<T>,
     ) {
-        super::backward_edge(tp, edge, g, grad_sh, grad_w, s)
+        super::backward_edge::<T, true>(tp, edge, g, grad_sh, grad_w, s)
     }
 }
 
@@ -588,6 +774,61 @@ mod tests {
         assert_eq!(tp.weight_numel(), 960);
         assert_eq!(tp.irreps_out().dim(), 3136);
         assert_eq!(tp.instructions().len(), 15);
+    }
+
+    /// The portable kernel and the SIMD one (where the CPU has it) agree.
+    #[test]
+    fn portable_and_simd_kernels_agree() {
+        let x = Irreps::parse("35x0e+18x1o+17x1e+5x2e+2x3o").unwrap();
+        let sh = Irreps::parse("1x0e+1x1o+2x2e").unwrap();
+        let simd = UvuTensorProduct::sevenn(&x, &sh, &x).unwrap();
+        let portable = UvuTensorProduct { portable: true, ..simd.clone() };
+        let (n, e) = (5usize, 17usize);
+        let mut k = 0u64;
+        let mut rand = |len: usize| -> Vec<f64> {
+            (0..len)
+                .map(|_| {
+                    k += 1;
+                    ((k * 2654435761) % 1000) as f64 / 500.0 - 1.0
+                })
+                .collect()
+        };
+        let centers: Vec<u32> = (0..e).map(|i| (i * 3 % n) as u32).collect();
+        let neighbors: Vec<u32> = (0..e).map(|i| (i * 7 % n) as u32).collect();
+        let index = EdgeIndex::new(n, &centers, &neighbors).unwrap();
+        let (xs, shs, ws, g) = (
+            rand(n * x.dim()),
+            rand(e * sh.dim()),
+            rand(e * simd.weight_numel()),
+            rand(n * simd.irreps_out().dim()),
+        );
+        let run = |tp: &UvuTensorProduct| {
+            let mut out = vec![0.0; g.len()];
+            let (mut gx, mut gsh, mut gw) = (vec![0.0; xs.len()], vec![0.0; shs.len()], vec![0.0; ws.len()]);
+            tp.conv_forward(&index, &xs, &shs, &ws, 0.3, &mut out).unwrap();
+            tp.conv_backward(&index, &xs, &shs, &ws, 0.3, &g, &mut gx, &mut gsh, &mut gw).unwrap();
+            [out, gx, gsh, gw]
+        };
+        for (a, b) in run(&simd).iter().zip(run(&portable).iter()) {
+            let diff: f64 = a.iter().zip(b).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+            let norm: f64 = b.iter().map(|b| b * b).sum::<f64>().sqrt();
+            assert!(norm > 0.0 && diff <= 1e-14 * norm, "relative difference {}", diff / norm);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_lengths() {
+        let x = Irreps::parse("4x0e+2x1o").unwrap();
+        let sh = Irreps::parse("1x0e+1x1o").unwrap();
+        let tp = UvuTensorProduct::sevenn(&x, &sh, &x).unwrap();
+        let index = EdgeIndex::new(2, &[0, 1], &[1, 0]).unwrap();
+        let (d1, d2, d3, nw) = (x.dim(), sh.dim(), tp.irreps_out().dim(), tp.weight_numel());
+        let mut out = vec![0.0; 2 * d3];
+        assert!(tp.conv_forward(&index, &vec![0.0; 2 * d1], &vec![0.0; 2 * d2], &vec![0.0; 2 * nw], 1.0, &mut out).is_ok());
+        assert!(tp.conv_forward(&index, &vec![0.0; 2 * d1 - 1], &vec![0.0; 2 * d2], &vec![0.0; 2 * nw], 1.0, &mut out).is_err());
+        assert!(tp.conv_forward(&index, &vec![0.0; 2 * d1], &vec![0.0; 2 * d2], &vec![0.0; nw], 1.0, &mut out).is_err());
+        let bad = Instruction::new(0, 1, 0, Connection::Uvu); // 0e x 1o -> 0e violates parity
+        assert!(UvuTensorProduct::new(&x, &sh, &x, &[bad], IrrepNormalization::Component, PathNormalization::Element).is_err());
     }
 
     #[test]
