@@ -15,29 +15,25 @@ pub fn neighbors_brute_force(
 ) -> Result<AtomGraph> {
     super::check_cutoff(cutoff)?;
     let cell = Cell::new(cell, pbc)?;
-    Ok(search(positions, &cell, cutoff))
+    search(positions, &cell, cutoff)
 }
 
-pub(super) fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> AtomGraph {
+fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result<AtomGraph> {
     // Wrap along periodic axes; remember by how many cells each atom moved.
     let n = positions.len();
     let mut wrapped = Vec::with_capacity(n);
     let mut moved = Vec::with_capacity(n);
     for r in positions {
-        let f = cell.fractional(r);
-        let mut w = [0i32; 3];
-        for k in 0..3 {
-            if cell.pbc[k] {
-                w[k] = f[k].floor() as i32;
-            }
-        }
-        let back = cell.cartesian([w[0] as f64, w[1] as f64, w[2] as f64]);
-        wrapped.push([r[0] - back[0], r[1] - back[1], r[2] - back[2]]);
-        moved.push(w);
+        let (w, m) = cell.wrap(r)?;
+        wrapped.push(w);
+        moved.push(m);
     }
+    // Wrapped atoms are (up to rounding) inside the cell, so an image more
+    // than cutoff / face distance cells away is out of reach; one more image
+    // than that covers points that rounding left just outside the cell.
     let d = cell.face_distances();
     let reach: Vec<i32> =
-        (0..3).map(|k| if cell.pbc[k] { (cutoff / d[k]).ceil() as i32 } else { 0 }).collect();
+        (0..3).map(|k| if cell.pbc[k] { (cutoff / d[k]).floor() as i32 + 1 } else { 0 }).collect();
     let cut2 = cutoff * cutoff;
     let mut graph = AtomGraph {
         positions: positions.to_vec(),
@@ -86,5 +82,5 @@ pub(super) fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> AtomGr
         }
         graph.offsets.push(graph.centers.len());
     }
-    graph
+    Ok(graph)
 }

@@ -91,6 +91,26 @@ impl Cell {
         ]
     }
 
+    /// Moves a point into the cell along the periodic axes: returns the
+    /// wrapped point and by how many cells it moved (`r = wrapped + moved ·
+    /// matrix`), or an error when it lies too many cells away for integer
+    /// shifts to stay exact.
+    pub fn wrap(&self, r: &[f64; 3]) -> Result<([f64; 3], [i32; 3])> {
+        let f = self.fractional(r);
+        let mut moved = [0i32; 3];
+        for k in 0..3 {
+            if self.pbc[k] {
+                let m = f[k].floor();
+                if m.abs() > MAX_CELLS_AWAY {
+                    return invalid!("position {r:?} lies {m} cells away from the cell along axis {k}");
+                }
+                moved[k] = m as i32;
+            }
+        }
+        let back = self.cartesian([moved[0] as f64, moved[1] as f64, moved[2] as f64]);
+        Ok(([r[0] - back[0], r[1] - back[1], r[2] - back[2]], moved))
+    }
+
     /// Cartesian vector of an integer (or fractional) shift: shift · matrix.
     pub fn cartesian(&self, s: [f64; 3]) -> [f64; 3] {
         let m = &self.matrix;
@@ -102,10 +122,14 @@ impl Cell {
     }
 }
 
+/// Atoms may lie at most this many cells away from the cell along a periodic
+/// axis, so that image shifts (sums of two such counts) fit in an `i32`.
+const MAX_CELLS_AWAY: f64 = (1 << 29) as f64;
+
 /// Full neighbor list of `positions` in `cell` within `cutoff`, sorted by
 /// center; `numbers` and `n_local` are left for the caller to fill.
-pub(super) fn neighbors(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> AtomGraph {
-    super::brute::search(positions, cell, cutoff)
+pub(super) fn neighbors(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result<AtomGraph> {
+    super::cell_list::search(positions, cell, cutoff)
 }
 
 pub(crate) fn det(m: &[[f64; 3]; 3]) -> f64 {

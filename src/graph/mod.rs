@@ -13,6 +13,7 @@
 
 mod brute;
 mod cell;
+mod cell_list;
 mod external;
 
 pub use brute::neighbors_brute_force;
@@ -92,7 +93,7 @@ impl AtomGraph {
         check_atoms(structure.positions, structure.numbers)?;
         check_cutoff(cutoff)?;
         let cell = Cell::new(structure.cell, structure.pbc)?;
-        let mut graph = ws.run(|| cell::neighbors(structure.positions, &cell, cutoff));
+        let mut graph = ws.run(|| cell::neighbors(structure.positions, &cell, cutoff))?;
         graph.numbers = structure.numbers.to_vec();
         graph.n_local = structure.positions.len();
         graph.check_no_coincident_atoms()?;
