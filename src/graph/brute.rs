@@ -52,12 +52,11 @@ fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result<AtomGraph>
                         if i == j && a == 0 && b == 0 && c == 0 {
                             continue;
                         }
+                        // i moved back by the image translation: the same
+                        // rounding as in the cell-list search.
                         let t = cell.cartesian([a as f64, b as f64, c as f64]);
-                        let v = [
-                            wrapped[j][0] - wrapped[i][0] + t[0],
-                            wrapped[j][1] - wrapped[i][1] + t[1],
-                            wrapped[j][2] - wrapped[i][2] + t[2],
-                        ];
+                        let origin = [wrapped[i][0] - t[0], wrapped[i][1] - t[1], wrapped[i][2] - t[2]];
+                        let v = [wrapped[j][0] - origin[0], wrapped[j][1] - origin[1], wrapped[j][2] - origin[2]];
                         if norm2(&v) < cut2 {
                             let s = [
                                 a + moved[i][0] - moved[j][0],

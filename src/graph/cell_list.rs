@@ -19,6 +19,10 @@ use crate::Result;
 /// Centers per parallel task.
 const CHUNK: usize = 256;
 
+/// Bins per cutoff along each axis: finer bins scan less empty space around
+/// a center, at the price of more, shorter runs of bins.
+const BINS_PER_CUTOFF: f64 = 2.0;
+
 /// The grid holds at most this many bins per atom (plus a few), so that
 /// sparse systems (two atoms far apart) stay O(N) in time and memory.
 const MAX_BINS_PER_ATOM: usize = 2;
@@ -40,21 +44,22 @@ pub(super) fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result
     Ok(assemble(positions, cell, cutoff, rows))
 }
 
-/// Wrapped atoms sorted into bins, and which bins each bin must scan.
+/// Wrapped atoms sorted into bins along the cell axes.
 struct Grid {
     /// Bins along each axis.
     shape: [usize; 3],
-    /// Bin coordinates of each atom.
-    coords: Vec<[u32; 3]>,
-    /// `stencil[k][b]`: the bin coordinates a center in bin coordinate `b`
-    /// scans along axis `k`, each with the periodic image it lies in.
-    stencil: [Vec<Vec<(u32, i32)>>; 3],
+    /// How many bins (with slack for rounding) a cutoff spans, along each axis.
+    reach: [f64; 3],
+    /// Each atom's position in bin units (`low` maps to 0).
+    coords: Vec<[f64; 3]>,
     /// Bin `b` holds `atoms[starts[b]..starts[b + 1]]`.
     starts: Vec<usize>,
     /// Atom indices, sorted by bin.
     atoms: Vec<u32>,
     /// Their wrapped positions, stored contiguously for the distance loop.
     points: Vec<[f64; 3]>,
+    /// By how many cells they were wrapped.
+    moved: Vec<[i32; 3]>,
 }
 
 impl Grid {
@@ -74,90 +79,115 @@ impl Grid {
         }
         let length: [f64; 3] = std::array::from_fn(|k| span[k] * faces[k]);
         let mut shape: [usize; 3] =
-            std::array::from_fn(|k| ((length[k] / cutoff).floor().min(1e6) as usize).max(1));
+            std::array::from_fn(|k| ((length[k] * BINS_PER_CUTOFF / cutoff).floor().min(1e6) as usize).max(1));
         let max_bins = MAX_BINS_PER_ATOM * wrapped.len() + 8;
         while shape.iter().product::<usize>() > max_bins {
             let factor = (max_bins as f64 / shape.iter().product::<usize>() as f64).cbrt();
             shape = shape.map(|s| ((s as f64 * factor).floor() as usize).max(1));
         }
-
-        let stencil = std::array::from_fn(|k| {
-            let bins = shape[k] as i64;
-            let reach = if cell.pbc[k] || bins > 1 {
-                let width = length[k] / bins as f64;
-                (cutoff / width * (1.0 + SLACK) + SLACK).ceil() as i64
+        let density: [f64; 3] = std::array::from_fn(|k| if span[k] > 0.0 { shape[k] as f64 / span[k] } else { 0.0 });
+        let reach = std::array::from_fn(|k| {
+            if span[k] > 0.0 {
+                let width = length[k] / shape[k] as f64;
+                cutoff / width * (1.0 + SLACK) + SLACK
             } else {
-                0
-            };
-            (0..bins)
-                .map(|b| {
-                    (b - reach..=b + reach)
-                        .filter(|&g| cell.pbc[k] || (0..bins).contains(&g))
-                        .map(|g| (g.rem_euclid(bins) as u32, g.div_euclid(bins) as i32))
-                        .collect()
-                })
-                .collect()
+                0.0
+            }
         });
 
-        let coords: Vec<[u32; 3]> = fractional
-            .par_iter()
-            .map(|f| {
-                std::array::from_fn(|k| {
-                    let x = if span[k] > 0.0 { (f[k] - low[k]) / span[k] * shape[k] as f64 } else { 0.0 };
-                    (x.floor().max(0.0) as usize).min(shape[k] - 1) as u32
-                })
-            })
-            .collect();
-
+        let coords: Vec<[f64; 3]> =
+            fractional.par_iter().map(|f| std::array::from_fn(|k| (f[k] - low[k]) * density[k])).collect();
+        let bin_of = |x: &[f64; 3]| {
+            let c: [usize; 3] = std::array::from_fn(|k| (x[k].floor().max(0.0) as usize).min(shape[k] - 1));
+            (c[0] * shape[1] + c[1]) * shape[2] + c[2]
+        };
         // Counting sort of the atoms by bin.
-        let bin = |c: &[u32; 3]| (c[0] as usize * shape[1] + c[1] as usize) * shape[2] + c[2] as usize;
         let mut starts = vec![0usize; shape.iter().product::<usize>() + 1];
-        for c in &coords {
-            starts[bin(c) + 1] += 1;
+        for x in &coords {
+            starts[bin_of(x) + 1] += 1;
         }
         for b in 1..starts.len() {
             starts[b] += starts[b - 1];
         }
         let mut next = starts.clone();
-        let mut atoms = vec![0u32; wrapped.len()];
-        let mut points = vec![[0.0; 3]; wrapped.len()];
-        for (i, c) in coords.iter().enumerate() {
-            let slot = &mut next[bin(c)];
+        let n = wrapped.len();
+        let (mut atoms, mut points, mut moved) = (vec![0u32; n], vec![[0.0; 3]; n], vec![[0i32; 3]; n]);
+        for (i, x) in coords.iter().enumerate() {
+            let slot = &mut next[bin_of(x)];
             atoms[*slot] = i as u32;
-            points[*slot] = wrapped[i].0;
+            (points[*slot], moved[*slot]) = wrapped[i];
             *slot += 1;
         }
-        Grid { shape, coords, stencil, starts, atoms, points }
+        Grid { shape, reach, coords, starts, atoms, points, moved }
+    }
+
+    /// The bins a center at bin coordinate `x` must scan along `axis`, as
+    /// runs of consecutive bins, each with the periodic image it lies in.
+    fn runs(&self, x: f64, axis: usize, periodic: bool, runs: &mut Vec<(usize, usize, i32)>) {
+        runs.clear();
+        let bins = self.shape[axis] as i64;
+        let mut first = (x - self.reach[axis]).floor() as i64;
+        let mut last = (x + self.reach[axis]).floor() as i64;
+        if !periodic {
+            first = first.max(0);
+            last = last.min(bins - 1);
+        }
+        while first <= last {
+            let image = first.div_euclid(bins);
+            let end = last.min((image + 1) * bins - 1);
+            runs.push(((first - image * bins) as usize, (end - image * bins) as usize, image as i32));
+            first = end + 1;
+        }
     }
 
     /// The sorted rows of neighbors of the centers in `centers`.
     fn rows(&self, centers: Range<usize>, wrapped: &[([f64; 3], [i32; 3])], cell: &Cell, cutoff: f64) -> Rows {
         let cut2 = cutoff * cutoff;
-        let mut rows = Rows { counts: Vec::with_capacity(centers.len()), pairs: Vec::new() };
+        let mut rows = Rows { counts: Vec::with_capacity(centers.len()), edges: Vec::new() };
+        let mut runs: [Vec<(usize, usize, i32)>; 3] = Default::default();
+        let mut found: Vec<u32> = Vec::new();
         for i in centers {
-            let start = rows.pairs.len();
+            let start = rows.edges.len();
             let (wi, mi) = wrapped[i];
-            let [bx, by, bz] = self.coords[i];
-            for &(nx, a) in &self.stencil[0][bx as usize] {
-                for &(ny, b) in &self.stencil[1][by as usize] {
-                    let base = (nx as usize * self.shape[1] + ny as usize) * self.shape[2];
-                    for &(nz, c) in &self.stencil[2][bz as usize] {
-                        let t = cell.cartesian([a as f64, b as f64, c as f64]);
-                        let home = a == 0 && b == 0 && c == 0;
-                        let bin = base + nz as usize;
-                        let range = self.starts[bin]..self.starts[bin + 1];
-                        for (&j, p) in self.atoms[range.clone()].iter().zip(&self.points[range]) {
-                            let v = [p[0] - wi[0] + t[0], p[1] - wi[1] + t[1], p[2] - wi[2] + t[2]];
-                            if v[0] * v[0] + v[1] * v[1] + v[2] * v[2] < cut2 && !(home && j as usize == i) {
-                                let mj = wrapped[j as usize].1;
-                                rows.pairs.push((j, [a + mi[0] - mj[0], b + mi[1] - mj[1], c + mi[2] - mj[2]]));
+            for k in 0..3 {
+                self.runs(self.coords[i][k], k, cell.pbc[k], &mut runs[k]);
+            }
+            for &(x0, x1, a) in &runs[0] {
+                for nx in x0..=x1 {
+                    for &(y0, y1, b) in &runs[1] {
+                        for ny in y0..=y1 {
+                            let base = (nx * self.shape[1] + ny) * self.shape[2];
+                            for &(z0, z1, c) in &runs[2] {
+                                // The center moved back by the image translation
+                                // (rounded exactly as in the brute force).
+                                let t = cell.cartesian([a as f64, b as f64, c as f64]);
+                                let origin = [wi[0] - t[0], wi[1] - t[1], wi[2] - t[2]];
+                                let range = self.starts[base + z0]..self.starts[base + z1 + 1];
+                                // Branch-free filter: write every candidate,
+                                // keep those within the cutoff.
+                                found.resize(found.len().max(range.len()), 0);
+                                let mut n_found = 0;
+                                for (idx, p) in range.clone().zip(&self.points[range]) {
+                                    let v = [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]];
+                                    found[n_found] = idx as u32;
+                                    n_found += (v[0] * v[0] + v[1] * v[1] + v[2] * v[2] < cut2) as usize;
+                                }
+                                let home = a == 0 && b == 0 && c == 0;
+                                for &idx in &found[..n_found] {
+                                    let j = self.atoms[idx as usize];
+                                    if home && j as usize == i {
+                                        continue;
+                                    }
+                                    let mj = self.moved[idx as usize];
+                                    rows.edges.push(Edge::new(j, [a + mi[0] - mj[0], b + mi[1] - mj[1], c + mi[2] - mj[2]]));
+                                }
                             }
                         }
                     }
                 }
             }
-            rows.pairs[start..].sort_unstable();
-            rows.counts.push(rows.pairs.len() - start);
+            rows.edges[start..].sort_unstable();
+            rows.counts.push(rows.edges.len() - start);
         }
         rows
     }
@@ -167,8 +197,29 @@ impl Grid {
 struct Rows {
     /// Number of neighbors of each center.
     counts: Vec<usize>,
-    /// (neighbor, shift) of every edge, row after row.
-    pairs: Vec<(u32, [i32; 3])>,
+    /// Every edge, row after row.
+    edges: Vec<Edge>,
+}
+
+/// (neighbor, shift) packed so that integer order is (neighbor, shift)
+/// order: sorting rows is then a fast sort of plain integers.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Edge(u128);
+
+impl Edge {
+    fn new(j: u32, s: [i32; 3]) -> Edge {
+        // Flipping the sign bit maps i32 order onto u32 order.
+        let [x, y, z] = s.map(|v| (v as u32 ^ 1 << 31) as u128);
+        Edge((j as u128) << 96 | x << 64 | y << 32 | z)
+    }
+
+    fn neighbor(self) -> u32 {
+        (self.0 >> 96) as u32
+    }
+
+    fn shift(self) -> [i32; 3] {
+        [64, 32, 0].map(|bits| ((self.0 >> bits) as u32 ^ 1 << 31) as i32)
+    }
 }
 
 /// Concatenates the rows into a graph, computing each edge vector from the
@@ -180,12 +231,11 @@ fn assemble(positions: &[[f64; 3]], cell: &Cell, cutoff: f64, rows: Vec<Rows>) -
         offsets.push(offsets.last().unwrap() + count);
     }
     let n_edges = *offsets.last().unwrap();
-    // Zeroed allocations are free until written, and each is written once.
-    let mut centers = vec![0u32; n_edges];
-    let mut neighbors = vec![0u32; n_edges];
-    let mut shifts = vec![[0i32; 3]; n_edges];
-    let mut vectors = vec![[0.0f64; 3]; n_edges];
-    let lengths: Vec<usize> = rows.iter().map(|r| r.pairs.len()).collect();
+    let mut centers = output(n_edges, 0u32);
+    let mut neighbors = output(n_edges, 0u32);
+    let mut shifts = output(n_edges, [0i32; 3]);
+    let mut vectors = output(n_edges, [0.0f64; 3]);
+    let lengths: Vec<usize> = rows.iter().map(|r| r.edges.len()).collect();
     let parts: Vec<_> = split(&mut centers, &lengths)
         .into_iter()
         .zip(split(&mut neighbors, &lengths))
@@ -196,7 +246,8 @@ fn assemble(positions: &[[f64; 3]], cell: &Cell, cutoff: f64, rows: Vec<Rows>) -
         for (k, &count) in rows.counts.iter().enumerate() {
             let i = chunk * CHUNK + k;
             let pi = positions[i];
-            for &(j, s) in &rows.pairs[e..e + count] {
+            for edge in &rows.edges[e..e + count] {
+                let (j, s) = (edge.neighbor(), edge.shift());
                 let t = cell.cartesian([s[0] as f64, s[1] as f64, s[2] as f64]);
                 let pj = positions[j as usize];
                 ce[e] = i as u32;
@@ -221,6 +272,25 @@ fn assemble(positions: &[[f64; 3]], cell: &Cell, cutoff: f64, rows: Vec<Rows>) -
     }
 }
 
+/// A zeroed output array. Zeroed allocations are free until written, and
+/// each element is written once; large ones ask Linux for huge pages, since
+/// faulting hundreds of MB in 4 KiB pages costs as much as the search itself.
+fn output<T: Clone>(n: usize, zero: T) -> Vec<T> {
+    let v = vec![zero; n];
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
+        let end = (v.as_ptr() as usize + std::mem::size_of_val(v.as_slice())) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: advice on pages of an allocation we own; it changes
+            // how they are backed, never their contents.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+    v
+}
+
 /// Splits `slice` into consecutive pieces of the given lengths.
 fn split<'a, T>(mut slice: &'a mut [T], lengths: &[usize]) -> Vec<&'a mut [T]> {
     lengths
@@ -232,3 +302,4 @@ fn split<'a, T>(mut slice: &'a mut [T], lengths: &[usize]) -> Vec<&'a mut [T]> {
         })
         .collect()
 }
+

@@ -96,7 +96,7 @@ impl AtomGraph {
         let mut graph = ws.run(|| cell::neighbors(structure.positions, &cell, cutoff))?;
         graph.numbers = structure.numbers.to_vec();
         graph.n_local = structure.positions.len();
-        graph.check_no_coincident_atoms()?;
+        ws.run(|| graph.check_no_coincident_atoms())?;
         Ok(graph)
     }
 
@@ -125,17 +125,17 @@ impl AtomGraph {
     }
 
     fn check_no_coincident_atoms(&self) -> Result<()> {
-        for (e, v) in self.vectors.iter().enumerate() {
-            if norm2(v) < MIN_DISTANCE * MIN_DISTANCE {
-                return invalid!(
-                    "atoms {} and {} (image {:?}) are at the same position",
-                    self.centers[e],
-                    self.neighbors[e],
-                    self.shifts[e]
-                );
-            }
+        use rayon::prelude::*;
+        let close = self.vectors.par_iter().position_first(|v| norm2(v) < MIN_DISTANCE * MIN_DISTANCE);
+        match close {
+            Some(e) => invalid!(
+                "atoms {} and {} (image {:?}) are at the same position",
+                self.centers[e],
+                self.neighbors[e],
+                self.shifts[e]
+            ),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
