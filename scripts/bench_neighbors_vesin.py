@@ -5,7 +5,9 @@ Systems: Si diamond (a = 5.43 Å, conventional 8-atom cell replicated n×n×n),
 cutoff 5 Å, full list with i, j, shifts and vectors, 2 threads for both.
 equipot is timed by examples/neighbors_timing.rs (built here with cargo);
 vesin through its Python API (`NeighborList.compute`, quantities "ijSD").
-The two alternate in blocks so that a busy machine slows both alike.
+The two alternate in blocks so that a busy machine slows both alike; the
+CPU time of each (all threads) is printed too, as it is less sensitive to
+other load on the machine than wall time.
 
 Usage (from the repository root, in a venv with vesin and numpy, e.g.
 /work/venv-ref/bin/python):
@@ -42,12 +44,13 @@ def time_vesin(positions, box, repeats):
     nl = vesin.NeighborList(cutoff=CUTOFF, full_list=True, n_threads=THREADS)
     i, j, S, D = nl.compute(positions, box, True, quantities="ijSD")  # warm-up
     assert len(i) == 28 * len(positions), len(i)
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         nl.compute(positions, box, True, quantities="ijSD")
         times.append(time.perf_counter() - start)
-    return times
+        cpu_times.append(time.process_time() - cpu_start)
+    return times, cpu_times
 
 
 def time_equipot(binary, n, repeats):
@@ -72,19 +75,24 @@ def main():
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average at start {os.getloadavg()}")
     print(f"vesin {vesin.__version__}, {THREADS} threads each, cutoff {CUTOFF} Å, medians of {per_block * args.blocks} runs")
     print()
-    print("| atoms | edges | equipot (ms) | equipot CPU (ms) | vesin (ms) | vesin / equipot | equipot ns/atom |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| atoms | edges | equipot (ms) | vesin (ms) | vesin / equipot | equipot ns/atom | equipot CPU (ms) | vesin CPU (ms) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in replicas:
         positions, box = silicon(n)
-        ours, ours_cpu, theirs = [], [], []
+        ours, ours_cpu, theirs, theirs_cpu = [], [], [], []
         for _ in range(args.blocks):
-            theirs += time_vesin(positions, box, per_block)
+            wall, cpu = time_vesin(positions, box, per_block)
+            theirs += wall
+            theirs_cpu += cpu
             wall, cpu = time_equipot(binary, n, per_block)
             ours += wall
             ours_cpu += cpu
-        e, c, v = (1e3 * statistics.median(t) for t in (ours, ours_cpu, theirs))
+        e, v, ec, vc = (1e3 * statistics.median(t) for t in (ours, theirs, ours_cpu, theirs_cpu))
         atoms = len(positions)
-        print(f"| {atoms} | {28 * atoms} | {e:.2f} | {c:.2f} | {v:.2f} | {v / e:.1f} | {1e6 * e / atoms:.0f} |", flush=True)
+        print(
+            f"| {atoms} | {28 * atoms} | {e:.2f} | {v:.2f} | {v / e:.1f} | {1e6 * e / atoms:.0f} | {ec:.1f} | {vc:.1f} |",
+            flush=True,
+        )
     print()
     print(f"load average at end {os.getloadavg()}")
 

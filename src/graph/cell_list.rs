@@ -13,8 +13,8 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::cell::Cell;
-use super::AtomGraph;
-use crate::Result;
+use super::{norm2, AtomGraph, MIN_DISTANCE};
+use crate::{invalid, Result};
 
 /// Centers per parallel task.
 const CHUNK: usize = 256;
@@ -41,7 +41,7 @@ pub(super) fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result
         .map(|c| grid.rows(c * CHUNK..n.min((c + 1) * CHUNK), &wrapped, cell, cutoff))
         .collect();
     drop(grid);
-    Ok(assemble(positions, cell, cutoff, rows))
+    assemble(positions, cell, cutoff, rows)
 }
 
 /// Wrapped atoms sorted into bins along the cell axes.
@@ -186,7 +186,7 @@ impl Grid {
                     }
                 }
             }
-            rows.edges[start..].sort_unstable();
+            sort_row(&mut rows.edges[start..]);
             rows.counts.push(rows.edges.len() - start);
         }
         rows
@@ -223,8 +223,9 @@ impl Edge {
 }
 
 /// Concatenates the rows into a graph, computing each edge vector from the
-/// original positions exactly as the oracle does.
-fn assemble(positions: &[[f64; 3]], cell: &Cell, cutoff: f64, rows: Vec<Rows>) -> AtomGraph {
+/// original positions exactly as the oracle does; two atoms at the same
+/// position are an error.
+fn assemble(positions: &[[f64; 3]], cell: &Cell, cutoff: f64, rows: Vec<Rows>) -> Result<AtomGraph> {
     let mut offsets = Vec::with_capacity(positions.len() + 1);
     offsets.push(0);
     for count in rows.iter().flat_map(|r| &r.counts) {
@@ -241,24 +242,36 @@ fn assemble(positions: &[[f64; 3]], cell: &Cell, cutoff: f64, rows: Vec<Rows>) -
         .zip(split(&mut neighbors, &lengths))
         .zip(split(&mut shifts, &lengths).into_iter().zip(split(&mut vectors, &lengths)))
         .collect();
-    rows.into_par_iter().zip(parts).enumerate().for_each(|(chunk, (rows, ((ce, ne), (sh, ve))))| {
-        let mut e = 0;
-        for (k, &count) in rows.counts.iter().enumerate() {
-            let i = chunk * CHUNK + k;
-            let pi = positions[i];
-            for edge in &rows.edges[e..e + count] {
-                let (j, s) = (edge.neighbor(), edge.shift());
-                let t = cell.cartesian([s[0] as f64, s[1] as f64, s[2] as f64]);
-                let pj = positions[j as usize];
-                ce[e] = i as u32;
-                ne[e] = j;
-                sh[e] = s;
-                ve[e] = [pj[0] - pi[0] + t[0], pj[1] - pi[1] + t[1], pj[2] - pi[2] + t[2]];
-                e += 1;
+    // Coincident atoms are caught here, while each vector is at hand.
+    let first_coincident = rows
+        .into_par_iter()
+        .zip(parts)
+        .enumerate()
+        .filter_map(|(chunk, (rows, ((ce, ne), (sh, ve))))| {
+            let mut coincident = None;
+            let mut e = 0;
+            for (k, &count) in rows.counts.iter().enumerate() {
+                let i = chunk * CHUNK + k;
+                let pi = positions[i];
+                for edge in &rows.edges[e..e + count] {
+                    let (j, s) = (edge.neighbor(), edge.shift());
+                    let t = cell.cartesian([s[0] as f64, s[1] as f64, s[2] as f64]);
+                    let pj = positions[j as usize];
+                    let v = [pj[0] - pi[0] + t[0], pj[1] - pi[1] + t[1], pj[2] - pi[2] + t[2]];
+                    if coincident.is_none() && norm2(&v) < MIN_DISTANCE * MIN_DISTANCE {
+                        coincident = Some((i, j, s));
+                    }
+                    (ce[e], ne[e], sh[e], ve[e]) = (i as u32, j, s, v);
+                    e += 1;
+                }
             }
-        }
-    });
-    AtomGraph {
+            coincident
+        })
+        .min();
+    if let Some((i, j, s)) = first_coincident {
+        return invalid!("atoms {i} and {j} (image {s:?}) are at the same position");
+    }
+    Ok(AtomGraph {
         positions: positions.to_vec(),
         cell: cell.given,
         pbc: cell.pbc,
@@ -269,6 +282,23 @@ fn assemble(positions: &[[f64; 3]], cell: &Cell, cutoff: f64, rows: Vec<Rows>) -
         vectors,
         offsets,
         ..Default::default()
+    })
+}
+
+/// Sorts one row. Rows are short and, as bins are scanned in order, often
+/// nearly sorted: insertion sort is then the fastest.
+fn sort_row(row: &mut [Edge]) {
+    if row.len() > 64 {
+        return row.sort_unstable();
+    }
+    for k in 1..row.len() {
+        let edge = row[k];
+        let mut at = k;
+        while at > 0 && row[at - 1] > edge {
+            row[at] = row[at - 1];
+            at -= 1;
+        }
+        row[at] = edge;
     }
 }
 

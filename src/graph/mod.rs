@@ -96,7 +96,6 @@ impl AtomGraph {
         let mut graph = ws.run(|| cell::neighbors(structure.positions, &cell, cutoff))?;
         graph.numbers = structure.numbers.to_vec();
         graph.n_local = structure.positions.len();
-        ws.run(|| graph.check_no_coincident_atoms())?;
         Ok(graph)
     }
 
@@ -121,20 +120,6 @@ impl AtomGraph {
             Some(cell::det(&self.cell).abs())
         } else {
             None
-        }
-    }
-
-    fn check_no_coincident_atoms(&self) -> Result<()> {
-        use rayon::prelude::*;
-        let close = self.vectors.par_iter().position_first(|v| norm2(v) < MIN_DISTANCE * MIN_DISTANCE);
-        match close {
-            Some(e) => invalid!(
-                "atoms {} and {} (image {:?}) are at the same position",
-                self.centers[e],
-                self.neighbors[e],
-                self.shifts[e]
-            ),
-            None => Ok(()),
         }
     }
 }
