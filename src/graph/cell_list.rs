@@ -152,15 +152,19 @@ impl Grid {
             for k in 0..3 {
                 self.runs(self.coords[i][k], k, cell.pbc[k], &mut runs[k]);
             }
+            let m = &cell.matrix;
             for &(x0, x1, a) in &runs[0] {
+                let ta = m[0].map(|x| a as f64 * x);
                 for nx in x0..=x1 {
                     for &(y0, y1, b) in &runs[1] {
+                        let tab: [f64; 3] = std::array::from_fn(|k| ta[k] + b as f64 * m[1][k]);
                         for ny in y0..=y1 {
                             let base = (nx * self.shape[1] + ny) * self.shape[2];
                             for &(z0, z1, c) in &runs[2] {
                                 // The center moved back by the image translation
-                                // (rounded exactly as in the brute force).
-                                let t = cell.cartesian([a as f64, b as f64, c as f64]);
+                                // t = (a, b, c) · cell, summed in the order of
+                                // `Cell::cartesian`, so rounded as in the brute force.
+                                let t: [f64; 3] = std::array::from_fn(|k| tab[k] + c as f64 * m[2][k]);
                                 let origin = [wi[0] - t[0], wi[1] - t[1], wi[2] - t[2]];
                                 let range = self.starts[base + z0]..self.starts[base + z1 + 1];
                                 // Branch-free filter: write every candidate,
