@@ -110,6 +110,35 @@ fn cell_lists_match_brute_force_on_random_cells() {
 }
 
 #[test]
+fn cell_lists_match_brute_force_on_larger_random_cells() {
+    // Enough atoms, and a short enough cutoff, for grids of many bins.
+    let ws = Workspace::new(2).unwrap();
+    let mut rng = Rng(0x5EED_0005);
+    for case_index in 0..16 {
+        let pbc = [case_index & 1 != 0, case_index & 2 != 0, case_index & 4 != 0];
+        let mut case = random_case(&mut rng, pbc);
+        let scale = rng.uniform(3.0, 5.0);
+        case.cell = case.cell.map(|row| row.map(|x| x * scale));
+        let n = rng.int(300, 800) as usize;
+        case.positions = (0..n)
+            .map(|_| {
+                let f = std::array::from_fn(|k| if pbc[k] { rng.uniform(-0.2, 1.2) } else { rng.uniform(-0.5, 1.5) });
+                cartesian(&case.cell, f)
+            })
+            .collect();
+        let neighbors = rng.uniform(5.0, 40.0);
+        let spread: f64 = (0..3).map(|k| if pbc[k] { 1.0 } else { 2.0 }).product();
+        let volume = det(&case.cell).abs() * spread;
+        case.cutoff = (3.0 * neighbors * volume / (4.0 * std::f64::consts::PI * n as f64)).cbrt();
+        let what = format!("larger case {case_index} (pbc {pbc:?}, {n} atoms, cutoff {})", case.cutoff);
+        let fast = build(&case, &ws).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let oracle = neighbors_brute_force(&case.positions, Some(case.cell), pbc, case.cutoff).unwrap();
+        assert_same(&fast, &oracle, &what);
+        assert!(fast.n_edges() > n, "{what}: only {} edges", fast.n_edges());
+    }
+}
+
+#[test]
 fn cell_lists_match_brute_force_on_cells_much_smaller_than_the_cutoff() {
     let ws = Workspace::new(2).unwrap();
     let mut rng = Rng(0x5EED_0002);
@@ -186,6 +215,14 @@ fn molecules_and_wires_need_no_full_cell() {
     let oracle = neighbors_brute_force(&positions, Some(cell), [false, false, true], 4.0).unwrap();
     assert_same(&fast, &oracle, "wire");
     assert!(fast.shifts.iter().any(|s| s[2].abs() > 1));
+    // Two clusters 10^5 Å apart: the grid must stay small (O(N) bins).
+    let far: Vec<[f64; 3]> = positions.iter().map(|p| [p[0] + 1e5, p[1] - 3e4, p[2]]).collect();
+    let both = [positions.clone(), far].concat();
+    let numbers = vec![6; both.len()];
+    let sparse = Structure { positions: &both, numbers: &numbers, cell: None, pbc: [false; 3] };
+    let fast = AtomGraph::build(&sparse, 4.0, &ws).unwrap();
+    let oracle = neighbors_brute_force(&both, None, [false; 3], 4.0).unwrap();
+    assert_same(&fast, &oracle, "two far clusters");
 }
 
 #[test]
