@@ -248,6 +248,20 @@ fn atoms_absurdly_far_from_the_cell_are_an_error() {
     assert!(matches!(AtomGraph::build(&s, 3.0, &ws), Err(Error::InvalidArgument(_))));
 }
 
+#[test]
+fn a_cutoff_spanning_thousands_of_cells_is_an_error() {
+    let ws = Workspace::new(1).unwrap();
+    let cell = [[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 1e-3]];
+    let s = Structure { positions: &[[0.0, 0.0, 0.0]], numbers: &[1], cell: Some(cell), pbc: [true; 3] };
+    match AtomGraph::build(&s, 3.0, &ws) {
+        Err(Error::InvalidArgument(m)) => assert!(m.contains("spans more than"), "{m}"),
+        other => panic!("accepted: {other:?}"),
+    }
+    // Along a non-periodic axis, a thin cell does not matter.
+    let s = Structure { pbc: [true, true, false], ..s };
+    assert_eq!(AtomGraph::build(&s, 3.0, &ws).unwrap().n_edges(), 0);
+}
+
 fn rotate(m: [[f64; 3]; 3], rng: &mut Rng) -> [[f64; 3]; 3] {
     // A random orthonormal basis by Gram-Schmidt.
     let mut q = [[0.0; 3]; 3];

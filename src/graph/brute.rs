@@ -15,6 +15,7 @@ pub fn neighbors_brute_force(
 ) -> Result<AtomGraph> {
     super::check_cutoff(cutoff)?;
     let cell = Cell::new(cell, pbc)?;
+    cell.check_reach(cutoff)?;
     search(positions, &cell, cutoff)
 }
 

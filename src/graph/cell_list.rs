@@ -1,8 +1,9 @@
 //! Cell-list neighbor search: O(N) time and memory, parallel over centers.
 //!
-//! Atoms are wrapped into the cell and sorted into a grid of bins at least a
-//! cutoff wide (face to face). A center scans only the bins, and the periodic
-//! images of bins, that can hold one of its neighbors. Distances are computed
+//! Atoms are wrapped into the cell and sorted into a grid of bins along the
+//! cell axes. A center scans only the bins, and the periodic images of bins,
+//! that its cutoff sphere reaches (face-to-face distances bound the reach of
+//! a sphere along each axis, whatever the cell's skew). Distances are computed
 //! from the same wrapped positions and image translations, in the same order
 //! of operations, as the brute-force oracle (`brute.rs`), so both find the
 //! same pairs bit for bit; rows are sorted by (neighbor, shift) like there, so
