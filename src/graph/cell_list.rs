@@ -44,7 +44,7 @@ pub(super) fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result
         .map(|c| grid.rows(c * CHUNK..n.min((c + 1) * CHUNK), &wrapped, cell, cutoff))
         .collect();
     drop(grid);
-    assemble(positions, cell, cutoff, rows)
+    assemble(positions, &wrapped, cell, cutoff, rows)
 }
 
 /// Wrapped atoms sorted into bins along the cell axes.
@@ -61,8 +61,6 @@ struct Grid {
     atoms: Vec<u32>,
     /// Their wrapped positions, stored contiguously for the distance loop.
     points: Vec<[f64; 3]>,
-    /// By how many cells they were wrapped.
-    moved: Vec<[i32; 3]>,
 }
 
 impl Grid {
@@ -114,14 +112,14 @@ impl Grid {
         }
         let mut next = starts.clone();
         let n = wrapped.len();
-        let (mut atoms, mut points, mut moved) = (vec![0u32; n], vec![[0.0; 3]; n], vec![[0i32; 3]; n]);
+        let (mut atoms, mut points) = (vec![0u32; n], vec![[0.0; 3]; n]);
         for (i, x) in coords.iter().enumerate() {
             let slot = &mut next[bin_of(x)];
             atoms[*slot] = i as u32;
-            (points[*slot], moved[*slot]) = wrapped[i];
+            points[*slot] = wrapped[i].0;
             *slot += 1;
         }
-        Grid { shape, reach, coords, starts, atoms, points, moved }
+        Grid { shape, reach, coords, starts, atoms, points }
     }
 
     /// The bins a center at bin coordinate `x` must scan along `axis`, as
@@ -151,7 +149,7 @@ impl Grid {
         let mut found: Vec<u32> = Vec::new();
         for i in centers {
             let start = rows.edges.len();
-            let (wi, mi) = wrapped[i];
+            let wi = wrapped[i].0;
             for k in 0..3 {
                 self.runs(self.coords[i][k], k, cell.pbc[k], &mut runs[k]);
             }
@@ -182,11 +180,9 @@ impl Grid {
                                 let home = a == 0 && b == 0 && c == 0;
                                 for &idx in &found[..n_found] {
                                     let j = self.atoms[idx as usize];
-                                    if home && j as usize == i {
-                                        continue;
+                                    if !(home && j as usize == i) {
+                                        rows.edges.push(Edge::new(j, [a, b, c]));
                                     }
-                                    let mj = self.moved[idx as usize];
-                                    rows.edges.push(Edge::new(j, [a + mi[0] - mj[0], b + mi[1] - mj[1], c + mi[2] - mj[2]]));
                                 }
                             }
                         }
@@ -208,31 +204,46 @@ struct Rows {
     edges: Vec<Edge>,
 }
 
-/// (neighbor, shift) packed so that integer order is (neighbor, shift)
-/// order: sorting rows is then a fast sort of plain integers.
+/// A neighbor j and the periodic image (a, b, c) of the wrapped cell it was
+/// found in, packed in one integer whose order is (j, a, b, c) order. For a
+/// given center, the shift is the image plus a constant per neighbor (how
+/// far the two atoms were wrapped), so this is also (neighbor, shift) order,
+/// and sorting a row is a fast sort of plain integers.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Edge(u128);
+struct Edge(u64);
+
+/// Bits per image component; `Cell::check_reach` keeps images within
+/// ±1002 cells, and atom indices fit in the remaining 31 bits.
+const IMAGE_BITS: u32 = 11;
+const IMAGE_BIAS: i32 = 1 << (IMAGE_BITS - 1);
 
 impl Edge {
-    fn new(j: u32, s: [i32; 3]) -> Edge {
-        // Flipping the sign bit maps i32 order onto u32 order.
-        let [x, y, z] = s.map(|v| (v as u32 ^ 1 << 31) as u128);
-        Edge((j as u128) << 96 | x << 64 | y << 32 | z)
+    fn new(j: u32, image: [i32; 3]) -> Edge {
+        debug_assert!(image.iter().all(|x| x.abs() < IMAGE_BIAS));
+        let [a, b, c] = image.map(|x| (x + IMAGE_BIAS) as u64);
+        Edge((j as u64) << (3 * IMAGE_BITS) | a << (2 * IMAGE_BITS) | b << IMAGE_BITS | c)
     }
 
     fn neighbor(self) -> u32 {
-        (self.0 >> 96) as u32
+        (self.0 >> (3 * IMAGE_BITS)) as u32
     }
 
-    fn shift(self) -> [i32; 3] {
-        [64, 32, 0].map(|bits| ((self.0 >> bits) as u32 ^ 1 << 31) as i32)
+    fn image(self) -> [i32; 3] {
+        let mask = (1 << IMAGE_BITS) - 1;
+        [2 * IMAGE_BITS, IMAGE_BITS, 0].map(|bits| ((self.0 >> bits) & mask) as i32 - IMAGE_BIAS)
     }
 }
 
 /// Concatenates the rows into a graph, computing each edge vector from the
 /// original positions exactly as the oracle does; two atoms at the same
 /// position are an error.
-fn assemble(positions: &[[f64; 3]], cell: &Cell, cutoff: f64, rows: Vec<Rows>) -> Result<AtomGraph> {
+fn assemble(
+    positions: &[[f64; 3]],
+    wrapped: &[([f64; 3], [i32; 3])],
+    cell: &Cell,
+    cutoff: f64,
+    rows: Vec<Rows>,
+) -> Result<AtomGraph> {
     let mut offsets = Vec::with_capacity(positions.len() + 1);
     offsets.push(0);
     for count in rows.iter().flat_map(|r| &r.counts) {
@@ -259,9 +270,13 @@ fn assemble(positions: &[[f64; 3]], cell: &Cell, cutoff: f64, rows: Vec<Rows>) -
             let mut e = 0;
             for (k, &count) in rows.counts.iter().enumerate() {
                 let i = chunk * CHUNK + k;
-                let pi = positions[i];
+                let (pi, mi) = (positions[i], wrapped[i].1);
                 for edge in &rows.edges[e..e + count] {
-                    let (j, s) = (edge.neighbor(), edge.shift());
+                    // Shift from the original positions: the image, plus
+                    // how far each atom was wrapped.
+                    let (j, [a, b, c]) = (edge.neighbor(), edge.image());
+                    let mj = wrapped[j as usize].1;
+                    let s = [a + mi[0] - mj[0], b + mi[1] - mj[1], c + mi[2] - mj[2]];
                     let t = cell.cartesian([s[0] as f64, s[1] as f64, s[2] as f64]);
                     let pj = positions[j as usize];
                     let v = [pj[0] - pi[0] + t[0], pj[1] - pi[1] + t[1], pj[2] - pi[2] + t[2]];
