@@ -147,7 +147,9 @@ const MAX_IMAGES: f64 = 1000.0;
 const MAX_CELLS_AWAY: f64 = (1 << 29) as f64;
 
 /// Full neighbor list of `positions` in `cell` within `cutoff`, sorted by
-/// center; `numbers` and `n_local` are left for the caller to fill.
+/// center, then neighbor, then shift (cell lists, `cell_list.rs`); an error
+/// for two atoms at the same position. `numbers` and `n_local` are left for
+/// the caller to fill.
 pub(super) fn neighbors(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result<AtomGraph> {
     cell.check_reach(cutoff)?;
     super::cell_list::search(positions, cell, cutoff)

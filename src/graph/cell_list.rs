@@ -53,7 +53,7 @@ struct Grid {
     shape: [usize; 3],
     /// How many bins (with slack for rounding) a cutoff spans, along each axis.
     reach: [f64; 3],
-    /// Each atom's position in bin units (`low` maps to 0).
+    /// Each atom's position in bin units: bin b spans [b, b + 1) along each axis.
     coords: Vec<[f64; 3]>,
     /// Bin `b` holds `atoms[starts[b]..starts[b + 1]]`.
     starts: Vec<usize>,
