@@ -58,7 +58,7 @@ fn check(name: &str, ws: &Workspace) -> usize {
     let vectors = vec3s(&f["D"]);
     let mut expected: Vec<(Edge, [f64; 3])> =
         (0..i.len()).map(|e| ((i[e] as u32, j[e] as u32, shifts[e]), vectors[e])).collect();
-    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    expected.sort_by_key(|e| e.0);
     let ours: Vec<(Edge, [f64; 3])> = (0..graph.n_edges())
         .map(|e| ((graph.centers[e], graph.neighbors[e], graph.shifts[e]), graph.vectors[e]))
         .collect();

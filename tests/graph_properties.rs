@@ -47,7 +47,7 @@ fn random_case(rng: &mut Rng, pbc: [bool; 3]) -> Case {
         }
         let m = rotate(m, rng);
         let volume = det(&m).abs();
-        let lengths: f64 = m.iter().map(|r| norm(r)).product();
+        let lengths: f64 = m.iter().map(norm).product();
         if volume > 0.02 * lengths {
             break m;
         }

@@ -150,8 +150,8 @@ impl Grid {
         for i in centers {
             let start = rows.edges.len();
             let wi = wrapped[i].0;
-            for k in 0..3 {
-                self.runs(self.coords[i][k], k, cell.pbc[k], &mut runs[k]);
+            for (k, runs) in runs.iter_mut().enumerate() {
+                self.runs(self.coords[i][k], k, cell.pbc[k], runs);
             }
             let m = &cell.matrix;
             for &(x0, x1, a) in &runs[0] {
