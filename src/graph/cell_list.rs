@@ -146,7 +146,6 @@ impl Grid {
         let cut2 = cutoff * cutoff;
         let mut rows = Rows { counts: Vec::with_capacity(centers.len()), edges: Vec::new() };
         let mut runs: [Vec<(usize, usize, i32)>; 3] = Default::default();
-        let mut found: Vec<u32> = Vec::new();
         for i in centers {
             let start = rows.edges.len();
             let wi = wrapped[i].0;
@@ -168,19 +167,10 @@ impl Grid {
                                 let t: [f64; 3] = std::array::from_fn(|k| tab[k] + c as f64 * m[2][k]);
                                 let origin = [wi[0] - t[0], wi[1] - t[1], wi[2] - t[2]];
                                 let range = self.starts[base + z0]..self.starts[base + z1 + 1];
-                                // Branch-free filter: write every candidate,
-                                // keep those within the cutoff.
-                                found.resize(found.len().max(range.len()), 0);
-                                let mut n_found = 0;
-                                for (idx, p) in range.clone().zip(&self.points[range]) {
-                                    let v = [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]];
-                                    found[n_found] = idx as u32;
-                                    n_found += (v[0] * v[0] + v[1] * v[1] + v[2] * v[2] < cut2) as usize;
-                                }
                                 let home = a == 0 && b == 0 && c == 0;
-                                for &idx in &found[..n_found] {
-                                    let j = self.atoms[idx as usize];
-                                    if !(home && j as usize == i) {
+                                for (&j, p) in self.atoms[range.clone()].iter().zip(&self.points[range]) {
+                                    let v = [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]];
+                                    if v[0] * v[0] + v[1] * v[1] + v[2] * v[2] < cut2 && !(home && j as usize == i) {
                                         rows.edges.push(Edge::new(j, [a, b, c]));
                                     }
                                 }
