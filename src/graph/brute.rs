@@ -15,29 +15,26 @@ pub fn neighbors_brute_force(
 ) -> Result<AtomGraph> {
     super::check_cutoff(cutoff)?;
     let cell = Cell::new(cell, pbc)?;
-    Ok(search(positions, &cell, cutoff))
+    cell.check_reach(cutoff)?;
+    search(positions, &cell, cutoff)
 }
 
-pub(super) fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> AtomGraph {
+fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result<AtomGraph> {
     // Wrap along periodic axes; remember by how many cells each atom moved.
     let n = positions.len();
     let mut wrapped = Vec::with_capacity(n);
     let mut moved = Vec::with_capacity(n);
     for r in positions {
-        let f = cell.fractional(r);
-        let mut w = [0i32; 3];
-        for k in 0..3 {
-            if cell.pbc[k] {
-                w[k] = f[k].floor() as i32;
-            }
-        }
-        let back = cell.cartesian([w[0] as f64, w[1] as f64, w[2] as f64]);
-        wrapped.push([r[0] - back[0], r[1] - back[1], r[2] - back[2]]);
-        moved.push(w);
+        let (w, m) = cell.wrap(r)?;
+        wrapped.push(w);
+        moved.push(m);
     }
+    // Wrapped atoms are (up to rounding) inside the cell, so an image more
+    // than cutoff / face distance cells away is out of reach; one more image
+    // than that covers points that rounding left just outside the cell.
     let d = cell.face_distances();
     let reach: Vec<i32> =
-        (0..3).map(|k| if cell.pbc[k] { (cutoff / d[k]).ceil() as i32 } else { 0 }).collect();
+        (0..3).map(|k| if cell.pbc[k] { (cutoff / d[k]).floor() as i32 + 1 } else { 0 }).collect();
     let cut2 = cutoff * cutoff;
     let mut graph = AtomGraph {
         positions: positions.to_vec(),
@@ -56,12 +53,11 @@ pub(super) fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> AtomGr
                         if i == j && a == 0 && b == 0 && c == 0 {
                             continue;
                         }
+                        // i moved back by the image translation: the same
+                        // rounding as in the cell-list search.
                         let t = cell.cartesian([a as f64, b as f64, c as f64]);
-                        let v = [
-                            wrapped[j][0] - wrapped[i][0] + t[0],
-                            wrapped[j][1] - wrapped[i][1] + t[1],
-                            wrapped[j][2] - wrapped[i][2] + t[2],
-                        ];
+                        let origin = [wrapped[i][0] - t[0], wrapped[i][1] - t[1], wrapped[i][2] - t[2]];
+                        let v = [wrapped[j][0] - origin[0], wrapped[j][1] - origin[1], wrapped[j][2] - origin[2]];
                         if norm2(&v) < cut2 {
                             let s = [
                                 a + moved[i][0] - moved[j][0],
@@ -86,5 +82,5 @@ pub(super) fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> AtomGr
         }
         graph.offsets.push(graph.centers.len());
     }
-    graph
+    Ok(graph)
 }

@@ -91,6 +91,43 @@ impl Cell {
         ]
     }
 
+    /// Rejects a cutoff that spans more than `MAX_IMAGES` cells along a
+    /// periodic axis: every atom would have thousands of images of each
+    /// neighbor, and the list would not fit in memory.
+    pub fn check_reach(&self, cutoff: f64) -> Result<()> {
+        let d = self.face_distances();
+        for k in (0..3).filter(|&k| self.pbc[k]) {
+            if cutoff / d[k] > MAX_IMAGES {
+                return invalid!(
+                    "the cutoff ({cutoff} Å) spans more than {MAX_IMAGES} cells along periodic axis {k} \
+                     (the cell is {:e} Å thick there)",
+                    d[k]
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves a point into the cell along the periodic axes: returns the
+    /// wrapped point and by how many cells it moved (`r = wrapped + moved ·
+    /// matrix`), or an error when it lies too many cells away for integer
+    /// shifts to stay exact.
+    pub fn wrap(&self, r: &[f64; 3]) -> Result<([f64; 3], [i32; 3])> {
+        let f = self.fractional(r);
+        let mut moved = [0i32; 3];
+        for k in 0..3 {
+            if self.pbc[k] {
+                let m = f[k].floor();
+                if m.abs() > MAX_CELLS_AWAY {
+                    return invalid!("position {r:?} lies {m} cells away from the cell along axis {k}");
+                }
+                moved[k] = m as i32;
+            }
+        }
+        let back = self.cartesian([moved[0] as f64, moved[1] as f64, moved[2] as f64]);
+        Ok(([r[0] - back[0], r[1] - back[1], r[2] - back[2]], moved))
+    }
+
     /// Cartesian vector of an integer (or fractional) shift: shift · matrix.
     pub fn cartesian(&self, s: [f64; 3]) -> [f64; 3] {
         let m = &self.matrix;
@@ -102,10 +139,20 @@ impl Cell {
     }
 }
 
+/// A cutoff may span at most this many cells along a periodic axis.
+const MAX_IMAGES: f64 = 1000.0;
+
+/// Atoms may lie at most this many cells away from the cell along a periodic
+/// axis, so that image shifts (sums of two such counts) fit in an `i32`.
+const MAX_CELLS_AWAY: f64 = (1 << 29) as f64;
+
 /// Full neighbor list of `positions` in `cell` within `cutoff`, sorted by
-/// center; `numbers` and `n_local` are left for the caller to fill.
-pub(super) fn neighbors(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> AtomGraph {
-    super::brute::search(positions, cell, cutoff)
+/// center, then neighbor, then shift (cell lists, `cell_list.rs`); an error
+/// for two atoms at the same position. `numbers` and `n_local` are left for
+/// the caller to fill.
+pub(super) fn neighbors(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result<AtomGraph> {
+    cell.check_reach(cutoff)?;
+    super::cell_list::search(positions, cell, cutoff)
 }
 
 pub(crate) fn det(m: &[[f64; 3]; 3]) -> f64 {

@@ -13,6 +13,7 @@
 
 mod brute;
 mod cell;
+mod cell_list;
 mod external;
 
 pub use brute::neighbors_brute_force;
@@ -92,10 +93,9 @@ impl AtomGraph {
         check_atoms(structure.positions, structure.numbers)?;
         check_cutoff(cutoff)?;
         let cell = Cell::new(structure.cell, structure.pbc)?;
-        let mut graph = ws.run(|| cell::neighbors(structure.positions, &cell, cutoff));
+        let mut graph = ws.run(|| cell::neighbors(structure.positions, &cell, cutoff))?;
         graph.numbers = structure.numbers.to_vec();
         graph.n_local = structure.positions.len();
-        graph.check_no_coincident_atoms()?;
         Ok(graph)
     }
 
@@ -121,20 +121,6 @@ impl AtomGraph {
         } else {
             None
         }
-    }
-
-    fn check_no_coincident_atoms(&self) -> Result<()> {
-        for (e, v) in self.vectors.iter().enumerate() {
-            if norm2(v) < MIN_DISTANCE * MIN_DISTANCE {
-                return invalid!(
-                    "atoms {} and {} (image {:?}) are at the same position",
-                    self.centers[e],
-                    self.neighbors[e],
-                    self.shifts[e]
-                );
-            }
-        }
-        Ok(())
     }
 }
 

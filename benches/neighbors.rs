@@ -1,0 +1,55 @@
+//! Neighbor-list build time on Si diamond supercells (a = 5.43 Å, cutoff
+//! 5 Å, full list with shifts and vectors), 2 threads, ~10^3 to 10^5 atoms;
+//! ~10^6 atoms too with EQUIPOT_BENCH_LARGE=1.
+//! scripts/bench_neighbors_vesin.py compares the same systems with vesin.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use equipot::{AtomGraph, Structure, Workspace};
+
+/// Si diamond, conventional cubic cell replicated n × n × n.
+fn silicon(n: usize) -> (Vec<[f64; 3]>, [[f64; 3]; 3]) {
+    let a = 5.43;
+    let basis = [[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]];
+    let mut positions = Vec::with_capacity(8 * n * n * n);
+    for x in 0..n {
+        for y in 0..n {
+            for z in 0..n {
+                for b in basis {
+                    for q in [0.0, 0.25] {
+                        let f = [x as f64 + b[0] + q, y as f64 + b[1] + q, z as f64 + b[2] + q];
+                        positions.push(f.map(|c| c * a));
+                    }
+                }
+            }
+        }
+    }
+    let l = a * n as f64;
+    (positions, [[l, 0.0, 0.0], [0.0, l, 0.0], [0.0, 0.0, l]])
+}
+
+fn neighbors(c: &mut Criterion) {
+    let ws = Workspace::new(2).unwrap();
+    let mut replicas = vec![5, 11, 23];
+    if std::env::var("EQUIPOT_BENCH_LARGE").is_ok_and(|v| v == "1") {
+        replicas.push(50);
+    }
+    let mut group = c.benchmark_group("neighbors_si_5A_2threads");
+    for n in replicas {
+        let (positions, cell) = silicon(n);
+        let numbers = vec![14; positions.len()];
+        let structure = Structure { positions: &positions, numbers: &numbers, cell: Some(cell), pbc: [true; 3] };
+        // Si diamond has 28 neighbors within 5 Å: a wrong search fails here.
+        let graph = AtomGraph::build(&structure, 5.0, &ws).unwrap();
+        assert_eq!(graph.n_edges(), 28 * positions.len());
+        drop(graph);
+        group.sample_size(if positions.len() > 50_000 { 10 } else { 20 });
+        group.throughput(Throughput::Elements(positions.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(positions.len()), &structure, |b, s| {
+            b.iter(|| AtomGraph::build(s, 5.0, &ws).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, neighbors);
+criterion_main!(benches);

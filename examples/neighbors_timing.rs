@@ -1,0 +1,65 @@
+//! Times `AtomGraph::build` on Si diamond supercells and prints JSON, for
+//! scripts/bench_neighbors_vesin.py.
+//!
+//! Usage: neighbors_timing THREADS REPEATS N1 [N2 ...]   (Ni: replicas per axis
+//! of the conventional 8-atom cell, a = 5.43 Å; cutoff 5 Å)
+
+use std::time::Instant;
+
+use equipot::{AtomGraph, Structure, Workspace};
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("integer arguments")).collect();
+    assert!(args.len() >= 3, "usage: neighbors_timing THREADS REPEATS N1 [N2 ...]");
+    let ws = Workspace::new(args[0]).expect("thread pool");
+    let mut results = Vec::new();
+    for &n in &args[2..] {
+        let (positions, cell) = silicon(n);
+        let numbers = vec![14; positions.len()];
+        let structure = Structure { positions: &positions, numbers: &numbers, cell: Some(cell), pbc: [true; 3] };
+        let mut times = Vec::new();
+        let mut cpu_times = Vec::new();
+        let mut edges = 0;
+        for _ in 0..args[1] {
+            let (start, cpu_start) = (Instant::now(), cpu_time());
+            let graph = AtomGraph::build(&structure, 5.0, &ws).expect("graph");
+            times.push(start.elapsed().as_secs_f64());
+            cpu_times.push(cpu_time() - cpu_start);
+            edges = graph.n_edges();
+        }
+        results.push(format!("{{\"replicas\": {n}, \"atoms\": {}, \"edges\": {edges}, \"times_s\": {times:?}, \"cpu_s\": {cpu_times:?}}}",
+            positions.len()
+        ));
+    }
+    println!("[{}]", results.join(", "));
+}
+
+/// CPU time of the whole process (all threads), s: on a loaded machine it
+/// shows the work done, where wall time also shows the waiting.
+fn cpu_time() -> f64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+/// Si diamond, conventional cubic cell replicated n × n × n.
+fn silicon(n: usize) -> (Vec<[f64; 3]>, [[f64; 3]; 3]) {
+    let a = 5.43;
+    let basis = [[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]];
+    let mut positions = Vec::with_capacity(8 * n * n * n);
+    for x in 0..n {
+        for y in 0..n {
+            for z in 0..n {
+                for b in basis {
+                    for q in [0.0, 0.25] {
+                        let f = [x as f64 + b[0] + q, y as f64 + b[1] + q, z as f64 + b[2] + q];
+                        positions.push(f.map(|c| c * a));
+                    }
+                }
+            }
+        }
+    }
+    let l = a * n as f64;
+    (positions, [[l, 0.0, 0.0], [0.0, l, 0.0], [0.0, 0.0, l]])
+}
