@@ -33,9 +33,6 @@
 // Patch version of the library.
 #define EQP_VERSION_PATCH 0
 
-// Major version of the model-file format this library reads.
-#define FORMAT_MAJOR 1
-
 // An atom graph: atoms (local, then ghost) and the directed edges between
 // them. Edge e goes from center i to neighbor j, with the vector
 // r_j − r_i + S·cell (Å), S the integer image shift of j and the cell's rows

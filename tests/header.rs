@@ -14,6 +14,15 @@ fn header_is_up_to_date() {
         .expect("cbindgen failed")
         .write(&mut generated);
     let generated = String::from_utf8(generated).unwrap();
+    // Everything the header defines must carry the library's prefix.
+    for line in generated.lines() {
+        if let Some(name) = line.strip_prefix("#define ").and_then(|rest| rest.split_whitespace().next()) {
+            assert!(
+                name.starts_with("EQP_") || name == "EQUIPOT_H",
+                "the header exports `{name}` without the EQP_ prefix: add it to [export] exclude in cbindgen.toml"
+            );
+        }
+    }
     let path = format!("{root}/include/equipot.h");
     if std::env::var_os("EQUIPOT_UPDATE_HEADER").is_some() {
         std::fs::write(&path, &generated).unwrap();

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export EQUIPOT_SEVENN_MODELS=${EQUIPOT_SEVENN_MODELS:-$PWD/target/sevenn/models}
-cargo test --release --all-targets
+cargo test --release --all-targets --no-fail-fast
