@@ -341,3 +341,34 @@ fn backward_lanes<T: Real, const L: usize, const C: usize, const N: usize>(k: &S
     // back to e3nn's axes: (x, y, z) = (Y, Z, X)
     [gy, gz, gx]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::so3::{Normalization, SphericalHarmonics};
+
+    /// The batched kernel (W lanes, AVX2 where present) and the per-edge
+    /// kernel (W = 1) are the same arithmetic: equal to the last bit.
+    #[test]
+    fn batched_equals_per_edge() {
+        let vectors: Vec<[f64; 3]> = (0..21).map(|i| [(i as f64).sin(), (1.3 * i as f64).cos(), 0.4 - 0.1 * i as f64]).collect();
+        for normalize in [false, true] {
+            for lmax in [0, 2, 5, SH_LMAX] {
+                let sh = SphericalHarmonics::new(lmax, normalize, Normalization::Norm).unwrap();
+                let k = sh.kernel::<f64>();
+                let dim = sh.dim();
+                let mut batched = vec![0.0; vectors.len() * dim];
+                k.forward_many(&vectors, &mut batched);
+                let g: Vec<f64> = (0..batched.len()).map(|i| (0.37 * i as f64).cos()).collect();
+                let mut grads = vec![[0.0; 3]; vectors.len()];
+                k.backward_many(&vectors, &g, &mut grads);
+                for (e, v) in vectors.iter().enumerate() {
+                    let mut one = vec![0.0; dim];
+                    k.forward(*v, &mut one);
+                    assert_eq!(one, batched[e * dim..][..dim]);
+                    assert_eq!(k.backward(*v, &g[e * dim..][..dim]), grads[e]);
+                }
+            }
+        }
+    }
+}
