@@ -60,25 +60,24 @@ pub struct ShKernel<T> {
     m: [T; COLUMN],
 }
 
-/// Calls `$f::<T, L, L + 1>($args)` for the runtime `$lmax`, monomorphized per
-/// degree so that loops have constant trip counts and arrays (of C = L + 1
-/// columns) are no larger than needed.
+/// Calls `$f::<T, L>($args)` for the runtime `$lmax`, monomorphized per degree
+/// so that every loop inside has a constant trip count.
 macro_rules! dispatch_lmax {
     ($lmax:expr, $f:ident, $T:ty, $($arg:expr),*) => {
         match $lmax {
-            0 => $f::<$T, 0, 1>($($arg),*),
-            1 => $f::<$T, 1, 2>($($arg),*),
-            2 => $f::<$T, 2, 3>($($arg),*),
-            3 => $f::<$T, 3, 4>($($arg),*),
-            4 => $f::<$T, 4, 5>($($arg),*),
-            5 => $f::<$T, 5, 6>($($arg),*),
-            6 => $f::<$T, 6, 7>($($arg),*),
-            7 => $f::<$T, 7, 8>($($arg),*),
-            8 => $f::<$T, 8, 9>($($arg),*),
-            9 => $f::<$T, 9, 10>($($arg),*),
-            10 => $f::<$T, 10, 11>($($arg),*),
-            11 => $f::<$T, 11, 12>($($arg),*),
-            _ => $f::<$T, 12, 13>($($arg),*),
+            0 => $f::<$T, 0>($($arg),*),
+            1 => $f::<$T, 1>($($arg),*),
+            2 => $f::<$T, 2>($($arg),*),
+            3 => $f::<$T, 3>($($arg),*),
+            4 => $f::<$T, 4>($($arg),*),
+            5 => $f::<$T, 5>($($arg),*),
+            6 => $f::<$T, 6>($($arg),*),
+            7 => $f::<$T, 7>($($arg),*),
+            8 => $f::<$T, 8>($($arg),*),
+            9 => $f::<$T, 9>($($arg),*),
+            10 => $f::<$T, 10>($($arg),*),
+            11 => $f::<$T, 11>($($arg),*),
+            _ => $f::<$T, 12>($($arg),*),
         }
     };
 }
@@ -198,15 +197,15 @@ fn dot<T: Real, const N: usize>(a: [Lanes<T, N>; 3], b: [Lanes<T, N>; 3]) -> Lan
 }
 
 #[inline(always)]
-fn forward_one<T: Real, const L: usize, const C: usize>(k: &ShKernel<T>, p: [Lanes<T, 1>; 3], out: &mut [T]) {
+fn forward_one<T: Real, const L: usize>(k: &ShKernel<T>, p: [Lanes<T, 1>; 3], out: &mut [T]) {
     let out = &mut out[..(L + 1) * (L + 1)];
-    forward_lanes::<T, L, C, 1>(k, p, |i, y| out[i] = y.0[0]);
+    forward_lanes::<T, L, 1>(k, p, |i, y| out[i] = y.0[0]);
 }
 
 #[inline(always)]
-fn backward_one<T: Real, const L: usize, const C: usize>(k: &ShKernel<T>, p: [Lanes<T, 1>; 3], grad_out: &[T]) -> [Lanes<T, 1>; 3] {
+fn backward_one<T: Real, const L: usize>(k: &ShKernel<T>, p: [Lanes<T, 1>; 3], grad_out: &[T]) -> [Lanes<T, 1>; 3] {
     let g = &grad_out[..(L + 1) * (L + 1)];
-    backward_lanes::<T, L, C, 1>(k, p, |i| Lanes([g[i]]))
+    backward_lanes::<T, L, 1>(k, p, |i| Lanes([g[i]]))
 }
 
 /// Up to W vectors as lanes; missing lanes are zero vectors.
@@ -222,12 +221,12 @@ fn load<T: Real>(vectors: &[[T; 3]]) -> [Lanes<T, W>; 3] {
 }
 
 #[inline(always)]
-fn forward_many<T: Real, const L: usize, const C: usize>(k: &ShKernel<T>, vectors: &[[T; 3]], out: &mut [T]) {
+fn forward_many<T: Real, const L: usize>(k: &ShKernel<T>, vectors: &[[T; 3]], out: &mut [T]) {
     let dim = (L + 1) * (L + 1);
     let mut y = [Lanes::<T, W>::zero(); MAX_DIM];
     for (vectors, out) in vectors.chunks(W).zip(out.chunks_mut(W * dim)) {
         let p = k.point(load(vectors)).p;
-        forward_lanes::<T, L, C, W>(k, p, |i, value| y[i] = value);
+        forward_lanes::<T, L, W>(k, p, |i, value| y[i] = value);
         for (e, row) in out.chunks_exact_mut(dim).enumerate() {
             for (i, o) in row.iter_mut().enumerate() {
                 *o = y[i].0[e];
@@ -237,7 +236,7 @@ fn forward_many<T: Real, const L: usize, const C: usize>(k: &ShKernel<T>, vector
 }
 
 #[inline(always)]
-fn backward_many<T: Real, const L: usize, const C: usize>(k: &ShKernel<T>, vectors: &[[T; 3]], grad_out: &[T], grads: &mut [[T; 3]]) {
+fn backward_many<T: Real, const L: usize>(k: &ShKernel<T>, vectors: &[[T; 3]], grad_out: &[T], grads: &mut [[T; 3]]) {
     let dim = (L + 1) * (L + 1);
     // lanes past the last vector keep stale cotangents: their results are dropped
     let mut g = [Lanes::<T, W>::zero(); MAX_DIM];
@@ -248,7 +247,7 @@ fn backward_many<T: Real, const L: usize, const C: usize>(k: &ShKernel<T>, vecto
             }
         }
         let point = k.point(load(vectors));
-        let gp = backward_lanes::<T, L, C, W>(k, point.p, |i| g[i]);
+        let gp = backward_lanes::<T, L, W>(k, point.p, |i| g[i]);
         let d = k.chain(&point, gp);
         for (e, out) in grads.iter_mut().enumerate() {
             *out = [d[0].0[e], d[1].0[e], d[2].0[e]];
@@ -262,47 +261,30 @@ fn textbook_axes<V: Copy>(p: [V; 3]) -> (V, V, V) {
     (p[2], p[0], p[1])
 }
 
-/// C_m and S_m, the real and imaginary parts of (X + iY)^m, for m ≤ L.
-#[inline(always)]
-fn azimuth<T: Real, const L: usize, const C: usize, const N: usize>(x: Lanes<T, N>, y: Lanes<T, N>) -> ([Lanes<T, N>; C], [Lanes<T, N>; C]) {
-    let mut c = [Lanes::zero(); C];
-    let mut s = [Lanes::zero(); C];
-    c[0] = Lanes::splat(T::one());
-    for m in 1..=L {
-        c[m] = x * c[m - 1] - y * s[m - 1];
-        s[m] = x * s[m - 1] + y * c[m - 1];
-    }
-    (c, s)
-}
-
-/// Column m of Q: Q_l^m(Z, r²) at index l for m ≤ l ≤ L, zero below.
-#[inline(always)]
-fn legendre_column<T: Real, const L: usize, const C: usize, const N: usize>(k: &ShKernel<T>, m: usize, z: Lanes<T, N>, r2: Lanes<T, N>) -> [Lanes<T, N>; C] {
-    let mut q = [Lanes::zero(); C];
-    q[m] = Lanes::splat(k.diagonal[m]);
-    // (l - m) Q_l^m = (2l - 1) Z Q_{l-1}^m - (l + m - 1) r² Q_{l-2}^m, with Q_{m-1}^m = 0
-    let mut before = Lanes::zero();
-    for l in m + 1..=L {
-        let next = z * q[l - 1] * k.rec_a[q_index(l, m)] - r2 * before * k.rec_b[q_index(l, m)];
-        before = q[l - 1];
-        q[l] = next;
-    }
-    q
-}
+// Both kernels stream over columns m = 0..=L and, inside, degrees l = m..=L,
+// carrying C_m, S_m (and C_{m-1}, S_{m-1}) and the last two Q_l^m in
+// registers: no tables of intermediate values.
 
 /// Y(p) for N points at once, handed to `store(component, values)`.
 #[inline(always)]
-fn forward_lanes<T: Real, const L: usize, const C: usize, const N: usize>(k: &ShKernel<T>, p: [Lanes<T, N>; 3], mut store: impl FnMut(usize, Lanes<T, N>)) {
+fn forward_lanes<T: Real, const L: usize, const N: usize>(k: &ShKernel<T>, p: [Lanes<T, N>; 3], mut store: impl FnMut(usize, Lanes<T, N>)) {
     let (x, y, z) = textbook_axes(p);
     let r2 = x * x + y * y + z * z;
-    let (c, s) = azimuth::<T, L, C, N>(x, y);
+    let (mut c, mut s) = (Lanes::splat(T::one()), Lanes::zero());
     for m in 0..=L {
-        let q = legendre_column::<T, L, C, N>(k, m, z, r2);
+        if m > 0 {
+            (c, s) = (x * c - y * s, x * s + y * c);
+        }
+        // (l - m) Q_l^m = (2l - 1) Z Q_{l-1}^m - (l + m - 1) r² Q_{l-2}^m, from Q_m^m = (2m - 1)!!
+        let (mut q, mut before) = (Lanes::splat(k.diagonal[m]), Lanes::zero());
         for l in m..=L {
-            let nq = q[l] * k.factors[q_index(l, m)];
-            store(l * l + l + m, nq * c[m]);
+            if l > m {
+                (q, before) = (z * q * k.rec_a[q_index(l, m)] - r2 * before * k.rec_b[q_index(l, m)], q);
+            }
+            let nq = q * k.factors[q_index(l, m)];
+            store(l * l + l + m, nq * c);
             if m > 0 {
-                store(l * l + l - m, nq * s[m]);
+                store(l * l + l - m, nq * s);
             }
         }
     }
@@ -310,31 +292,50 @@ fn forward_lanes<T: Real, const L: usize, const C: usize, const N: usize>(k: &Sh
 
 /// Σ_i g_i ∂Y_i/∂p for N points at once, the cotangent g read by `g(component)`.
 #[inline(always)]
-fn backward_lanes<T: Real, const L: usize, const C: usize, const N: usize>(k: &ShKernel<T>, p: [Lanes<T, N>; 3], g: impl Fn(usize) -> Lanes<T, N>) -> [Lanes<T, N>; 3] {
+fn backward_lanes<T: Real, const L: usize, const N: usize>(k: &ShKernel<T>, p: [Lanes<T, N>; 3], g: impl Fn(usize) -> Lanes<T, N>) -> [Lanes<T, N>; 3] {
     let (x, y, z) = textbook_axes(p);
     let r2 = x * x + y * y + z * z;
-    let (c, s) = azimuth::<T, L, C, N>(x, y);
-    // Σ (g·∂Y/∂Q_l^m) Q_{l-1}^{m+1}: the common factor of the -X, -Y terms
+    // g · ∂Y_{l,±m}/∂Q_l^m = N_lm (g_{l,+m} C_m + g_{l,-m} S_m), with (C, S) of column m
+    let weight = |l: usize, m: usize, c: Lanes<T, N>, s: Lanes<T, N>| {
+        let n = k.factors[q_index(l, m)];
+        let gc = g(l * l + l + m) * n;
+        if m > 0 {
+            let gs = g(l * l + l - m) * n;
+            (gc, gs, gc * c + gs * s)
+        } else {
+            (gc, Lanes::zero(), gc * c)
+        }
+    };
+    // Σ weight(l, m) Q_{l-1}^{m+1}: the common factor of the -X, -Y terms
     let mut radial = Lanes::zero();
     let (mut gx, mut gy, mut gz) = (Lanes::zero(), Lanes::zero(), Lanes::zero());
-    // columns m + 1 and m of Q, walking m down so that column m + 1 is at hand
-    let mut upper = [Lanes::zero(); C];
-    for m in (0..=L).rev() {
-        let q = legendre_column::<T, L, C, N>(k, m, z, r2);
-        for l in m.max(1)..=L {
-            let n = k.factors[q_index(l, m)];
-            let gc = g(l * l + l + m) * n;
-            let gs = if m > 0 { g(l * l + l - m) * n } else { Lanes::zero() };
-            let a = gc * c[m] + gs * s[m];
-            radial += a * upper[l - 1];
-            gz += a * q[l - 1] * k.l_plus_m[q_index(l, m)];
-            if m > 0 {
-                let qm = q[l] * k.m[m];
-                gx += qm * (gc * c[m - 1] + gs * s[m - 1]);
-                gy += qm * (gs * c[m - 1] - gc * s[m - 1]);
+    let (mut c, mut s) = (Lanes::splat(T::one()), Lanes::zero());
+    let (mut c_prev, mut s_prev) = (Lanes::zero(), Lanes::zero());
+    for m in 0..=L {
+        if m > 0 {
+            (c_prev, s_prev) = (c, s);
+            (c, s) = (x * c - y * s, x * s + y * c);
+        }
+        let (mut q, mut before) = (Lanes::splat(k.diagonal[m]), Lanes::zero());
+        for l in m..=L {
+            if l > m {
+                (q, before) = (z * q * k.rec_a[q_index(l, m)] - r2 * before * k.rec_b[q_index(l, m)], q);
+            }
+            if l > 0 {
+                // Y_{l,±m} = N Q_l^m (C_m, S_m): ∂_Z Q_l^m = (l+m) Q_{l-1}^m, and C_m, S_m depend on X, Y
+                let (gc, gs, w) = weight(l, m, c, s);
+                gz += w * before * k.l_plus_m[q_index(l, m)];
+                if m > 0 {
+                    let qm = q * k.m[m];
+                    gx += qm * (gc * c_prev + gs * s_prev);
+                    gy += qm * (gs * c_prev - gc * s_prev);
+                }
+            }
+            if m > 0 && l < L {
+                // Q_l^m is Q_{(l+1)-1}^{(m-1)+1}: the X, Y derivative of Q_{l+1}^{m-1}
+                radial += weight(l + 1, m - 1, c_prev, s_prev).2 * q;
             }
         }
-        upper = q;
     }
     gx -= x * radial;
     gy -= y * radial;
