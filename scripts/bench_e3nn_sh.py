@@ -113,6 +113,7 @@ def main():
         else:
             end = text.find("\n## ", start + 1)
             text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 
 

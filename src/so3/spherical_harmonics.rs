@@ -7,8 +7,6 @@ use crate::{invalid, Error, Real, Result};
 use rayon::prelude::*;
 use std::str::FromStr;
 
-
-
 /// Edges handed to one rayon task.
 const CHUNK: usize = 512;
 
@@ -42,7 +40,8 @@ pub struct SphericalHarmonics {
     lmax: u32,
     normalize: bool,
     normalization: Normalization,
-    /// N_lm at index l(l+1)/2 + m, normalization included.
+    /// N_lm = √((2 - δ_m0)(2l + 1)(l - m)!/(l + m)!) at q_index(l, m), times
+    /// the normalization's factor.
     factors: Vec<f64>,
 }
 
