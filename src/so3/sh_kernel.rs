@@ -20,8 +20,9 @@
 use crate::so3::lanes::Lanes;
 use crate::Real;
 
-/// Highest degree implemented (e3nn 0.6 goes to 12 as well).
-pub const SH_LMAX: u32 = 12;
+/// Highest degree implemented (e3nn 0.6 goes to 12 as well); public as
+/// `SphericalHarmonics::max_lmax()`.
+pub(crate) const SH_LMAX: u32 = 12;
 
 /// Number of (l, m ≥ 0) pairs for l ≤ SH_LMAX: the size of per-(l, m) tables.
 pub(crate) const NQ: usize = ((SH_LMAX + 1) * (SH_LMAX + 2) / 2) as usize;

@@ -46,6 +46,11 @@ pub struct SphericalHarmonics {
 }
 
 impl SphericalHarmonics {
+    /// Highest degree implemented (as in e3nn 0.6).
+    pub const fn max_lmax() -> u32 {
+        SH_LMAX
+    }
+
     /// Harmonics of degrees 0..=lmax; `normalize` divides each vector by its
     /// norm first (as e3nn does, with |r| clamped below at 1e-12).
     pub fn new(lmax: u32, normalize: bool, normalization: Normalization) -> Result<Self> {
