@@ -2,7 +2,9 @@
 //! without reference to e3nn: gradients against finite differences,
 //! Y(R r) = D(R) Y(r), D a representation, Wigner-3j invariance.
 
-use equipot::so3::{wigner_3j, wigner_d, Irrep, Irreps, Normalization, SphericalHarmonics, SH_LMAX};
+use equipot::so3::{wigner_3j, wigner_d, Irrep, Irreps, Normalization, SphericalHarmonics};
+
+const SH_LMAX: u32 = SphericalHarmonics::max_lmax();
 
 /// A small deterministic generator (xorshift64*) for test inputs.
 struct Rng(u64);
