@@ -23,6 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Most threads a workspace may ask for.
+#define MAX_THREADS 4096
+
 // Major version of the library and of its C ABI (0 until the ABI is frozen:
 // before 1.0, each minor version may change the ABI).
 #define EQP_VERSION_MAJOR 0
@@ -35,6 +38,9 @@
 
 // Major version of the model-file format this library reads.
 #define FORMAT_MAJOR 1
+
+// Highest degree implemented (e3nn 0.6 goes to 12 as well).
+#define SH_LMAX 12
 
 // An atom graph: atoms (local, then ghost) and the directed edges between
 // them. Edge e goes from center i to neighbor j, with the vector
@@ -206,14 +212,24 @@ eqp_status_t eqp_model_new_lennard_jones(size_t n_species,
                                          double cutoff,
                                          struct eqp_model_t **model);
 
-// Loads a model from the file at `path` (a NUL-terminated UTF-8 path).
-// Today it reads equipot's JSON description of a "lennard-jones" model,
-// e.g. {"equipot": {"format_version": "1.0", "architecture":
-// "lennard-jones", "species": [18], "cutoff": 8.5, "epsilon": [[0.0104]],
-// "sigma": [[3.4]]}}; other architectures fail with EQP_ERROR_MODEL_FORMAT.
-// A missing or unreadable file gives EQP_ERROR_IO. On error, `*model` is
-// set to NULL.
+// Loads a model from the file at `path` (a NUL-terminated UTF-8 path): a
+// safetensors model file (e.g. a converted SevenNet, architecture "nequip"),
+// or equipot's JSON description of an analytic model, e.g. {"equipot":
+// {"format_version": "1.0", "architecture": "lennard-jones", "species": [18],
+// "cutoff": 8.5, "epsilon": [[0.0104]], "sigma": [[3.4]]}}. A multi-fidelity
+// model runs its default modal (see eqp_model_load_modal).
+// A missing or unreadable file gives EQP_ERROR_IO; a malformed, truncated or
+// newer-major file, or one of an architecture this library cannot run, gives
+// EQP_ERROR_MODEL_FORMAT. On error, `*model` is set to NULL.
 eqp_status_t eqp_model_load(const char *path, struct eqp_model_t **model);
+
+// Loads a model like eqp_model_load, choosing the fidelity head `modal`
+// (NUL-terminated, e.g. "PBE" or "R2SCAN" for SevenNet-MF-0) of a
+// multi-fidelity model; NULL takes the file's default ("default_modal" in its
+// metadata, where "modals" lists them all). An unknown modal, or a modal
+// given for a model that has none, gives EQP_ERROR_INVALID_ARGUMENT and a
+// message listing the model's modals. On error, `*model` is set to NULL.
+eqp_status_t eqp_model_load_modal(const char *path, const char *modal, struct eqp_model_t **model);
 
 // Frees a model; NULL does nothing.
 void eqp_model_free(struct eqp_model_t *model);
