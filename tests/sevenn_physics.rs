@@ -476,6 +476,8 @@ fn an_isolated_atom_is_alone() {
 /// may not wander more than 1e-4 eV/atom from its start at any logged step.
 /// Slow (minutes on two cores): scripts/ci/45-sevenn-md.sh runs it with
 /// `--ignored`.
+const NVE_STEPS: usize = 2000;
+
 #[test]
 #[ignore = "slow (2000 SevenNet-0 steps): run by scripts/ci/45-sevenn-md.sh"]
 fn nve_md_conserves_energy() {
@@ -498,19 +500,19 @@ fn nve_md_conserves_energy() {
         .current_dir(&dir)
         .args(["md", "--model"])
         .arg(&model)
-        .args(["si64.xyz", "--steps", "2000", "--dt", "1", "--temperature", "300", "--every", "10", "--seed", "1"])
+        .args(["si64.xyz", "--steps", &NVE_STEPS.to_string(), "--dt", "1", "--temperature", "300", "--every", "10", "--seed", "1"])
         .args(["--log", "nve.log", "--trajectory", "nve.xyz", "--precision", "f64"])
         .status()
         .unwrap();
     assert!(status.success());
     let log = std::fs::read_to_string(dir.join("nve.log")).unwrap();
     let rows: Vec<Vec<f64>> = log.lines().filter(|l| !l.starts_with('#')).map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect()).collect();
-    assert_eq!(rows.last().unwrap()[0], 2000.0, "the run did not reach step 2000");
+    assert_eq!(rows.last().unwrap()[0], NVE_STEPS as f64, "the run did not reach the last step");
     let e0 = rows[0][4];
     let worst = rows.iter().map(|r| (r[4] - e0).abs() / 64.0).fold(0.0, f64::max);
     let drift = (rows.last().unwrap()[4] - e0) / 64.0;
     let mean_t = rows.iter().map(|r| r[5]).sum::<f64>() / rows.len() as f64;
-    eprintln!("NVE 2000 × 1 fs, Si64: drift {drift:.2e} eV/atom, max |E − E0| {worst:.2e} eV/atom, mean T {mean_t:.0} K");
+    eprintln!("NVE {NVE_STEPS} × 1 fs, Si64: drift {drift:.2e} eV/atom, max |E − E0| {worst:.2e} eV/atom, mean T {mean_t:.0} K");
     assert!(worst < 1e-4, "total energy wandered {worst:e} eV/atom (> 1e-4) from its start");
     std::fs::remove_dir_all(&dir).ok();
 }
