@@ -50,19 +50,21 @@ impl Atoms {
         self.numbers.len()
     }
 
-    fn eval(&self, model: &Model) -> Outputs {
+    fn compute(&self, model: &Model, request: &Request) -> Outputs {
         let ws = Workspace::new(2).unwrap();
         let structure = Structure { positions: &self.positions, numbers: &self.numbers, cell: self.cell, pbc: self.pbc };
         let graph = AtomGraph::build(&structure, model.cutoff(), &ws).unwrap();
+        model.compute(&graph, request, &ws).unwrap()
+    }
+
+    /// Energy, forces, virial and per-atom energies in f64.
+    fn eval(&self, model: &Model) -> Outputs {
         let request = Request { forces: true, virial: true, atom_energies: true, precision: Precision::F64, ..Default::default() };
-        model.compute(&graph, &request, &ws).unwrap()
+        self.compute(model, &request)
     }
 
     fn energy(&self, model: &Model) -> f64 {
-        let ws = Workspace::new(2).unwrap();
-        let structure = Structure { positions: &self.positions, numbers: &self.numbers, cell: self.cell, pbc: self.pbc };
-        let graph = AtomGraph::build(&structure, model.cutoff(), &ws).unwrap();
-        model.compute(&graph, &Request::default(), &ws).unwrap().energy
+        self.compute(model, &Request::default()).energy
     }
 
     /// Applies r ↦ M r to every position and cell vector.
@@ -97,7 +99,8 @@ impl Random {
         [scale * self.next(), scale * self.next(), scale * self.next()]
     }
 
-    /// A uniformly random rotation (unit quaternion from a normalized Gaussian-ish draw).
+    /// A random rotation: a normalized random quaternion (not exactly uniform
+    /// over rotations, which these tests do not need).
     fn rotation(&mut self) -> Mat3 {
         let q = [self.next(), self.next(), self.next(), self.next()];
         let norm = q.iter().map(|x| x * x).sum::<f64>().sqrt();
