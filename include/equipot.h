@@ -203,14 +203,24 @@ eqp_status_t eqp_model_new_lennard_jones(size_t n_species,
                                          double cutoff,
                                          struct eqp_model_t **model);
 
-// Loads a model from the file at `path` (a NUL-terminated UTF-8 path).
-// Today it reads equipot's JSON description of a "lennard-jones" model,
-// e.g. {"equipot": {"format_version": "1.0", "architecture":
-// "lennard-jones", "species": [18], "cutoff": 8.5, "epsilon": [[0.0104]],
-// "sigma": [[3.4]]}}; other architectures fail with EQP_ERROR_MODEL_FORMAT.
-// A missing or unreadable file gives EQP_ERROR_IO. On error, `*model` is
-// set to NULL.
+// Loads a model from the file at `path` (a NUL-terminated UTF-8 path): a
+// safetensors model file (e.g. a converted SevenNet, architecture "nequip"),
+// or equipot's JSON description of an analytic model, e.g. {"equipot":
+// {"format_version": "1.0", "architecture": "lennard-jones", "species": [18],
+// "cutoff": 8.5, "epsilon": [[0.0104]], "sigma": [[3.4]]}}. A multi-fidelity
+// model runs its default modal (see eqp_model_load_modal).
+// A missing or unreadable file gives EQP_ERROR_IO; a malformed, truncated or
+// newer-major file, or one of an architecture this library cannot run, gives
+// EQP_ERROR_MODEL_FORMAT. On error, `*model` is set to NULL.
 eqp_status_t eqp_model_load(const char *path, struct eqp_model_t **model);
+
+// Loads a model like eqp_model_load, choosing the fidelity head `modal`
+// (NUL-terminated, e.g. "PBE" or "R2SCAN" for SevenNet-MF-0) of a
+// multi-fidelity model; NULL takes the file's default ("default_modal" in its
+// metadata, where "modals" lists them all). An unknown modal, or a modal
+// given for a model that has none, gives EQP_ERROR_INVALID_ARGUMENT and a
+// message listing the model's modals. On error, `*model` is set to NULL.
+eqp_status_t eqp_model_load_modal(const char *path, const char *modal, struct eqp_model_t **model);
 
 // Frees a model; NULL does nothing.
 void eqp_model_free(struct eqp_model_t *model);

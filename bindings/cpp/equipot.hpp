@@ -235,6 +235,15 @@ public:
         return Model(raw);
     }
 
+    // A model file (see eqp_model_load); `modal` picks the fidelity head of a
+    // multi-fidelity model (e.g. "PBE"), empty for the file's default.
+    static Model load(const std::string& path, const std::string& modal = "") {
+        check_version();
+        eqp_model_t* raw = nullptr;
+        detail::check(eqp_model_load_modal(path.c_str(), modal.empty() ? nullptr : modal.c_str(), &raw));
+        return Model(raw);
+    }
+
     double cutoff() const {
         double c = 0.0;
         detail::check(eqp_model_cutoff(get(), &c));

@@ -35,12 +35,12 @@ module equipot
 
     public :: c_eqp_version, c_eqp_last_error, c_eqp_workspace_new, c_eqp_workspace_free, &
         c_eqp_graph_build, c_eqp_graph_from_neighbor_list, c_eqp_graph_free, c_eqp_graph_n_atoms, &
-        c_eqp_graph_n_edges, c_eqp_graph_edges, c_eqp_model_new_lennard_jones, c_eqp_model_free, &
+        c_eqp_graph_n_edges, c_eqp_graph_edges, c_eqp_model_new_lennard_jones, c_eqp_model_load_modal, c_eqp_model_free, &
         c_eqp_model_cutoff, c_eqp_model_n_layers, c_eqp_model_n_species, c_eqp_model_species, &
         c_eqp_model_architecture, c_eqp_compute
     public :: eqp_version, eqp_last_error, eqp_workspace_new, eqp_workspace_free, eqp_graph_build, &
         eqp_graph_from_neighbor_list, eqp_graph_free, eqp_graph_n_atoms, eqp_graph_n_edges, &
-        eqp_graph_edges, eqp_model_new_lennard_jones, eqp_model_free, eqp_model_cutoff, &
+        eqp_graph_edges, eqp_model_new_lennard_jones, eqp_model_load, eqp_model_free, eqp_model_cutoff, &
         eqp_model_n_layers, eqp_model_species, eqp_model_architecture, eqp_compute
 
     interface
@@ -120,6 +120,13 @@ module equipot
             type(c_ptr), value :: species, epsilon, sigma
             real(c_double), value :: cutoff
             type(c_ptr) :: model
+            integer(c_int32_t) :: status
+        end function
+
+        function c_eqp_model_load_modal(path, modal, model) bind(C, name="eqp_model_load_modal") result(status)
+            import :: c_ptr, c_int32_t
+            type(c_ptr), value :: path, modal
+            type(c_ptr), intent(out) :: model
             integer(c_int32_t) :: status
         end function
 
@@ -355,6 +362,27 @@ contains
             loc_real(sigma), cutoff, model))
     end function
 
+    !> Loads a model file (a converted SevenNet, or a JSON description of an
+    !> analytic model); modal picks the fidelity head of a multi-fidelity model
+    !> (e.g. "PBE"), absent for the file's default.
+    function eqp_model_load(path, model, modal) result(status)
+        character(len=*), intent(in) :: path
+        type(c_ptr), intent(out) :: model
+        character(len=*), intent(in), optional :: modal
+        integer(c_int32_t) :: status
+        character(kind=c_char), allocatable, target :: c_path(:), c_modal(:)
+        type(c_ptr) :: modal_ptr
+
+        model = c_null_ptr
+        c_path = c_chars(path)
+        modal_ptr = c_null_ptr
+        if (present(modal)) then
+            c_modal = c_chars(modal)
+            modal_ptr = c_loc(c_modal)
+        end if
+        status = track(c_eqp_model_load_modal(c_loc(c_path), modal_ptr, model))
+    end function
+
     subroutine eqp_model_free(model)
         type(c_ptr), intent(inout) :: model
         call c_eqp_model_free(model)
@@ -485,6 +513,18 @@ contains
         do i = 1, n
             s(i:i) = chars(i)
         end do
+    end function
+
+    !> A Fortran string as a NUL-terminated C string.
+    function c_chars(s) result(chars)
+        character(len=*), intent(in) :: s
+        character(kind=c_char), allocatable :: chars(:)
+        integer :: i
+        allocate(chars(len(s) + 1))
+        do i = 1, len(s)
+            chars(i) = s(i:i)
+        end do
+        chars(len(s) + 1) = c_null_char
     end function
 
     ! c_loc of an array, or NULL for an empty one (c_loc needs a non-empty array).

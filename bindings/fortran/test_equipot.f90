@@ -204,9 +204,10 @@ contains
     end subroutine
 
     subroutine bad_input()
-        real(c_double) :: pos(3, n_atoms), small(3, n_atoms - 1), e
+        real(c_double) :: pos(3, n_atoms), small(3, n_atoms - 1), e, c
         integer(c_int32_t) :: status
-        type(c_ptr) :: g
+        type(c_ptr) :: g, m
+        integer :: unit
         ! A NaN coordinate: the library's status and message.
         pos = positions
         pos(2, 5) = ieee_nan()
@@ -225,6 +226,24 @@ contains
         status = eqp_graph_build(small, numbers, cutoff, g)
         call check(status == EQP_ERROR_LENGTH_MISMATCH .and. index(eqp_last_error(), "positions must be (3, n)") > 0, &
             "shape mismatch is reported: " // eqp_last_error())
+        ! Model files: a JSON Lennard-Jones description loads; a modal for a
+        ! model without modals and a missing file are reported.
+        open(newunit=unit, file="test_equipot_lj.json", status="replace", action="write")
+        write (unit, "(a)") '{"equipot": {"format_version": "1.0", "architecture": "lennard-jones", ' // &
+            '"species": [18], "cutoff": 8.0, "epsilon": [[0.0104]], "sigma": [[3.4]]}}'
+        close(unit)
+        call check(eqp_model_load("test_equipot_lj.json", m) == EQP_SUCCESS, "eqp_model_load reads a JSON model")
+        call check(eqp_model_cutoff(m, c) == EQP_SUCCESS .and. abs(c - 8.0d0) < 1d-12, "the loaded model's cutoff is 8 Å")
+        call eqp_model_free(m)
+        status = eqp_model_load("test_equipot_lj.json", m, modal="PBE")
+        call check(status == EQP_ERROR_INVALID_ARGUMENT .and. index(eqp_last_error(), "has none") > 0, &
+            "a modal for a model without modals is reported: " // eqp_last_error())
+        call check(.not. c_associated(m), "no model on failure")
+        open(newunit=unit, file="test_equipot_lj.json")
+        close(unit, status="delete")
+        status = eqp_model_load("/nonexistent/model.eqp.safetensors", m)
+        call check(status == EQP_ERROR_IO .and. index(eqp_last_error(), "cannot read") > 0, &
+            "a missing model file is reported: " // eqp_last_error())
         ! A NULL graph handle through the module.
         status = eqp_compute(model, c_null_ptr, e)
         call check(status == EQP_ERROR_NULL_POINTER .and. index(eqp_last_error(), "`graph` is NULL") > 0, &

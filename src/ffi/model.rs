@@ -43,26 +43,49 @@ pub unsafe extern "C" fn eqp_model_new_lennard_jones(
     })
 }
 
-/// Loads a model from the file at `path` (a NUL-terminated UTF-8 path).
-/// Today it reads equipot's JSON description of a "lennard-jones" model,
-/// e.g. {"equipot": {"format_version": "1.0", "architecture":
-/// "lennard-jones", "species": [18], "cutoff": 8.5, "epsilon": [[0.0104]],
-/// "sigma": [[3.4]]}}; other architectures fail with EQP_ERROR_MODEL_FORMAT.
-/// A missing or unreadable file gives EQP_ERROR_IO. On error, `*model` is
-/// set to NULL.
+/// Loads a model from the file at `path` (a NUL-terminated UTF-8 path): a
+/// safetensors model file (e.g. a converted SevenNet, architecture "nequip"),
+/// or equipot's JSON description of an analytic model, e.g. {"equipot":
+/// {"format_version": "1.0", "architecture": "lennard-jones", "species": [18],
+/// "cutoff": 8.5, "epsilon": [[0.0104]], "sigma": [[3.4]]}}. A multi-fidelity
+/// model runs its default modal (see eqp_model_load_modal).
+/// A missing or unreadable file gives EQP_ERROR_IO; a malformed, truncated or
+/// newer-major file, or one of an architecture this library cannot run, gives
+/// EQP_ERROR_MODEL_FORMAT. On error, `*model` is set to NULL.
 #[no_mangle]
 pub unsafe extern "C" fn eqp_model_load(path: *const c_char, model: *mut *mut eqp_model_t) -> eqp_status_t {
-    guard("eqp_model_load", || {
-        slot(model, "model")?;
-        if path.is_null() {
-            return Err(crate::Error::NullPointer("`path` is NULL".into()));
-        }
-        let path = std::ffi::CStr::from_ptr(path)
+    guard("eqp_model_load", || load(path, std::ptr::null(), model))
+}
+
+/// Loads a model like eqp_model_load, choosing the fidelity head `modal`
+/// (NUL-terminated, e.g. "PBE" or "R2SCAN" for SevenNet-MF-0) of a
+/// multi-fidelity model; NULL takes the file's default ("default_modal" in its
+/// metadata, where "modals" lists them all). An unknown modal, or a modal
+/// given for a model that has none, gives EQP_ERROR_INVALID_ARGUMENT and a
+/// message listing the model's modals. On error, `*model` is set to NULL.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_load_modal(
+    path: *const c_char,
+    modal: *const c_char,
+    model: *mut *mut eqp_model_t,
+) -> eqp_status_t {
+    guard("eqp_model_load_modal", || load(path, modal, model))
+}
+
+unsafe fn load(path: *const c_char, modal: *const c_char, model: *mut *mut eqp_model_t) -> crate::Result<()> {
+    slot(model, "model")?;
+    if path.is_null() {
+        return Err(crate::Error::NullPointer("`path` is NULL".into()));
+    }
+    let text = |ptr: *const c_char, name: &str| {
+        std::ffi::CStr::from_ptr(ptr)
             .to_str()
-            .map_err(|_| crate::Error::InvalidArgument("`path` is not valid UTF-8".into()))?;
-        give(model, eqp_model_t::new(crate::model::load(path)?));
-        Ok(())
-    })
+            .map_err(|_| crate::Error::InvalidArgument(format!("`{name}` is not valid UTF-8")))
+    };
+    let path = text(path, "path")?;
+    let modal = if modal.is_null() { None } else { Some(text(modal, "modal")?) };
+    give(model, eqp_model_t::new(crate::model::load_modal(path, modal)?));
+    Ok(())
 }
 
 /// Frees a model; NULL does nothing.

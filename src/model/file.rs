@@ -61,7 +61,10 @@ pub fn load_modal(path: impl AsRef<Path>, modal: Option<&str>) -> Result<Model> 
         .and_then(Value::as_str)
         .ok_or_else(|| format_error(path, "no \"architecture\" string"))?;
     match (architecture, &tensors) {
-        ("lennard-jones", _) => lennard_jones(path, &meta),
+        ("lennard-jones", _) => match modal {
+            Some(m) => Err(Error::InvalidArgument(format!("{}: modal {m:?} given, but this model has none", path.display()))),
+            None => lennard_jones(path, &meta),
+        },
         ("nequip", Some(tensors)) => super::nequip::Nequip::from_file(&meta, tensors, modal)
             .map(Model::new)
             .map_err(|e| match e {

@@ -68,6 +68,8 @@ _signatures = {
         _status, [ctypes.c_void_p, ctypes.c_size_t, _c_int32_p, _c_int32_p, _c_int32_p, _c_double_p]
     ),
     "eqp_model_load": (_status, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "eqp_model_load_modal": (_status, [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "eqp_model_architecture": (ctypes.c_char_p, [ctypes.c_void_p]),
     "eqp_model_free": (None, [ctypes.c_void_p]),
     "eqp_model_cutoff": (_status, [ctypes.c_void_p, _c_double_p]),
     "eqp_model_n_species": (_status, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]),
@@ -119,14 +121,19 @@ class Workspace(_Handle):
 
 
 class Model(_Handle):
-    """A model loaded from an equipot model file."""
+    """A model loaded from an equipot model file. `modal` picks the fidelity
+    head of a multi-fidelity model (e.g. "PBE" for SevenNet-MF-0); None takes
+    the file's default."""
 
     _free = lib.eqp_model_free
 
-    def __init__(self, path):
+    def __init__(self, path, modal=None):
         p = ctypes.c_void_p()
-        check(lib.eqp_model_load(os.fsencode(path), ctypes.byref(p)))
+        modal_bytes = None if modal is None else str(modal).encode()
+        check(lib.eqp_model_load_modal(os.fsencode(path), modal_bytes, ctypes.byref(p)))
         super().__init__(p)
+        self.modal = modal
+        self.architecture = lib.eqp_model_architecture(self._ptr).decode()
         cutoff = ctypes.c_double()
         check(lib.eqp_model_cutoff(self._ptr, ctypes.byref(cutoff)))
         self.cutoff = cutoff.value

@@ -7,7 +7,11 @@ from ._capi import Graph, Model, Workspace, compute
 
 
 class EquipotCalculator(Calculator):
-    """ASE calculator for an equipot model file.
+    """ASE calculator for an equipot model file (or a loaded `Model`).
+
+    `modal` picks the fidelity head of a multi-fidelity model (SevenNet-MF-0:
+    "PBE" or "R2SCAN"); None takes the file's default. `precision` is
+    "float64" or "float32"; `threads` = 0 uses every core.
 
     Properties: energy (eV), free_energy (= energy), energies (per atom, eV),
     forces (eV/Å), stress (eV/Å³, ASE's sign convention: -virial/volume, Voigt
@@ -16,9 +20,14 @@ class EquipotCalculator(Calculator):
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, model, precision="float64", threads=0, **kwargs):
+    def __init__(self, model, precision="float64", threads=0, modal=None, **kwargs):
         super().__init__(**kwargs)
-        self.model = model if isinstance(model, Model) else Model(model)
+        if isinstance(model, Model):
+            if modal is not None and modal != model.modal:
+                raise ValueError("modal is chosen when a Model is loaded: pass the path instead")
+            self.model = model
+        else:
+            self.model = Model(model, modal=modal)
         self.precision = precision
         self.workspace = Workspace(threads)
 

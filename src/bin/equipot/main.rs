@@ -11,10 +11,11 @@ use std::time::Instant;
 const USAGE: &str = "\
 usage:
   equipot convert sevenn CHECKPOINT OUT        convert a SevenNet checkpoint (runs python3 -m equipot.convert)
-  equipot eval --model M [--precision f32|f64] [--threads N] [--json] FILE.xyz
+  equipot eval --model M [--modal NAME] [--precision f32|f64] [--threads N] [--json] FILE.xyz
   equipot md --model M FILE.xyz --steps N --dt FS --temperature K
              [--thermostat langevin] [--friction 1/FS] [--precision f32|f64] [--threads N]
-             [--seed S] [--log md.log] [--trajectory md.xyz] [--every N]
+             [--seed S] [--log md.log] [--trajectory md.xyz] [--every N] [--modal NAME]
+  --modal picks the fidelity head of a multi-fidelity model (e.g. PBE, R2SCAN for SevenNet-MF-0)
   equipot --version";
 
 fn main() {
@@ -92,7 +93,7 @@ impl Args {
 
     fn setup(&self) -> Result<(Model, Workspace, Vec<xyz::Frame>), String> {
         let model_path = self.get("--model")?.ok_or("--model is required")?;
-        let model = equipot::model::load(model_path).map_err(|e| format!("{model_path}: {e}"))?;
+        let model = equipot::model::load_modal(model_path, self.get("--modal")?).map_err(|e| format!("{model_path}: {e}"))?;
         let ws = Workspace::new(self.number("--threads", Some(0))?).map_err(|e| e.to_string())?;
         let file = self.positional.first().ok_or("an input .xyz file is required")?;
         let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;

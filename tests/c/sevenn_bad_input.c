@@ -1,0 +1,238 @@
+/*
+ * Bad input for a SevenNet model through the C ABI: an element the model does
+ * not know, model files of another architecture, truncated or of a newer
+ * format, an unknown modal; and one valid edge case, an atom farther than the
+ * cutoff from everything. Each must come back as a status code and a message
+ * that names the problem. Reads the converted models from the directory
+ * given as argv[1] (scripts/ci/46-sevenn-consumers.sh passes
+ * $EQUIPOT_SEVENN_MODELS); writes its broken files into argv[2].
+ */
+#include <equipot.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int case_failed;
+static const char *models_dir, *scratch_dir;
+
+#define EXPECT(cond)                                                              \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            fprintf(stderr, "  %s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
+            case_failed = 1;                                                      \
+        }                                                                         \
+    } while (0)
+
+static void expect_error_at(eqp_status_t got, eqp_status_t want, const char *needle, int line) {
+    const char *message = eqp_last_error();
+    if (got != want || !strstr(message, needle)) {
+        fprintf(stderr, "  line %d: status %d (want %d), message \"%s\" (want \"...%s...\")\n", line, (int)got,
+                (int)want, message, needle);
+        case_failed = 1;
+    }
+}
+#define EXPECT_ERROR(call, status, needle) expect_error_at((call), (status), (needle), __LINE__)
+#define EXPECT_OK(call) EXPECT((call) == EQP_SUCCESS)
+
+static void path_in(char *out, size_t size, const char *dir, const char *name) {
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+static eqp_model_t *load(const char *name, const char *modal) {
+    char path[4096];
+    path_in(path, sizeof path, models_dir, name);
+    eqp_model_t *model = NULL;
+    if (eqp_model_load_modal(path, modal, &model) != EQP_SUCCESS) {
+        fprintf(stderr, "  cannot load %s: %s\n", path, eqp_last_error());
+        case_failed = 1;
+    }
+    return model;
+}
+
+/* Reads a whole file; *size gets its length. */
+static unsigned char *slurp(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc(*size);
+    if (data && fread(data, 1, *size, f) != *size) {
+        free(data);
+        data = NULL;
+    }
+    fclose(f);
+    return data;
+}
+
+/* Writes SevenNet-0's file to `name` in the scratch directory, its first
+ * `keep` bytes only, after replacing `from` by `to` (same length) once in its
+ * header. */
+static void write_variant(const char *name, size_t keep, const char *from, const char *to, char *out, size_t size) {
+    char source[4096];
+    path_in(source, sizeof source, models_dir, "SevenNet_0__11Jul2024.eqp.safetensors");
+    size_t n = 0;
+    unsigned char *data = slurp(source, &n);
+    EXPECT(data != NULL);
+    if (!data) return;
+    if (from) {
+        size_t len = strlen(from);
+        EXPECT(len == strlen(to));
+        unsigned char *hit = NULL;
+        for (size_t i = 8; i + len <= n && i < 200000 && !hit; i++) {
+            if (memcmp(data + i, from, len) == 0) hit = data + i;
+        }
+        EXPECT(hit != NULL);
+        if (hit) memcpy(hit, to, len);
+    }
+    path_in(out, size, scratch_dir, name);
+    FILE *f = fopen(out, "wb");
+    EXPECT(f != NULL);
+    if (f) {
+        EXPECT(fwrite(data, 1, keep < n ? keep : n, f) == (keep < n ? keep : n));
+        fclose(f);
+    }
+    free(data);
+}
+
+static eqp_status_t compute_energy(eqp_model_t *model, size_t n, const double (*positions)[3], const int32_t *numbers,
+                                   double *energy, double (*forces)[3], double *atom_energies) {
+    const bool pbc[3] = {false, false, false};
+    double cutoff = 0;
+    EXPECT_OK(eqp_model_cutoff(model, &cutoff));
+    eqp_graph_t *graph = NULL;
+    eqp_status_t status = eqp_graph_build(NULL, n, &positions[0][0], numbers, NULL, pbc, cutoff, &graph);
+    if (status != EQP_SUCCESS) return status;
+    eqp_outputs_t out = {n, 0.0, forces ? &forces[0][0] : NULL, NULL, atom_energies, NULL};
+    status = eqp_compute(model, graph, NULL, EQP_FLOAT64, &out);
+    *energy = out.energy;
+    eqp_graph_free(graph);
+    return status;
+}
+
+static void unknown_element(void) {
+    eqp_model_t *model = load("SevenNet_0__11Jul2024.eqp.safetensors", NULL);
+    const double positions[2][3] = {{0, 0, 0}, {2.5, 0, 0}};
+    const int32_t numbers[2] = {14, 118}; /* Si, Og */
+    double energy = 0;
+    EXPECT_ERROR(compute_energy(model, 2, positions, numbers, &energy, NULL, NULL), EQP_ERROR_UNKNOWN_ELEMENT,
+                 "atom 1 has atomic number 118, which the model does not know");
+    eqp_model_free(model);
+}
+
+/* Valid input: an atom 1 mÅ beyond the cutoff of the others keeps its
+ * lone-atom energy and feels no force. */
+static void isolated_atom_is_valid(void) {
+    eqp_model_t *model = load("SevenNet_0__11Jul2024.eqp.safetensors", NULL);
+    double cutoff = 0;
+    EXPECT_OK(eqp_model_cutoff(model, &cutoff));
+    const double lone_position[1][3] = {{0, 0, 0}};
+    const int32_t fe = 26;
+    double lone = 0;
+    EXPECT_OK(compute_energy(model, 1, lone_position, &fe, &lone, NULL, NULL));
+    const double positions[3][3] = {{0, 0, 0}, {2.3, 0, 0}, {2.3 + cutoff + 1e-3, 0, 0}};
+    const int32_t numbers[3] = {14, 8, 26};
+    double energy = 0, forces[3][3], atom_energies[3];
+    EXPECT_OK(compute_energy(model, 3, positions, numbers, &energy, forces, atom_energies));
+    EXPECT(fabs(atom_energies[2] - lone) <= 1e-12);
+    EXPECT(forces[2][0] == 0 && forces[2][1] == 0 && forces[2][2] == 0);
+    EXPECT(fabs(forces[0][0]) > 1e-3); /* the Si–O pair does interact */
+    eqp_model_free(model);
+}
+
+static void other_architecture(void) {
+    char path[4096];
+    write_variant("mace.eqp.safetensors", SIZE_MAX, "\\\"nequip\\\"", "\\\"mace\\\"  ", path, sizeof path);
+    eqp_model_t *model = (eqp_model_t *)&case_failed;
+    EXPECT_ERROR(eqp_model_load(path, &model), EQP_ERROR_MODEL_FORMAT,
+                 "architecture \"mace\" cannot be loaded by this version of equipot");
+    EXPECT(model == NULL);
+}
+
+static void truncated_file(void) {
+    char source[4096], path[4096];
+    path_in(source, sizeof source, models_dir, "SevenNet_0__11Jul2024.eqp.safetensors");
+    size_t n = 0;
+    free(slurp(source, &n));
+    write_variant("half.eqp.safetensors", n / 2, NULL, NULL, path, sizeof path);
+    eqp_model_t *model = NULL;
+    EXPECT_ERROR(eqp_model_load(path, &model), EQP_ERROR_MODEL_FORMAT, "truncated");
+    EXPECT(model == NULL);
+    write_variant("header-only.eqp.safetensors", 100, NULL, NULL, path, sizeof path);
+    EXPECT_ERROR(eqp_model_load(path, &model), EQP_ERROR_MODEL_FORMAT, "truncated");
+}
+
+static void newer_format(void) {
+    char path[4096];
+    write_variant("v9.eqp.safetensors", SIZE_MAX, "\\\"format_version\\\": \\\"1.0\\\"",
+                  "\\\"format_version\\\": \\\"9.0\\\"", path, sizeof path);
+    eqp_model_t *model = NULL;
+    EXPECT_ERROR(eqp_model_load(path, &model), EQP_ERROR_MODEL_FORMAT, "format version 9.0 is newer");
+}
+
+static void modals(void) {
+    char mf[4096], single[4096];
+    path_in(mf, sizeof mf, models_dir, "SevenNet_MF_0.eqp.safetensors");
+    path_in(single, sizeof single, models_dir, "SevenNet_0__11Jul2024.eqp.safetensors");
+    eqp_model_t *model = NULL;
+    EXPECT_ERROR(eqp_model_load_modal(mf, "HSE06", &model), EQP_ERROR_INVALID_ARGUMENT,
+                 "unknown modal \"HSE06\": this model has [\"R2SCAN\", \"PBE\"]");
+    EXPECT(model == NULL);
+    EXPECT_ERROR(eqp_model_load_modal(single, "PBE", &model), EQP_ERROR_INVALID_ARGUMENT,
+                 "but this model has none");
+    /* NULL is the default modal (PBE), and the heads differ. */
+    const double positions[2][3] = {{0, 0, 0}, {1.6, 0, 0}};
+    const int32_t numbers[2] = {14, 8};
+    double e_default = 0, e_pbe = 0, e_r2scan = 0;
+    eqp_model_t *m = load("SevenNet_MF_0.eqp.safetensors", NULL);
+    EXPECT_OK(compute_energy(m, 2, positions, numbers, &e_default, NULL, NULL));
+    eqp_model_free(m);
+    m = load("SevenNet_MF_0.eqp.safetensors", "PBE");
+    EXPECT_OK(compute_energy(m, 2, positions, numbers, &e_pbe, NULL, NULL));
+    eqp_model_free(m);
+    m = load("SevenNet_MF_0.eqp.safetensors", "R2SCAN");
+    EXPECT_OK(compute_energy(m, 2, positions, numbers, &e_r2scan, NULL, NULL));
+    eqp_model_free(m);
+    EXPECT(e_default == e_pbe);
+    EXPECT(fabs(e_pbe - e_r2scan) > 1e-3);
+}
+
+static void missing_file(void) {
+    eqp_model_t *model = NULL;
+    EXPECT_ERROR(eqp_model_load("/nonexistent/model.eqp.safetensors", &model), EQP_ERROR_IO, "cannot read");
+    EXPECT_ERROR(eqp_model_load_modal(NULL, NULL, &model), EQP_ERROR_NULL_POINTER, "`path` is NULL");
+}
+
+#define CASE(f) {#f, f}
+static const struct {
+    const char *name;
+    void (*run)(void);
+} CASES[] = {
+    CASE(unknown_element), CASE(isolated_atom_is_valid), CASE(other_architecture), CASE(truncated_file),
+    CASE(newer_format),    CASE(modals),                 CASE(missing_file),
+};
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s MODELS_DIR SCRATCH_DIR (MODELS_DIR: the converted SevenNet models)\n", argv[0]);
+        return 2;
+    }
+    models_dir = argv[1];
+    scratch_dir = argv[2];
+    int passed = 0, failed = 0;
+    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) {
+        case_failed = 0;
+        CASES[k].run();
+        if (strstr(eqp_last_error(), "internal error")) {
+            fprintf(stderr, "  caught panic: %s\n", eqp_last_error());
+            case_failed = 1;
+        }
+        printf("%s %s\n", case_failed ? "FAIL" : "ok  ", CASES[k].name);
+        case_failed ? failed++ : passed++;
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

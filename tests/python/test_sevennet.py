@@ -1,0 +1,157 @@
+"""EquipotCalculator on the SevenNet models against sevenn 0.13 itself.
+
+The references are the parity fixtures (tests/fixtures/sevenn/parity, written
+by tests/fixtures/sevenn/generate.py with the real sevenn): "float32" is what
+sevenn's own ASE calculator (SevenNetCalculator) returned, "float64" the same
+model built in float64. CI has no torch, so this is how the ASE calculator is
+tested against sevenn's there; tests/python/compare_sevenn_live.py does the
+same live where sevenn is importable.
+
+The converted models come from scripts/ci/40-sevenn-convert.sh, in
+$EQUIPOT_SEVENN_MODELS (default: target/sevenn/models, where that script
+writes them). Without them the tests fail and say so.
+"""
+
+import json
+import os
+import pathlib
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from equipot._capi import EquipotError
+from equipot.calculator import EquipotCalculator
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "sevenn" / "parity"
+MODELS = ["SevenNet_0__11Jul2024", "SevenNet_0__22May2024", "SevenNet_l3i5", "SevenNet_MF_0"]
+STRUCTURES = ["si_rattled", "oxide_srtio3", "molecule_ch4", "slab_pt111", "isolated_fe"]
+# The issue's tolerances, per precision: energy (eV/atom), forces (eV/Å),
+# stress (eV/Å³; sevenn's float32 stress has no stated tolerance, see below).
+TOLERANCES = {"float64": (1e-8, 1e-7, 1e-8), "float32": (1e-5, 1e-4, 1e-5)}
+
+
+def models_dir():
+    path = pathlib.Path(os.environ.get("EQUIPOT_SEVENN_MODELS", ROOT / "target" / "sevenn" / "models"))
+    if not (path / "SevenNet_0__11Jul2024.eqp.safetensors").is_file():
+        pytest.fail(f"no converted SevenNet models in {path}: run scripts/ci/40-sevenn-convert.sh "
+                    "or set EQUIPOT_SEVENN_MODELS to the directory holding them")
+    return path
+
+
+def model_path(name):
+    return str(models_dir() / f"{name}.eqp.safetensors")
+
+
+def cases():
+    for model in MODELS:
+        for structure in STRUCTURES:
+            modals = ["PBE", "R2SCAN"] if model == "SevenNet_MF_0" else [None]
+            for modal in modals:
+                for precision in ("float64", "float32"):
+                    yield pytest.param(model, structure, modal, precision,
+                                       id=f"{model}-{structure}-{modal or 'default'}-{precision}")
+
+
+def load_fixture(model, structure, modal):
+    name = f"{model}__{structure}" + (f"__{modal}" if modal else "") + ".json"
+    return json.loads((FIXTURES / name).read_text())
+
+
+def fixture_atoms(fixture):
+    s = fixture["structure"]
+    pbc = s["pbc"]
+    return Atoms(numbers=s["numbers"], positions=s["positions"], cell=s["cell"] if any(pbc) else None, pbc=pbc)
+
+
+@pytest.mark.parametrize("model,structure,modal,precision", list(cases()))
+def test_matches_sevenn(model, structure, modal, precision):
+    fixture = load_fixture(model, structure, modal)
+    reference = fixture[precision]
+    atoms = fixture_atoms(fixture)
+    atoms.calc = EquipotCalculator(model_path(model), precision=precision, modal=modal, threads=2)
+    tol_e, tol_f, tol_s = TOLERANCES[precision]
+    n = len(atoms)
+    assert abs(atoms.get_potential_energy() - reference["energy"]) / n <= tol_e
+    np.testing.assert_allclose(atoms.get_forces(), reference["forces"], rtol=0, atol=tol_f)
+    np.testing.assert_allclose(atoms.get_potential_energies(), reference["atom_energies"], rtol=0, atol=tol_e)
+    if "stress" in reference:
+        np.testing.assert_allclose(atoms.get_stress(), reference["stress"], rtol=0, atol=tol_s)
+
+
+def test_default_modal_is_pbe():
+    fixture = load_fixture("SevenNet_MF_0", "si_rattled", "PBE")
+    atoms = fixture_atoms(fixture)
+    atoms.calc = EquipotCalculator(model_path("SevenNet_MF_0"))
+    assert abs(atoms.get_potential_energy() - fixture["float64"]["energy"]) / len(atoms) <= 1e-8
+
+
+def test_stress_needs_a_3d_periodic_cell():
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    atoms = fixture_atoms(load_fixture("SevenNet_0__11Jul2024", "slab_pt111", None))
+    atoms.calc = EquipotCalculator(model_path("SevenNet_0__11Jul2024"))
+    with pytest.raises(PropertyNotImplementedError):
+        atoms.get_stress()
+
+
+# Bad input: each a clear EquipotError (with the C status) or a valid result.
+
+def test_unknown_element():
+    atoms = Atoms("SiOg", positions=[[0, 0, 0], [2.5, 0, 0]])
+    atoms.calc = EquipotCalculator(model_path("SevenNet_0__11Jul2024"))
+    with pytest.raises(EquipotError, match="atomic number 118, which the model does not know") as error:
+        atoms.get_potential_energy()
+    assert error.value.status == 4  # EQP_ERROR_UNKNOWN_ELEMENT
+
+
+def test_isolated_atom_is_valid():
+    calc = EquipotCalculator(model_path("SevenNet_0__11Jul2024"))
+    lone = Atoms("Fe", positions=[[0, 0, 0]])
+    lone.calc = calc
+    e_fe = lone.get_potential_energy()
+    cutoff = calc.model.cutoff
+    atoms = Atoms("SiOFe", positions=[[0, 0, 0], [1.6, 0, 0], [1.6 + cutoff + 1e-3, 0, 0]],
+                  cell=[30, 30, 30], pbc=True)
+    atoms.calc = EquipotCalculator(model_path("SevenNet_0__11Jul2024"))
+    assert atoms.get_potential_energies()[2] == pytest.approx(e_fe, abs=1e-12)
+    assert np.all(atoms.get_forces()[2] == 0)
+
+
+def _variant(tmp_path, name, keep=None, replace=None):
+    data = pathlib.Path(model_path("SevenNet_0__11Jul2024")).read_bytes()
+    if replace:
+        old, new = replace
+        assert len(old) == len(new) and data.count(old) == 1
+        data = data.replace(old, new)
+    path = tmp_path / name
+    path.write_bytes(data[:keep])
+    return str(path)
+
+
+def test_other_architecture(tmp_path):
+    path = _variant(tmp_path, "mace.eqp.safetensors", replace=(b'\\"nequip\\"', b'\\"mace\\"  '))
+    with pytest.raises(EquipotError, match='architecture "mace" cannot be loaded') as error:
+        EquipotCalculator(path)
+    assert error.value.status == 6  # EQP_ERROR_MODEL_FORMAT
+
+
+def test_truncated_file(tmp_path):
+    size = pathlib.Path(model_path("SevenNet_0__11Jul2024")).stat().st_size
+    with pytest.raises(EquipotError, match="truncated"):
+        EquipotCalculator(_variant(tmp_path, "half.eqp.safetensors", keep=size // 2))
+
+
+def test_newer_format(tmp_path):
+    path = _variant(tmp_path, "v9.eqp.safetensors",
+                    replace=(b'\\"format_version\\": \\"1.0\\"', b'\\"format_version\\": \\"9.0\\"'))
+    with pytest.raises(EquipotError, match="format version 9.0 is newer than this library reads"):
+        EquipotCalculator(path)
+
+
+def test_unknown_modal():
+    with pytest.raises(EquipotError, match=r'unknown modal "HSE06": this model has \["R2SCAN", "PBE"\]'):
+        EquipotCalculator(model_path("SevenNet_MF_0"), modal="HSE06")
+    with pytest.raises(EquipotError, match="but this model has none"):
+        EquipotCalculator(model_path("SevenNet_0__11Jul2024"), modal="PBE")
