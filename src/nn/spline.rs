@@ -7,6 +7,9 @@
 //! with the Hermite cubics h00 = (1+2s)(1−s)², h10 = s(1−s)², h01 = s²(3−2s),
 //! h11 = s²(s−1); the derivative is that of the cubic, so value and derivative
 //! are consistent (forces are the exact gradient of the tabulated energy).
+//! Each interval stores its cubic in powers of s, a + b·s + c·s² + d·s³,
+//! computed in float64: b, c, d are differences of size h·y', so a float32
+//! table rounds the derivative relative to y', not to y/h.
 //! Error: |y − p| ≤ h⁴/384·max|y⁗| and |y' − p'| ≤ h³·max|y⁗|/(72√3) on each
 //! interval where y is C⁴.
 //!
@@ -21,7 +24,8 @@ struct Piece {
     start: f64,
     end: f64,
     inv_h: f64,
-    /// Intervals in this piece, and its first knot in the table.
+    /// Intervals in this piece, and its first knot (while building) or
+    /// interval (after) in the table.
     n_intervals: usize,
     first_knot: usize,
 }
@@ -31,36 +35,29 @@ struct Piece {
 pub struct HermiteTable<T> {
     width: usize,
     pieces: Vec<Piece>,
-    /// Per knot: y (width values), then h·y' (width values).
-    knots: Vec<T>,
-}
-
-/// Weights of a cubic Hermite segment at s: for y_k, h·y'_k, y_{k+1},
-/// h·y'_{k+1}, and their derivatives d/ds.
-#[inline]
-fn hermite(s: f64) -> ([f64; 4], [f64; 4]) {
-    let (s2, t) = (s * s, 1.0 - s);
-    let value = [(1.0 + 2.0 * s) * t * t, s * t * t, s2 * (3.0 - 2.0 * s), s2 * (s - 1.0)];
-    let slope = [6.0 * s2 - 6.0 * s, 3.0 * s2 - 4.0 * s + 1.0, 6.0 * s - 6.0 * s2, 3.0 * s2 - 2.0 * s];
-    (value, slope)
+    /// Per interval: the coefficients a, b, c, d (width values each).
+    cubics: Vec<T>,
 }
 
 impl<T: Real> HermiteTable<T> {
-    /// Tabulates y on [breaks[0], breaks[last]] with knots at most `spacing`
-    /// apart in each piece. `exact(r)` gives, for the knots r (m of them),
+    /// Tabulates y on [breaks[0], breaks[last]] with knots at most
+    /// `spacings[p]` apart in piece p (between breaks p and p+1). `exact(r)` gives, for the knots r (m of them),
     /// y (m × width) and y' (m × width) in float64.
     pub fn new(
         breaks: &[f64],
-        spacing: f64,
+        spacings: &[f64],
         width: usize,
         exact: impl Fn(&[f64]) -> Result<(Vec<f64>, Vec<f64>)>,
     ) -> Result<Self> {
-        if breaks.len() < 2 || breaks.windows(2).any(|b| !(b[0] < b[1])) || !(spacing > 0.0) {
-            return invalid!("Hermite table: breaks {breaks:?} must increase and spacing {spacing} be positive");
+        if breaks.len() < 2 || breaks.windows(2).any(|b| !(b[0] < b[1])) {
+            return invalid!("Hermite table: breaks {breaks:?} must increase");
+        }
+        if spacings.len() + 1 != breaks.len() || spacings.iter().any(|&h| !(h > 0.0)) {
+            return invalid!("Hermite table: spacings {spacings:?} must be positive, one per piece of {breaks:?}");
         }
         let mut pieces = Vec::new();
         let mut r = Vec::new();
-        for b in breaks.windows(2) {
+        for (b, &spacing) in breaks.windows(2).zip(spacings) {
             let n = ((b[1] - b[0]) / spacing).ceil().max(1.0) as usize;
             let h = (b[1] - b[0]) / n as f64;
             pieces.push(Piece { start: b[0], end: b[1], inv_h: 1.0 / h, n_intervals: n, first_knot: r.len() });
@@ -70,15 +67,22 @@ impl<T: Real> HermiteTable<T> {
         if y.len() != r.len() * width || dy.len() != y.len() {
             return invalid!("Hermite table: {} knots of width {width}, got {} values", r.len(), y.len());
         }
-        let mut knots = Vec::with_capacity(2 * y.len());
-        for p in &pieces {
+        let mut cubics = Vec::with_capacity(4 * y.len());
+        let mut first_interval = 0;
+        for p in &mut pieces {
             let h = 1.0 / p.inv_h;
-            for k in p.first_knot..=p.first_knot + p.n_intervals {
-                knots.extend(y[k * width..(k + 1) * width].iter().map(|&v| T::of(v)));
-                knots.extend(dy[k * width..(k + 1) * width].iter().map(|&d| T::of(h * d)));
+            for k in p.first_knot..p.first_knot + p.n_intervals {
+                let (y0, y1) = (&y[k * width..(k + 1) * width], &y[(k + 1) * width..(k + 2) * width]);
+                let (m0, m1) = (&dy[k * width..(k + 1) * width], &dy[(k + 1) * width..(k + 2) * width]);
+                cubics.extend(y0.iter().map(|&v| T::of(v)));
+                cubics.extend(m0.iter().map(|&m| T::of(h * m)));
+                cubics.extend((0..width).map(|i| T::of(3.0 * (y1[i] - y0[i]) - h * (2.0 * m0[i] + m1[i]))));
+                cubics.extend((0..width).map(|i| T::of(2.0 * (y0[i] - y1[i]) + h * (m0[i] + m1[i]))));
             }
+            p.first_knot = first_interval;
+            first_interval += p.n_intervals;
         }
-        Ok(HermiteTable { width, pieces, knots })
+        Ok(HermiteTable { width, pieces, cubics })
     }
 
     /// Values per point.
@@ -91,35 +95,33 @@ impl<T: Real> HermiteTable<T> {
         (self.pieces[0].start, self.pieces[self.pieces.len() - 1].end)
     }
 
-    /// Number of knots (the table holds 2 × width values per knot).
-    pub fn n_knots(&self) -> usize {
-        self.knots.len() / (2 * self.width.max(1))
+    /// Number of intervals (the table holds 4 × width values per interval).
+    pub fn n_intervals(&self) -> usize {
+        self.cubics.len() / (4 * self.width.max(1))
     }
 
-    /// The segment holding r: its first knot's values and the Hermite
-    /// weights (value, d/dr) at r; None outside the domain.
+    /// The interval holding r: its coefficients (a, b, c, d), s, and 1/h;
+    /// None outside the domain.
     #[inline]
-    fn segment(&self, r: f64) -> Option<(&[T], [f64; 4], [f64; 4])> {
+    fn interval(&self, r: f64) -> Option<([&[T]; 4], T, T)> {
         let p = self.pieces.iter().find(|p| r <= p.end)?;
         if !(r >= p.start) {
             return None;
         }
         let t = (r - p.start) * p.inv_h;
         let k = (t as usize).min(p.n_intervals - 1);
-        let (value, slope) = hermite(t - k as f64);
-        let at = (p.first_knot + k) * 2 * self.width;
-        Some((&self.knots[at..at + 4 * self.width], value, slope.map(|d| d * p.inv_h)))
+        let w = self.width;
+        let at = (p.first_knot + k) * 4 * w;
+        let c = &self.cubics[at..at + 4 * w];
+        Some(([&c[..w], &c[w..2 * w], &c[2 * w..3 * w], &c[3 * w..]], T::of(t - k as f64), T::of(p.inv_h)))
     }
 
     /// y(r) into `y`; false (and y untouched) when r is outside the domain.
     #[inline]
     pub fn value(&self, r: T, y: &mut [T]) -> bool {
-        let Some((seg, c, _)) = self.segment(r.f64()) else { return false };
-        let w = self.width;
-        let c = c.map(T::of);
-        let (y0, m0, y1, m1) = (&seg[..w], &seg[w..2 * w], &seg[2 * w..3 * w], &seg[3 * w..]);
-        for i in 0..w {
-            y[i] = c[0] * y0[i] + c[1] * m0[i] + c[2] * y1[i] + c[3] * m1[i];
+        let Some(([a, b, c, d], s, _)) = self.interval(r.f64()) else { return false };
+        for i in 0..self.width {
+            y[i] = a[i] + s * (b[i] + s * (c[i] + s * d[i]));
         }
         true
     }
@@ -127,24 +129,21 @@ impl<T: Real> HermiteTable<T> {
     /// Σ_i g[i]·y'_i(r); None outside the domain.
     #[inline]
     pub fn derivative_dot(&self, r: T, g: &[T]) -> Option<T> {
-        let (seg, _, c) = self.segment(r.f64())?;
-        let w = self.width;
-        let c = c.map(T::of);
-        let (y0, m0, y1, m1) = (&seg[..w], &seg[w..2 * w], &seg[2 * w..3 * w], &seg[3 * w..]);
+        let ([_, b, c, d], s, inv_h) = self.interval(r.f64())?;
+        let (s2, s3) = (s + s, T::of(3.0) * s * s);
         let mut sum = T::zero();
-        for i in 0..w {
-            sum += g[i] * (c[0] * y0[i] + c[1] * m0[i] + c[2] * y1[i] + c[3] * m1[i]);
+        for i in 0..self.width {
+            sum += g[i] * (b[i] + s2 * c[i] + s3 * d[i]);
         }
-        Some(sum)
+        Some(sum * inv_h)
     }
 
     /// y'(r) into `dy`; false outside the domain.
     pub fn derivative(&self, r: T, dy: &mut [T]) -> bool {
-        let Some((seg, _, c)) = self.segment(r.f64()) else { return false };
-        let w = self.width;
-        let c = c.map(T::of);
-        for i in 0..w {
-            dy[i] = c[0] * seg[i] + c[1] * seg[w + i] + c[2] * seg[2 * w + i] + c[3] * seg[3 * w + i];
+        let Some(([_, b, c, d], s, inv_h)) = self.interval(r.f64()) else { return false };
+        let (s2, s3) = (s + s, T::of(3.0) * s * s);
+        for i in 0..self.width {
+            dy[i] = (b[i] + s2 * c[i] + s3 * d[i]) * inv_h;
         }
         true
     }
@@ -164,7 +163,7 @@ mod tests {
             Ok((y, dy))
         };
         let h = 0.01;
-        let table = HermiteTable::<f64>::new(&[0.5, 1.3, 2.0], h, 3, exact).unwrap();
+        let table = HermiteTable::<f64>::new(&[0.5, 1.3, 2.0], &[h, h], 3, exact).unwrap();
         let d4 = [81.0, 1.0, 0.0];
         let (mut y, mut dy) = ([0.0; 3], [0.0; 3]);
         for i in 0..=1000 {
@@ -172,8 +171,8 @@ mod tests {
             assert!(table.value(r, &mut y) && table.derivative(r, &mut dy));
             let (ye, dye) = exact(&[r]).unwrap();
             for k in 0..3 {
-                assert!((y[k] - ye[k]).abs() <= h.powi(4) / 384.0 * d4[k] + 1e-15, "y{k}({r})");
-                assert!((dy[k] - dye[k]).abs() <= h.powi(3) * d4[k] / (72.0 * 3f64.sqrt()) + 1e-13, "y{k}'({r})");
+                assert!((y[k] - ye[k]).abs() <= h.powi(4) / 384.0 * d4[k] + 1e-13, "y{k}({r})");
+                assert!((dy[k] - dye[k]).abs() <= h.powi(3) * d4[k] / (72.0 * 3f64.sqrt()) + 1e-11, "y{k}'({r})");
             }
             let g = [0.5, -2.0, 1.0];
             let dot = table.derivative_dot(r, &g).unwrap();
