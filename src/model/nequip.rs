@@ -469,6 +469,9 @@ impl<T: Real> Network<T> {
             gate_in: Vec<T>,
         }
         let mut tapes = Vec::with_capacity(self.blocks.len());
+        // One buffer for every block's radial weights (and one for their
+        // gradients below): fresh ones per block cost a page fault per 4 KiB.
+        let mut w = Vec::new();
         for b in &self.blocks {
             let d_gate = b.gate.irreps_in().dim();
             let mut sc = vec![T::zero(); n * d_gate];
@@ -477,12 +480,12 @@ impl<T: Real> Network<T> {
             let mut x1 = vec![T::zero(); n * b.linear_1.spec().irreps_out.dim()];
             b.linear_1.forward(n, &x_in, &mut x1)?;
             profile.lap("forward: linears");
-            let mut w = vec![T::zero(); n_e * b.conv.weight_numel()];
+            w.clear();
+            w.resize(n_e * b.conv.weight_numel(), T::zero());
             self.radial_forward(b, &edges, &mut w, None)?;
             profile.lap("forward: radial");
             let mut conv = vec![T::zero(); n * b.conv.irreps_out().dim()];
             b.conv.conv_forward(&index, &x1, &edges.sh, &w, b.inv_denominator, &mut conv)?;
-            drop(w);
             profile.lap("forward: convolution");
             let conv = self.modal_rows(self.modal_in.self_interaction_2, n, conv);
             let mut gate_in = vec![T::zero(); n * d_gate];
@@ -520,6 +523,7 @@ impl<T: Real> Network<T> {
         let mut grad_sh = vec![T::zero(); edges.sh.len()];
         let mut grad_r = vec![T::zero(); n_e];
         let mut grad_embedding = vec![T::zero(); edges.embedding.len()];
+        let mut grad_w = Vec::new();
         profile.lap("backward: linears");
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
             let mut grad_gate_in = vec![T::zero(); tape.gate_in.len()];
@@ -534,15 +538,16 @@ impl<T: Real> Network<T> {
             profile.lap("backward: linears");
             // Recompute the radial weights rather than keep them (memory).
             let nw = b.conv.weight_numel();
-            let mut w = vec![T::zero(); n_e * nw];
+            w.clear();
+            w.resize(n_e * nw, T::zero());
             let mut radial_tape = vec![T::zero(); if b.table.is_some() { 0 } else { n_e * b.radial.tape_len() }];
             self.radial_forward(b, &edges, &mut w, Some(&mut radial_tape))?;
             profile.lap("backward: radial");
             let mut grad_x1 = vec![T::zero(); tape.x1.len()];
             let mut grad_sh_b = vec![T::zero(); edges.sh.len()];
-            let mut grad_w = vec![T::zero(); w.len()];
+            grad_w.clear();
+            grad_w.resize(w.len(), T::zero());
             b.conv.conv_backward(&index, &tape.x1, &edges.sh, &w, b.inv_denominator, &grad_conv, &mut grad_x1, &mut grad_sh_b, &mut grad_w)?;
-            drop(w);
             grad_sh.par_iter_mut().zip(&grad_sh_b).for_each(|(a, b)| *a += *b);
             profile.lap("backward: convolution");
             self.radial_backward(b, &edges, &radial_tape, &grad_w, &mut grad_r, &mut grad_embedding)?;
@@ -595,9 +600,17 @@ impl<T: Real> Network<T> {
             return b.radial.forward(edges.r.len(), &edges.embedding, w, tape);
         };
         let nw = table.width();
-        w.par_chunks_mut(EDGES_PER_TASK * nw).zip(edges.r.par_chunks(EDGES_PER_TASK)).for_each(|(w, r)| {
-            for (w, &r) in w.chunks_exact_mut(nw).zip(r) {
-                table.value(r, w);
+        assert_eq!(w.len(), edges.r.len() * nw);
+        let rows = SharedRows(w.as_mut_ptr());
+        // Shortest edges first, so that neighbouring edges read the same
+        // stretch of the table from cache.
+        edges.by_length.par_chunks(EDGES_PER_TASK).for_each(|chunk| {
+            for &e in chunk {
+                let e = e as usize;
+                // SAFETY: by_length is a permutation of the edges, so each
+                // row e (inside w, by the assert) is written by one task only.
+                let row = unsafe { std::slice::from_raw_parts_mut(rows.at(e * nw), nw) };
+                table.value(edges.r[e], row);
             }
         });
         if !edges.untabulated.is_empty() {
@@ -628,13 +641,18 @@ impl<T: Real> Network<T> {
             return Ok(());
         };
         let nw = table.width();
-        grad_r.par_chunks_mut(EDGES_PER_TASK).zip(edges.r.par_chunks(EDGES_PER_TASK)).zip(grad_w.par_chunks(EDGES_PER_TASK * nw)).for_each(
-            |((gr, r), gw)| {
-                for ((gr, &r), gw) in gr.iter_mut().zip(r).zip(gw.chunks_exact(nw)) {
-                    *gr += table.derivative_dot(r, gw).unwrap_or(T::zero());
-                }
-            },
-        );
+        let dots: Vec<T> = edges
+            .by_length
+            .par_iter()
+            .with_min_len(EDGES_PER_TASK)
+            .map(|&e| {
+                let e = e as usize;
+                table.derivative_dot(edges.r[e], &grad_w[e * nw..(e + 1) * nw]).unwrap_or(T::zero())
+            })
+            .collect();
+        for (&e, d) in edges.by_length.iter().zip(dots) {
+            grad_r[e as usize] += d;
+        }
         if !edges.untabulated.is_empty() {
             let r: Vec<T> = edges.untabulated.iter().map(|&e| edges.r[e]).collect();
             let (_, dw) = radial_exact(&self.basis, &self.envelope, &b.radial, &r)?;
@@ -649,6 +667,19 @@ impl<T: Real> Network<T> {
 /// Edges per parallel task.
 const EDGES_PER_TASK: usize = 64;
 
+/// Rows of a buffer that parallel tasks write, each row by one task.
+#[derive(Clone, Copy)]
+struct SharedRows<T>(*mut T);
+unsafe impl<T: Send> Send for SharedRows<T> {}
+unsafe impl<T: Send> Sync for SharedRows<T> {}
+impl<T> SharedRows<T> {
+    /// # Safety
+    /// `offset` must be inside the buffer.
+    unsafe fn at(self, offset: usize) -> *mut T {
+        self.0.add(offset)
+    }
+}
+
 /// What the blocks read of each edge.
 struct Edges<T> {
     vectors: Vec<[T; 3]>,
@@ -656,6 +687,8 @@ struct Edges<T> {
     sh: Vec<T>,
     /// Edges outside the radial tables' domain (exact networks for them).
     untabulated: Vec<usize>,
+    /// The edges by increasing length (empty for exact networks).
+    by_length: Vec<u32>,
     /// Bessel basis B(r) and embedding B(r)·f(r), only for exact networks.
     basis: Vec<T>,
     embedding: Vec<T>,
@@ -672,6 +705,11 @@ impl<T: Real> Edges<T> {
             Some((lo, hi)) => (0..r.len()).filter(|&e| !(r[e].f64() >= lo && r[e].f64() <= hi)).collect(),
             None => Vec::new(),
         };
+        let mut by_length = Vec::new();
+        if domain.is_some() {
+            by_length = (0..r.len() as u32).collect();
+            by_length.par_sort_unstable_by(|&a, &b| r[a as usize].partial_cmp(&r[b as usize]).unwrap_or(std::cmp::Ordering::Equal));
+        }
         let (mut basis, mut embedding) = (Vec::new(), Vec::new());
         if net.blocks.iter().any(|b| b.table.is_none()) {
             let nb = net.basis.len();
@@ -683,7 +721,7 @@ impl<T: Real> Edges<T> {
                 row.iter_mut().for_each(|b| *b *= f);
             });
         }
-        Ok(Edges { vectors, r, sh, untabulated, basis, embedding })
+        Ok(Edges { vectors, r, sh, untabulated, by_length, basis, embedding })
     }
 }
 
