@@ -143,6 +143,31 @@ impl<T: Real> FullyConnectedNet<T> {
         }
     }
 
+    /// y = net(x) and its forward-mode derivative dy = (∂y/∂x)·dx, row by
+    /// row (dx and dy have the shapes of x and y). Tabulating a network of
+    /// one variable needs this: the derivative of every output at once.
+    pub fn forward_tangent(&self, rows: usize, x: &[T], dx: &[T], y: &mut [T], dy: &mut [T]) -> Result<()> {
+        let (h0, hn) = (self.hs[0], self.hs[self.layers.len()]);
+        check(rows, &[(x.len(), h0, "x"), (dx.len(), h0, "dx"), (y.len(), hn, "y"), (dy.len(), hn, "dy")])?;
+        let (mut cur, mut tan) = (x.to_vec(), dx.to_vec());
+        for layer in &self.layers {
+            let mut next = vec![T::zero(); rows * layer.h_out];
+            let mut next_tan = vec![T::zero(); rows * layer.h_out];
+            layer.forward.run(rows, &cur, layer.h_in, &mut next, layer.h_out);
+            layer.forward.run(rows, &tan, layer.h_in, &mut next_tan, layer.h_out);
+            if let Some(f) = &layer.act {
+                next.iter_mut().zip(&mut next_tan).for_each(|(v, t)| {
+                    *t *= f.derivative(*v);
+                    *v = f.value(*v);
+                });
+            }
+            (cur, tan) = (next, next_tan);
+        }
+        y.copy_from_slice(&cur);
+        dy.copy_from_slice(&tan);
+        Ok(())
+    }
+
     /// grad_x = grad_y · ∂y/∂x, from the tape of the forward at x.
     pub fn backward(&self, rows: usize, tape: &[T], grad_y: &[T], grad_x: &mut [T]) -> Result<()> {
         let (h0, hn, tl) = (self.hs[0], self.hs[self.layers.len()], self.tape_len());

@@ -157,6 +157,11 @@ impl<T: Real> XplorCutoff<T> {
         })
     }
 
+    /// The switch-on radius.
+    pub fn r_on(&self) -> T {
+        self.r_on
+    }
+
     /// f(r).
     #[inline]
     pub fn value(&self, r: T) -> T {

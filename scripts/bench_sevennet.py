@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""SevenNet-0 speed: equipot (float32, through its ASE calculator over the C
+ABI) against sevenn's own ASE calculator (torch CPU), in one run on the same
+machine with the same number of threads, energy + forces + stress.
+
+Each (code, structure) runs in its own subprocess, so that peak RSS is that
+code's alone and torch's threads never meet equipot's. Per step it records
+wall time and the process' CPU time (the machine may be shared: CPU time is
+the steadier number). Reports µs per atom-step (median over steps after one
+warm-up step) and the ratio sevenn / equipot.
+
+Usage (the reference venv has torch, sevenn, ase; build equipot first with
+`cargo build --release`):
+
+    /work/venv-ref/bin/python scripts/bench_sevennet.py \\
+        --model /work/ckpt/SevenNet_0__11Jul2024.eqp.safetensors [--threads 2]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def structure(name):
+    from ase.build import bulk
+
+    if name.startswith("si_diamond_"):
+        n = {"si_diamond_512": 4, "si_diamond_4096": 8}[name]
+        atoms = bulk("Si", "diamond", a=5.43, cubic=True).repeat((n, n, n))
+    elif name == "srtio3_625":
+        atoms = perovskite().repeat((5, 5, 5))
+    else:
+        raise SystemExit(f"unknown structure {name}")
+    atoms.rattle(stdev=0.03, seed=1)
+    return atoms
+
+
+def perovskite():
+    from ase import Atoms
+
+    a = 3.905
+    return Atoms(
+        "SrTiO3",
+        scaled_positions=[(0, 0, 0), (0.5, 0.5, 0.5), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)],
+        cell=[a, a, a],
+        pbc=True,
+    )
+
+
+def worker(args):
+    """Times one code on one structure; prints one JSON line."""
+    atoms = structure(args.structure)
+    if args.worker == "sevenn":
+        import torch
+        from sevenn.calculator import SevenNetCalculator
+
+        torch.set_num_threads(args.threads)
+        calc = SevenNetCalculator(args.checkpoint, device="cpu")
+    else:
+        sys.path.insert(0, str(ROOT / "bindings" / "python"))
+        os.environ.setdefault("EQUIPOT_LIBRARY", str(ROOT / "target" / "release" / "libequipot.so"))
+        from equipot.calculator import EquipotCalculator
+
+        calc = EquipotCalculator(args.model, precision="float32", threads=args.threads)
+    atoms.calc = calc
+    rng = np.random.default_rng(0)
+    walls, cpus = [], []
+    for step in range(args.steps + 1):
+        atoms.positions += rng.normal(scale=1e-3, size=atoms.positions.shape)
+        w0, c0 = time.perf_counter(), time.process_time()
+        atoms.get_potential_energy()
+        atoms.get_forces()
+        atoms.get_stress()
+        w1, c1 = time.perf_counter(), time.process_time()
+        if step > 0:  # the first step warms up
+            walls.append(w1 - w0)
+            cpus.append(c1 - c0)
+    n = len(atoms)
+    print(
+        json.dumps(
+            {
+                "code": args.worker,
+                "structure": args.structure,
+                "atoms": n,
+                "steps": len(walls),
+                "wall_us_per_atom_step": 1e6 * statistics.median(walls) / n,
+                "cpu_us_per_atom_step": 1e6 * statistics.median(cpus) / n,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        ),
+        flush=True,
+    )
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="equipot model file converted from the same checkpoint")
+    p.add_argument("--checkpoint", default="7net-0", help="sevenn checkpoint (default 7net-0: SevenNet-0 11Jul2024)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=5, help="timed steps per structure (after one warm-up)")
+    p.add_argument("--sevenn-steps-large", type=int, default=2, help="timed sevenn steps at 4096 atoms (slow)")
+    p.add_argument("--structures", default="si_diamond_512,srtio3_625,si_diamond_4096")
+    p.add_argument("--worker", choices=["equipot", "sevenn"], help=argparse.SUPPRESS)
+    p.add_argument("--structure", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return worker(args)
+
+    print(f"# host {os.uname().nodename}, {os.cpu_count()} cores, load {os.getloadavg()}, threads {args.threads}")
+    rows = []
+    for name in args.structures.split(","):
+        result = {}
+        for code in ("equipot", "sevenn"):
+            steps = args.sevenn_steps_large if (code == "sevenn" and "4096" in name) else args.steps
+            cmd = [sys.executable, __file__, "--worker", code, "--structure", name, "--steps", str(steps)]
+            cmd += ["--model", args.model, "--checkpoint", args.checkpoint, "--threads", str(args.threads)]
+            env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+            result[code] = json.loads(out.strip().splitlines()[-1])
+            print(json.dumps(result[code]), flush=True)
+        e, s = result["equipot"], result["sevenn"]
+        rows.append((name, e["atoms"], s, e))
+    print()
+    print("| structure | atoms | sevenn µs/atom-step (wall / CPU) | equipot f32 µs/atom-step (wall / CPU) "
+          "| speed-up (wall / CPU) | equipot peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for name, n, s, e in rows:
+        print(
+            f"| {name} | {n} | {s['wall_us_per_atom_step']:.0f} / {s['cpu_us_per_atom_step']:.0f} "
+            f"| {e['wall_us_per_atom_step']:.0f} / {e['cpu_us_per_atom_step']:.0f} "
+            f"| {s['wall_us_per_atom_step'] / e['wall_us_per_atom_step']:.1f}× / "
+            f"{s['cpu_us_per_atom_step'] / e['cpu_us_per_atom_step']:.1f}× | {e['peak_rss_mb']:.0f} MB |"
+        )
+    print(f"# load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
