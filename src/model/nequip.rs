@@ -353,9 +353,8 @@ impl<T: Real> Network<T> {
             // irrep copy (l > 0) gets one even scalar gate.
             let scalars = Irreps(x_out.iter().filter(|m| m.ir.l == 0).copied().collect());
             let gated = Irreps(x_out.iter().filter(|m| m.ir.l > 0).copied().collect());
-            let gate_scalar = if gated.num_irreps() > 0 { "0e" } else { "0e" };
             let gates = if gated.num_irreps() > 0 {
-                Irreps::parse(&format!("{}x{gate_scalar}", gated.num_irreps()))?
+                Irreps::parse(&format!("{}x0e", gated.num_irreps()))?
             } else {
                 Irreps::default()
             };
