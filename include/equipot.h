@@ -78,11 +78,33 @@ typedef struct eqp_outputs_t {
   double *atom_virials;
 } eqp_outputs_t;
 
+// Direction of a halo exchange (see eqp_halo_exchange_t).
+typedef int32_t eqp_halo_direction_t;
+
+// A host's halo exchange, called by eqp_compute_with_halo on the thread that
+// called it. `values` holds n_atoms × width doubles, row-major, one row per
+// atom of the graph (local atoms, then ghosts); `width` is at most
+// eqp_model_halo_width. Return 0 on success, anything else to stop the
+// evaluation (it then fails with EQP_ERROR_CALLBACK). The callback must
+// return normally: no C++ exception and no longjmp may cross the library.
+typedef int32_t (*eqp_halo_exchange_t)(void *user_data,
+                                       eqp_halo_direction_t direction,
+                                       double *values,
+                                       size_t n_atoms,
+                                       size_t width);
+
 // Double precision: the reference.
 #define EQP_FLOAT64 0
 
 // Single precision: faster; energies are still accumulated in double.
 #define EQP_FLOAT32 1
+
+// Forward: make every ghost atom's row a copy of its owner's row.
+#define EQP_HALO_FORWARD 0
+
+// Reverse: add every ghost atom's row into its owner's row (ghost rows may
+// be left as they are).
+#define EQP_HALO_REVERSE 1
 
 // The call succeeded.
 #define EQP_SUCCESS 0
@@ -111,6 +133,9 @@ typedef struct eqp_outputs_t {
 // A bug in equipot (a caught panic); please report it with the message.
 #define EQP_ERROR_INTERNAL 8
 
+// A callback of the host (e.g. a halo exchange) returned a failure.
+#define EQP_ERROR_CALLBACK 9
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -122,11 +147,37 @@ const char *eqp_version(void);
 
 // Evaluates `model` on `graph` (built with at least the model's cutoff) in
 // the given precision, writing into `outputs`. `workspace` may be NULL.
+//
+// A graph from eqp_graph_from_neighbor_list may hold ghost atoms: the model
+// then computes every atom it is given and counts the energy of local atoms
+// only, so a model with L message-passing layers (eqp_model_n_layers) needs
+// ghosts out to L × cutoff, with neighbor rows for those within (L − 1) ×
+// cutoff. eqp_compute_with_halo needs ghosts within one cutoff only.
 eqp_status_t eqp_compute(const struct eqp_model_t *model,
                          const struct eqp_graph_t *graph,
                          struct eqp_workspace_t *workspace,
                          eqp_precision_t precision,
                          struct eqp_outputs_t *outputs);
+
+// Evaluates `model` like eqp_compute, on a graph whose ghost atoms need only
+// lie within one cutoff of the local atoms (with neighbor rows for the local
+// atoms only, as LAMMPS's usual full list gives), however many
+// message-passing layers the model has: the model computes node features of
+// local atoms only and gets those of the ghosts from their owners through
+// `exchange`, once per layer forward (EQP_HALO_FORWARD) and, when forces or
+// virials are wanted, once per layer in reverse order (EQP_HALO_REVERSE).
+// Every call of a model makes the same exchanges in the same order, also
+// with no atoms, so the callback may communicate collectively (MPI). For a
+// strictly local model (one layer) it never calls `exchange`. `user_data` is
+// passed to `exchange` as it is. Energies, forces and virials are as in
+// eqp_compute; summed over ranks they are those of the whole system.
+eqp_status_t eqp_compute_with_halo(const struct eqp_model_t *model,
+                                   const struct eqp_graph_t *graph,
+                                   struct eqp_workspace_t *workspace,
+                                   eqp_precision_t precision,
+                                   eqp_halo_exchange_t exchange,
+                                   void *user_data,
+                                   struct eqp_outputs_t *outputs);
 
 // Builds the full neighbor graph of a structure with cell lists (O(N)).
 //
@@ -233,6 +284,11 @@ eqp_status_t eqp_model_cutoff(const struct eqp_model_t *model, double *cutoff);
 // atom's energy depends on atoms up to n_layers × cutoff away (hosts that
 // pass ghost atoms need a ghost shell that deep).
 eqp_status_t eqp_model_n_layers(const struct eqp_model_t *model, size_t *n_layers);
+
+// Writes to `*width` the most values per atom a halo exchange of this model
+// carries (eqp_compute_with_halo); 0 for a model that never exchanges.
+// Hosts size their communication buffers with it.
+eqp_status_t eqp_model_halo_width(const struct eqp_model_t *model, size_t *width);
 
 // Writes the number of species the model knows to `*n_species`.
 eqp_status_t eqp_model_n_species(const struct eqp_model_t *model, size_t *n_species);

@@ -25,6 +25,9 @@ pub enum Error {
     /// The request is valid but not supported by this build or model.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A host callback reported a failure.
+    #[error("callback failed: {0}")]
+    Callback(String),
     /// A bug: a panic caught at the C boundary, or a broken invariant.
     #[error("internal error: {0}")]
     Internal(String),

@@ -8,8 +8,9 @@
 //! converts the checkpoints of the sevenn wheel into a directory named by
 //! $EQUIPOT_SEVENN_MODELS. Without it the tests fail and say so (no silent skip).
 
-use equipot::graph::Structure;
-use equipot::model::{Precision, Request};
+use equipot::graph::{NeighborList, Structure};
+use equipot::model::halo::ImageHalo;
+use equipot::model::{HaloDirection, HaloExchange, Precision, Request};
 use equipot::{AtomGraph, Model, Outputs, Workspace};
 use std::path::PathBuf;
 
@@ -425,6 +426,134 @@ fn doubling_the_cell_doubles_the_energy() {
         assert!(dw <= 1e-9, "axis {axis}: virial of the doubled cell is not twice the virial (Δ {dw:e})");
         eprintln!("doubled along axis {axis}: ΔE {de:.1e} eV, ΔF {df:.1e} eV/Å, ΔW {dw:.1e} eV");
     }
+}
+
+/// The structure as a domain-decomposed host (LAMMPS) passes it to
+/// eqp_compute_with_halo: its atoms are local, every periodic image within
+/// one cutoff of a local atom is a ghost, and only local atoms have neighbor
+/// rows. Returns the graph and the halo that copies owners to their images.
+fn as_halo(atoms: &Atoms, cutoff: f64) -> (AtomGraph, ImageHalo) {
+    let ws = Workspace::new(1).unwrap();
+    let structure = Structure { positions: &atoms.positions, numbers: &atoms.numbers, cell: atoms.cell, pbc: atoms.pbc };
+    let periodic = AtomGraph::build(&structure, cutoff, &ws).unwrap();
+    let n = atoms.n();
+    let cell = atoms.cell.unwrap_or([[0.0; 3]; 3]);
+    let (mut positions, mut numbers) = (atoms.positions.clone(), atoms.numbers.clone());
+    let mut ghost_of = std::collections::HashMap::new();
+    let mut owner = Vec::new();
+    let mut neighbors = Vec::new();
+    for e in 0..periodic.n_edges() {
+        let (j, shift) = (periodic.neighbors[e] as usize, periodic.shifts[e]);
+        let index = if shift == [0; 3] {
+            j
+        } else {
+            *ghost_of.entry((j, shift)).or_insert_with(|| {
+                let r = [0, 1, 2].map(|k| atoms.positions[j][k] + (0..3).map(|a| shift[a] as f64 * cell[a][k]).sum::<f64>());
+                positions.push(r);
+                numbers.push(atoms.numbers[j]);
+                owner.push(j);
+                positions.len() - 1
+            })
+        };
+        neighbors.push(index as u32);
+    }
+    let list = NeighborList {
+        positions: &positions,
+        numbers: &numbers,
+        n_local: n,
+        offsets: &periodic.offsets[..n + 1],
+        neighbors: &neighbors,
+        cutoff,
+    };
+    (AtomGraph::from_neighbor_list(&list).unwrap(), ImageHalo { n_local: n, owner })
+}
+
+/// With a halo exchange, a graph of local atoms plus ghosts within one
+/// cutoff gives the energy, forces (ghost forces added to their owners),
+/// virial and per-atom energies of the periodic structure, however many
+/// layers the model has: a small triclinic cell whose atoms are their own
+/// ghosts' owners, and a slab; both precisions; the lmax-3 model too.
+#[test]
+fn halo_exchange_gives_the_periodic_result() {
+    let mut slab = rattled_cell();
+    slab.pbc = [true, true, false];
+    for (name, atoms, label) in [
+        (SEVENNET_0, rattled_cell(), "small triclinic cell"),
+        (SEVENNET_0, slab, "slab"),
+        ("SevenNet_l3i5", rattled_cell(), "small triclinic cell"),
+    ] {
+        let model = load(name, None);
+        let (graph, mut halo) = as_halo(&atoms, model.cutoff());
+        assert!(graph.n_atoms() > 3 * atoms.n(), "{label}: too few ghosts to test anything");
+        assert!(model.halo_width() > 0);
+        for (precision, tolerance) in [(Precision::F64, 1e-11), (Precision::F32, 2e-5)] {
+            let request = Request { forces: true, virial: true, atom_energies: true, precision, ..Default::default() };
+            let expected = atoms.compute(&model, &request);
+            let ws = Workspace::new(2).unwrap();
+            let got = model.compute_with_halo(&graph, &request, &ws, &mut halo).unwrap();
+            let mut forces = got.forces[..atoms.n()].to_vec();
+            for (g, &o) in halo.owner.iter().enumerate() {
+                (0..3).for_each(|k| forces[o][k] += got.forces[atoms.n() + g][k]);
+            }
+            let de = (got.energy - expected.energy).abs();
+            let df = max_diff(&forces, &expected.forces);
+            let dw = (0..9).map(|k| (got.virial[k / 3][k % 3] - expected.virial[k / 3][k % 3]).abs()).fold(0.0, f64::max);
+            let dea = got.atom_energies[..atoms.n()].iter().zip(&expected.atom_energies).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            eprintln!("{name}, {label}, {precision:?}: ΔE {de:.1e} eV, ΔF {df:.1e} eV/Å, ΔW {dw:.1e} eV, ΔE_i {dea:.1e} eV");
+            assert!(de <= tolerance * expected.energy.abs(), "{name}, {label}: energy {} vs {}", got.energy, expected.energy);
+            assert!(df <= tolerance * max_abs(&expected.forces).max(1.0), "{name}, {label}: forces differ by {df:e}");
+            assert!(dw <= tolerance * expected.virial.iter().flatten().fold(1.0f64, |m, x| m.max(x.abs())), "{name}, {label}: virial differs by {dw:e}");
+            assert!(dea <= tolerance * expected.energy.abs(), "{name}, {label}: per-atom energies differ by {dea:e}");
+            assert!(got.atom_energies[atoms.n()..].iter().all(|&e| e == 0.0), "ghosts carry no energy");
+        }
+    }
+}
+
+/// Halo exchanges come in the order the ABI promises (one forward per layer,
+/// then one reverse per layer), also with no local atoms, and a failing
+/// exchange stops the evaluation with its error.
+#[test]
+fn halo_exchanges_are_collective_and_their_errors_stop_the_evaluation() {
+    struct Recorder(Vec<(HaloDirection, usize, usize)>, Option<usize>);
+    impl HaloExchange for Recorder {
+        fn exchange(&mut self, direction: HaloDirection, values: &mut [f64], width: usize) -> equipot::Result<()> {
+            self.0.push((direction, values.len(), width));
+            if self.1 == Some(self.0.len()) {
+                return Err(equipot::Error::Callback("rank 3 lost its neighbor".into()));
+            }
+            Ok(())
+        }
+    }
+    let model = load(SEVENNET_0, None);
+    let ws = Workspace::new(2).unwrap();
+    let request = Request { forces: true, ..Default::default() };
+    let layers = model.n_layers();
+    let (graph, _) = as_halo(&rattled_cell(), model.cutoff());
+    let empty = AtomGraph::from_neighbor_list(&NeighborList {
+        positions: &[],
+        numbers: &[],
+        n_local: 0,
+        offsets: &[0],
+        neighbors: &[],
+        cutoff: model.cutoff(),
+    })
+    .unwrap();
+    for g in [&graph, &empty] {
+        let mut recorder = Recorder(Vec::new(), None);
+        let out = model.compute_with_halo(g, &request, &ws, &mut recorder).unwrap();
+        let directions: Vec<_> = recorder.0.iter().map(|c| c.0).collect();
+        let mut expected = vec![HaloDirection::Forward; layers];
+        expected.extend(vec![HaloDirection::Reverse; layers]);
+        assert_eq!(directions, expected);
+        assert!(recorder.0.iter().all(|&(_, len, width)| len == g.n_atoms() * width && width <= model.halo_width()));
+        if g.n_atoms() == 0 {
+            assert_eq!(out.energy, 0.0);
+        }
+    }
+    let mut failing = Recorder(Vec::new(), Some(2));
+    let error = model.compute_with_halo(&graph, &request, &ws, &mut failing).unwrap_err();
+    assert!(error.to_string().contains("rank 3 lost its neighbor"), "{error}");
+    assert_eq!(failing.0.len(), 2, "the evaluation went on after a failed exchange");
 }
 
 /// An atom farther than the cutoff from every other atom (and from its own

@@ -19,7 +19,8 @@ module equipot
     ! Status codes, precisions and version, as in equipot.h.
     integer(c_int32_t), parameter, public :: EQP_SUCCESS = 0, EQP_ERROR_INVALID_ARGUMENT = 1, &
         EQP_ERROR_LENGTH_MISMATCH = 2, EQP_ERROR_NULL_POINTER = 3, EQP_ERROR_UNKNOWN_ELEMENT = 4, &
-        EQP_ERROR_IO = 5, EQP_ERROR_MODEL_FORMAT = 6, EQP_ERROR_UNSUPPORTED = 7, EQP_ERROR_INTERNAL = 8
+        EQP_ERROR_IO = 5, EQP_ERROR_MODEL_FORMAT = 6, EQP_ERROR_UNSUPPORTED = 7, EQP_ERROR_INTERNAL = 8, &
+        EQP_ERROR_CALLBACK = 9
     integer(c_int32_t), parameter, public :: EQP_FLOAT64 = 0, EQP_FLOAT32 = 1
     integer, parameter, public :: EQP_VERSION_MAJOR = 0, EQP_VERSION_MINOR = 1, EQP_VERSION_PATCH = 0
 

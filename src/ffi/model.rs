@@ -120,6 +120,18 @@ pub unsafe extern "C" fn eqp_model_n_layers(model: *const eqp_model_t, n_layers:
     })
 }
 
+/// Writes to `*width` the most values per atom a halo exchange of this model
+/// carries (eqp_compute_with_halo); 0 for a model that never exchanges.
+/// Hosts size their communication buffers with it.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_model_halo_width(model: *const eqp_model_t, width: *mut usize) -> eqp_status_t {
+    guard("eqp_model_halo_width", || {
+        let m = handle(model, "model")?;
+        output(width, 1, "width")?[0] = m.inner.halo_width();
+        Ok(())
+    })
+}
+
 /// Writes the number of species the model knows to `*n_species`.
 #[no_mangle]
 pub unsafe extern "C" fn eqp_model_n_species(model: *const eqp_model_t, n_species: *mut usize) -> eqp_status_t {

@@ -29,6 +29,8 @@ pub const EQP_ERROR_MODEL_FORMAT: eqp_status_t = 6;
 pub const EQP_ERROR_UNSUPPORTED: eqp_status_t = 7;
 /// A bug in equipot (a caught panic); please report it with the message.
 pub const EQP_ERROR_INTERNAL: eqp_status_t = 8;
+/// A callback of the host (e.g. a halo exchange) returned a failure.
+pub const EQP_ERROR_CALLBACK: eqp_status_t = 9;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -58,6 +60,7 @@ fn status_of(error: &Error) -> eqp_status_t {
         Error::ModelFormat(_) => EQP_ERROR_MODEL_FORMAT,
         Error::Unsupported(_) => EQP_ERROR_UNSUPPORTED,
         Error::Internal(_) => EQP_ERROR_INTERNAL,
+        Error::Callback(_) => EQP_ERROR_CALLBACK,
     }
 }
 

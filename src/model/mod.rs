@@ -7,11 +7,13 @@
 //! - energy sums per-atom energies of local atoms only.
 
 pub mod file;
+pub mod halo;
 pub mod nequip;
 pub mod safetensors;
 mod lennard_jones;
 
 pub use file::{load, load_modal};
+pub use halo::{HaloDirection, HaloExchange};
 pub use lennard_jones::LennardJones;
 
 use crate::backend::Workspace;
@@ -82,6 +84,28 @@ pub trait Potential: Send + Sync {
     fn species(&self) -> &[i32];
     /// Evaluates the model on a graph built with at least `cutoff()`.
     fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs>;
+    /// Width of the widest node feature a halo exchange carries (0: the
+    /// model never exchanges; see `halo`).
+    fn halo_width(&self) -> usize {
+        0
+    }
+    /// Evaluates the model on a graph whose ghost atoms lie within one cutoff
+    /// of the local atoms, getting the ghosts' node features from their owners
+    /// through `halo` (see the `halo` module). A strictly local model needs no
+    /// exchange.
+    fn compute_with_halo(
+        &self,
+        graph: &AtomGraph,
+        request: &Request,
+        ws: &Workspace,
+        halo: &mut dyn HaloExchange,
+    ) -> Result<Outputs> {
+        let _ = halo;
+        if self.n_layers() > 1 {
+            return Err(Error::Unsupported(format!("halo exchange for {} models", self.architecture())));
+        }
+        self.compute(graph, request, ws)
+    }
 }
 
 /// A loaded model, of any architecture.
@@ -102,6 +126,24 @@ impl Model {
 
     /// Evaluates the model, after checking that the graph fits it.
     pub fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
+        self.check(graph)?;
+        self.inner.compute(graph, request, ws)
+    }
+
+    /// Evaluates the model with a halo exchange (see `Potential::compute_with_halo`),
+    /// after checking that the graph fits it.
+    pub fn compute_with_halo(
+        &self,
+        graph: &AtomGraph,
+        request: &Request,
+        ws: &Workspace,
+        halo: &mut dyn HaloExchange,
+    ) -> Result<Outputs> {
+        self.check(graph)?;
+        self.inner.compute_with_halo(graph, request, ws, halo)
+    }
+
+    fn check(&self, graph: &AtomGraph) -> Result<()> {
         let cutoff = self.inner.cutoff();
         if graph.cutoff < cutoff * (1.0 - 1e-12) {
             return Err(Error::InvalidArgument(format!(
@@ -117,7 +159,7 @@ impl Model {
                 )));
             }
         }
-        self.inner.compute(graph, request, ws)
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 //! with radial-MLP weights, linear, gate), readout, species-wise scale and
 //! shift; forces and virial from the hand-written backward.
 
+use super::halo::{self, HaloDirection, HaloExchange};
 use super::safetensors::SafeTensors;
 use super::{accumulate_edge_gradients, Outputs, Potential, Precision, Request};
 use crate::backend::Workspace;
@@ -445,22 +446,33 @@ impl<T: Real> Network<T> {
         }
     }
 
-    /// Energies of every atom and, when asked, ∂E/∂v per edge.
-    fn run(&self, graph: &AtomGraph, types: &[usize], want_grad: bool) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+    /// Energies of the atoms whose features it computes and, when asked,
+    /// ∂E/∂v per edge. Without a halo it computes every atom's features; with
+    /// one, those of the local atoms, and the ghosts' come from their owners
+    /// before each convolution (see the `halo` module).
+    fn run(
+        &self,
+        graph: &AtomGraph,
+        types: &[usize],
+        want_grad: bool,
+        mut halo: Option<&mut dyn HaloExchange>,
+    ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
         let mut profile = Profile::start();
         let n = graph.n_atoms();
+        // Rows of node-wise layers; the convolution reads and writes all n.
+        let m = if halo.is_some() { graph.n_local } else { n };
         let index = EdgeIndex::from_graph(graph)?;
         let edges = Edges::new(self, graph)?;
         let n_e = edges.r.len();
         profile.lap("edges: index, r, Y(r), embedding");
 
         // Node embedding from the one-hot types.
-        let mut onehot = vec![T::zero(); n * self.n_species];
-        for (i, &t) in types.iter().enumerate() {
+        let mut onehot = vec![T::zero(); m * self.n_species];
+        for (i, &t) in types[..m].iter().enumerate() {
             onehot[i * self.n_species + t] = T::one();
         }
-        let mut x = vec![T::zero(); n * self.embedding.spec().irreps_out.dim()];
-        self.embedding.forward(n, &onehot, &mut x)?;
+        let mut x = vec![T::zero(); m * self.embedding.spec().irreps_out.dim()];
+        self.embedding.forward(m, &onehot, &mut x)?;
 
         // Interaction blocks, keeping what the backward needs.
         struct Tape<T> {
@@ -473,36 +485,43 @@ impl<T: Real> Network<T> {
         let mut w = Vec::new();
         for b in &self.blocks {
             let d_gate = b.gate.irreps_in().dim();
-            let mut sc = vec![T::zero(); n * d_gate];
-            b.self_connection.forward(n, &x, &mut sc)?;
-            let x_in = self.modal_rows(self.modal_in.self_interaction_1, n, x);
-            let mut x1 = vec![T::zero(); n * b.linear_1.spec().irreps_out.dim()];
-            b.linear_1.forward(n, &x_in, &mut x1)?;
+            let mut sc = vec![T::zero(); m * d_gate];
+            b.self_connection.forward(m, &x, &mut sc)?;
+            let x_in = self.modal_rows(self.modal_in.self_interaction_1, m, x);
+            let d1 = b.linear_1.spec().irreps_out.dim();
+            let mut x1 = vec![T::zero(); n * d1];
+            b.linear_1.forward(m, &x_in, &mut x1[..m * d1])?;
             profile.lap("forward: linears");
+            if let Some(h) = halo.as_deref_mut() {
+                exchange(h, HaloDirection::Forward, &mut x1, d1)?;
+                profile.lap("forward: halo exchange");
+            }
             w.clear();
             w.resize(n_e * b.conv.weight_numel(), T::zero());
             self.radial_forward(b, &edges, &mut w, None)?;
             profile.lap("forward: radial");
-            let mut conv = vec![T::zero(); n * b.conv.irreps_out().dim()];
+            let d_conv = b.conv.irreps_out().dim();
+            let mut conv = vec![T::zero(); n * d_conv];
             b.conv.conv_forward(&index, &x1, &edges.sh, &w, b.inv_denominator, &mut conv)?;
             profile.lap("forward: convolution");
-            let conv = self.modal_rows(self.modal_in.self_interaction_2, n, conv);
-            let mut gate_in = vec![T::zero(); n * d_gate];
-            b.linear_2.forward(n, &conv, &mut gate_in)?;
+            conv.truncate(m * d_conv);
+            let conv = self.modal_rows(self.modal_in.self_interaction_2, m, conv);
+            let mut gate_in = vec![T::zero(); m * d_gate];
+            b.linear_2.forward(m, &conv, &mut gate_in)?;
             gate_in.par_iter_mut().zip(&sc).for_each(|(g, s)| *g += *s);
-            x = vec![T::zero(); n * b.gate.irreps_out().dim()];
-            b.gate.forward(n, &gate_in, &mut x)?;
+            x = vec![T::zero(); m * b.gate.irreps_out().dim()];
+            b.gate.forward(m, &gate_in, &mut x)?;
             tapes.push(Tape { x1, gate_in });
             profile.lap("forward: linears");
         }
 
         // Readout, scale and shift.
-        let x_last = self.modal_rows(self.modal_in.output_block, n, x);
+        let x_last = self.modal_rows(self.modal_in.output_block, m, x);
         let d_hidden = self.readout_hidden.spec().irreps_out.dim();
-        let mut hidden = vec![T::zero(); n * d_hidden];
-        self.readout_hidden.forward(n, &x_last, &mut hidden)?;
-        let mut e = vec![T::zero(); n];
-        self.readout_energy.forward(n, &hidden, &mut e)?;
+        let mut hidden = vec![T::zero(); m * d_hidden];
+        self.readout_hidden.forward(m, &x_last, &mut hidden)?;
+        let mut e = vec![T::zero(); m];
+        self.readout_energy.forward(m, &hidden, &mut e)?;
         let energies: Vec<f64> =
             e.iter().zip(types).map(|(&e, &t)| (e * self.scale[t] + self.shift[t]).f64()).collect();
         profile.lap("forward: linears");
@@ -513,12 +532,12 @@ impl<T: Real> Network<T> {
 
         // Backward: E = Σ_local E_i.
         let grad_e: Vec<T> =
-            types.iter().enumerate().map(|(i, &t)| if i < graph.n_local { self.scale[t] } else { T::zero() }).collect();
-        let mut grad_hidden = vec![T::zero(); n * d_hidden];
-        self.readout_energy.backward(n, &grad_e, &mut grad_hidden)?;
+            types[..m].iter().enumerate().map(|(i, &t)| if i < graph.n_local { self.scale[t] } else { T::zero() }).collect();
+        let mut grad_hidden = vec![T::zero(); m * d_hidden];
+        self.readout_energy.backward(m, &grad_e, &mut grad_hidden)?;
         let mut grad_x = vec![T::zero(); x_last.len()];
-        self.readout_hidden.backward(n, &grad_hidden, &mut grad_x)?;
-        let mut grad_x = strip_modal(grad_x, n, self.blocks.last().map_or(0, |b| b.gate.irreps_out().dim()));
+        self.readout_hidden.backward(m, &grad_hidden, &mut grad_x)?;
+        let mut grad_x = strip_modal(grad_x, m, self.blocks.last().map_or(0, |b| b.gate.irreps_out().dim()));
         let mut grad_sh = vec![T::zero(); edges.sh.len()];
         let mut grad_r = vec![T::zero(); n_e];
         let mut grad_embedding = vec![T::zero(); edges.embedding.len()];
@@ -526,14 +545,15 @@ impl<T: Real> Network<T> {
         profile.lap("backward: linears");
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
             let mut grad_gate_in = vec![T::zero(); tape.gate_in.len()];
-            b.gate.backward(n, &tape.gate_in, &grad_x, &mut grad_gate_in)?;
+            b.gate.backward(m, &tape.gate_in, &grad_x, &mut grad_gate_in)?;
             let d_x_in = b.self_connection.spec().irreps_in.dim();
-            let mut grad_x_in = vec![T::zero(); n * d_x_in];
-            b.self_connection.backward(n, &grad_gate_in, &mut grad_x_in)?;
+            let mut grad_x_in = vec![T::zero(); m * d_x_in];
+            b.self_connection.backward(m, &grad_gate_in, &mut grad_x_in)?;
             let d_conv = b.conv.irreps_out().dim();
-            let mut grad_conv = vec![T::zero(); n * b.linear_2.spec().irreps_in.dim()];
-            b.linear_2.backward(n, &grad_gate_in, &mut grad_conv)?;
-            let grad_conv = strip_modal(grad_conv, n, d_conv);
+            let mut grad_conv = vec![T::zero(); m * b.linear_2.spec().irreps_in.dim()];
+            b.linear_2.backward(m, &grad_gate_in, &mut grad_conv)?;
+            let mut grad_conv = strip_modal(grad_conv, m, d_conv);
+            grad_conv.resize(n * d_conv, T::zero());
             profile.lap("backward: linears");
             // Recompute the radial weights rather than keep them (memory).
             let nw = b.conv.weight_numel();
@@ -551,9 +571,14 @@ impl<T: Real> Network<T> {
             profile.lap("backward: convolution");
             self.radial_backward(b, &edges, &radial_tape, &grad_w, &mut grad_r, &mut grad_embedding)?;
             profile.lap("backward: radial");
-            let mut grad_x1_in = vec![T::zero(); n * b.linear_1.spec().irreps_in.dim()];
-            b.linear_1.backward(n, &grad_x1, &mut grad_x1_in)?;
-            let grad_x1_in = strip_modal(grad_x1_in, n, d_x_in);
+            let d1 = b.linear_1.spec().irreps_out.dim();
+            if let Some(h) = halo.as_deref_mut() {
+                exchange(h, HaloDirection::Reverse, &mut grad_x1, d1)?;
+                profile.lap("backward: halo exchange");
+            }
+            let mut grad_x1_in = vec![T::zero(); m * b.linear_1.spec().irreps_in.dim()];
+            b.linear_1.backward(m, &grad_x1[..m * d1], &mut grad_x1_in)?;
+            let grad_x1_in = strip_modal(grad_x1_in, m, d_x_in);
             grad_x_in.par_iter_mut().zip(&grad_x1_in).for_each(|(a, b)| *a += *b);
             grad_x = grad_x_in;
             profile.lap("backward: linears");
@@ -759,6 +784,14 @@ impl Profile {
     }
 }
 
+/// One halo exchange of rows of T (the host always exchanges doubles).
+fn exchange<T: Real>(halo: &mut dyn HaloExchange, direction: HaloDirection, rows: &mut [T], width: usize) -> Result<()> {
+    let mut values: Vec<f64> = rows.iter().map(|x| x.f64()).collect();
+    halo.exchange(direction, &mut values, width)?;
+    rows.iter_mut().zip(&values).for_each(|(r, &v)| *r = T::of(v));
+    Ok(())
+}
+
 /// Drops the modal columns a linear layer's input gradient carries.
 fn strip_modal<T: Real>(grad: Vec<T>, rows: usize, dim: usize) -> Vec<T> {
     if rows == 0 || grad.len() == rows * dim {
@@ -782,15 +815,38 @@ impl Potential for Nequip {
         &self.species
     }
     fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
+        self.evaluate(graph, request, ws, None)
+    }
+    fn halo_width(&self) -> usize {
+        self.f64.blocks.iter().map(|b| b.linear_1.spec().irreps_out.dim()).max().unwrap_or(0)
+    }
+    fn compute_with_halo(
+        &self,
+        graph: &AtomGraph,
+        request: &Request,
+        ws: &Workspace,
+        halo: &mut dyn HaloExchange,
+    ) -> Result<Outputs> {
+        self.evaluate(graph, request, ws, Some(halo))
+    }
+}
+
+impl Nequip {
+    fn evaluate(&self, graph: &AtomGraph, request: &Request, ws: &Workspace, halo: Option<&mut dyn HaloExchange>) -> Result<Outputs> {
         let types: Vec<usize> = graph.numbers.iter().map(|&z| self.type_of[z as usize] as usize).collect();
         let want_grad = request.forces || request.virial || request.atom_virials;
-        let (energies, grads) = ws.run(|| match request.precision {
-            Precision::F64 => self.f64.run(graph, &types, want_grad),
-            Precision::F32 => self.f32.run(graph, &types, want_grad),
-        })?;
-        let mut out = Outputs { energy: energies[..graph.n_local].iter().sum(), ..Default::default() };
+        let run = |halo: Option<&mut dyn HaloExchange>| match request.precision {
+            Precision::F64 => self.f64.run(graph, &types, want_grad, halo),
+            Precision::F32 => self.f32.run(graph, &types, want_grad, halo),
+        };
+        let (energies, grads) = match halo {
+            None => ws.run(|| run(None)),
+            Some(h) => halo::on_caller_thread(ws, h, |proxy| run(Some(proxy))),
+        }?;
+        let n_local = graph.n_local;
+        let mut out = Outputs { energy: energies[..n_local].iter().sum(), ..Default::default() };
         if request.atom_energies {
-            out.atom_energies = energies.iter().enumerate().map(|(i, &e)| if i < graph.n_local { e } else { 0.0 }).collect();
+            out.atom_energies = (0..graph.n_atoms()).map(|i| if i < n_local { energies[i] } else { 0.0 }).collect();
         }
         if want_grad {
             accumulate_edge_gradients(graph, &grads, request, &mut out);

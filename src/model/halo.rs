@@ -1,0 +1,121 @@
+//! Halo exchange: message passing across a host's domain decomposition.
+//!
+//! A host that splits the atoms over ranks (LAMMPS) gives each rank its local
+//! atoms plus ghost atoms within one cutoff, and neighbor rows for the local
+//! atoms only. A model with several message-passing layers then needs, before
+//! each layer's convolution, the node features of the ghosts, which their
+//! owners computed; and, in the backward pass, the gradients that arrived at
+//! ghosts sent back to their owners. The host does both through this trait:
+//! the library computes node features for local atoms only and asks for an
+//! exchange once per layer each way. Ghosts need no deeper shell than one
+//! cutoff, however many layers the model has.
+//!
+//! Every rank makes the same exchanges in the same order (once per layer
+//! forward, then once per layer in reverse order when gradients are wanted),
+//! also with no atoms at all, so hosts may implement them with collective
+//! communication.
+
+use crate::backend::Workspace;
+use crate::{Error, Result};
+use std::sync::mpsc;
+
+/// Which way values flow between owners and ghosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HaloDirection {
+    /// Every ghost row becomes a copy of its owner's row.
+    Forward,
+    /// Every ghost row is added into its owner's row (ghost rows may be left
+    /// as they are: the library no longer reads them).
+    Reverse,
+}
+
+/// The host's side of the exchange. `values` is n_atoms × width, row-major,
+/// rows in the graph's atom order (local atoms first, then ghosts).
+pub trait HaloExchange {
+    /// Performs one exchange in place.
+    fn exchange(&mut self, direction: HaloDirection, values: &mut [f64], width: usize) -> Result<()>;
+}
+
+/// One exchange the model asks for, sent to the caller's thread.
+struct Call {
+    direction: HaloDirection,
+    values: *mut f64,
+    len: usize,
+    width: usize,
+}
+// SAFETY: the model thread blocks until the caller's thread has answered, so
+// the buffer is used by one thread at a time.
+unsafe impl Send for Call {}
+
+/// The model's handle on the exchange: forwards each call to the thread that
+/// called the model and waits for it to be done.
+pub struct HaloProxy {
+    calls: mpsc::Sender<Call>,
+    done: mpsc::Receiver<Result<()>>,
+}
+
+impl HaloExchange for HaloProxy {
+    fn exchange(&mut self, direction: HaloDirection, values: &mut [f64], width: usize) -> Result<()> {
+        let call = Call { direction, values: values.as_mut_ptr(), len: values.len(), width };
+        let lost = || Error::Internal("the halo exchange's caller thread went away".into());
+        self.calls.send(call).map_err(|_| lost())?;
+        self.done.recv().map_err(|_| lost())?
+    }
+}
+
+/// Runs `f` on the workspace's threads while every exchange it asks for runs
+/// on the calling thread: MPI codes may only communicate from the thread that
+/// initialized MPI.
+pub fn on_caller_thread<R: Send>(
+    ws: &Workspace,
+    halo: &mut dyn HaloExchange,
+    f: impl FnOnce(&mut HaloProxy) -> Result<R> + Send,
+) -> Result<R> {
+    let (call_tx, call_rx) = mpsc::channel::<Call>();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        let model = s.spawn(move || {
+            let mut proxy = HaloProxy { calls: call_tx, done: done_rx };
+            ws.run(|| f(&mut proxy))
+        });
+        // Serve exchanges until the model drops its proxy (it has finished).
+        for call in call_rx {
+            // SAFETY: `values` is a live &mut [f64] of the model thread, which
+            // waits on `done` and touches nothing until we answer.
+            let values = unsafe { std::slice::from_raw_parts_mut(call.values, call.len) };
+            let result = halo.exchange(call.direction, values, call.width);
+            if done_tx.send(result).is_err() {
+                break;
+            }
+        }
+        model.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// A halo of periodic images on one "rank": ghost g is a copy of local atom
+/// `owner[g - n_local]`. For tests and for hosts that build images themselves.
+pub struct ImageHalo {
+    /// Number of local atoms.
+    pub n_local: usize,
+    /// Owner (a local atom) of each ghost, in ghost order.
+    pub owner: Vec<usize>,
+}
+
+impl HaloExchange for ImageHalo {
+    fn exchange(&mut self, direction: HaloDirection, values: &mut [f64], width: usize) -> Result<()> {
+        let n = self.n_local + self.owner.len();
+        if values.len() != n * width {
+            return Err(Error::LengthMismatch(format!("{} values for {n} atoms × {width}", values.len())));
+        }
+        for (g, &o) in self.owner.iter().enumerate() {
+            let (ghost, owner) = ((self.n_local + g) * width, o * width);
+            for k in 0..width {
+                match direction {
+                    HaloDirection::Forward => values[ghost + k] = values[owner + k],
+                    HaloDirection::Reverse => values[owner + k] += values[ghost + k],
+                }
+            }
+        }
+        Ok(())
+    }
+}
