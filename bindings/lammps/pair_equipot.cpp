@@ -1,27 +1,23 @@
 /* ----------------------------------------------------------------------
    pair_style equipot: see pair_equipot.h and bindings/lammps/README.md.
 
-   Where the graph comes from (keyword graph):
+   Where the graph comes from (keyword graph; bindings/lammps/README.md):
+   - exchange (the default, except below): LAMMPS's usual full neighbor
+     list of the local atoms, ghosts within one cutoff (+ skin). The library
+     computes node features of local atoms only; before each message-passing
+     layer it asks for the ghosts' features, which LAMMPS's forward
+     communication copies from their owners, and in the backward pass it
+     sends the gradients that reached ghosts back to their owners (reverse
+     communication). Any number of layers, no deeper ghost shell;
    - periodic (the default for a message-passing model on one MPI rank):
      the library builds the periodic graph of the local atoms in LAMMPS's
-     box itself (eqp_graph_build); no ghost atoms enter the model, so a deep
-     receptive field costs nothing extra;
-   - lammps (the default otherwise): LAMMPS's own neighbor list, as below.
-
-   How a step works with graph lammps (ghost-shell parallelism):
-   - every rank passes its local atoms and all its ghost atoms, with LAMMPS's
-     full neighbor list of both (REQ_FULL | REQ_GHOST; a one-layer model
-     needs the rows of local atoms only), to eqp_graph_from_neighbor_list;
-   - the model computes on every atom given, but counts only the energies of
-     local atoms; forces come back on local and ghost atoms, and LAMMPS adds
-     the ghost forces to their owners (reverse communication, newton on);
-   - a model with L message-passing layers of cutoff rc makes an atom's
-     energy depend on atoms up to L·rc away. A ghost within (L-1)·rc of a
-     local atom needs its complete neighborhood (atoms within rc of it), so
-     the ghost shell must reach L·rc (plus the neighbor skin, as the list is
-     only rebuilt every few steps). Ghosts farther out have incomplete rows,
-     but their (wrong) features reach no local atom within the L layers. The
-     pair style checks the shell (comm_modify cutoff) in init_style.
+     box itself (eqp_graph_build), exactly as for the structure on its own;
+   - shell: no exchange; LAMMPS's full list over local and ghost atoms
+     (REQ_GHOST) with a ghost shell of layers × cutoff (+ skin), so that each
+     rank computes every feature its local atoms depend on itself. Checked
+     in init_style; kept for comparison and for hosts without exchange.
+   In every mode the energy is that of the local atoms, forces come back on
+   local and ghost atoms, and LAMMPS adds the ghost forces to their owners.
 ------------------------------------------------------------------------- */
 
 #include "pair_equipot.h"
@@ -115,7 +111,7 @@ void PairEquipot::allocate()
 
 /* ----------------------------------------------------------------------
    pair_style equipot [precision float64|float32] [threads N]
-                      [graph auto|lammps|periodic]
+                      [graph auto|exchange|periodic|shell]
 ------------------------------------------------------------------------- */
 
 void PairEquipot::settings(int narg, char **arg)
@@ -137,9 +133,10 @@ void PairEquipot::settings(int narg, char **arg)
         error->all(FLERR, "pair_style equipot: threads must be >= 0 (0: one per core), not {}", value);
     } else if (key == "graph") {
       if (value == "auto") graph_mode = GRAPH_AUTO;
-      else if (value == "lammps") graph_mode = GRAPH_LAMMPS;
+      else if (value == "exchange") graph_mode = GRAPH_EXCHANGE;
       else if (value == "periodic") graph_mode = GRAPH_PERIODIC;
-      else error->all(FLERR, "pair_style equipot: graph must be auto, lammps or periodic, not '{}'", value);
+      else if (value == "shell") graph_mode = GRAPH_SHELL;
+      else error->all(FLERR, "pair_style equipot: graph must be auto, exchange, periodic or shell, not '{}'", value);
     } else {
       error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads, graph)", key);
     }
@@ -175,6 +172,7 @@ void PairEquipot::coeff(int narg, char **arg)
   size_t n_species = 0;
   if (eqp_model_cutoff(model, &cutoff) != EQP_SUCCESS ||
       eqp_model_n_layers(model, &n_layers) != EQP_SUCCESS ||
+      eqp_model_halo_width(model, &halo_width) != EQP_SUCCESS ||
       eqp_model_n_species(model, &n_species) != EQP_SUCCESS)
     error->all(FLERR, "pair_coeff equipot: {}", library_error());
   std::vector<int32_t> species(n_species);
@@ -223,25 +221,35 @@ void PairEquipot::init_style()
 
   // Where the graph comes from (see the comment at the top).
   if (graph_mode == GRAPH_PERIODIC && comm->nprocs > 1)
-    error->all(FLERR, "pair equipot: graph periodic works on one MPI rank only (this run has {}): use graph lammps",
+    error->all(FLERR, "pair equipot: graph periodic works on one MPI rank only (this run has {}): use graph exchange",
                comm->nprocs);
-  periodic = graph_mode == GRAPH_PERIODIC || (graph_mode == GRAPH_AUTO && n_layers > 1 && comm->nprocs == 1);
+  graph = graph_mode;
+  if (graph == GRAPH_AUTO) graph = n_layers > 1 && comm->nprocs == 1 ? GRAPH_PERIODIC : GRAPH_EXCHANGE;
   ghostneigh = 0;
-  if (periodic) return;    // no LAMMPS neighbor list, no ghost atoms in the graph
+  comm_forward = comm_reverse = 0;
+  if (graph == GRAPH_PERIODIC) return;    // no LAMMPS neighbor list, no ghost atoms in the graph
 
-  // Receptive field: the ghost shell must hold every atom within
-  // n_layers × cutoff of a local atom.
+  if (graph == GRAPH_EXCHANGE) {
+    // Communication buffers are sized by these (Comm::init runs after this).
+    comm_forward = comm_reverse = static_cast<int>(halo_width);
+    neighbor->add_request(this, NeighConst::REQ_FULL);
+    return;
+  }
+
+  // graph shell: the ghost shell must hold every atom within n_layers ×
+  // cutoff of a local atom.
   if (n_layers > 1) {
     if (comm->mode != Comm::SINGLE)
-      error->all(FLERR, "pair equipot: a model with {} message-passing layers on several ranks needs "
+      error->all(FLERR, "pair equipot: graph shell with a model of {} message-passing layers needs "
                         "comm_modify mode single (one ghost cutoff for all atoms)", n_layers);
     double needed = n_layers * cutoff + neighbor->skin;
     double shell = std::max(comm->cutghostuser, cutoff + neighbor->skin);
     if (shell < needed)
       error->all(FLERR,
                  "pair equipot: the model has {} message-passing layers of cutoff {} A, so an atom's energy "
-                 "depends on atoms up to {} A away; the ghost shell is {} A but must be at least {} A "
-                 "(layers x cutoff + skin): add 'comm_modify cutoff {}' before the run",
+                 "depends on atoms up to {} A away; with graph shell the ghost shell is {} A but must be at "
+                 "least {} A (layers x cutoff + skin): add 'comm_modify cutoff {}' before the run, or use "
+                 "graph exchange, which needs no deeper shell",
                  n_layers, cutoff, n_layers * cutoff, shell, needed, needed);
   }
   // With one layer an atom's energy depends on its own neighbors only, so
@@ -263,6 +271,7 @@ void PairEquipot::compute(int eflag, int vflag)
   ev_init(eflag, vflag);
 
   // Atoms of the graph: local + ghost (LAMMPS's list) or local (periodic).
+  const bool periodic = graph == GRAPH_PERIODIC;
   const int nall = periodic ? atom->nlocal : atom->nlocal + atom->nghost;
   double **x = atom->x;
   double **f = atom->f;
@@ -273,7 +282,7 @@ void PairEquipot::compute(int eflag, int vflag)
     for (int k = 0; k < 3; k++) positions[3 * i + k] = x[i][k];
     numbers[i] = type_number[type[i]];
   }
-  eqp_graph_t *graph = periodic ? periodic_graph() : graph_from_list();
+  eqp_graph_t *g = periodic ? periodic_graph() : graph_from_list();
 
   double virial9[9];
   forces.resize(3 * (size_t) nall);
@@ -285,8 +294,10 @@ void PairEquipot::compute(int eflag, int vflag)
   out.virial = vflag_global ? virial9 : nullptr;
   out.atom_energies = eflag_atom ? atom_energies.data() : nullptr;
   out.atom_virials = vflag_atom ? atom_virials.data() : nullptr;
-  eqp_status_t status = eqp_compute(model, graph, workspace, precision, &out);
-  eqp_graph_free(graph);
+  eqp_status_t status = graph == GRAPH_EXCHANGE
+      ? eqp_compute_with_halo(model, g, workspace, precision, &PairEquipot::halo_exchange, this, &out)
+      : eqp_compute(model, g, workspace, precision, &out);
+  eqp_graph_free(g);
   if (status != EQP_SUCCESS)
     error->one(FLERR, "pair equipot, step {}: {}", update->ntimestep, library_error());
 
@@ -307,7 +318,7 @@ void PairEquipot::compute(int eflag, int vflag)
 }
 
 /* ----------------------------------------------------------------------
-   graph lammps: LAMMPS's full list (local rows, then ghost rows if
+   graph exchange and shell: LAMMPS's full list (local rows, then ghost rows if
    requested) → CSR rows in atom order over local + ghost atoms.
 ------------------------------------------------------------------------- */
 
@@ -354,6 +365,57 @@ eqp_graph_t *PairEquipot::periodic_graph()
     error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 in this rank's order)",
                update->ntimestep, library_error());
   return graph;
+}
+
+/* ----------------------------------------------------------------------
+   graph exchange: the library hands over rows of node features (forward:
+   copy owners to ghosts) or of their gradients (reverse: add ghosts into
+   owners); LAMMPS's communication pattern of atom positions does the rest.
+   Called on this thread, the same number of times on every rank. Nothing
+   may be thrown through the library: a LAMMPS error becomes a failure code
+   and the library's error, reported by compute().
+------------------------------------------------------------------------- */
+
+int32_t PairEquipot::halo_exchange(void *self, eqp_halo_direction_t direction, double *values, size_t n_atoms,
+                                   size_t width)
+{
+  auto *pair = static_cast<PairEquipot *>(self);
+  if (n_atoms != (size_t) (pair->atom->nlocal + pair->atom->nghost) || width > pair->halo_width) return 1;
+  pair->halo_values = values;
+  pair->halo_row = static_cast<int>(width);
+  try {
+    if (direction == EQP_HALO_FORWARD) pair->comm->forward_comm(pair, pair->halo_row);
+    else pair->comm->reverse_comm(pair, pair->halo_row);
+  } catch (...) {
+    return 2;
+  }
+  return 0;
+}
+
+int PairEquipot::pack_forward_comm(int n, int *list, double *buf, int /*pbc_flag*/, int * /*pbc*/)
+{
+  for (int i = 0; i < n; i++)
+    std::memcpy(buf + (size_t) i * halo_row, halo_values + (size_t) list[i] * halo_row, halo_row * sizeof(double));
+  return n * halo_row;
+}
+
+void PairEquipot::unpack_forward_comm(int n, int first, double *buf)
+{
+  std::memcpy(halo_values + (size_t) first * halo_row, buf, (size_t) n * halo_row * sizeof(double));
+}
+
+int PairEquipot::pack_reverse_comm(int n, int first, double *buf)
+{
+  std::memcpy(buf, halo_values + (size_t) first * halo_row, (size_t) n * halo_row * sizeof(double));
+  return n * halo_row;
+}
+
+void PairEquipot::unpack_reverse_comm(int n, int *list, double *buf)
+{
+  for (int i = 0; i < n; i++) {
+    double *row = halo_values + (size_t) list[i] * halo_row;
+    for (int k = 0; k < halo_row; k++) row[k] += buf[(size_t) i * halo_row + k];
+  }
 }
 
 double PairEquipot::memory_usage()

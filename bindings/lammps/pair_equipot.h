@@ -36,15 +36,23 @@ class PairEquipot : public Pair {
   double init_one(int, int) override;
   double memory_usage() override;
 
+  // Halo exchange of node features (graph exchange).
+  int pack_forward_comm(int, int *, double *, int, int *) override;
+  void unpack_forward_comm(int, int, double *) override;
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
+
  protected:
   eqp_model_t *model = nullptr;
   eqp_workspace_t *workspace = nullptr;
   eqp_precision_t precision = EQP_FLOAT64;
   int n_threads = 1;
-  enum GraphMode { GRAPH_AUTO, GRAPH_LAMMPS, GRAPH_PERIODIC } graph_mode = GRAPH_AUTO;
-  bool periodic = false;    // resolved graph mode of this run (init_style)
+  enum GraphMode { GRAPH_AUTO, GRAPH_EXCHANGE, GRAPH_SHELL, GRAPH_PERIODIC };
+  GraphMode graph_mode = GRAPH_AUTO;    // as asked in pair_style
+  GraphMode graph = GRAPH_EXCHANGE;     // as resolved for this run (init_style)
   double cutoff = 0.0;     // of one interaction, from the model (Å)
   size_t n_layers = 1;     // message-passing layers, from the model
+  size_t halo_width = 0;   // widest node feature the model exchanges
   std::vector<int> type_number;    // atomic number of each LAMMPS type (1-based)
 
   // Buffers kept between steps so that a step allocates nothing.
@@ -57,6 +65,12 @@ class PairEquipot : public Pair {
   eqp_graph_t *periodic_graph();
   void free_model();
   std::string library_error() const;
+
+  // The rows being exchanged (n_atoms × halo_row, set by halo_exchange).
+  double *halo_values = nullptr;
+  int halo_row = 0;
+  static int32_t halo_exchange(void *self, eqp_halo_direction_t direction, double *values, size_t n_atoms,
+                               size_t width);
 };
 
 }    // namespace LAMMPS_NS

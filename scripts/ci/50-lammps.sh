@@ -21,12 +21,22 @@ for test in single_point mpi model errors memory nve; do
 done
 echo "-- tests/lammps/test_nve.py with the library's own periodic graph"
 python tests/lammps/test_nve.py --style-args "graph periodic" --cells 3 3 3
-# Once SevenNet-0 converts to an equipot model file, the SevenNet-0
-# checks are the same scripts with other arguments (see their docstrings):
-#   python tests/lammps/test_model.py --model <sevennet-0 model> --elements Si \
-#       --masses 28.0855 --lattice diamond 5.43 --cells 2 2 2
-#   python tests/lammps/test_nve.py --model <sevennet-0 model> --element Si \
-#       --mass 28.0855 --lattice diamond 5.43 --cells 2 2 2 --temperature 300 --timestep 0.001
+
+# SevenNet-0 (converted by 10-sevenn-convert.sh): five message-passing
+# layers, so every graph mode and the layer-by-layer halo exchange between
+# ranks are exercised. float64 throughout.
+models=${EQUIPOT_SEVENN_MODELS:-$PWD/target/sevenn/models}
+sevennet=$models/SevenNet_0__11Jul2024.eqp.safetensors
+silicon=(--lattice diamond 5.43)
+echo "-- SevenNet-0, 512 Si atoms (cubic, triclinic, slab): LAMMPS = library, 1/2/4 ranks agree"
+python tests/lammps/test_model.py --model "$sevennet" --elements Si --masses 28.0855 "${silicon[@]}" \
+    --cells 4 4 4 --steps 5
+echo "-- SevenNet-0, NVE 2000 steps of 1 fs, 64 Si atoms at 300 K (one rank, graph auto = periodic)"
+python tests/lammps/test_nve.py --model "$sevennet" --element Si --mass 28.0855 "${silicon[@]}" --cells 2 2 2 \
+    --temperature 300 --timestep 0.001 --steps 2000
+echo "-- SevenNet-0, NVE on 2 ranks with the halo exchange (300 steps)"
+mpirun -np 2 python tests/lammps/test_nve.py --model "$sevennet" --element Si --mass 28.0855 "${silicon[@]}" \
+    --cells 2 2 2 --temperature 300 --timestep 0.001 --steps 300 --style-args "graph exchange"
 
 echo "-- examples/lammps"
 (cd examples/lammps && lmp -in in.argon-lj -log none -var plugin "$EQUIPOT_LAMMPS_PLUGIN" -var steps 100)

@@ -50,7 +50,7 @@ CASES = [
     ("unknown keyword", "pair_style equipot device gpu", "unknown keyword 'device'", {}),
     ("keyword without value", "pair_style equipot threads", "keyword 'threads' needs a value", {}),
     ("negative threads", "pair_style equipot threads -2", "threads must be >= 0", {}),
-    ("bad graph", "pair_style equipot graph ase", "graph must be auto, lammps or periodic", {}),
+    ("bad graph", "pair_style equipot graph ase", "graph must be auto, exchange, periodic or shell", {}),
     ("units real", "pair_style equipot\npair_coeff * * {lj_ar_kr} Ar Kr\nrun 0",
      "requires units metal", dict(units="real")),
     ("newton off", "pair_style equipot\npair_coeff * * {lj_ar_kr} Ar Kr\nrun 0",

@@ -1,18 +1,23 @@
 """Any model file, in real LAMMPS: single points equal the library's direct
 evaluation (≤ 1e-8 relative, float64), and 1, 2 and 4 MPI ranks agree
-(≤ 1e-8), on a cubic and a triclinic periodic crystal, at step 0 and after a
-short NVE run. On one rank both graphs are checked (LAMMPS's neighbor list
-with ghost atoms, and the library's own periodic graph); on 2 and 4 ranks the
-graph comes from LAMMPS's list with a ghost shell set from the model
-(comm_modify cutoff = layers × cutoff + skin), so message-passing models run
-as they must.
+(≤ 1e-8), on a cubic and a triclinic periodic crystal and on a slab, at
+step 0 and after a short NVE run.
+
+On one rank, every graph the pair style offers is checked against the
+library's own evaluation of the same structure: `periodic` (the library's
+graph), `exchange` (LAMMPS's list of local atoms, ghost features exchanged
+layer by layer) and, with --shell, `shell` (LAMMPS's list over local and
+ghost atoms with a ghost shell of layers × cutoff + skin: slow for deep
+models on small boxes, as most of the shell's atoms are images). On 2 and 4
+ranks the default graph (`exchange` for every model) must reproduce the
+serial run; with 4 ranks stacked along z the slab leaves two subdomains
+without atoms.
 
 Default: the Lennard-Jones argon model on 108 atoms (a box smaller than twice
-the cutoff). The issue's SevenNet-0 checks are this script with other
-arguments, once a converted model exists:
+the cutoff). The issue's SevenNet-0 checks (scripts/ci/50-lammps.sh):
 
-  python tests/lammps/test_model.py --model sevennet-0.eqp.safetensors \\
-      --elements Si --masses 28.0855 --lattice diamond 5.43 --cells 2 2 2
+  python tests/lammps/test_model.py --model SevenNet_0__11Jul2024.eqp.safetensors \\
+      --elements Si --masses 28.0855 --lattice diamond 5.43 --cells 4 4 4
 """
 
 import argparse
@@ -24,20 +29,35 @@ from common import ARGON, Checks, Equipot, as_stored, box, new_lammps, run_ranks
 TOL = 1e-8
 KEYS = ("energy", "forces", "virial", "atom_energies", "atom_virials")
 SKIN = 1.0  # run_case.py's neighbor skin
+VACUUM = 3  # lattice units above and below the slab
+
+# name → (tilt in lattice units, boundary, processor grid)
+STRUCTURES = {
+    "cubic": ((0, 0, 0), "p p p", "* * *"),
+    "triclinic": ((1, 1, 0), "p p p", "* * *"),
+    "slab": (None, "p p f", "1 1 *"),
+}
 
 
-def write_crystal(path, args, tilt):
+def write_crystal(path, args, tilt, boundary):
     nx, ny, nz = args.cells
     lmp = new_lammps()
     lmp.commands_string(f"""
         units metal
         atom_style atomic
+        boundary {boundary}
         lattice {args.lattice[0]} {args.lattice[1]}
-        region box prism 0 {nx} 0 {ny} 0 {nz} {tilt[0]} {tilt[1]} {tilt[2]}
-        create_box {len(args.elements)} box
-        create_atoms 1 box
-        displace_atoms all random 0.1 0.1 0.1 31 units box
     """)
+    if tilt is None:  # a slab: nz cells of crystal in vacuum
+        lmp.command(f"region box block 0 {nx} 0 {ny} {-VACUUM} {nz + VACUUM}")
+        lmp.command(f"create_box {len(args.elements)} box")
+        lmp.command(f"region crystal block 0 {nx} 0 {ny} 0 {nz - 0.01}")
+        lmp.command("create_atoms 1 region crystal")
+    else:
+        lmp.command(f"region box prism 0 {nx} 0 {ny} 0 {nz} {tilt[0]} {tilt[1]} {tilt[2]}")
+        lmp.command(f"create_box {len(args.elements)} box")
+        lmp.command("create_atoms 1 box")
+    lmp.command("displace_atoms all random 0.1 0.1 0.1 31 units box")
     for t in range(2, len(args.elements) + 1):
         lmp.command(f"set type 1 type/fraction {t} {1 / len(args.elements)} {100 + t}")
     for t, mass in enumerate(args.masses, 1):
@@ -55,31 +75,50 @@ def main():
     parser.add_argument("--masses", nargs="+", type=float, default=[39.948])
     parser.add_argument("--lattice", nargs=2, default=["fcc", "5.26"])
     parser.add_argument("--cells", nargs=3, type=int, default=[3, 3, 3])
+    parser.add_argument("--structures", nargs="+", default=list(STRUCTURES), choices=list(STRUCTURES))
+    parser.add_argument("--steps", type=int, default=25, help="NVE steps before the second comparison")
+    parser.add_argument("--shell", action="store_true", help="also check graph shell on one rank")
     args = parser.parse_args()
 
     library = Equipot()
     cutoff, layers = library.receptive_field(args.model)
-    comm_cutoff = layers * cutoff + SKIN
-    print(f"  model {args.model}: cutoff {cutoff} A, {layers} layer(s) -> comm_modify cutoff {comm_cutoff}")
+    shell_cutoff = layers * cutoff + SKIN
+    print(f"  model {args.model}: cutoff {cutoff} A, {layers} layer(s)")
     z_of = {}
     checks = Checks("model in LAMMPS")
     with tempfile.TemporaryDirectory() as folder:
-        for name, tilt in (("cubic", (0, 0, 0)), ("triclinic", (1, 1, 0))):
+        for name in args.structures:
+            tilt, boundary, processors = STRUCTURES[name]
             data = Path(folder) / f"{name}.data"
-            cell, pbc = write_crystal(data, args, tilt)
-            run = lambda ranks, graph="auto": run_ranks(
-                ranks, data, Path(folder) / f"{name}-{ranks}-{graph}", args.model, " ".join(args.elements),
-                comm_cutoff=comm_cutoff, style_args=f"graph {graph}")
+            cell, pbc = write_crystal(data, args, tilt, boundary)
+
+            def run(ranks, graph):
+                options = dict(boundary=boundary, processors=processors, steps=args.steps, style_args=f"graph {graph}")
+                if graph == "shell":
+                    options["comm_cutoff"] = shell_cutoff
+                return run_ranks(ranks, data, Path(folder) / f"{name}-{ranks}-{graph}", args.model,
+                                 " ".join(args.elements), **options)
+
             serial, _ = run(1, "periodic")
             numbers = [element_number(args.elements[t - 1], z_of) for t in serial["start_types"]]
             direct = library.evaluate(args.model, serial["start_positions"], numbers, cell, pbc)
-            for graph, result in (("periodic", serial), ("lammps", run(1, "lammps")[0])):
+            graphs = [("periodic", serial), ("exchange", run(1, "exchange")[0])]
+            if args.shell:
+                graphs.append(("shell", run(1, "shell")[0]))
+            for graph, result in graphs:
                 for key in KEYS:
                     expected = as_stored(direct[key]) if "virial" in key else direct[key]
                     checks.close(f"{name} ({len(numbers)} atoms), 1 rank, graph {graph} vs library: {key}",
                                  result[f"start_{key}"], expected, TOL)
+                if graph != "periodic":
+                    for key in KEYS:
+                        checks.close(f"{name}, 1 rank, graph {graph} vs periodic after {args.steps} steps: {key}",
+                                     result[f"moved_{key}"], serial[f"moved_{key}"], TOL)
             for ranks in (2, 4):
-                parallel, nlocal = run(ranks)
+                parallel, nlocal = run(ranks, "auto")
+                print(f"  {name}, {ranks} ranks: atoms per rank {nlocal}")
+                if name == "slab" and ranks == 4:
+                    checks.check("slab, 4 ranks: some subdomain holds no atoms", 0 in nlocal, str(nlocal))
                 for when in ("start", "moved"):
                     for key in KEYS:
                         checks.close(f"{name}, {ranks} ranks ({nlocal} atoms) vs 1 (graph periodic), {when}: {key}",

@@ -2,19 +2,24 @@
 energy may wander by less than --bound eV/atom over the run (float64).
 
 Default: the Lennard-Jones model on 256 argon atoms (fcc, 40 K, 2 fs,
-2000 steps). The same script runs the issue's SevenNet-0 check once a
-converted model exists (64 Si atoms, 2000 steps, bound 1e-4 eV/atom):
+2000 steps). The same script runs the issue's SevenNet-0 check
+(64 Si atoms, 2000 steps, bound 1e-4 eV/atom; scripts/ci/50-lammps.sh):
 
   python tests/lammps/test_nve.py --model sevennet-0.eqp.safetensors \\
       --element Si --mass 28.0855 --lattice diamond 5.43 --cells 2 2 2 \\
       --temperature 300 --timestep 0.001
 
 On one rank a message-passing model runs on the library's periodic graph
-(graph auto); with --style-args "graph lammps" it gets the ghost shell it
-needs (comm_modify cutoff = layers × cutoff + skin), read from the model.
+(graph auto); with --style-args "graph exchange" on LAMMPS's list with the
+halo exchange, and with "graph shell" on LAMMPS's list with the ghost shell it
+needs (comm_modify cutoff = layers × cutoff + skin, read from the model).
+Under mpirun (e.g. `mpirun -np 2 python tests/lammps/test_nve.py ...`) the
+run is parallel and rank 0 reports.
 """
 
 import argparse
+import os
+import sys
 
 import numpy as np
 
@@ -41,8 +46,10 @@ def main():
     nx, ny, nz = args.cells
     # This run is serial: the graph is periodic (no ghost shell needed) unless
     # LAMMPS's list is asked for.
-    ghost_shell = f"comm_modify cutoff {layers * cutoff + SKIN}" if "graph lammps" in args.style_args else ""
+    ghost_shell = f"comm_modify cutoff {layers * cutoff + SKIN}" if "graph shell" in args.style_args else ""
     lmp = new_lammps()
+    if lmp.extract_setting("world_rank") != 0:  # under mpirun: rank 0 reports
+        sys.stdout = open(os.devnull, "w")
     lmp.commands_string(f"""
         units metal
         atom_style atomic
