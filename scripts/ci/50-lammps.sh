@@ -15,10 +15,12 @@ cmake --build build/lammps -j 2
 export EQUIPOT_LAMMPS_PLUGIN="$PWD/build/lammps/libequipot_lammps.so"
 export EQUIPOT_LIBRARY="$PWD/target/release/libequipot.so"
 
-for test in single_point mpi model errors memory nve; do
+for test in single_point mpi errors memory nve; do
     echo "-- tests/lammps/test_$test.py"
     python "tests/lammps/test_$test.py"
 done
+echo "-- tests/lammps/test_model.py with the LJ model, every graph"
+python tests/lammps/test_model.py --shell
 echo "-- tests/lammps/test_nve.py with the library's own periodic graph"
 python tests/lammps/test_nve.py --style-args "graph periodic" --cells 3 3 3
 
@@ -40,3 +42,5 @@ mpirun -np 2 python tests/lammps/test_nve.py --model "$sevennet" --element Si --
 
 echo "-- examples/lammps"
 (cd examples/lammps && lmp -in in.argon-lj -log none -var plugin "$EQUIPOT_LAMMPS_PLUGIN" -var steps 100)
+(cd examples/lammps && mpirun -np 2 lmp -in in.sevennet-si -log none -var plugin "$EQUIPOT_LAMMPS_PLUGIN" \
+    -var model "$sevennet" -var cells 3 -var steps 5 -var threads 1)

@@ -18,8 +18,15 @@ CPU time is what the work costs), best of --repeat:
 overhead = lammps - lammps_zero - compute is what the pair style adds: copying
 positions and types in, converting the list (from_list), copying forces out.
 
+A message-passing model (several layers) runs in LAMMPS on the library's
+periodic graph (graph periodic, the default on one rank) or on LAMMPS's list
+with the halo exchange (graph exchange, the default on several ranks); both
+are timed, and the overhead is lammps - lammps_zero - direct (for exchange
+it includes the exchanges, here between periodic images on one rank).
+
 usage: python tests/lammps/bench_overhead.py [--cells 8] [--steps 10] [--repeat 5] [--wall]
            [--model M --element El --mass m --lattice STYLE A]   (default: LJ argon)
+           [--precision float64|float32]
 """
 
 import argparse
@@ -53,6 +60,7 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--wall", action="store_true", help="wall-clock time instead of CPU time")
+    parser.add_argument("--precision", choices=["float64", "float32"], default="float64")
     args = parser.parse_args()
     global CLOCK
     CLOCK = time.perf_counter if args.wall else time.process_time
@@ -69,18 +77,22 @@ def main():
         mass 1 {args.mass}
         displace_atoms all random 0.1 0.1 0.1 7 units box
         neighbor 1.0 bin
-        comm_modify cutoff {layers * cutoff + 1.0}
     """
-
-    lmp = new_lammps()
-    lmp.commands_string(system + f"""
-        plugin load {PLUGIN}
-        pair_style equipot
-        pair_coeff * * {args.model} {args.element}
-        thermo 0
-        run 0 post no
-    """)
     steps = args.steps
+    precision = 0 if args.precision == "float64" else 1
+
+    def with_equipot(style_args=""):
+        lmp = new_lammps()
+        lmp.commands_string(system + f"""
+            plugin load {PLUGIN}
+            pair_style equipot precision {args.precision} {style_args}
+            pair_coeff * * {args.model} {args.element}
+            thermo 0
+            run 0 post no
+        """)
+        return lmp
+
+    lmp = with_equipot()
     lammps_step = best(args.repeat, lambda: lmp.command(f"run {steps} pre no post no")) / steps
     def native(pair):
         other = new_lammps()
@@ -106,9 +118,14 @@ def main():
     from ase.data import atomic_numbers
     numbers_all = np.full(nall, atomic_numbers[args.element], dtype=np.int32)
     if layers > 1:
-        # LAMMPS's Python interface shows the rows of local atoms only.
-        raise SystemExit("bench_overhead.py: the list conversion of a model with several layers needs the ghost "
-                         "rows, which LAMMPS's Python interface does not expose")
+        cell, pbc = box(lmp)
+        lmp.close()
+        exchange = with_equipot("graph exchange")
+        exchange_step = best(args.repeat, lambda: exchange.command(f"run {steps} pre no post no")) / steps
+        exchange.close()
+        return message_passing(args, eqp, x_all[:nlocal].copy(), numbers_all[:nlocal], cell, pbc, cutoff, layers,
+                               precision, dict(lammps_periodic=lammps_step, lammps_exchange=exchange_step,
+                                               lammps_zero=zero_step), nghost)
     nlist = lmp.numpy.get_neighlist(lmp.find_pair_neighlist("equipot"))
     rows = {}
     for k in range(len(nlist)):
@@ -148,7 +165,7 @@ def main():
     def compute(graph, count):
         forces = np.zeros((count, 3))
         out = Outputs(count, 0.0, _ptr(forces), None, None, None)
-        eqp.check(lib.eqp_compute(model, graph, workspace, 0, ctypes.byref(out)))
+        eqp.check(lib.eqp_compute(model, graph, workspace, precision, ctypes.byref(out)))
         return out.energy
 
     def timed_graph(make):
@@ -189,6 +206,36 @@ def main():
     print(f"    of which list conversion {t['from_list'] / nlocal * 1e6:.3f} us/atom-step, "
           f"copies in and out {copies / nlocal * 1e6:.3f} us/atom-step")
     print(f"  LAMMPS step / direct library step: {t['lammps'] / t['direct']:.3f}")
+
+
+def message_passing(args, eqp, positions, numbers, cell, pbc, cutoff, layers, precision, t, nghost):
+    """The library alone (its graph + compute) against LAMMPS steps with each graph."""
+    lib, steps, nlocal = eqp.lib, args.steps, len(numbers)
+    model, workspace = eqp.load(args.model), ctypes.c_void_p()
+    eqp.check(lib.eqp_workspace_new(1, ctypes.byref(workspace)))
+
+    def direct():
+        for _ in range(steps):
+            graph = ctypes.c_void_p()
+            eqp.check(lib.eqp_graph_build(workspace, nlocal, _ptr(positions), _ptr(numbers, ctypes.c_int32),
+                                          _ptr(cell), _ptr(pbc, ctypes.c_bool), cutoff, ctypes.byref(graph)))
+            forces = np.zeros((nlocal, 3))
+            out = Outputs(nlocal, 0.0, _ptr(forces), None, None, None)
+            eqp.check(lib.eqp_compute(model, graph, workspace, precision, ctypes.byref(out)))
+            lib.eqp_graph_free(graph)
+
+    t["direct"] = best(args.repeat, direct) / steps
+    lib.eqp_workspace_free(workspace)
+    lib.eqp_model_free(model)
+    print(f"{nlocal} atoms ({nghost} ghosts), model {args.model} (rc {cutoff} A, {layers} layers), "
+          f"{args.precision}, 1 thread, {'wall' if args.wall else 'CPU'} time")
+    for key, value in t.items():
+        print(f"  {key:20s} {value * 1e3:9.3f} ms/step  {value / nlocal * 1e6:8.3f} us/atom-step")
+    for graph in ("periodic", "exchange"):
+        step = t[f"lammps_{graph}"]
+        overhead = step - t["lammps_zero"] - t["direct"]
+        print(f"  graph {graph}: pair style overhead (lammps - lammps_zero - direct) {overhead * 1e3:.3f} ms/step "
+              f"= {overhead / step * 100:.1f}% of the LAMMPS step; LAMMPS step / direct: {step / t['direct']:.3f}")
 
 
 if __name__ == "__main__":
