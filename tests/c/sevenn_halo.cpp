@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -149,11 +150,12 @@ int main(int argc, char** argv) {
     check(std::fabs(e32 - e32_periodic) <= 2e-5 * std::fabs(e32_periodic),
           "float32: energy with halo " + std::to_string(e32) + " vs periodic " + std::to_string(e32_periodic));
 
-    // Energy only: the forward exchanges alone.
+    // Energy only: the forward exchanges alone (and a std::function works too).
     calls.clear();
     equipot::Request energy_only;
     energy_only.forces = energy_only.virial = false;
-    const double e = model.compute_with_halo(halo.graph, exchange, &ws, energy_only).energy;
+    const std::function<void(equipot::HaloDirection, double*, size_t, size_t)> as_function = exchange;
+    const double e = model.compute_with_halo(halo.graph, as_function, &ws, energy_only).energy;
     check(calls == std::vector<equipot::HaloDirection>(layers, equipot::HaloDirection::Forward) &&
               std::fabs(e - expected.energy) <= 1e-10 * std::fabs(expected.energy),
           "energy only: " + std::to_string(calls.size()) + " forward exchanges, same energy");
