@@ -9,6 +9,9 @@
 //                                      model.cutoff(), &ws);
 //   equipot::Results r = model.compute(graph, &ws);   // r.energy, r.forces, r.virial
 //
+// Hosts that split the atoms over ranks pass ghosts within one cutoff and a
+// halo exchange (any callable), see Model::compute_with_halo.
+//
 // Units and signs are those of equipot.h: Å, eV, eV/Å; virial in eV with
 // LAMMPS's sign (ASE's stress is -virial / volume).
 #ifndef EQUIPOT_HPP
@@ -19,9 +22,11 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -215,6 +220,12 @@ struct Results {
     std::vector<Mat3> atom_virials;   // eV
 };
 
+// Which way a halo exchange moves rows (see eqp_halo_exchange_t).
+enum class HaloDirection : eqp_halo_direction_t {
+    Forward = EQP_HALO_FORWARD,  // copy every ghost's row from its owner's row
+    Reverse = EQP_HALO_REVERSE,  // add every ghost's row into its owner's row
+};
+
 // A loaded model (immutable; may be shared between threads).
 class Model {
 public:
@@ -266,10 +277,75 @@ public:
 
     std::string architecture() const { return eqp_model_architecture(get()); }
 
+    // The most values per atom a halo exchange of this model carries; 0 for a
+    // model that never exchanges (one message-passing layer).
+    size_t halo_width() const {
+        size_t w = 0;
+        detail::check(eqp_model_halo_width(get(), &w));
+        return w;
+    }
+
     // Evaluates the model on `graph`; `ws` may be null (single thread).
     Results compute(const Graph& graph, Workspace* ws = nullptr, const Request& request = Request()) const {
-        const size_t n = graph.n_atoms();
         Results r;
+        eqp_outputs_t out = outputs_for(graph, request, r);
+        detail::check(eqp_compute(get(), graph.get(), detail::raw(ws), static_cast<eqp_precision_t>(request.precision),
+                                  &out));
+        r.energy = out.energy;
+        return r;
+    }
+
+    // Evaluates the model on a graph of local atoms plus ghosts within one
+    // cutoff (Graph::from_neighbor_list), getting the ghosts' node features
+    // from their owners through `exchange` (see eqp_compute_with_halo).
+    // `exchange` is any callable
+    //   void(HaloDirection direction, double* values, size_t n_atoms, size_t width)
+    // where `values` is n_atoms rows of `width` doubles (local atoms, then
+    // ghosts): Forward copies each ghost's row from its owner's row, Reverse
+    // adds each ghost's row into its owner's row. It runs on the calling
+    // thread, once per layer forward and (for forces or virials) once per
+    // layer in reverse. An exception it throws stops the evaluation and is
+    // rethrown here, after the library has returned (it never crosses the
+    // library); ghost forces are left for the host to add to their owners.
+    template <class Exchange>
+    Results compute_with_halo(const Graph& graph, Exchange&& exchange, Workspace* ws = nullptr,
+                              const Request& request = Request()) const {
+        using Callable = std::remove_reference_t<Exchange>;
+        struct Context {
+            Callable* exchange;
+            std::exception_ptr error;
+        } context{&exchange, nullptr};
+        // Catches everything: C++ exceptions must not unwind through the library.
+        eqp_halo_exchange_t trampoline = [](void* user_data, eqp_halo_direction_t direction, double* values,
+                                            size_t n_atoms, size_t width) noexcept -> int32_t {
+            auto* c = static_cast<Context*>(user_data);
+            try {
+                (*c->exchange)(static_cast<HaloDirection>(direction), values, n_atoms, width);
+                return 0;
+            } catch (...) {
+                c->error = std::current_exception();
+                return 1;
+            }
+        };
+        Results r;
+        eqp_outputs_t out = outputs_for(graph, request, r);
+        const eqp_status_t status =
+            eqp_compute_with_halo(get(), graph.get(), detail::raw(ws), static_cast<eqp_precision_t>(request.precision),
+                                  trampoline, &context, &out);
+        if (context.error) std::rethrow_exception(context.error);
+        detail::check(status);
+        r.energy = out.energy;
+        return r;
+    }
+
+    const eqp_model_t* get() const noexcept { return handle_.get(); }
+
+private:
+    explicit Model(eqp_model_t* raw) : handle_(raw) {}
+
+    // Sizes r's vectors for `request` and points the C outputs at them.
+    static eqp_outputs_t outputs_for(const Graph& graph, const Request& request, Results& r) {
+        const size_t n = graph.n_atoms();
         eqp_outputs_t out{};
         out.n_atoms = n;
         if (request.forces) {
@@ -288,16 +364,9 @@ public:
         }
         // An empty vector's data() may be NULL, which the C ABI reads as "not
         // wanted"; with no atoms there is nothing to write either way.
-        detail::check(eqp_compute(get(), graph.get(), detail::raw(ws), static_cast<eqp_precision_t>(request.precision),
-                                  &out));
-        r.energy = out.energy;
-        return r;
+        return out;
     }
 
-    const eqp_model_t* get() const noexcept { return handle_.get(); }
-
-private:
-    explicit Model(eqp_model_t* raw) : handle_(raw) {}
     detail::Handle<eqp_model_t, eqp_model_free> handle_;
 };
 

@@ -11,6 +11,10 @@
 !>
 !> Handles (workspace, graph, model) are type(c_ptr); *_free sets them to
 !> c_null_ptr. Units: Å, eV, eV/Å; virial in eV with LAMMPS's sign.
+!>
+!> Domain-decomposed hosts pass ghosts within one cutoff and a halo exchange:
+!> a bind(C) function with the interface eqp_halo_exchange, given to
+!> eqp_compute_with_halo as c_funloc(it) with its own data as a type(c_ptr).
 module equipot
     use, intrinsic :: iso_c_binding
     implicit none
@@ -22,6 +26,9 @@ module equipot
         EQP_ERROR_IO = 5, EQP_ERROR_MODEL_FORMAT = 6, EQP_ERROR_UNSUPPORTED = 7, EQP_ERROR_INTERNAL = 8, &
         EQP_ERROR_CALLBACK = 9
     integer(c_int32_t), parameter, public :: EQP_FLOAT64 = 0, EQP_FLOAT32 = 1
+    !> Halo exchange directions: forward copies every ghost's row from its
+    !> owner's row; reverse adds every ghost's row into its owner's row.
+    integer(c_int32_t), parameter, public :: EQP_HALO_FORWARD = 0, EQP_HALO_REVERSE = 1
     integer, parameter, public :: EQP_VERSION_MAJOR = 0, EQP_VERSION_MINOR = 1, EQP_VERSION_PATCH = 0
 
     !> Where eqp_compute writes its results (eqp_outputs_t in equipot.h).
@@ -38,11 +45,33 @@ module equipot
         c_eqp_graph_build, c_eqp_graph_from_neighbor_list, c_eqp_graph_free, c_eqp_graph_n_atoms, &
         c_eqp_graph_n_edges, c_eqp_graph_edges, c_eqp_model_new_lennard_jones, c_eqp_model_load_modal, c_eqp_model_free, &
         c_eqp_model_cutoff, c_eqp_model_n_layers, c_eqp_model_n_species, c_eqp_model_species, &
-        c_eqp_model_architecture, c_eqp_compute
+        c_eqp_model_architecture, c_eqp_compute, c_eqp_model_halo_width, c_eqp_compute_with_halo
+    public :: eqp_halo_exchange, eqp_model_halo_width, eqp_compute_with_halo
     public :: eqp_version, eqp_last_error, eqp_workspace_new, eqp_workspace_free, eqp_graph_build, &
         eqp_graph_from_neighbor_list, eqp_graph_free, eqp_graph_n_atoms, eqp_graph_n_edges, &
         eqp_graph_edges, eqp_model_new_lennard_jones, eqp_model_load, eqp_model_free, eqp_model_cutoff, &
         eqp_model_n_layers, eqp_model_species, eqp_model_architecture, eqp_compute
+
+    !> A host's halo exchange (eqp_halo_exchange_t). The library calls it on
+    !> the thread that called eqp_compute_with_halo, once per message-passing
+    !> layer forward and, when forces or virials are wanted, once per layer in
+    !> reverse, with the same calls on every rank (also one with no atoms), so
+    !> it may communicate collectively (MPI). `values` holds n_atoms rows of
+    !> `width` doubles (width <= eqp_model_halo_width), local atoms first, then
+    !> ghosts: in Fortran, call c_f_pointer(values, v, [width, n_atoms]) and
+    !> atom i's row is v(:, i). Forward: v(:, ghost) = v(:, owner); reverse:
+    !> v(:, owner) += v(:, ghost). `user_data` is what the host passed to
+    !> eqp_compute_with_halo. Return 0 on success, anything else to stop the
+    !> evaluation with EQP_ERROR_CALLBACK (rather than stop the program).
+    abstract interface
+        function eqp_halo_exchange(user_data, direction, values, n_atoms, width) bind(C) result(status)
+            import :: c_int32_t, c_ptr, c_size_t
+            type(c_ptr), value :: user_data, values
+            integer(c_int32_t), value :: direction
+            integer(c_size_t), value :: n_atoms, width
+            integer(c_int32_t) :: status
+        end function
+    end interface
 
     interface
         function c_eqp_version() bind(C, name="eqp_version") result(version)
@@ -150,6 +179,13 @@ module equipot
             integer(c_int32_t) :: status
         end function
 
+        function c_eqp_model_halo_width(model, width) bind(C, name="eqp_model_halo_width") result(status)
+            import :: c_int32_t, c_ptr, c_size_t
+            type(c_ptr), value :: model
+            integer(c_size_t) :: width
+            integer(c_int32_t) :: status
+        end function
+
         function c_eqp_model_n_species(model, n_species) bind(C, name="eqp_model_n_species") result(status)
             import :: c_int32_t, c_ptr, c_size_t
             type(c_ptr), value :: model
@@ -174,6 +210,16 @@ module equipot
             import :: c_int32_t, c_ptr, eqp_outputs_t
             type(c_ptr), value :: model, graph, workspace
             integer(c_int32_t), value :: precision
+            type(eqp_outputs_t) :: outputs
+            integer(c_int32_t) :: status
+        end function
+
+        function c_eqp_compute_with_halo(model, graph, workspace, precision, exchange, user_data, outputs) &
+                bind(C, name="eqp_compute_with_halo") result(status)
+            import :: c_int32_t, c_ptr, c_funptr, eqp_outputs_t
+            type(c_ptr), value :: model, graph, workspace, user_data
+            integer(c_int32_t), value :: precision
+            type(c_funptr), value :: exchange
             type(eqp_outputs_t) :: outputs
             integer(c_int32_t) :: status
         end function
@@ -410,6 +456,18 @@ contains
         n_layers = int(n)
     end function
 
+    !> The most values per atom a halo exchange of this model carries (size
+    !> communication buffers with it); 0 for a model that never exchanges.
+    function eqp_model_halo_width(model, width) result(status)
+        type(c_ptr), intent(in) :: model
+        integer, intent(out) :: width
+        integer(c_int32_t) :: status
+        integer(c_size_t) :: n
+        n = 0
+        status = track(c_eqp_model_halo_width(model, n))
+        width = int(n)
+    end function
+
     !> The model's architecture ("lennard-jones", ...); "" for a null model.
     function eqp_model_architecture(model) result(name)
         type(c_ptr), intent(in) :: model
@@ -443,6 +501,50 @@ contains
         type(c_ptr), intent(in), optional :: workspace
         integer(c_int32_t), intent(in), optional :: precision
         integer(c_int32_t) :: status
+        status = evaluate("eqp_compute", model, graph, .false., c_null_funptr, c_null_ptr, energy, forces, virial, &
+            atom_energies, atom_virials, workspace, precision)
+    end function
+
+    !> Evaluates model like eqp_compute on a graph of local atoms plus ghosts
+    !> within one cutoff (eqp_graph_from_neighbor_list, rows for local atoms),
+    !> getting the ghosts' node features from their owners through `exchange`,
+    !> c_funloc of a bind(C) function with the interface eqp_halo_exchange,
+    !> which gets `user_data` as it is (c_loc of the host's data, or
+    !> c_null_ptr). Forces are returned for every atom: add the ghosts' to
+    !> their owners. A failing exchange gives EQP_ERROR_CALLBACK.
+    function eqp_compute_with_halo(model, graph, exchange, user_data, energy, forces, virial, atom_energies, &
+            atom_virials, workspace, precision) result(status)
+        type(c_ptr), intent(in) :: model, graph
+        ! By value: gfortran would put c_funloc(f), a constant, in read-only
+        ! data with an absolute address (a text relocation in a PIE).
+        type(c_funptr), value :: exchange
+        type(c_ptr), intent(in) :: user_data
+        real(c_double), intent(out) :: energy
+        real(c_double), intent(out), target, contiguous, optional :: forces(:, :)
+        real(c_double), intent(out), target, optional :: virial(3, 3)
+        real(c_double), intent(out), target, contiguous, optional :: atom_energies(:), atom_virials(:, :, :)
+        type(c_ptr), intent(in), optional :: workspace
+        integer(c_int32_t), intent(in), optional :: precision
+        integer(c_int32_t) :: status
+        status = evaluate("eqp_compute_with_halo", model, graph, .true., exchange, user_data, energy, forces, &
+            virial, atom_energies, atom_virials, workspace, precision)
+    end function
+
+    !> eqp_compute (halo false) or eqp_compute_with_halo, after checking the
+    !> output arrays' shapes against the graph.
+    function evaluate(name, model, graph, halo, exchange, user_data, energy, forces, virial, atom_energies, &
+            atom_virials, workspace, precision) result(status)
+        character(len=*), intent(in) :: name
+        type(c_ptr), intent(in) :: model, graph, user_data
+        logical, intent(in) :: halo
+        type(c_funptr), intent(in) :: exchange
+        real(c_double), intent(out) :: energy
+        real(c_double), intent(out), target, contiguous, optional :: forces(:, :)
+        real(c_double), intent(out), target, optional :: virial(3, 3)
+        real(c_double), intent(out), target, contiguous, optional :: atom_energies(:), atom_virials(:, :, :)
+        type(c_ptr), intent(in), optional :: workspace
+        integer(c_int32_t), intent(in), optional :: precision
+        integer(c_int32_t) :: status
         type(eqp_outputs_t) :: out
         type(c_ptr) :: ws
         integer(c_int32_t) :: p
@@ -454,7 +556,7 @@ contains
         out%n_atoms = int(n, c_size_t)
         if (present(forces)) then
             if (any(shape(forces) /= [3, n])) then
-                status = shape_error("eqp_compute: forces must be (3, " // itoa(n) // ")")
+                status = shape_error(name // ": forces must be (3, " // itoa(n) // ")")
                 return
             end if
             out%forces = loc_real(forces)
@@ -462,14 +564,14 @@ contains
         if (present(virial)) out%virial = c_loc(virial)
         if (present(atom_energies)) then
             if (size(atom_energies) /= n) then
-                status = shape_error("eqp_compute: atom_energies must have " // itoa(n) // " elements")
+                status = shape_error(name // ": atom_energies must have " // itoa(n) // " elements")
                 return
             end if
             out%atom_energies = loc_real1(atom_energies)
         end if
         if (present(atom_virials)) then
             if (any(shape(atom_virials) /= [3, 3, n])) then
-                status = shape_error("eqp_compute: atom_virials must be (3, 3, " // itoa(n) // ")")
+                status = shape_error(name // ": atom_virials must be (3, 3, " // itoa(n) // ")")
                 return
             end if
             if (n > 0) out%atom_virials = c_loc(atom_virials)
@@ -478,7 +580,11 @@ contains
         if (present(workspace)) ws = workspace
         p = EQP_FLOAT64
         if (present(precision)) p = precision
-        status = track(c_eqp_compute(model, graph, ws, p, out))
+        if (halo) then
+            status = track(c_eqp_compute_with_halo(model, graph, ws, p, exchange, user_data, out))
+        else
+            status = track(c_eqp_compute(model, graph, ws, p, out))
+        end if
         energy = out%energy
     end function
 

@@ -1,10 +1,33 @@
 !> Tests the Fortran module equipot: a periodic Lennard-Jones system (rattled
 !> fcc Ar, 3x3x3 triclinic supercell) against this program's own
 !> O(N^2)-over-images loop; the same cluster through eqp_graph_build and
-!> through a host neighbor list; and bad input reported with a message.
+!> through a host neighbor list; the halo exchange of a one-layer model (never
+!> called); and bad input reported with a message.
+
+!> Halo exchange callbacks (bind(C) procedures must be module procedures).
+module test_halo_callbacks
+    use, intrinsic :: iso_c_binding
+    implicit none
+contains
+    !> Counts its calls in the integer user_data points to, and fails.
+    function failing_exchange(user_data, direction, values, n_atoms, width) bind(C) result(status)
+        type(c_ptr), value :: user_data, values
+        integer(c_int32_t), value :: direction
+        integer(c_size_t), value :: n_atoms, width
+        integer(c_int32_t) :: status
+        integer(c_int), pointer :: calls
+        call c_f_pointer(user_data, calls)
+        calls = calls + 1
+        status = 7
+        ! (Uses every argument: -Wunused-dummy-argument is an error here.)
+        if (direction < 0 .or. .not. c_associated(values) .and. n_atoms * width > 0) status = 8
+    end function
+end module test_halo_callbacks
+
 program test_equipot
     use, intrinsic :: iso_c_binding
     use equipot
+    use test_halo_callbacks
     implicit none
 
     integer, parameter :: n_cells = 3, n_atoms = 4 * n_cells**3
@@ -41,6 +64,7 @@ program test_equipot
     call check(.not. c_associated(graph), "eqp_graph_free nullifies the handle")
 
     call cluster_through_neighbor_list()
+    call halo_of_a_one_layer_model()
     call bad_input()
 
     call eqp_model_free(model)
@@ -201,6 +225,42 @@ contains
             "cluster: built graph and host neighbor list agree")
         call eqp_graph_free(g1)
         call eqp_graph_free(g2)
+    end subroutine
+
+    ! Lennard-Jones has one layer: halo width 0, eqp_compute_with_halo never
+    ! calls the exchange (which would fail) and gives eqp_compute's results.
+    subroutine halo_of_a_one_layer_model()
+        real(c_double) :: f1(3, n_atoms), f2(3, n_atoms), w1(3, 3), w2(3, 3), e1, e2, small(3, 2)
+        integer(c_int), target :: calls
+        integer(c_int32_t) :: status
+        integer :: width
+        type(c_ptr) :: g
+        procedure(eqp_halo_exchange), pointer :: check_interface
+        check_interface => failing_exchange   ! the callback has the documented interface
+        call require(eqp_model_halo_width(model, width), "eqp_model_halo_width")
+        call check(width == 0, "a one-layer model has halo width 0")
+        call require(eqp_graph_build(positions, numbers, cutoff, g, cell=cell, pbc=[.true., .true., .true.], &
+            workspace=ws), "eqp_graph_build (halo)")
+        calls = 0
+        call require(eqp_compute(model, g, e1, forces=f1, virial=w1, workspace=ws), "eqp_compute (halo)")
+        call require(eqp_compute_with_halo(model, g, c_funloc(failing_exchange), c_loc(calls), e2, forces=f2, &
+            virial=w2, workspace=ws), "eqp_compute_with_halo")
+        call check(calls == 0, "a one-layer model never calls the halo exchange")
+        ! Bit for bit (-Wcompare-reals forbids ==): the same code path.
+        call check(abs(e1 - e2) <= 0 .and. maxval(abs(f1 - f2)) <= 0 .and. maxval(abs(w1 - w2)) <= 0 &
+            .and. abs(e1) > 0, &
+            "eqp_compute_with_halo equals eqp_compute for a one-layer model")
+        status = eqp_compute_with_halo(model, g, c_null_funptr, c_null_ptr, e2)
+        call check(status == EQP_ERROR_NULL_POINTER .and. index(eqp_last_error(), "`exchange` is NULL") > 0, &
+            "NULL exchange is reported: " // eqp_last_error())
+        status = eqp_compute_with_halo(model, g, c_funloc(failing_exchange), c_loc(calls), e2, forces=small)
+        call check(status == EQP_ERROR_LENGTH_MISMATCH .and. &
+            index(eqp_last_error(), "eqp_compute_with_halo: forces must be (3, 108)") > 0, &
+            "forces of the wrong shape are reported: " // eqp_last_error())
+        status = eqp_model_halo_width(c_null_ptr, width)
+        call check(status == EQP_ERROR_NULL_POINTER .and. index(eqp_last_error(), "`model` is NULL") > 0, &
+            "NULL model for eqp_model_halo_width is reported: " // eqp_last_error())
+        call eqp_graph_free(g)
     end subroutine
 
     subroutine bad_input()

@@ -455,6 +455,79 @@ static void null_pointers_compute(void) {
     eqp_model_free(model);
 }
 
+/* A halo exchange that counts its calls and returns `status`. */
+struct halo_calls {
+    int count;
+    int32_t status;
+};
+
+static int32_t counting_exchange(void *user_data, eqp_halo_direction_t direction, double *values, size_t n_atoms,
+                                 size_t width) {
+    (void)direction, (void)values, (void)n_atoms, (void)width;
+    struct halo_calls *calls = user_data;
+    calls->count++;
+    return calls->status;
+}
+
+/* Lennard-Jones has one layer: halo width 0, and eqp_compute_with_halo never
+ * calls the exchange (this one would fail if called) and gives eqp_compute's
+ * results, on a periodic graph, on a host list with a ghost, and with no atoms. */
+static void halo_exchange_of_a_local_model(void) {
+    eqp_model_t *model = lj_model();
+    size_t width = 99;
+    EXPECT_OK(eqp_model_halo_width(model, &width));
+    EXPECT(width == 0);
+    eqp_graph_t *graphs[3] = {valid_graph(), NULL, NULL};
+    const size_t offsets[2] = {0, 1};
+    const int32_t neighbors[1] = {1};
+    EXPECT_OK(from_list(1, 1, offsets, 1, neighbors, &graphs[1])); /* atom 1 is a ghost of the dimer */
+    EXPECT_OK(eqp_graph_build(NULL, 0, NULL, NULL, NULL, NULL, cutoff, &graphs[2]));
+    for (int k = 0; k < 3; k++) {
+        size_t n = 0;
+        EXPECT_OK(eqp_graph_n_atoms(graphs[k], &n));
+        double f1[4][3] = {{0}}, w1[9] = {0}, e1[4] = {0}, v1[4][9] = {{0}};
+        double f2[4][3] = {{1}}, w2[9] = {1}, e2[4] = {1}, v2[4][9] = {{1}};
+        eqp_outputs_t plain = {n, 0.0, &f1[0][0], w1, e1, &v1[0][0]};
+        eqp_outputs_t halo = {n, 1.0, &f2[0][0], w2, e2, &v2[0][0]};
+        struct halo_calls calls = {0, 7};
+        EXPECT_OK(eqp_compute(model, graphs[k], NULL, EQP_FLOAT64, &plain));
+        EXPECT_OK(eqp_compute_with_halo(model, graphs[k], NULL, EQP_FLOAT64, counting_exchange, &calls, &halo));
+        EXPECT(calls.count == 0);
+        EXPECT(halo.energy == plain.energy && (n == 0 || plain.energy != 0.0));
+        EXPECT(memcmp(f1, f2, n * sizeof f1[0]) == 0 && memcmp(w1, w2, sizeof w1) == 0);
+        EXPECT(memcmp(e1, e2, n * sizeof e1[0]) == 0 && memcmp(v1, v2, n * sizeof v1[0]) == 0);
+        eqp_graph_free(graphs[k]);
+    }
+    eqp_model_free(model);
+}
+
+static void null_pointers_compute_with_halo(void) {
+    const char *f = "eqp_compute_with_halo";
+    eqp_model_t *model = lj_model();
+    eqp_graph_t *graph = valid_graph();
+    eqp_outputs_t out = {.n_atoms = 4, .energy = NAN};
+    struct halo_calls calls = {0, 0};
+    EXPECT_ERROR(eqp_compute_with_halo(model, graph, NULL, EQP_FLOAT64, NULL, &calls, &out), EQP_ERROR_NULL_POINTER,
+                 f, "`exchange` is NULL");
+    EXPECT_ERROR(eqp_compute_with_halo(NULL, graph, NULL, EQP_FLOAT64, counting_exchange, &calls, &out),
+                 EQP_ERROR_NULL_POINTER, f, "`model` is NULL");
+    EXPECT_ERROR(eqp_compute_with_halo(model, NULL, NULL, EQP_FLOAT64, counting_exchange, &calls, &out),
+                 EQP_ERROR_NULL_POINTER, f, "`graph` is NULL");
+    EXPECT_ERROR(eqp_compute_with_halo(model, graph, NULL, EQP_FLOAT64, counting_exchange, &calls, NULL),
+                 EQP_ERROR_NULL_POINTER, f, "`outputs` is NULL");
+    EXPECT(isnan(out.energy) && calls.count == 0);
+    /* user_data is the host's business: NULL is passed through as it is. */
+    EXPECT_OK(eqp_compute_with_halo(model, graph, NULL, EQP_FLOAT64, counting_exchange, NULL, &out));
+    EXPECT(isfinite(out.energy));
+    size_t width;
+    EXPECT_ERROR(eqp_model_halo_width(NULL, &width), EQP_ERROR_NULL_POINTER, "eqp_model_halo_width",
+                 "`model` is NULL");
+    EXPECT_ERROR(eqp_model_halo_width(model, NULL), EQP_ERROR_NULL_POINTER, "eqp_model_halo_width",
+                 "`width` is NULL");
+    eqp_graph_free(graph);
+    eqp_model_free(model);
+}
+
 static void null_pointers_workspace(void) {
     EXPECT_ERROR(eqp_workspace_new(1, NULL), EQP_ERROR_NULL_POINTER, "eqp_workspace_new", "`workspace` is NULL");
 }
@@ -510,6 +583,8 @@ static const struct test_case CASES[] = {
     CASE(null_pointers_graph_queries),
     CASE(null_pointers_model),
     CASE(null_pointers_compute),
+    CASE(halo_exchange_of_a_local_model),
+    CASE(null_pointers_compute_with_halo),
     CASE(null_pointers_workspace),
     CASE(free_null_is_a_no_op),
     CASE(last_error_survives_success),

@@ -1,9 +1,9 @@
 /*
  * Bad input for a SevenNet model through the C ABI: an element the model does
  * not know, model files of another architecture, truncated or of a newer
- * format, an unknown modal; and one valid edge case, an atom farther than the
- * cutoff from everything. Each must come back as a status code and a message
- * that names the problem. Reads the converted models from the directory
+ * format, an unknown modal, a failing halo exchange; and one valid edge case,
+ * an atom farther than the cutoff from everything. Each must come back as a
+ * status code and a message that names the problem. Reads the converted models from the directory
  * given as argv[1] (scripts/ci/46-sevenn-consumers.sh passes
  * $EQUIPOT_SEVENN_MODELS); writes its broken files into argv[2].
  */
@@ -206,6 +206,75 @@ static void missing_file(void) {
     EXPECT_ERROR(eqp_model_load_modal(NULL, NULL, &model), EQP_ERROR_NULL_POINTER, "`path` is NULL");
 }
 
+/* A halo exchange that records its calls and returns `fail_status` at call
+ * number `fail_at` (0: never). The graphs below have no ghosts: there is
+ * nothing to copy. */
+struct halo_log {
+    int count, forward, reverse, fail_at;
+    int32_t fail_status;
+    bool out_of_order, null_values;
+    size_t n_atoms, max_width;
+};
+
+static int32_t logging_exchange(void *user_data, eqp_halo_direction_t direction, double *values, size_t n_atoms,
+                                size_t width) {
+    struct halo_log *log = user_data;
+    log->count++;
+    direction == EQP_HALO_FORWARD ? log->forward++ : log->reverse++;
+    /* Reverse calls come only after every forward call. */
+    log->out_of_order |= direction == EQP_HALO_FORWARD && log->reverse > 0;
+    log->null_values |= n_atoms * width > 0 && values == NULL;
+    log->n_atoms = n_atoms;
+    if (width > log->max_width) log->max_width = width;
+    return log->count == log->fail_at ? log->fail_status : 0;
+}
+
+/* SevenNet-0 asks for one forward exchange per layer and, with forces, one
+ * reverse per layer, also on a graph with no atoms (a rank with nothing to
+ * do still takes part); a failing exchange stops it with
+ * EQP_ERROR_CALLBACK and the callback's status in the message. */
+static void halo_exchange_calls_and_failure(void) {
+    eqp_model_t *model = load("SevenNet_0__11Jul2024.eqp.safetensors", NULL);
+    size_t layers = 0, width = 0;
+    EXPECT_OK(eqp_model_n_layers(model, &layers));
+    EXPECT_OK(eqp_model_halo_width(model, &width));
+    EXPECT(layers == 5 && width > 0);
+    const double positions[2][3] = {{0, 0, 0}, {1.6, 0, 0}};
+    const int32_t numbers[2] = {14, 8};
+    eqp_graph_t *graphs[2] = {NULL, NULL};
+    EXPECT_OK(eqp_graph_build(NULL, 2, &positions[0][0], numbers, NULL, NULL, 5.0, &graphs[0]));
+    EXPECT_OK(eqp_graph_build(NULL, 0, NULL, NULL, NULL, NULL, 5.0, &graphs[1]));
+    for (int k = 0; k < 2; k++) {
+        const size_t n = k == 0 ? 2 : 0;
+        double forces[2][3], plain_forces[2][3];
+        eqp_outputs_t plain = {n, 0.0, &plain_forces[0][0], NULL, NULL, NULL};
+        eqp_outputs_t out = {n, 0.0, &forces[0][0], NULL, NULL, NULL};
+        struct halo_log log = {0};
+        EXPECT_OK(eqp_compute(model, graphs[k], NULL, EQP_FLOAT64, &plain));
+        EXPECT_OK(eqp_compute_with_halo(model, graphs[k], NULL, EQP_FLOAT64, logging_exchange, &log, &out));
+        EXPECT(!log.out_of_order && !log.null_values);
+        EXPECT(log.count == 2 * (int)layers && log.forward == (int)layers);
+        EXPECT(log.n_atoms == n && log.max_width > 0 && log.max_width <= width);
+        EXPECT(fabs(out.energy - plain.energy) <= 1e-12 * fabs(plain.energy));
+        /* Energy only: forward exchanges alone. */
+        out.forces = NULL;
+        log = (struct halo_log){0};
+        EXPECT_OK(eqp_compute_with_halo(model, graphs[k], NULL, EQP_FLOAT64, logging_exchange, &log, &out));
+        EXPECT(log.count == (int)layers && log.reverse == 0);
+        /* A failure, forward or reverse. */
+        out.forces = &forces[0][0];
+        for (int at = 1; at <= 2 * (int)layers; at += (int)layers) {
+            log = (struct halo_log){.fail_at = at, .fail_status = -3};
+            EXPECT_ERROR(eqp_compute_with_halo(model, graphs[k], NULL, EQP_FLOAT64, logging_exchange, &log, &out),
+                         EQP_ERROR_CALLBACK, "the halo exchange callback returned -3");
+            EXPECT(log.count == at);
+        }
+    }
+    eqp_graph_free(graphs[0]);
+    eqp_graph_free(graphs[1]);
+    eqp_model_free(model);
+}
+
 #define CASE(f) {#f, f}
 static const struct {
     const char *name;
@@ -213,6 +282,7 @@ static const struct {
 } CASES[] = {
     CASE(unknown_element), CASE(isolated_atom_is_valid), CASE(other_architecture), CASE(truncated_file),
     CASE(newer_format),    CASE(modals),                 CASE(missing_file),
+    CASE(halo_exchange_calls_and_failure),
 };
 
 int main(int argc, char **argv) {

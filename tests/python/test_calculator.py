@@ -7,7 +7,7 @@ import pytest
 from ase.build import bulk, molecule
 from ase.calculators.lj import LennardJones
 
-from equipot._capi import EquipotError
+from equipot._capi import EquipotError, Graph, Model, compute, compute_with_halo
 from equipot.calculator import EquipotCalculator
 
 SIGMA, EPSILON, CUTOFF = 3.4, 0.0104, 8.5
@@ -68,3 +68,19 @@ def test_bad_input_raises(lj_model, tmp_path):
     bad.write_text("{")
     with pytest.raises(EquipotError):
         EquipotCalculator(str(bad))
+
+
+def test_halo_exchange_of_a_one_layer_model(lj_model):
+    """Lennard-Jones never exchanges: halo width 0, the exchange is never
+    called, and compute_with_halo gives compute's results."""
+    model = Model(lj_model)
+    assert model.n_layers == 1 and model.halo_width == 0
+    atoms = structures()[1]
+    graph = Graph(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc, model.cutoff)
+    calls = []
+    got = compute_with_halo(model, graph, lambda *args: calls.append(args))
+    expected = compute(model, graph)
+    assert calls == []
+    assert got["energy"] == expected["energy"] != 0
+    for key in ("energies", "forces", "virial"):
+        np.testing.assert_array_equal(got[key], expected[key])

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from equipot._capi import EquipotError
+from equipot._capi import EquipotError, Graph, HaloDirection, Model, Workspace, compute, compute_with_halo
 from equipot.calculator import EquipotCalculator
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -155,3 +155,93 @@ def test_unknown_modal():
         EquipotCalculator(model_path("SevenNet_MF_0"), modal="HSE06")
     with pytest.raises(EquipotError, match="but this model has none"):
         EquipotCalculator(model_path("SevenNet_0__11Jul2024"), modal="PBE")
+
+
+# Halo exchange: a periodic structure's images within one cutoff as ghosts
+# of a host's neighbor list, evaluated with compute_with_halo.
+
+def images_as_ghosts(atoms, cutoff):
+    """The graph a single rank would pass: local atoms, then one ghost per
+    (atom, image shift) within one cutoff of a local atom, neighbor rows for
+    local atoms only; and each ghost's owner (the local atom it images)."""
+    n = len(atoms)
+    cell = np.asarray(atoms.cell.array)
+    centers, neighbors, shifts, _ = Graph(atoms.positions, atoms.numbers, cell, atoms.pbc, cutoff).edges()
+    positions, numbers, owner, ghost_of = list(atoms.positions), list(atoms.numbers), [], {}
+    index = neighbors.copy()
+    for e, (j, shift) in enumerate(zip(neighbors, map(tuple, shifts))):
+        if shift != (0, 0, 0):
+            if (j, shift) not in ghost_of:
+                ghost_of[j, shift] = len(positions)
+                positions.append(atoms.positions[j] + np.array(shift) @ cell)
+                numbers.append(atoms.numbers[j])
+                owner.append(j)
+            index[e] = ghost_of[j, shift]
+    offsets = np.searchsorted(centers, np.arange(n + 1))  # edges are sorted by center
+    return Graph.from_neighbor_list(positions, numbers, n, offsets, index, cutoff), np.array(owner)
+
+
+class ImageExchange:
+    """A single rank's halo exchange: every ghost's owner is a local atom."""
+
+    def __init__(self, n_local, owner, fail_at=None):
+        self.n_local, self.owner, self.fail_at = n_local, owner, fail_at
+        self.calls = []
+
+    def __call__(self, direction, values):
+        self.calls.append((direction, values.shape))
+        if len(self.calls) == self.fail_at:
+            raise ConnectionError("rank 3 lost its neighbor")
+        ghosts = values[self.n_local:]
+        if direction == HaloDirection.FORWARD:
+            ghosts[:] = values[self.owner]
+        else:
+            np.add.at(values, self.owner, ghosts)  # owners with several images get each
+
+
+@pytest.mark.parametrize("structure", ["si_rattled", "slab_pt111"])
+def test_halo_exchange_gives_the_periodic_result(structure):
+    atoms = fixture_atoms(load_fixture("SevenNet_0__11Jul2024", structure, None))
+    model = Model(model_path("SevenNet_0__11Jul2024"))
+    assert model.n_layers == 5 and model.halo_width > 0
+    ws = Workspace(2)
+    cell = np.asarray(atoms.cell.array)
+    expected = compute(model, Graph(atoms.positions, atoms.numbers, cell, atoms.pbc, model.cutoff, ws), ws)
+    graph, owner = images_as_ghosts(atoms, model.cutoff)
+    n = len(atoms)
+    assert len(owner) > 3 * n, "too few ghosts to test anything"
+    exchange = ImageExchange(n, owner)
+    got = compute_with_halo(model, graph, exchange, ws)
+
+    directions = [d for d, _ in exchange.calls]
+    assert directions == [HaloDirection.FORWARD] * 5 + [HaloDirection.REVERSE] * 5
+    assert all(rows == graph.n_atoms and 0 < width <= model.halo_width for _, (rows, width) in exchange.calls)
+    forces = got["forces"][:n].copy()
+    np.add.at(forces, owner, got["forces"][n:])
+    assert abs(got["energy"] - expected["energy"]) <= 1e-10 * abs(expected["energy"])
+    np.testing.assert_allclose(forces, expected["forces"], rtol=0, atol=1e-10 * np.abs(expected["forces"]).max())
+    np.testing.assert_allclose(got["virial"], expected["virial"], rtol=0,
+                               atol=1e-10 * np.abs(expected["virial"]).max())
+    np.testing.assert_allclose(got["energies"][:n], expected["energies"], rtol=0,
+                               atol=1e-10 * abs(expected["energy"]))
+    assert np.all(got["energies"][n:] == 0), "ghosts carry no energy"
+
+
+def test_halo_exchange_errors_come_back():
+    atoms = fixture_atoms(load_fixture("SevenNet_0__11Jul2024", "si_rattled", None))
+    model = Model(model_path("SevenNet_0__11Jul2024"))
+    graph, owner = images_as_ghosts(atoms, model.cutoff)
+    for fail_at in (1, 7):  # a forward exchange, a reverse one
+        failing = ImageExchange(len(atoms), owner, fail_at=fail_at)
+        with pytest.raises(ConnectionError, match="rank 3 lost its neighbor") as error:
+            compute_with_halo(model, graph, failing)
+        assert len(failing.calls) == fail_at
+        assert "__call__" in [entry.name for entry in error.traceback], "the exchange's own traceback"
+    # The model is still usable, and the library's own errors are EquipotError.
+    assert np.isfinite(compute_with_halo(model, graph, ImageExchange(len(atoms), owner))["energy"])
+    with pytest.raises(ValueError, match="precision"):
+        compute_with_halo(model, graph, ImageExchange(len(atoms), owner), precision="float16")
+    with pytest.raises(EquipotError, match="does not know") as error:
+        compute_with_halo(model, Graph.from_neighbor_list([[0, 0, 0]], [118], 1, [0, 0], [], 5.0),
+                          ImageExchange(1, []))
+    assert error.value.status == 4  # EQP_ERROR_UNKNOWN_ELEMENT
