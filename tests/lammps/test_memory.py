@@ -4,9 +4,12 @@ style is destroyed and created again) does not grow the process's memory.
 
 The model is a Lennard-Jones model of all 118 elements (two 118×118 tables,
 about 220 kB each time it is loaded), so that a leaked model, workspace
-(thread pool) or buffer set would show up in the resident set size.
+(thread pool) or buffer set would show up in the resident set size. With
+--model, another model file (CI: SevenNet-0, ~80 MB of weights and radial
+tables per load, both atom types mapped to --elements).
 """
 
+import argparse
 import json
 import tempfile
 from pathlib import Path
@@ -34,10 +37,16 @@ def big_model(path):
 
 
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", help="model file (default: an LJ model of all 118 elements)")
+    parser.add_argument("--elements", default="Ar Kr", help="elements of the two atom types")
+    args = parser.parse_args()
     checks = Checks("memory")
     with tempfile.TemporaryDirectory() as folder:
-        model = Path(folder) / "lj-118.json"
-        big_model(model)
+        model = args.model
+        if model is None:
+            model = Path(folder) / "lj-118.json"
+            big_model(model)
         lmp = new_lammps()
         fcc(lmp, cells=(4, 4, 4))
         lmp.command(f"plugin load {PLUGIN}")
@@ -47,7 +56,7 @@ def main():
                 lmp.command("pair_style zero 8.5")
                 lmp.command("pair_coeff * *")
             lmp.command("pair_style equipot threads 2")
-            lmp.command(f"pair_coeff * * {model} Ar Kr")
+            lmp.command(f"pair_coeff * * {model} {args.elements}")
             lmp.command("run 0 post no")
             if round == WARMUP - 1 or round == WARMUP + ROUNDS - 1:
                 samples.append(rss_mb())
