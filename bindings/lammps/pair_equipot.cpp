@@ -111,7 +111,7 @@ void PairEquipot::allocate()
 
 /* ----------------------------------------------------------------------
    pair_style equipot [precision float64|float32] [threads N]
-                      [graph auto|exchange|periodic|shell]
+                      [graph auto|exchange|periodic|shell] [modal NAME]
 ------------------------------------------------------------------------- */
 
 void PairEquipot::settings(int narg, char **arg)
@@ -119,6 +119,7 @@ void PairEquipot::settings(int narg, char **arg)
   eqp_precision_t new_precision = EQP_FLOAT64;
   int new_threads = 1;
   graph_mode = GRAPH_AUTO;
+  modal.clear();
   for (int iarg = 0; iarg < narg; iarg += 2) {
     if (iarg + 1 >= narg)
       error->all(FLERR, "pair_style equipot: keyword '{}' needs a value", arg[iarg]);
@@ -137,8 +138,10 @@ void PairEquipot::settings(int narg, char **arg)
       else if (value == "periodic") graph_mode = GRAPH_PERIODIC;
       else if (value == "shell") graph_mode = GRAPH_SHELL;
       else error->all(FLERR, "pair_style equipot: graph must be auto, exchange, periodic or shell, not '{}'", value);
+    } else if (key == "modal") {
+      modal = value;
     } else {
-      error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads, graph)", key);
+      error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads, graph, modal)", key);
     }
   }
   precision = new_precision;
@@ -167,7 +170,7 @@ void PairEquipot::coeff(int narg, char **arg)
   if (!allocated) allocate();
 
   free_model();
-  if (eqp_model_load(arg[2], &model) != EQP_SUCCESS)
+  if (eqp_model_load_modal(arg[2], modal.empty() ? nullptr : modal.c_str(), &model) != EQP_SUCCESS)
     error->all(FLERR, "pair_coeff equipot: cannot load model '{}': {}", arg[2], library_error());
   size_t n_species = 0;
   if (eqp_model_cutoff(model, &cutoff) != EQP_SUCCESS ||
@@ -200,8 +203,9 @@ void PairEquipot::coeff(int narg, char **arg)
   if (comm->me == 0) {
     std::string mapping;
     for (int t = 1; t <= ntypes; t++) mapping += fmt::format(" {}->{}", t, symbol_of(type_number[t]));
-    utils::logmesg(lmp, "pair equipot: model '{}' ({}, elements:{}), cutoff {} A, {} layer(s); types:{}\n",
-                   arg[2], eqp_model_architecture(model), known, cutoff, n_layers, mapping);
+    utils::logmesg(lmp, "pair equipot: model '{}' ({}{}, elements:{}), cutoff {} A, {} layer(s); types:{}\n",
+                   arg[2], eqp_model_architecture(model), modal.empty() ? "" : ", modal " + modal, known, cutoff,
+                   n_layers, mapping);
   }
 }
 

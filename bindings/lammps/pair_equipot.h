@@ -50,6 +50,7 @@ class PairEquipot : public Pair {
   enum GraphMode { GRAPH_AUTO, GRAPH_EXCHANGE, GRAPH_SHELL, GRAPH_PERIODIC };
   GraphMode graph_mode = GRAPH_AUTO;    // as asked in pair_style
   GraphMode graph = GRAPH_EXCHANGE;     // as resolved for this run (init_style)
+  std::string modal;                    // fidelity head of a multi-fidelity model ("": its default)
   double cutoff = 0.0;     // of one interaction, from the model (Å)
   size_t n_layers = 1;     // message-passing layers, from the model
   size_t halo_width = 0;   // widest node feature the model exchanges

@@ -33,6 +33,9 @@ silicon=(--lattice diamond 5.43)
 echo "-- SevenNet-0, 512 Si atoms (cubic, triclinic, slab): LAMMPS = library, 1/2/4 ranks agree"
 python tests/lammps/test_model.py --model "$sevennet" --elements Si --masses 28.0855 "${silicon[@]}" \
     --cells 4 4 4 --steps 5
+echo "-- SevenNet-MF-0 with modal R2SCAN, Si + O on a triclinic cell: LAMMPS = library, 1/2/4 ranks agree"
+python tests/lammps/test_model.py --model "$models/SevenNet_MF_0.eqp.safetensors" --modal R2SCAN --elements Si O \
+    --masses 28.0855 15.999 "${silicon[@]}" --cells 2 2 2 --structures triclinic --steps 5
 echo "-- SevenNet-0: 100 rounds of pair_style/pair_coeff leave the memory flat"
 python tests/lammps/test_memory.py --model "$sevennet" --elements "Si Si"
 echo "-- SevenNet-0, NVE 2000 steps of 1 fs, 64 Si atoms at 300 K (one rank, graph auto = periodic)"

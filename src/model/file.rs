@@ -71,6 +71,7 @@ pub fn load_modal(path: impl AsRef<Path>, modal: Option<&str>) -> Result<Model> 
                 Error::ModelFormat(why) => format_error(path, &why),
                 other => other,
             }),
+        ("nequip", None) => Err(format_error(path, "a \"nequip\" model needs its weights: a safetensors file, not JSON")),
         (other, _) => Err(format_error(
             path,
             &format!("architecture \"{other}\" cannot be loaded by this version of equipot (it loads: lennard-jones, nequip)"),

@@ -50,6 +50,7 @@ class Equipot:
         lib = self.lib = ctypes.CDLL(str(path))
         lib.eqp_last_error.restype = ctypes.c_char_p
         lib.eqp_model_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+        lib.eqp_model_load_modal.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
         lib.eqp_model_free.argtypes = [ctypes.c_void_p]
         lib.eqp_model_cutoff.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_double)]
         lib.eqp_model_n_layers.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
@@ -67,9 +68,10 @@ class Equipot:
         if status != 0:
             raise RuntimeError(f"equipot status {status}: {self.lib.eqp_last_error().decode()}")
 
-    def load(self, path):
+    def load(self, path, modal=None):
         model = ctypes.c_void_p()
-        self.check(self.lib.eqp_model_load(str(path).encode(), ctypes.byref(model)))
+        modal = modal.encode() if modal else None
+        self.check(self.lib.eqp_model_load_modal(str(path).encode(), modal, ctypes.byref(model)))
         return model
 
     def receptive_field(self, path):
@@ -83,9 +85,9 @@ class Equipot:
         finally:
             self.lib.eqp_model_free(model)
 
-    def evaluate(self, model_path, positions, numbers, cell, pbc, precision=0, threads=1):
+    def evaluate(self, model_path, positions, numbers, cell, pbc, precision=0, threads=1, modal=None):
         """Energy, forces, virial (3×3), per-atom energies and virials (n×3×3)."""
-        model = self.load(model_path)
+        model = self.load(model_path, modal)
         workspace, graph = ctypes.c_void_p(), ctypes.c_void_p()
         try:
             self.check(self.lib.eqp_workspace_new(threads, ctypes.byref(workspace)))

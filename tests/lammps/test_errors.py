@@ -42,8 +42,10 @@ CASES = [
      "cannot load model", {}),
     ("malformed model file", "pair_style equipot\npair_coeff * * {garbage} Ar Kr",
      "not a JSON model description", {}),
-    ("architecture not loadable yet", "pair_style equipot\npair_coeff * * {nequip} Ar Kr",
-     "architecture \"nequip\" cannot be loaded", {}),
+    ("weights missing", "pair_style equipot\npair_coeff * * {nequip} Ar Kr",
+     "needs its weights: a safetensors file, not JSON", {}),
+    ("architecture not loadable", "pair_style equipot\npair_coeff * * {mace} Ar Kr",
+     "architecture \"mace\" cannot be loaded", {}),
     ("newer model format", "pair_style equipot\npair_coeff * * {newer} Ar Kr",
      "is newer than this library reads", {}),
     ("bad precision", "pair_style equipot precision half", "precision must be float64 or float32", {}),
@@ -51,6 +53,8 @@ CASES = [
     ("keyword without value", "pair_style equipot threads", "keyword 'threads' needs a value", {}),
     ("negative threads", "pair_style equipot threads -2", "threads must be >= 0", {}),
     ("bad graph", "pair_style equipot graph ase", "graph must be auto, exchange, periodic or shell", {}),
+    ("modal for a model without modals", "pair_style equipot modal PBE\npair_coeff * * {lj_ar_kr} Ar Kr",
+     "modal \"PBE\" given, but this model has none", {}),
     ("units real", "pair_style equipot\npair_coeff * * {lj_ar_kr} Ar Kr\nrun 0",
      "requires units metal", dict(units="real")),
     ("newton off", "pair_style equipot\npair_coeff * * {lj_ar_kr} Ar Kr\nrun 0",
@@ -65,6 +69,7 @@ CASES = [
 MODELS = {
     "garbage": '{"equipot": {"format_version": "1.0",',
     "nequip": '{"equipot": {"format_version": "1.0", "architecture": "nequip"}}',
+    "mace": '{"equipot": {"format_version": "1.0", "architecture": "mace"}}',
     "newer": '{"equipot": {"format_version": "2.0", "architecture": "lennard-jones"}}',
 }
 

@@ -78,12 +78,13 @@ def main():
     parser.add_argument("--structures", nargs="+", default=list(STRUCTURES), choices=list(STRUCTURES))
     parser.add_argument("--steps", type=int, default=25, help="NVE steps before the second comparison")
     parser.add_argument("--shell", action="store_true", help="also check graph shell on one rank")
+    parser.add_argument("--modal", help="fidelity head of a multi-fidelity model (pair_style ... modal NAME)")
     args = parser.parse_args()
 
     library = Equipot()
     cutoff, layers = library.receptive_field(args.model)
     shell_cutoff = layers * cutoff + SKIN
-    print(f"  model {args.model}: cutoff {cutoff} A, {layers} layer(s)")
+    print(f"  model {args.model}{f' (modal {args.modal})' if args.modal else ''}: cutoff {cutoff} A, {layers} layer(s)")
     z_of = {}
     checks = Checks("model in LAMMPS")
     with tempfile.TemporaryDirectory() as folder:
@@ -93,7 +94,8 @@ def main():
             cell, pbc = write_crystal(data, args, tilt, boundary)
 
             def run(ranks, graph):
-                options = dict(boundary=boundary, processors=processors, steps=args.steps, style_args=f"graph {graph}")
+                style_args = f"graph {graph}" + (f" modal {args.modal}" if args.modal else "")
+                options = dict(boundary=boundary, processors=processors, steps=args.steps, style_args=style_args)
                 if graph == "shell":
                     options["comm_cutoff"] = shell_cutoff
                 return run_ranks(ranks, data, Path(folder) / f"{name}-{ranks}-{graph}", args.model,
@@ -101,7 +103,12 @@ def main():
 
             serial, _ = run(1, "periodic")
             numbers = [element_number(args.elements[t - 1], z_of) for t in serial["start_types"]]
-            direct = library.evaluate(args.model, serial["start_positions"], numbers, cell, pbc)
+            direct = library.evaluate(args.model, serial["start_positions"], numbers, cell, pbc, modal=args.modal)
+            if args.modal:  # the modal must matter, or the comparison proves nothing about it
+                default = library.evaluate(args.model, serial["start_positions"], numbers, cell, pbc)
+                checks.check(f"{name}: modal {args.modal} differs from the default modal",
+                             abs(default["energy"] - direct["energy"]) > 1e-3,
+                             f"{direct['energy']:.6f} vs {default['energy']:.6f} eV")
             graphs = [("periodic", serial), ("exchange", run(1, "exchange")[0])]
             if args.shell:
                 graphs.append(("shell", run(1, "shell")[0]))
