@@ -25,5 +25,5 @@ pub use radial::{BesselBasis, PolynomialCutoff, XplorCutoff};
 pub use rescale::SpeciesRescale;
 pub use spline::HermiteTable;
 pub use tensor_product::{Connection, Instruction, IrrepNormalization, PathNormalization};
-pub use tensor_product_conv::{EdgeIndex, UvuTensorProduct};
+pub use tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 pub use tensor_product_fc::FullyConnectedTensorProduct;

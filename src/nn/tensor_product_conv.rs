@@ -220,12 +220,11 @@ impl UvuTensorProduct {
         self.paths.paths.iter().map(|p| p.norm).collect()
     }
 
-    fn check<T>(&self, index: &EdgeIndex, x: &[T], sh: &[T], w: &[T], out: &[T], out_name: &str) -> Result<()> {
+    fn check<T>(&self, index: &EdgeIndex, x: &[T], sh: &[T], w: &dyn EdgeWeights<T>, out: &[T], out_name: &str) -> Result<()> {
         let (n, e) = (index.n_nodes, index.n_edges());
         let expect = [
             ("node features", x.len(), n * self.irreps_in1().dim()),
             ("edge attributes", sh.len(), e * self.irreps_in2().dim()),
-            ("edge weights", w.len(), e * self.weight_numel()),
             (out_name, out.len(), n * self.irreps_out().dim()),
         ];
         for (name, got, want) in expect {
@@ -233,7 +232,7 @@ impl UvuTensorProduct {
                 return Err(Error::LengthMismatch(format!("tensor product {name}: {got} values, expected {want}")));
             }
         }
-        Ok(())
+        w.check(e, self.weight_numel())
     }
 
     /// out[i] = scale · Σ_{edges e of center i} TP(x[neighbor(e)], sh[e], w[e]).
@@ -248,32 +247,42 @@ impl UvuTensorProduct {
         scale: T,
         out: &mut [T],
     ) -> Result<()> {
-        self.check(index, x, sh, w, out, "output")?;
-        let (d1, d3) = (self.irreps_in1().dim(), self.irreps_out().dim());
+        self.conv_forward_with(index, x, sh, &WeightRows { rows: w, width: self.weight_numel() }, scale, out)
+    }
+
+    /// [`conv_forward`](Self::conv_forward) with the weights from any
+    /// [`EdgeWeights`] (e.g. computed edge by edge inside the kernel).
+    pub fn conv_forward_with<T: Real>(
+        &self,
+        index: &EdgeIndex,
+        x: &[T],
+        sh: &[T],
+        weights: &dyn EdgeWeights<T>,
+        scale: T,
+        out: &mut [T],
+    ) -> Result<()> {
+        self.check(index, x, sh, weights, out, "output")?;
+        let (d1, d2, d3, nw) =
+            (self.irreps_in1().dim(), self.irreps_in2().dim(), self.irreps_out().dim(), self.weight_numel());
         if d3 == 0 {
             return Ok(());
         }
         let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
         let kernel = if self.portable { Kernel::Generic } else { Kernel::detect() };
         out.par_chunks_mut(d3).enumerate().for_each_init(
-            || Scratch::new(self, d3),
-            |s, (i, out_i)| {
+            || (Scratch::new(self, d3), vec![T::zero(); nw]),
+            |(s, w_buf), (i, out_i)| {
                 s.acc.fill(T::zero());
-                let (d2, nw) = (self.irreps_in2().dim(), self.weight_numel());
                 let edges = index.by_center.of(i);
                 for (k, &e) in edges.iter().enumerate() {
                     let (e, j) = (e as usize, index.neighbors[e as usize] as usize);
                     // The next edge's data, for the kernel to prefetch.
                     let next = edges.get(k + 1).map(|&n| {
                         let (n, jn) = (n as usize, index.neighbors[n as usize] as usize);
-                        (&x_cl[jn * d1..(jn + 1) * d1], &w[n * nw..(n + 1) * nw])
+                        weights.prefetch(n);
+                        &x_cl[jn * d1..(jn + 1) * d1]
                     });
-                    let edge = Edge {
-                        x: &x_cl[j * d1..(j + 1) * d1],
-                        sh: &sh[e * d2..(e + 1) * d2],
-                        w: &w[e * nw..(e + 1) * nw],
-                        next,
-                    };
+                    let edge = Edge { x: &x_cl[j * d1..(j + 1) * d1], sh: &sh[e * d2..(e + 1) * d2], w: weights.weights(e, w_buf), next };
                     kernel.forward_edge(self, &edge, s);
                 }
                 from_channel_last(self.irreps_out(), &s.acc, scale, out_i);
@@ -298,10 +307,39 @@ impl UvuTensorProduct {
         grad_sh: &mut [T],
         grad_w: &mut [T],
     ) -> Result<()> {
-        self.check(index, x, sh, w, grad_out, "output gradient")?;
-        self.check(index, grad_x, grad_sh, grad_w, grad_out, "output gradient")?;
+        let weights = WeightRows { rows: w, width: self.weight_numel() };
+        self.conv_backward_with(index, x, sh, &weights, scale, grad_out, grad_x, grad_sh, grad_w)
+    }
+
+    /// [`conv_backward`](Self::conv_backward) with the weights from any
+    /// [`EdgeWeights`]: each edge's ∂L/∂w goes through
+    /// `weights.gradient` into its row of `grad_weights` (n_edges ×
+    /// `weights.gradient_width()`), overwritten.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_backward_with<T: Real>(
+        &self,
+        index: &EdgeIndex,
+        x: &[T],
+        sh: &[T],
+        weights: &dyn EdgeWeights<T>,
+        scale: T,
+        grad_out: &[T],
+        grad_x: &mut [T],
+        grad_sh: &mut [T],
+        grad_weights: &mut [T],
+    ) -> Result<()> {
+        self.check(index, x, sh, weights, grad_out, "output gradient")?;
+        self.check(index, grad_x, grad_sh, weights, grad_out, "output gradient")?;
         let (d1, d2, d3, nw) =
             (self.irreps_in1().dim(), self.irreps_in2().dim(), self.irreps_out().dim(), self.weight_numel());
+        let gw_width = weights.gradient_width();
+        if grad_weights.len() != index.n_edges() * gw_width {
+            return Err(Error::LengthMismatch(format!(
+                "tensor product weight gradient: {} values, expected {}",
+                grad_weights.len(),
+                index.n_edges() * gw_width
+            )));
+        }
         let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
         // The scale is folded into the transposed output gradient.
         let mut g_cl = vec![T::zero(); grad_out.len()];
@@ -312,16 +350,20 @@ impl UvuTensorProduct {
             });
         }
         let grad_sh_ptr = SharedMut(grad_sh.as_mut_ptr());
-        let grad_w_ptr = SharedMut(grad_w.as_mut_ptr());
+        let grad_weights_ptr = SharedMut(grad_weights.as_mut_ptr());
         let kernel = if self.portable { Kernel::Generic } else { Kernel::detect() };
         if d1 == 0 {
             grad_sh.fill(T::zero());
-            grad_w.fill(T::zero());
+            let zeros = vec![T::zero(); nw];
+            for (e, out) in grad_weights.chunks_exact_mut(gw_width.max(1)).enumerate() {
+                weights.gradient(e, &zeros, out);
+            }
             return Ok(());
         }
         grad_x.par_chunks_mut(d1).enumerate().for_each_init(
-            || Scratch::new(self, d1),
-            |s, (j, grad_x_j)| {
+            // Unwritten entries of grad_w (weightless paths) stay zero.
+            || (Scratch::new(self, d1), vec![T::zero(); nw], vec![T::zero(); nw]),
+            |(s, w_buf, grad_w), (j, grad_x_j)| {
                 s.acc.fill(T::zero());
                 let x_j = &x_cl[j * d1..(j + 1) * d1];
                 let edges = index.by_neighbor.of(j);
@@ -329,18 +371,20 @@ impl UvuTensorProduct {
                     let (e, i) = (e as usize, index.centers[e as usize] as usize);
                     let next = edges.get(k + 1).map(|&n| {
                         let (n, i_n) = (n as usize, index.centers[n as usize] as usize);
-                        (&g_cl[i_n * d3..(i_n + 1) * d3], &w[n * nw..(n + 1) * nw])
+                        weights.prefetch(n);
+                        &g_cl[i_n * d3..(i_n + 1) * d3]
                     });
                     // SAFETY: the transposed index is a permutation of the
                     // edges, so this task is the only one touching edge e's rows.
-                    let (gsh, gw) = unsafe {
+                    let (gsh, gwe) = unsafe {
                         (
                             std::slice::from_raw_parts_mut(grad_sh_ptr.get().add(e * d2), d2),
-                            std::slice::from_raw_parts_mut(grad_w_ptr.get().add(e * nw), nw),
+                            std::slice::from_raw_parts_mut(grad_weights_ptr.get().add(e * gw_width), gw_width),
                         )
                     };
-                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: &w[e * nw..(e + 1) * nw], next };
-                    kernel.backward_edge(self, &edge, &g_cl[i * d3..(i + 1) * d3], gsh, gw, s);
+                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: weights.weights(e, w_buf), next };
+                    kernel.backward_edge(self, &edge, &g_cl[i * d3..(i + 1) * d3], gsh, grad_w, s);
+                    weights.gradient(e, grad_w, gwe);
                 }
                 from_channel_last(self.irreps_in1(), &s.acc, T::one(), grad_x_j);
             },
@@ -371,18 +415,69 @@ impl<T> SharedMut<T> {
 }
 
 /// One edge's data: neighbor features (channel-last), attributes, weights;
-/// and the next edge's gathered node rows (x forward, g backward) and weights,
-/// which the kernel prefetches path by path while it computes this edge.
+/// and the next edge's gathered node row (x forward, g backward), which the
+/// kernel prefetches path by path while it computes this edge.
 struct Edge<'a, T> {
     x: &'a [T],
     sh: &'a [T],
     w: &'a [T],
-    next: Option<(&'a [T], &'a [T])>,
+    next: Option<&'a [T]>,
+}
+
+/// Where a convolution's per-edge weights come from, and where their
+/// gradient goes: rows of a buffer ([`WeightRows`]), or values computed edge
+/// by edge inside the kernels (a radial network's table), so that no
+/// n_edges × weight_numel buffer is written and read back.
+pub trait EdgeWeights<T>: Sync {
+    /// Ok when it gives `weight_numel` weights for each of `n_edges` edges.
+    fn check(&self, n_edges: usize, weight_numel: usize) -> Result<()>;
+    /// Edge e's weights: its own row, or `buf` (weight_numel long) filled.
+    fn weights<'a>(&'a self, e: usize, buf: &'a mut [T]) -> &'a [T];
+    /// A hint that edge e comes next (no effect on results).
+    fn prefetch(&self, _e: usize) {}
+    /// Values per edge that the backward pass keeps of ∂L/∂w.
+    fn gradient_width(&self) -> usize;
+    /// From edge e's ∂L/∂w (weight_numel values), its `gradient_width()`
+    /// values into `out`.
+    fn gradient(&self, e: usize, grad_w: &[T], out: &mut [T]);
+}
+
+/// Weights as rows (n_edges × width); the backward pass keeps ∂L/∂w whole.
+pub struct WeightRows<'a, T> {
+    /// n_edges × width weights.
+    pub rows: &'a [T],
+    /// Weights per edge.
+    pub width: usize,
+}
+
+impl<T: Real> EdgeWeights<T> for WeightRows<'_, T> {
+    fn check(&self, n_edges: usize, weight_numel: usize) -> Result<()> {
+        if self.width != weight_numel || self.rows.len() != n_edges * weight_numel {
+            return Err(Error::LengthMismatch(format!(
+                "tensor product edge weights: {} values in rows of {}, expected {n_edges} rows of {weight_numel}",
+                self.rows.len(),
+                self.width
+            )));
+        }
+        Ok(())
+    }
+    fn weights<'a>(&'a self, e: usize, _buf: &'a mut [T]) -> &'a [T] {
+        &self.rows[e * self.width..(e + 1) * self.width]
+    }
+    fn prefetch(&self, e: usize) {
+        prefetch(&self.rows[e * self.width..(e + 1) * self.width]);
+    }
+    fn gradient_width(&self) -> usize {
+        self.width
+    }
+    fn gradient(&self, _e: usize, grad_w: &[T], out: &mut [T]) {
+        out.copy_from_slice(grad_w);
+    }
 }
 
 /// Asks the CPU to bring a slice into L1 (a hint: no effect on results).
 #[inline(always)]
-fn prefetch<T>(s: &[T]) {
+pub fn prefetch<T>(s: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -537,9 +632,8 @@ fn forward_chunk<T: Real, const N: usize, const FMA: bool>(p: &Path, a: &[T], x:
 #[inline(always)]
 fn forward_edge<T: Real, const FMA: bool>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
     for p in &tp.paths.paths {
-        if let Some((x, w)) = edge.next {
+        if let Some(x) = edge.next {
             prefetch(&x[p.off1..p.off1 + p.d1 * p.mul1]);
-            prefetch(&w[p.off_w..p.off_w + p.n_w]);
         }
         let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
         let acc = &mut s.acc[p.off3..p.off3 + p.d3 * p.mul1];
@@ -645,9 +739,8 @@ fn backward_edge<T: Real, const FMA: bool>(
 ) {
     grad_sh.fill(T::zero());
     for p in &tp.paths.paths {
-        if let Some((g, w)) = edge.next {
+        if let Some(g) = edge.next {
             prefetch(&g[p.off3..p.off3 + p.d3 * p.mul1]);
-            prefetch(&w[p.off_w..p.off_w + p.n_w]);
         }
         let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
         let g = &g[p.off3..p.off3 + p.d3 * p.mul1];
