@@ -9,7 +9,7 @@ use super::{accumulate_edge_gradients, Outputs, Potential, Precision, Request};
 use crate::backend::Workspace;
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
-use crate::nn::{Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear, LinearSpec, PathNormalization};
+use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear, LinearSpec, PathNormalization};
 use crate::nn::{PolynomialCutoff, XplorCutoff};
 use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
@@ -712,9 +712,16 @@ impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
         }
         Ok(())
     }
-    fn weights<'b>(&'b self, e: usize, buf: &'b mut [T]) -> &'b [T] {
-        if self.table.value(self.r[e], buf) {
-            buf
+    /// Scratch: w, then (backward) w'.
+    fn scratch_len(&self) -> usize {
+        2 * self.table.width()
+    }
+    fn weights<'b>(&'b self, e: usize, scratch: &'b mut [T], backward: bool) -> &'b [T] {
+        let (w, dw) = scratch.split_at_mut(self.table.width());
+        let tabulated =
+            if backward { self.table.value_and_derivative(self.r[e], w, dw) } else { self.table.value(self.r[e], w) };
+        if tabulated {
+            w
         } else {
             self.exact(e, &self.exact_w)
         }
@@ -725,11 +732,12 @@ impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
     fn gradient_width(&self) -> usize {
         1
     }
-    fn gradient(&self, e: usize, grad_w: &[T], out: &mut [T]) {
-        out[0] = match self.table.derivative_dot(self.r[e], grad_w) {
-            Some(d) => d,
-            None => self.exact(e, &self.exact_dw).iter().zip(grad_w).map(|(&d, &g)| d * g).sum(),
+    fn gradient(&self, e: usize, grad_w: &[T], scratch: &[T], out: &mut [T]) {
+        let dw = match self.untabulated.binary_search(&e) {
+            Ok(k) => &self.exact_dw[k * self.table.width()..(k + 1) * self.table.width()],
+            Err(_) => &scratch[self.table.width()..],
         };
+        out[0] = dot(dw, grad_w);
     }
 }
 

@@ -28,6 +28,7 @@
 
 use rayon::prelude::*;
 
+use super::attribute_contraction::AttributeContraction;
 use super::tensor_product::{
     from_channel_last, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
     PathNormalization, Paths,
@@ -125,8 +126,8 @@ impl EdgeIndex {
 #[derive(Clone, Debug)]
 pub struct UvuTensorProduct {
     paths: Paths,
-    /// Largest number of CG pairs of a path: scratch size.
-    max_pairs: usize,
+    /// The CG tensors contracted with an edge's attributes, all paths at once.
+    contraction: AttributeContraction,
     /// Use the portable kernel even where a SIMD one exists (tests compare them).
     portable: bool,
 }
@@ -145,11 +146,7 @@ impl UvuTensorProduct {
             return invalid!("UvuTensorProduct takes only 'uvu' instructions, not {ins:?}");
         }
         let paths = Paths::new(irreps_in1, irreps_in2, irreps_out, instructions, irrep_norm, path_norm)?;
-        Ok(UvuTensorProduct {
-            max_pairs: paths.paths.iter().map(|p| p.pairs.len()).max().unwrap_or(0),
-            portable: false,
-            paths,
-        })
+        Ok(UvuTensorProduct { contraction: AttributeContraction::new(&paths.paths), portable: false, paths })
     }
 
     /// The convolution exactly as SevenNet builds it (`IrrepsConvolution`):
@@ -262,16 +259,15 @@ impl UvuTensorProduct {
         out: &mut [T],
     ) -> Result<()> {
         self.check(index, x, sh, weights, out, "output")?;
-        let (d1, d2, d3, nw) =
-            (self.irreps_in1().dim(), self.irreps_in2().dim(), self.irreps_out().dim(), self.weight_numel());
+        let (d1, d2, d3) = (self.irreps_in1().dim(), self.irreps_in2().dim(), self.irreps_out().dim());
         if d3 == 0 {
             return Ok(());
         }
         let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
         let kernel = if self.portable { Kernel::Generic } else { Kernel::detect() };
         out.par_chunks_mut(d3).enumerate().for_each_init(
-            || (Scratch::new(self, d3), vec![T::zero(); nw]),
-            |(s, w_buf), (i, out_i)| {
+            || (Scratch::new(self, d3), vec![T::zero(); weights.scratch_len()]),
+            |(s, w_scratch), (i, out_i)| {
                 s.acc.fill(T::zero());
                 let edges = index.by_center.of(i);
                 for (k, &e) in edges.iter().enumerate() {
@@ -282,7 +278,7 @@ impl UvuTensorProduct {
                         weights.prefetch(n);
                         &x_cl[jn * d1..(jn + 1) * d1]
                     });
-                    let edge = Edge { x: &x_cl[j * d1..(j + 1) * d1], sh: &sh[e * d2..(e + 1) * d2], w: weights.weights(e, w_buf), next };
+                    let edge = Edge { x: &x_cl[j * d1..(j + 1) * d1], sh: &sh[e * d2..(e + 1) * d2], w: weights.weights(e, w_scratch, false), next };
                     kernel.forward_edge(self, &edge, s);
                 }
                 from_channel_last(self.irreps_out(), &s.acc, scale, out_i);
@@ -356,14 +352,14 @@ impl UvuTensorProduct {
             grad_sh.fill(T::zero());
             let zeros = vec![T::zero(); nw];
             for (e, out) in grad_weights.chunks_exact_mut(gw_width.max(1)).enumerate() {
-                weights.gradient(e, &zeros, out);
+                weights.gradient(e, &zeros, &[], out);
             }
             return Ok(());
         }
         grad_x.par_chunks_mut(d1).enumerate().for_each_init(
             // Unwritten entries of grad_w (weightless paths) stay zero.
-            || (Scratch::new(self, d1), vec![T::zero(); nw], vec![T::zero(); nw]),
-            |(s, w_buf, grad_w), (j, grad_x_j)| {
+            || (Scratch::new(self, d1), vec![T::zero(); weights.scratch_len()], vec![T::zero(); nw]),
+            |(s, w_scratch, grad_w), (j, grad_x_j)| {
                 s.acc.fill(T::zero());
                 let x_j = &x_cl[j * d1..(j + 1) * d1];
                 let edges = index.by_neighbor.of(j);
@@ -382,9 +378,9 @@ impl UvuTensorProduct {
                             std::slice::from_raw_parts_mut(grad_weights_ptr.get().add(e * gw_width), gw_width),
                         )
                     };
-                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: weights.weights(e, w_buf), next };
+                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: weights.weights(e, w_scratch, true), next };
                     kernel.backward_edge(self, &edge, &g_cl[i * d3..(i + 1) * d3], gsh, grad_w, s);
-                    weights.gradient(e, grad_w, gwe);
+                    weights.gradient(e, grad_w, w_scratch, gwe);
                 }
                 from_channel_last(self.irreps_in1(), &s.acc, T::one(), grad_x_j);
             },
@@ -431,15 +427,18 @@ struct Edge<'a, T> {
 pub trait EdgeWeights<T>: Sync {
     /// Ok when it gives `weight_numel` weights for each of `n_edges` edges.
     fn check(&self, n_edges: usize, weight_numel: usize) -> Result<()>;
-    /// Edge e's weights: its own row, or `buf` (weight_numel long) filled.
-    fn weights<'a>(&'a self, e: usize, buf: &'a mut [T]) -> &'a [T];
+    /// Length of the per-edge scratch the kernels lend to `weights` and `gradient`.
+    fn scratch_len(&self) -> usize;
+    /// Edge e's weights: its own row, or part of `scratch` filled. With
+    /// `backward`, `gradient` follows for this edge, with the same scratch.
+    fn weights<'a>(&'a self, e: usize, scratch: &'a mut [T], backward: bool) -> &'a [T];
     /// A hint that edge e comes next (no effect on results).
     fn prefetch(&self, _e: usize) {}
     /// Values per edge that the backward pass keeps of ∂L/∂w.
     fn gradient_width(&self) -> usize;
     /// From edge e's ∂L/∂w (weight_numel values), its `gradient_width()`
     /// values into `out`.
-    fn gradient(&self, e: usize, grad_w: &[T], out: &mut [T]);
+    fn gradient(&self, e: usize, grad_w: &[T], scratch: &[T], out: &mut [T]);
 }
 
 /// Weights as rows (n_edges × width); the backward pass keeps ∂L/∂w whole.
@@ -461,7 +460,10 @@ impl<T: Real> EdgeWeights<T> for WeightRows<'_, T> {
         }
         Ok(())
     }
-    fn weights<'a>(&'a self, e: usize, _buf: &'a mut [T]) -> &'a [T] {
+    fn scratch_len(&self) -> usize {
+        0
+    }
+    fn weights<'a>(&'a self, e: usize, _scratch: &'a mut [T], _backward: bool) -> &'a [T] {
         &self.rows[e * self.width..(e + 1) * self.width]
     }
     fn prefetch(&self, e: usize) {
@@ -470,7 +472,7 @@ impl<T: Real> EdgeWeights<T> for WeightRows<'_, T> {
     fn gradient_width(&self) -> usize {
         self.width
     }
-    fn gradient(&self, _e: usize, grad_w: &[T], out: &mut [T]) {
+    fn gradient(&self, _e: usize, grad_w: &[T], _scratch: &[T], out: &mut [T]) {
         out.copy_from_slice(grad_w);
     }
 }
@@ -495,28 +497,26 @@ pub fn prefetch<T>(s: &[T]) {
 struct Scratch<T> {
     /// Channel-last accumulator: out[i] (forward) or grad_x[j] (backward).
     acc: Vec<T>,
-    /// A[pair] for one path and edge.
+    /// The attribute contraction's matrix, in T.
+    m: Vec<T>,
+    /// A[slot] of one edge (all paths), and its gradient (backward).
     a: Vec<T>,
-    /// Backward: per pair, CHUNK partial sums of w x[m1] g[m3].
+    grad_a: Vec<T>,
+    /// Backward: per pair of one path, CHUNK partial sums of w x[m1] g[m3].
     b: Vec<T>,
 }
 
 impl<T: Real> Scratch<T> {
     fn new(tp: &UvuTensorProduct, acc: usize) -> Self {
+        let n_slots = tp.contraction.n_slots();
+        let max_pairs = tp.paths.paths.iter().map(|p| p.pairs.len()).max().unwrap_or(0);
         Scratch {
             acc: vec![T::zero(); acc],
-            a: vec![T::zero(); tp.max_pairs],
-            b: vec![T::zero(); tp.max_pairs * CHUNK],
+            m: tp.contraction.matrix(),
+            a: vec![T::zero(); n_slots],
+            grad_a: vec![T::zero(); n_slots],
+            b: vec![T::zero(); max_pairs * CHUNK],
         }
-    }
-}
-
-/// A[pair] = Σ_m2 C[m1, m2, m3] sh[v][m2] for one copy v of the edge irrep.
-#[inline(always)]
-fn contract_attributes<T: Real>(p: &Path, sh: &[T], v: usize, a: &mut [T]) {
-    let sh_v = &sh[p.off2 + v * p.d2..p.off2 + (v + 1) * p.d2];
-    for (a, pair) in a.iter_mut().zip(&p.pairs) {
-        *a = p.terms[pair.start..pair.end].iter().map(|&(m2, c)| T::of(c) * sh_v[m2]).sum();
     }
 }
 
@@ -631,15 +631,16 @@ fn forward_chunk<T: Real, const N: usize, const FMA: bool>(p: &Path, a: &[T], x:
 
 #[inline(always)]
 fn forward_edge<T: Real, const FMA: bool>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
-    for p in &tp.paths.paths {
+    tp.contraction.forward(&s.m, edge.sh, &mut s.a);
+    for (pi, p) in tp.paths.paths.iter().enumerate() {
         if let Some(x) = edge.next {
             prefetch(&x[p.off1..p.off1 + p.d1 * p.mul1]);
         }
         let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
         let acc = &mut s.acc[p.off3..p.off3 + p.d3 * p.mul1];
         for v in 0..p.mul2 {
-            contract_attributes(p, edge.sh, v, &mut s.a);
-            let a = &s.a[..p.pairs.len()];
+            let first = tp.contraction.first(pi, v);
+            let a = &s.a[first..first + p.pairs.len()];
             for_chunks!(T, WIDE, p.mul1, c0, N => forward_chunk::<T, N, FMA>(p, a, x, edge.w, v, c0, acc));
         }
     }
@@ -737,8 +738,8 @@ fn backward_edge<T: Real, const FMA: bool>(
     grad_w: &mut [T],
     s: &mut Scratch<T>,
 ) {
-    grad_sh.fill(T::zero());
-    for p in &tp.paths.paths {
+    tp.contraction.forward(&s.m, edge.sh, &mut s.a);
+    for (pi, p) in tp.paths.paths.iter().enumerate() {
         if let Some(g) = edge.next {
             prefetch(&g[p.off3..p.off3 + p.d3 * p.mul1]);
         }
@@ -746,24 +747,25 @@ fn backward_edge<T: Real, const FMA: bool>(
         let g = &g[p.off3..p.off3 + p.d3 * p.mul1];
         let gx = &mut s.acc[p.off1..p.off1 + p.d1 * p.mul1];
         for v in 0..p.mul2 {
-            contract_attributes(p, edge.sh, v, &mut s.a);
-            let a = &s.a[..p.pairs.len()];
+            let first = tp.contraction.first(pi, v);
+            let a = &s.a[first..first + p.pairs.len()];
             let b = &mut s.b[..p.pairs.len() * CHUNK];
+            if p.mul1 == 0 {
+                b.fill(T::zero());
+            }
             for_chunks!(T, NARROW, p.mul1, c0, N => backward_chunk::<T, N, FMA>(p, a, x, edge.w, g, v, c0, gx, b, grad_w));
             let lanes = first_chunk::<T>(p.mul1);
-            let gsh = &mut grad_sh[p.off2 + v * p.d2..p.off2 + (v + 1) * p.d2];
-            for (pair, bq) in p.pairs.iter().zip(b.chunks_exact(CHUNK)) {
-                let bq = match lanes {
+            for (ga, bq) in s.grad_a[first..first + p.pairs.len()].iter_mut().zip(b.chunks_exact(CHUNK)) {
+                *ga = match lanes {
                     32 => reduce::<T, 32>(bq[..32].try_into().unwrap()),
                     16 => reduce::<T, 16>(bq[..16].try_into().unwrap()),
                     _ => bq[..lanes].iter().copied().sum(),
                 };
-                for &(m2, c) in &p.terms[pair.start..pair.end] {
-                    gsh[m2] += T::of(c) * bq;
-                }
             }
         }
     }
+    grad_sh.fill(T::zero());
+    tp.contraction.backward(&s.m, &s.grad_a, grad_sh);
 }
 
 /// Σ of a block, as a tree (vectorizes).
