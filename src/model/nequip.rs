@@ -726,9 +726,6 @@ impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
             self.exact(e, &self.exact_w)
         }
     }
-    fn prefetch(&self, e: usize) {
-        self.table.prefetch(self.r[e]);
-    }
     fn gradient_width(&self) -> usize {
         1
     }

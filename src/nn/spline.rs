@@ -116,23 +116,6 @@ impl<T: Real> HermiteTable<T> {
         Some(([&c[..w], &c[w..2 * w], &c[2 * w..3 * w], &c[3 * w..]], T::of(t - k as f64), T::of(p.inv_h)))
     }
 
-    /// Asks the CPU to bring the coefficients for r into its L2 cache (a
-    /// hint: no effect on results).
-    #[inline]
-    pub fn prefetch(&self, r: T) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(([a, ..], _, _)) = self.interval(r.f64()) {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-            let (ptr, bytes) = (a.as_ptr() as *const i8, 4 * std::mem::size_of_val(a));
-            for off in (0..bytes).step_by(64) {
-                // SAFETY: a prefetch never faults, and the 4 coefficient rows are contiguous in the table.
-                unsafe { _mm_prefetch::<_MM_HINT_T1>(ptr.add(off)) };
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = r;
-    }
-
     /// y(r) into `y`; false (and y untouched) when r is outside the domain.
     #[inline]
     pub fn value(&self, r: T, y: &mut [T]) -> bool {
