@@ -6,7 +6,7 @@
 use super::halo::{self, HaloDirection, HaloExchange};
 use super::safetensors::SafeTensors;
 use super::{accumulate_edge_gradients, Outputs, Potential, Precision, Request};
-use crate::backend::Workspace;
+use crate::backend::{cpu::zeros, Workspace};
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear, LinearSpec, PathNormalization};
@@ -486,11 +486,11 @@ impl<T: Real> Network<T> {
         let mut w = Vec::new();
         for b in &self.blocks {
             let d_gate = b.gate.irreps_in().dim();
-            let mut sc = vec![T::zero(); m * d_gate];
+            let mut sc = zeros(m * d_gate);
             b.self_connection.forward(m, &x, &mut sc)?;
             let x_in = self.modal_rows(self.modal_in.self_interaction_1, m, x);
             let d1 = b.linear_1.spec().irreps_out.dim();
-            let mut x1 = vec![T::zero(); n * d1];
+            let mut x1 = zeros(n * d1);
             b.linear_1.forward(m, &x_in, &mut x1[..m * d1])?;
             profile.lap("forward: linears");
             if let Some(h) = halo.as_deref_mut() {
@@ -500,16 +500,16 @@ impl<T: Real> Network<T> {
             let weights = self.radial_weights(b, &edges, &mut w, None)?;
             profile.lap("forward: radial");
             let d_conv = b.conv.irreps_out().dim();
-            let mut conv = vec![T::zero(); n * d_conv];
+            let mut conv = zeros(n * d_conv);
             b.conv.conv_forward_with(&index, &x1, &edges.sh, weights.as_ref(), b.inv_denominator, &mut conv)?;
             drop(weights);
             profile.lap("forward: convolution");
             conv.truncate(m * d_conv);
             let conv = self.modal_rows(self.modal_in.self_interaction_2, m, conv);
-            let mut gate_in = vec![T::zero(); m * d_gate];
+            let mut gate_in = zeros(m * d_gate);
             b.linear_2.forward(m, &conv, &mut gate_in)?;
             gate_in.par_iter_mut().zip(&sc).for_each(|(g, s)| *g += *s);
-            x = vec![T::zero(); m * b.gate.irreps_out().dim()];
+            x = zeros(m * b.gate.irreps_out().dim());
             b.gate.forward(m, &gate_in, &mut x)?;
             tapes.push(Tape { x1, gate_in });
             profile.lap("forward: linears");
@@ -545,13 +545,13 @@ impl<T: Real> Network<T> {
         let (mut grad_weights, mut radial_tape) = (Vec::new(), Vec::new());
         profile.lap("backward: linears");
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
-            let mut grad_gate_in = vec![T::zero(); tape.gate_in.len()];
+            let mut grad_gate_in = zeros(tape.gate_in.len());
             b.gate.backward(m, &tape.gate_in, &grad_x, &mut grad_gate_in)?;
             let d_x_in = b.self_connection.spec().irreps_in.dim();
-            let mut grad_x_in = vec![T::zero(); m * d_x_in];
+            let mut grad_x_in = zeros(m * d_x_in);
             b.self_connection.backward(m, &grad_gate_in, &mut grad_x_in)?;
             let d_conv = b.conv.irreps_out().dim();
-            let mut grad_conv = vec![T::zero(); m * b.linear_2.spec().irreps_in.dim()];
+            let mut grad_conv = zeros(m * b.linear_2.spec().irreps_in.dim());
             b.linear_2.backward(m, &grad_gate_in, &mut grad_conv)?;
             let mut grad_conv = strip_modal(grad_conv, m, d_conv);
             grad_conv.resize(n * d_conv, T::zero());
@@ -559,7 +559,7 @@ impl<T: Real> Network<T> {
             // Recompute the radial weights rather than keep them (memory).
             let weights = self.radial_weights(b, &edges, &mut w, Some(&mut radial_tape))?;
             profile.lap("backward: radial");
-            let mut grad_x1 = vec![T::zero(); tape.x1.len()];
+            let mut grad_x1 = zeros(tape.x1.len());
             let mut grad_sh_b = vec![T::zero(); edges.sh.len()];
             grad_weights.clear();
             grad_weights.resize(n_e * weights.gradient_width(), T::zero());
@@ -584,7 +584,7 @@ impl<T: Real> Network<T> {
                 exchange(h, HaloDirection::Reverse, &mut grad_x1, d1)?;
                 profile.lap("backward: halo exchange");
             }
-            let mut grad_x1_in = vec![T::zero(); m * b.linear_1.spec().irreps_in.dim()];
+            let mut grad_x1_in = zeros(m * b.linear_1.spec().irreps_in.dim());
             b.linear_1.backward(m, &grad_x1[..m * d1], &mut grad_x1_in)?;
             let grad_x1_in = strip_modal(grad_x1_in, m, d_x_in);
             grad_x_in.par_iter_mut().zip(&grad_x1_in).for_each(|(a, b)| *a += *b);

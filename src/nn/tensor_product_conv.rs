@@ -34,6 +34,7 @@ use super::tensor_product::{
     PathNormalization, Paths,
 };
 use crate::so3::{Irreps, MulIr};
+use crate::backend::cpu::zeros;
 use crate::{invalid, Error, Real, Result};
 
 /// The edges of a graph indexed both ways: by center (receiver, SevenNet's
@@ -338,7 +339,7 @@ impl UvuTensorProduct {
         }
         let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
         // The scale is folded into the transposed output gradient.
-        let mut g_cl = vec![T::zero(); grad_out.len()];
+        let mut g_cl = zeros(grad_out.len());
         if d3 > 0 {
             g_cl.par_chunks_mut(d3).zip(grad_out.par_chunks(d3)).for_each(|(dst, src)| {
                 to_channel_last(self.irreps_out(), src, dst);
@@ -390,7 +391,7 @@ impl UvuTensorProduct {
 
     fn nodes_to_channel_last<T: Real>(&self, irreps: &Irreps, x: &[T]) -> Vec<T> {
         let d = irreps.dim();
-        let mut x_cl = vec![T::zero(); x.len()];
+        let mut x_cl = zeros(x.len());
         if d > 0 {
             x_cl.par_chunks_mut(d).zip(x.par_chunks(d)).for_each(|(dst, src)| to_channel_last(irreps, src, dst));
         }
