@@ -158,13 +158,13 @@ impl<T: Real> HermiteTable<T> {
 }
 
 /// y = a + s(b + s(c + s d)) and, unless `dy` is empty, dy = (b + s(2c + 3s d))·inv_h,
-/// with AVX2 and FMA where the CPU has them (the library is built for
-/// baseline x86-64; these loops are memory- and FMA-bound).
+/// with AVX2 and FMA where the CPU has them and EQUIPOT_SIMD allows (the
+/// library is built for baseline x86-64; these loops are memory- and FMA-bound).
 #[inline]
 fn evaluate<T: Real>(coeffs: [&[T]; 4], s: T, inv_h: T, y: &mut [T], dy: &mut [T]) {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
+    if super::gemm::simd() >= super::gemm::Simd::Avx2 {
+        // SAFETY: the CPU has AVX2 and FMA (simd() checked).
         return unsafe { evaluate_avx2(coeffs, s, inv_h, y, dy) };
     }
     evaluate_with::<T, { cfg!(target_arch = "aarch64") }>(coeffs, s, inv_h, y, dy)

@@ -13,15 +13,21 @@
 //! is used as given: for a 'uvu' path with one copy of the edge irrep (v = 1),
 //! the weights w[u] are already contiguous in u.
 //!
-//! Per edge and path, the CG tensor is first contracted with the edge's
-//! attributes: A[m3, m1] = Σ_m2 C[m1, m2, m3] sh[m2], a tiny matrix that is
-//! nonzero only where C is; then out[m3][·] += A[m3, m1] · (w ∘ x[m1])[·].
+//! Weights. They come through [`EdgeWeights`]: rows of a buffer, or computed
+//! per edge inside the pass into a small per-thread buffer (SevenNet's radial
+//! tables), whose backward reduces ∂L/∂w at once (to ∂L/∂r): no
+//! n_edges × weight_numel array is written and read back.
+//!
+//! Per edge, the CG tensors of all paths are first contracted with the edge's
+//! attributes: A[m3, m1] = Σ_m2 C[m1, m2, m3] sh[m2], tiny matrices nonzero
+//! only where C is (attribute_contraction.rs); then
+//! out[m3][·] += A[m3, m1] · (w ∘ x[m1])[·].
 //!
 //! Threads. The forward pass runs over centers: center i owns out[i] and sums
 //! its edges, no atomics. The backward pass runs over *neighbors*, through a
 //! transposed index of the edges: node j owns grad_x[j] and sums the edges it
 //! is the neighbor of, and each edge is visited exactly once, so it owns its
-//! grad_sh[e] and grad_w[e]. One pass computes all three gradients, with no
+//! grad_sh[e] and grad_w[e] (or what EdgeWeights keeps of it). One pass computes all three gradients, with no
 //! recomputation and no per-thread copies of grad_x (which would cost
 //! threads × atoms × features memory and a reduction). It needs no full
 //! neighbor list either: ghost atoms that are never centers get their grad_x.
