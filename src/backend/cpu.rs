@@ -42,3 +42,12 @@ impl Workspace {
         self.pool.install(f)
     }
 }
+
+/// A vector of `len` zeros, written by the current pool's threads: large
+/// buffers (n_atoms × features) then cost no serial memset or page faults.
+pub fn zeros<T: Copy + Send + Sync + Default>(len: usize) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut v = Vec::with_capacity(len);
+    v.par_extend(rayon::iter::repeat_n(T::default(), len));
+    v
+}

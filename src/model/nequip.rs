@@ -6,10 +6,10 @@
 use super::halo::{self, HaloDirection, HaloExchange};
 use super::safetensors::SafeTensors;
 use super::{accumulate_edge_gradients, Outputs, Potential, Precision, Request};
-use crate::backend::Workspace;
+use crate::backend::{cpu::zeros, Workspace};
 use crate::graph::AtomGraph;
-use crate::nn::tensor_product_conv::{EdgeIndex, UvuTensorProduct};
-use crate::nn::{Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear, LinearSpec, PathNormalization};
+use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
+use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear, LinearSpec, PathNormalization};
 use crate::nn::{PolynomialCutoff, XplorCutoff};
 use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
@@ -480,36 +480,36 @@ impl<T: Real> Network<T> {
             gate_in: Vec<T>,
         }
         let mut tapes = Vec::with_capacity(self.blocks.len());
-        // One buffer for every block's radial weights (and one for their
-        // gradients below): fresh ones per block cost a page fault per 4 KiB.
+        // One buffer for every block's radial weights when the networks are
+        // exact (and one for their gradients below): fresh ones per block
+        // cost a page fault per 4 KiB.
         let mut w = Vec::new();
         for b in &self.blocks {
             let d_gate = b.gate.irreps_in().dim();
-            let mut sc = vec![T::zero(); m * d_gate];
+            let mut sc = zeros(m * d_gate);
             b.self_connection.forward(m, &x, &mut sc)?;
             let x_in = self.modal_rows(self.modal_in.self_interaction_1, m, x);
             let d1 = b.linear_1.spec().irreps_out.dim();
-            let mut x1 = vec![T::zero(); n * d1];
+            let mut x1 = zeros(n * d1);
             b.linear_1.forward(m, &x_in, &mut x1[..m * d1])?;
             profile.lap("forward: linears");
             if let Some(h) = halo.as_deref_mut() {
                 exchange(h, HaloDirection::Forward, &mut x1, d1)?;
                 profile.lap("forward: halo exchange");
             }
-            w.clear();
-            w.resize(n_e * b.conv.weight_numel(), T::zero());
-            self.radial_forward(b, &edges, &mut w, None)?;
+            let weights = self.radial_weights(b, &edges, &mut w, None)?;
             profile.lap("forward: radial");
             let d_conv = b.conv.irreps_out().dim();
-            let mut conv = vec![T::zero(); n * d_conv];
-            b.conv.conv_forward(&index, &x1, &edges.sh, &w, b.inv_denominator, &mut conv)?;
+            let mut conv = zeros(n * d_conv);
+            b.conv.conv_forward_with(&index, &x1, &edges.sh, weights.as_ref(), b.inv_denominator, &mut conv)?;
+            drop(weights);
             profile.lap("forward: convolution");
             conv.truncate(m * d_conv);
             let conv = self.modal_rows(self.modal_in.self_interaction_2, m, conv);
-            let mut gate_in = vec![T::zero(); m * d_gate];
+            let mut gate_in = zeros(m * d_gate);
             b.linear_2.forward(m, &conv, &mut gate_in)?;
             gate_in.par_iter_mut().zip(&sc).for_each(|(g, s)| *g += *s);
-            x = vec![T::zero(); m * b.gate.irreps_out().dim()];
+            x = zeros(m * b.gate.irreps_out().dim());
             b.gate.forward(m, &gate_in, &mut x)?;
             tapes.push(Tape { x1, gate_in });
             profile.lap("forward: linears");
@@ -541,42 +541,50 @@ impl<T: Real> Network<T> {
         let mut grad_sh = vec![T::zero(); edges.sh.len()];
         let mut grad_r = vec![T::zero(); n_e];
         let mut grad_embedding = vec![T::zero(); edges.embedding.len()];
-        let mut grad_w = Vec::new();
+        // ∂E/∂w (exact networks) or ∂E/∂r (tables) per edge, and the exact networks' tape.
+        let (mut grad_weights, mut radial_tape) = (Vec::new(), Vec::new());
         profile.lap("backward: linears");
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
-            let mut grad_gate_in = vec![T::zero(); tape.gate_in.len()];
+            let mut grad_gate_in = zeros(tape.gate_in.len());
             b.gate.backward(m, &tape.gate_in, &grad_x, &mut grad_gate_in)?;
             let d_x_in = b.self_connection.spec().irreps_in.dim();
-            let mut grad_x_in = vec![T::zero(); m * d_x_in];
+            let mut grad_x_in = zeros(m * d_x_in);
             b.self_connection.backward(m, &grad_gate_in, &mut grad_x_in)?;
             let d_conv = b.conv.irreps_out().dim();
-            let mut grad_conv = vec![T::zero(); m * b.linear_2.spec().irreps_in.dim()];
+            let mut grad_conv = zeros(m * b.linear_2.spec().irreps_in.dim());
             b.linear_2.backward(m, &grad_gate_in, &mut grad_conv)?;
             let mut grad_conv = strip_modal(grad_conv, m, d_conv);
             grad_conv.resize(n * d_conv, T::zero());
             profile.lap("backward: linears");
             // Recompute the radial weights rather than keep them (memory).
-            let nw = b.conv.weight_numel();
-            w.clear();
-            w.resize(n_e * nw, T::zero());
-            let mut radial_tape = vec![T::zero(); if b.table.is_some() { 0 } else { n_e * b.radial.tape_len() }];
-            self.radial_forward(b, &edges, &mut w, Some(&mut radial_tape))?;
+            let weights = self.radial_weights(b, &edges, &mut w, Some(&mut radial_tape))?;
             profile.lap("backward: radial");
-            let mut grad_x1 = vec![T::zero(); tape.x1.len()];
+            let mut grad_x1 = zeros(tape.x1.len());
             let mut grad_sh_b = vec![T::zero(); edges.sh.len()];
-            grad_w.clear();
-            grad_w.resize(w.len(), T::zero());
-            b.conv.conv_backward(&index, &tape.x1, &edges.sh, &w, b.inv_denominator, &grad_conv, &mut grad_x1, &mut grad_sh_b, &mut grad_w)?;
+            grad_weights.clear();
+            grad_weights.resize(n_e * weights.gradient_width(), T::zero());
+            b.conv.conv_backward_with(
+                &index,
+                &tape.x1,
+                &edges.sh,
+                weights.as_ref(),
+                b.inv_denominator,
+                &grad_conv,
+                &mut grad_x1,
+                &mut grad_sh_b,
+                &mut grad_weights,
+            )?;
+            drop(weights);
             grad_sh.par_iter_mut().zip(&grad_sh_b).for_each(|(a, b)| *a += *b);
             profile.lap("backward: convolution");
-            self.radial_backward(b, &edges, &radial_tape, &grad_w, &mut grad_r, &mut grad_embedding)?;
+            self.radial_backward(b, n_e, &radial_tape, &grad_weights, &mut grad_r, &mut grad_embedding)?;
             profile.lap("backward: radial");
             let d1 = b.linear_1.spec().irreps_out.dim();
             if let Some(h) = halo.as_deref_mut() {
                 exchange(h, HaloDirection::Reverse, &mut grad_x1, d1)?;
                 profile.lap("backward: halo exchange");
             }
-            let mut grad_x1_in = vec![T::zero(); m * b.linear_1.spec().irreps_in.dim()];
+            let mut grad_x1_in = zeros(m * b.linear_1.spec().irreps_in.dim());
             b.linear_1.backward(m, &grad_x1[..m * d1], &mut grad_x1_in)?;
             let grad_x1_in = strip_modal(grad_x1_in, m, d_x_in);
             grad_x_in.par_iter_mut().zip(&grad_x1_in).for_each(|(a, b)| *a += *b);
@@ -617,90 +625,116 @@ impl<T: Real> Network<T> {
         Ok((energies, grads))
     }
 
-    /// The radial weights w (n_edges × weight_numel) of block b; with an
-    /// exact network and a tape, also what its backward needs.
-    fn radial_forward(&self, b: &Block<T>, edges: &Edges<T>, w: &mut [T], tape: Option<&mut [T]>) -> Result<()> {
+    /// Block b's radial weights for its convolution: read from its table
+    /// edge by edge inside the kernels, or (exact network) computed into `w`,
+    /// with what the backward needs in `tape` when given.
+    fn radial_weights<'a>(
+        &self,
+        b: &'a Block<T>,
+        edges: &'a Edges<T>,
+        w: &'a mut Vec<T>,
+        tape: Option<&mut Vec<T>>,
+    ) -> Result<Box<dyn EdgeWeights<T> + 'a>> {
+        let nw = b.conv.weight_numel();
         let Some(table) = &b.table else {
-            return b.radial.forward(edges.r.len(), &edges.embedding, w, tape);
+            w.clear();
+            w.resize(edges.r.len() * nw, T::zero());
+            let tape = tape.map(|t| {
+                t.clear();
+                t.resize(edges.r.len() * b.radial.tape_len(), T::zero());
+                t.as_mut_slice()
+            });
+            b.radial.forward(edges.r.len(), &edges.embedding, w, tape)?;
+            return Ok(Box::new(WeightRows { rows: w.as_slice(), width: nw }));
         };
-        let nw = table.width();
-        assert_eq!(w.len(), edges.r.len() * nw);
-        let rows = SharedRows(w.as_mut_ptr());
-        // Shortest edges first, so that neighbouring edges read the same
-        // stretch of the table from cache.
-        edges.by_length.par_chunks(EDGES_PER_TASK).for_each(|chunk| {
-            for &e in chunk {
-                let e = e as usize;
-                // SAFETY: by_length is a permutation of the edges, so each
-                // row e (inside w, by the assert) is written by one task only.
-                let row = unsafe { std::slice::from_raw_parts_mut(rows.at(e * nw), nw) };
-                table.value(edges.r[e], row);
-            }
-        });
-        if !edges.untabulated.is_empty() {
-            let r: Vec<T> = edges.untabulated.iter().map(|&e| edges.r[e]).collect();
-            let (exact, _) = radial_exact(&self.basis, &self.envelope, &b.radial, &r)?;
-            for (&e, row) in edges.untabulated.iter().zip(exact.chunks_exact(nw)) {
-                w[e * nw..(e + 1) * nw].copy_from_slice(row);
-            }
-        }
-        Ok(())
+        // Edges outside the table's domain: exact rows, computed here.
+        let r: Vec<T> = edges.untabulated.iter().map(|&e| edges.r[e]).collect();
+        let (exact_w, exact_dw) = if r.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            radial_exact(&self.basis, &self.envelope, &b.radial, &r)?
+        };
+        Ok(Box::new(TableWeights { table, r: &edges.r, untabulated: &edges.untabulated, exact_w, exact_dw }))
     }
 
-    /// Adds grad_w·∂w/∂r to grad_r (tables) or grad_w·∂w/∂embedding to
-    /// grad_embedding (exact networks, from the tape).
+    /// Adds block b's share of ∂E/∂r (tables: `grad_weights` is it, one per
+    /// edge) or of ∂E/∂embedding (exact networks: `grad_weights` is ∂E/∂w,
+    /// taken through the network's backward with its tape).
     fn radial_backward(
         &self,
         b: &Block<T>,
-        edges: &Edges<T>,
+        n_edges: usize,
         tape: &[T],
-        grad_w: &[T],
+        grad_weights: &[T],
         grad_r: &mut [T],
         grad_embedding: &mut [T],
     ) -> Result<()> {
-        let Some(table) = &b.table else {
+        if b.table.is_some() {
+            grad_r.par_iter_mut().zip(grad_weights).for_each(|(a, b)| *a += *b);
+        } else {
             let mut g = vec![T::zero(); grad_embedding.len()];
-            b.radial.backward(edges.r.len(), tape, grad_w, &mut g)?;
+            b.radial.backward(n_edges, tape, grad_weights, &mut g)?;
             grad_embedding.par_iter_mut().zip(&g).for_each(|(a, b)| *a += *b);
-            return Ok(());
-        };
-        let nw = table.width();
-        let dots: Vec<T> = edges
-            .by_length
-            .par_iter()
-            .with_min_len(EDGES_PER_TASK)
-            .map(|&e| {
-                let e = e as usize;
-                table.derivative_dot(edges.r[e], &grad_w[e * nw..(e + 1) * nw]).unwrap_or(T::zero())
-            })
-            .collect();
-        for (&e, d) in edges.by_length.iter().zip(dots) {
-            grad_r[e as usize] += d;
-        }
-        if !edges.untabulated.is_empty() {
-            let r: Vec<T> = edges.untabulated.iter().map(|&e| edges.r[e]).collect();
-            let (_, dw) = radial_exact(&self.basis, &self.envelope, &b.radial, &r)?;
-            for (&e, row) in edges.untabulated.iter().zip(dw.chunks_exact(nw)) {
-                grad_r[e] += row.iter().zip(&grad_w[e * nw..(e + 1) * nw]).map(|(&d, &g)| d * g).sum::<T>();
-            }
         }
         Ok(())
     }
 }
 
-/// Edges per parallel task.
-const EDGES_PER_TASK: usize = 64;
+/// A block's radial weights from its table, edge by edge; the backward keeps
+/// one value per edge, ∂E/∂r = Σ_k ∂E/∂w_k · w_k'(r).
+struct TableWeights<'a, T> {
+    table: &'a HermiteTable<T>,
+    r: &'a [T],
+    /// The edges outside the table's domain (increasing), and their exact
+    /// w and w' rows.
+    untabulated: &'a [usize],
+    exact_w: Vec<T>,
+    exact_dw: Vec<T>,
+}
 
-/// Rows of a buffer that parallel tasks write, each row by one task.
-#[derive(Clone, Copy)]
-struct SharedRows<T>(*mut T);
-unsafe impl<T: Send> Send for SharedRows<T> {}
-unsafe impl<T: Send> Sync for SharedRows<T> {}
-impl<T> SharedRows<T> {
-    /// # Safety
-    /// `offset` must be inside the buffer.
-    unsafe fn at(self, offset: usize) -> *mut T {
-        self.0.add(offset)
+impl<T: Real> TableWeights<'_, T> {
+    /// Edge e's exact row of `rows` (e must be untabulated).
+    fn exact<'b>(&self, e: usize, rows: &'b [T]) -> &'b [T] {
+        let nw = self.table.width();
+        let k = self.untabulated.binary_search(&e).expect("edges outside the table are listed as untabulated");
+        &rows[k * nw..(k + 1) * nw]
+    }
+}
+
+impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
+    fn check(&self, n_edges: usize, weight_numel: usize) -> Result<()> {
+        if self.r.len() != n_edges || self.table.width() != weight_numel {
+            return Err(Error::LengthMismatch(format!(
+                "radial table: {} edges of {} weights, the convolution has {n_edges} of {weight_numel}",
+                self.r.len(),
+                self.table.width()
+            )));
+        }
+        Ok(())
+    }
+    /// Scratch: w, then (backward) w'.
+    fn scratch_len(&self) -> usize {
+        2 * self.table.width()
+    }
+    fn weights<'b>(&'b self, e: usize, scratch: &'b mut [T], backward: bool) -> &'b [T] {
+        let (w, dw) = scratch.split_at_mut(self.table.width());
+        let tabulated =
+            if backward { self.table.value_and_derivative(self.r[e], w, dw) } else { self.table.value(self.r[e], w) };
+        if tabulated {
+            w
+        } else {
+            self.exact(e, &self.exact_w)
+        }
+    }
+    fn gradient_width(&self) -> usize {
+        1
+    }
+    fn gradient(&self, e: usize, grad_w: &[T], scratch: &[T], out: &mut [T]) {
+        let dw = match self.untabulated.binary_search(&e) {
+            Ok(k) => &self.exact_dw[k * self.table.width()..(k + 1) * self.table.width()],
+            Err(_) => &scratch[self.table.width()..],
+        };
+        out[0] = dot(dw, grad_w);
     }
 }
 
@@ -711,8 +745,6 @@ struct Edges<T> {
     sh: Vec<T>,
     /// Edges outside the radial tables' domain (exact networks for them).
     untabulated: Vec<usize>,
-    /// The edges by increasing length (empty for exact networks).
-    by_length: Vec<u32>,
     /// Bessel basis B(r) and embedding B(r)·f(r), only for exact networks.
     basis: Vec<T>,
     embedding: Vec<T>,
@@ -729,11 +761,6 @@ impl<T: Real> Edges<T> {
             Some((lo, hi)) => (0..r.len()).filter(|&e| !(r[e].f64() >= lo && r[e].f64() <= hi)).collect(),
             None => Vec::new(),
         };
-        let mut by_length = Vec::new();
-        if domain.is_some() {
-            by_length = (0..r.len() as u32).collect();
-            by_length.par_sort_unstable_by(|&a, &b| r[a as usize].partial_cmp(&r[b as usize]).unwrap_or(std::cmp::Ordering::Equal));
-        }
         let (mut basis, mut embedding) = (Vec::new(), Vec::new());
         if net.blocks.iter().any(|b| b.table.is_none()) {
             let nb = net.basis.len();
@@ -745,7 +772,7 @@ impl<T: Real> Edges<T> {
                 row.iter_mut().for_each(|b| *b *= f);
             });
         }
-        Ok(Edges { vectors, r, sh, untabulated, by_length, basis, embedding })
+        Ok(Edges { vectors, r, sh, untabulated, basis, embedding })
     }
 }
 

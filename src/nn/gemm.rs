@@ -20,7 +20,7 @@ const MR: usize = 4;
 /// Instruction sets the kernel is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-enum Simd {
+pub(crate) enum Simd {
     Baseline,
     Avx2,
     Avx512,
@@ -28,7 +28,7 @@ enum Simd {
 
 /// The best instruction set of this CPU, capped by the environment variable
 /// EQUIPOT_SIMD ("none", "avx2" or "avx512") so that tests can run every path.
-fn simd() -> Simd {
+pub(crate) fn simd() -> Simd {
     static LEVEL: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
     *LEVEL.get_or_init(|| {
         #[allow(unused_mut)]

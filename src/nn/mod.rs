@@ -3,6 +3,7 @@
 //! row-major (rows × features); outputs go to caller-provided buffers;
 //! weights are converted to the working precision once, at construction.
 
+mod attribute_contraction;
 mod gemm;
 mod moment;
 
@@ -17,6 +18,7 @@ pub mod tensor_product;
 pub mod tensor_product_conv;
 pub mod tensor_product_fc;
 
+pub(crate) use attribute_contraction::dot;
 pub use activation::{Activation, ScaledActivation};
 pub use fc::FullyConnectedNet;
 pub use gate::Gate;
@@ -25,5 +27,5 @@ pub use radial::{BesselBasis, PolynomialCutoff, XplorCutoff};
 pub use rescale::SpeciesRescale;
 pub use spline::HermiteTable;
 pub use tensor_product::{Connection, Instruction, IrrepNormalization, PathNormalization};
-pub use tensor_product_conv::{EdgeIndex, UvuTensorProduct};
+pub use tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 pub use tensor_product_fc::FullyConnectedTensorProduct;

@@ -119,10 +119,17 @@ impl<T: Real> HermiteTable<T> {
     /// y(r) into `y`; false (and y untouched) when r is outside the domain.
     #[inline]
     pub fn value(&self, r: T, y: &mut [T]) -> bool {
-        let Some(([a, b, c, d], s, _)) = self.interval(r.f64()) else { return false };
-        for ((((y, &a), &b), &c), &d) in y[..self.width].iter_mut().zip(a).zip(b).zip(c).zip(d) {
-            *y = a + s * (b + s * (c + s * d));
-        }
+        let Some((c, s, _)) = self.interval(r.f64()) else { return false };
+        evaluate(c, s, T::zero(), &mut y[..self.width], &mut []);
+        true
+    }
+
+    /// y(r) into `y` and y'(r) into `dy` in one pass over the table; false
+    /// (both untouched) outside the domain.
+    #[inline]
+    pub fn value_and_derivative(&self, r: T, y: &mut [T], dy: &mut [T]) -> bool {
+        let Some((c, s, inv_h)) = self.interval(r.f64()) else { return false };
+        evaluate(c, s, inv_h, &mut y[..self.width], &mut dy[..self.width]);
         true
     }
 
@@ -145,12 +152,47 @@ impl<T: Real> HermiteTable<T> {
 
     /// y'(r) into `dy`; false outside the domain.
     pub fn derivative(&self, r: T, dy: &mut [T]) -> bool {
-        let Some(([_, b, c, d], s, inv_h)) = self.interval(r.f64()) else { return false };
-        let (s2, s3) = (s + s, T::of(3.0) * s * s);
-        for i in 0..self.width {
-            dy[i] = (b[i] + s2 * c[i] + s3 * d[i]) * inv_h;
+        let mut y = vec![T::zero(); self.width];
+        self.value_and_derivative(r, &mut y, dy)
+    }
+}
+
+/// y = a + s(b + s(c + s d)) and, unless `dy` is empty, dy = (b + s(2c + 3s d))·inv_h,
+/// with AVX2 and FMA where the CPU has them and EQUIPOT_SIMD allows (the
+/// library is built for baseline x86-64; these loops are memory- and FMA-bound).
+#[inline]
+fn evaluate<T: Real>(coeffs: [&[T]; 4], s: T, inv_h: T, y: &mut [T], dy: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::gemm::simd() >= super::gemm::Simd::Avx2 {
+        // SAFETY: the CPU has AVX2 and FMA (simd() checked).
+        return unsafe { evaluate_avx2(coeffs, s, inv_h, y, dy) };
+    }
+    evaluate_with::<T, { cfg!(target_arch = "aarch64") }>(coeffs, s, inv_h, y, dy)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn evaluate_avx2<T: Real>(coeffs: [&[T]; 4], s: T, inv_h: T, y: &mut [T], dy: &mut [T]) {
+    evaluate_with::<T, true>(coeffs, s, inv_h, y, dy)
+}
+
+#[inline(always)]
+fn evaluate_with<T: Real, const FMA: bool>(coeffs: [&[T]; 4], s: T, inv_h: T, y: &mut [T], dy: &mut [T]) {
+    let fmadd = |a: T, b: T, c: T| if FMA { a.mul_add(b, c) } else { a * b + c };
+    let [a, b, c, d] = coeffs;
+    let n = y.len();
+    let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
+    if dy.is_empty() {
+        for i in 0..n {
+            y[i] = fmadd(s, fmadd(s, fmadd(s, d[i], c[i]), b[i]), a[i]);
         }
-        true
+    } else {
+        let dy = &mut dy[..n];
+        let s3 = T::of(3.0) * s;
+        for i in 0..n {
+            y[i] = fmadd(s, fmadd(s, fmadd(s, d[i], c[i]), b[i]), a[i]);
+            dy[i] = fmadd(s, fmadd(s3, d[i], c[i] + c[i]), b[i]) * inv_h;
+        }
     }
 }
 

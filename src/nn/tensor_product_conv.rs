@@ -13,26 +13,34 @@
 //! is used as given: for a 'uvu' path with one copy of the edge irrep (v = 1),
 //! the weights w[u] are already contiguous in u.
 //!
-//! Per edge and path, the CG tensor is first contracted with the edge's
-//! attributes: A[m3, m1] = Σ_m2 C[m1, m2, m3] sh[m2], a tiny matrix that is
-//! nonzero only where C is; then out[m3][·] += A[m3, m1] · (w ∘ x[m1])[·].
+//! Weights. They come through [`EdgeWeights`]: rows of a buffer, or computed
+//! per edge inside the pass into a small per-thread buffer (SevenNet's radial
+//! tables), whose backward reduces ∂L/∂w at once (to ∂L/∂r): no
+//! n_edges × weight_numel array is written and read back.
+//!
+//! Per edge, the CG tensors of all paths are first contracted with the edge's
+//! attributes: A[m3, m1] = Σ_m2 C[m1, m2, m3] sh[m2], tiny matrices nonzero
+//! only where C is (attribute_contraction.rs); then
+//! out[m3][·] += A[m3, m1] · (w ∘ x[m1])[·].
 //!
 //! Threads. The forward pass runs over centers: center i owns out[i] and sums
 //! its edges, no atomics. The backward pass runs over *neighbors*, through a
 //! transposed index of the edges: node j owns grad_x[j] and sums the edges it
 //! is the neighbor of, and each edge is visited exactly once, so it owns its
-//! grad_sh[e] and grad_w[e]. One pass computes all three gradients, with no
+//! grad_sh[e] and grad_w[e] (or what EdgeWeights keeps of it). One pass computes all three gradients, with no
 //! recomputation and no per-thread copies of grad_x (which would cost
 //! threads × atoms × features memory and a reduction). It needs no full
 //! neighbor list either: ghost atoms that are never centers get their grad_x.
 
 use rayon::prelude::*;
 
+use super::attribute_contraction::AttributeContraction;
 use super::tensor_product::{
     from_channel_last, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
     PathNormalization, Paths,
 };
 use crate::so3::{Irreps, MulIr};
+use crate::backend::cpu::zeros;
 use crate::{invalid, Error, Real, Result};
 
 /// The edges of a graph indexed both ways: by center (receiver, SevenNet's
@@ -125,8 +133,8 @@ impl EdgeIndex {
 #[derive(Clone, Debug)]
 pub struct UvuTensorProduct {
     paths: Paths,
-    /// Largest number of CG pairs of a path: scratch size.
-    max_pairs: usize,
+    /// The CG tensors contracted with an edge's attributes, all paths at once.
+    contraction: AttributeContraction,
     /// Use the portable kernel even where a SIMD one exists (tests compare them).
     portable: bool,
 }
@@ -145,11 +153,7 @@ impl UvuTensorProduct {
             return invalid!("UvuTensorProduct takes only 'uvu' instructions, not {ins:?}");
         }
         let paths = Paths::new(irreps_in1, irreps_in2, irreps_out, instructions, irrep_norm, path_norm)?;
-        Ok(UvuTensorProduct {
-            max_pairs: paths.paths.iter().map(|p| p.pairs.len()).max().unwrap_or(0),
-            portable: false,
-            paths,
-        })
+        Ok(UvuTensorProduct { contraction: AttributeContraction::new(&paths.paths), portable: false, paths })
     }
 
     /// The convolution exactly as SevenNet builds it (`IrrepsConvolution`):
@@ -220,12 +224,11 @@ impl UvuTensorProduct {
         self.paths.paths.iter().map(|p| p.norm).collect()
     }
 
-    fn check<T>(&self, index: &EdgeIndex, x: &[T], sh: &[T], w: &[T], out: &[T], out_name: &str) -> Result<()> {
+    fn check<T>(&self, index: &EdgeIndex, x: &[T], sh: &[T], w: &dyn EdgeWeights<T>, out: &[T], out_name: &str) -> Result<()> {
         let (n, e) = (index.n_nodes, index.n_edges());
         let expect = [
             ("node features", x.len(), n * self.irreps_in1().dim()),
             ("edge attributes", sh.len(), e * self.irreps_in2().dim()),
-            ("edge weights", w.len(), e * self.weight_numel()),
             (out_name, out.len(), n * self.irreps_out().dim()),
         ];
         for (name, got, want) in expect {
@@ -233,7 +236,7 @@ impl UvuTensorProduct {
                 return Err(Error::LengthMismatch(format!("tensor product {name}: {got} values, expected {want}")));
             }
         }
-        Ok(())
+        w.check(e, self.weight_numel())
     }
 
     /// out[i] = scale · Σ_{edges e of center i} TP(x[neighbor(e)], sh[e], w[e]).
@@ -248,32 +251,41 @@ impl UvuTensorProduct {
         scale: T,
         out: &mut [T],
     ) -> Result<()> {
-        self.check(index, x, sh, w, out, "output")?;
-        let (d1, d3) = (self.irreps_in1().dim(), self.irreps_out().dim());
+        self.conv_forward_with(index, x, sh, &WeightRows { rows: w, width: self.weight_numel() }, scale, out)
+    }
+
+    /// [`conv_forward`](Self::conv_forward) with the weights from any
+    /// [`EdgeWeights`] (e.g. computed edge by edge inside the kernel).
+    pub fn conv_forward_with<T: Real>(
+        &self,
+        index: &EdgeIndex,
+        x: &[T],
+        sh: &[T],
+        weights: &dyn EdgeWeights<T>,
+        scale: T,
+        out: &mut [T],
+    ) -> Result<()> {
+        self.check(index, x, sh, weights, out, "output")?;
+        let (d1, d2, d3) = (self.irreps_in1().dim(), self.irreps_in2().dim(), self.irreps_out().dim());
         if d3 == 0 {
             return Ok(());
         }
         let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
         let kernel = if self.portable { Kernel::Generic } else { Kernel::detect() };
         out.par_chunks_mut(d3).enumerate().for_each_init(
-            || Scratch::new(self, d3),
-            |s, (i, out_i)| {
+            || (Scratch::new(self, d3), vec![T::zero(); weights.scratch_len()]),
+            |(s, w_scratch), (i, out_i)| {
                 s.acc.fill(T::zero());
-                let (d2, nw) = (self.irreps_in2().dim(), self.weight_numel());
                 let edges = index.by_center.of(i);
                 for (k, &e) in edges.iter().enumerate() {
                     let (e, j) = (e as usize, index.neighbors[e as usize] as usize);
                     // The next edge's data, for the kernel to prefetch.
                     let next = edges.get(k + 1).map(|&n| {
                         let (n, jn) = (n as usize, index.neighbors[n as usize] as usize);
-                        (&x_cl[jn * d1..(jn + 1) * d1], &w[n * nw..(n + 1) * nw])
+                        weights.prefetch(n);
+                        &x_cl[jn * d1..(jn + 1) * d1]
                     });
-                    let edge = Edge {
-                        x: &x_cl[j * d1..(j + 1) * d1],
-                        sh: &sh[e * d2..(e + 1) * d2],
-                        w: &w[e * nw..(e + 1) * nw],
-                        next,
-                    };
+                    let edge = Edge { x: &x_cl[j * d1..(j + 1) * d1], sh: &sh[e * d2..(e + 1) * d2], w: weights.weights(e, w_scratch, false), next };
                     kernel.forward_edge(self, &edge, s);
                 }
                 from_channel_last(self.irreps_out(), &s.acc, scale, out_i);
@@ -298,13 +310,42 @@ impl UvuTensorProduct {
         grad_sh: &mut [T],
         grad_w: &mut [T],
     ) -> Result<()> {
-        self.check(index, x, sh, w, grad_out, "output gradient")?;
-        self.check(index, grad_x, grad_sh, grad_w, grad_out, "output gradient")?;
+        let weights = WeightRows { rows: w, width: self.weight_numel() };
+        self.conv_backward_with(index, x, sh, &weights, scale, grad_out, grad_x, grad_sh, grad_w)
+    }
+
+    /// [`conv_backward`](Self::conv_backward) with the weights from any
+    /// [`EdgeWeights`]: each edge's ∂L/∂w goes through
+    /// `weights.gradient` into its row of `grad_weights` (n_edges ×
+    /// `weights.gradient_width()`), overwritten.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_backward_with<T: Real>(
+        &self,
+        index: &EdgeIndex,
+        x: &[T],
+        sh: &[T],
+        weights: &dyn EdgeWeights<T>,
+        scale: T,
+        grad_out: &[T],
+        grad_x: &mut [T],
+        grad_sh: &mut [T],
+        grad_weights: &mut [T],
+    ) -> Result<()> {
+        self.check(index, x, sh, weights, grad_out, "output gradient")?;
+        self.check(index, grad_x, grad_sh, weights, grad_out, "output gradient")?;
         let (d1, d2, d3, nw) =
             (self.irreps_in1().dim(), self.irreps_in2().dim(), self.irreps_out().dim(), self.weight_numel());
+        let gw_width = weights.gradient_width();
+        if grad_weights.len() != index.n_edges() * gw_width {
+            return Err(Error::LengthMismatch(format!(
+                "tensor product weight gradient: {} values, expected {}",
+                grad_weights.len(),
+                index.n_edges() * gw_width
+            )));
+        }
         let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
         // The scale is folded into the transposed output gradient.
-        let mut g_cl = vec![T::zero(); grad_out.len()];
+        let mut g_cl = zeros(grad_out.len());
         if d3 > 0 {
             g_cl.par_chunks_mut(d3).zip(grad_out.par_chunks(d3)).for_each(|(dst, src)| {
                 to_channel_last(self.irreps_out(), src, dst);
@@ -312,16 +353,20 @@ impl UvuTensorProduct {
             });
         }
         let grad_sh_ptr = SharedMut(grad_sh.as_mut_ptr());
-        let grad_w_ptr = SharedMut(grad_w.as_mut_ptr());
+        let grad_weights_ptr = SharedMut(grad_weights.as_mut_ptr());
         let kernel = if self.portable { Kernel::Generic } else { Kernel::detect() };
         if d1 == 0 {
             grad_sh.fill(T::zero());
-            grad_w.fill(T::zero());
+            let zeros = vec![T::zero(); nw];
+            for (e, out) in grad_weights.chunks_exact_mut(gw_width.max(1)).enumerate() {
+                weights.gradient(e, &zeros, &[], out);
+            }
             return Ok(());
         }
         grad_x.par_chunks_mut(d1).enumerate().for_each_init(
-            || Scratch::new(self, d1),
-            |s, (j, grad_x_j)| {
+            // Unwritten entries of grad_w (weightless paths) stay zero.
+            || (Scratch::new(self, d1), vec![T::zero(); weights.scratch_len()], vec![T::zero(); nw]),
+            |(s, w_scratch, grad_w), (j, grad_x_j)| {
                 s.acc.fill(T::zero());
                 let x_j = &x_cl[j * d1..(j + 1) * d1];
                 let edges = index.by_neighbor.of(j);
@@ -329,18 +374,20 @@ impl UvuTensorProduct {
                     let (e, i) = (e as usize, index.centers[e as usize] as usize);
                     let next = edges.get(k + 1).map(|&n| {
                         let (n, i_n) = (n as usize, index.centers[n as usize] as usize);
-                        (&g_cl[i_n * d3..(i_n + 1) * d3], &w[n * nw..(n + 1) * nw])
+                        weights.prefetch(n);
+                        &g_cl[i_n * d3..(i_n + 1) * d3]
                     });
                     // SAFETY: the transposed index is a permutation of the
                     // edges, so this task is the only one touching edge e's rows.
-                    let (gsh, gw) = unsafe {
+                    let (gsh, gwe) = unsafe {
                         (
                             std::slice::from_raw_parts_mut(grad_sh_ptr.get().add(e * d2), d2),
-                            std::slice::from_raw_parts_mut(grad_w_ptr.get().add(e * nw), nw),
+                            std::slice::from_raw_parts_mut(grad_weights_ptr.get().add(e * gw_width), gw_width),
                         )
                     };
-                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: &w[e * nw..(e + 1) * nw], next };
-                    kernel.backward_edge(self, &edge, &g_cl[i * d3..(i + 1) * d3], gsh, gw, s);
+                    let edge = Edge { x: x_j, sh: &sh[e * d2..(e + 1) * d2], w: weights.weights(e, w_scratch, true), next };
+                    kernel.backward_edge(self, &edge, &g_cl[i * d3..(i + 1) * d3], gsh, grad_w, s);
+                    weights.gradient(e, grad_w, w_scratch, gwe);
                 }
                 from_channel_last(self.irreps_in1(), &s.acc, T::one(), grad_x_j);
             },
@@ -350,7 +397,7 @@ impl UvuTensorProduct {
 
     fn nodes_to_channel_last<T: Real>(&self, irreps: &Irreps, x: &[T]) -> Vec<T> {
         let d = irreps.dim();
-        let mut x_cl = vec![T::zero(); x.len()];
+        let mut x_cl = zeros(x.len());
         if d > 0 {
             x_cl.par_chunks_mut(d).zip(x.par_chunks(d)).for_each(|(dst, src)| to_channel_last(irreps, src, dst));
         }
@@ -371,18 +418,75 @@ impl<T> SharedMut<T> {
 }
 
 /// One edge's data: neighbor features (channel-last), attributes, weights;
-/// and the next edge's gathered node rows (x forward, g backward) and weights,
-/// which the kernel prefetches path by path while it computes this edge.
+/// and the next edge's gathered node row (x forward, g backward), which the
+/// kernel prefetches path by path while it computes this edge.
 struct Edge<'a, T> {
     x: &'a [T],
     sh: &'a [T],
     w: &'a [T],
-    next: Option<(&'a [T], &'a [T])>,
+    next: Option<&'a [T]>,
+}
+
+/// Where a convolution's per-edge weights come from, and where their
+/// gradient goes: rows of a buffer ([`WeightRows`]), or values computed edge
+/// by edge inside the kernels (a radial network's table), so that no
+/// n_edges × weight_numel buffer is written and read back.
+pub trait EdgeWeights<T>: Sync {
+    /// Ok when it gives `weight_numel` weights for each of `n_edges` edges.
+    fn check(&self, n_edges: usize, weight_numel: usize) -> Result<()>;
+    /// Length of the per-edge scratch the kernels lend to `weights` and `gradient`.
+    fn scratch_len(&self) -> usize;
+    /// Edge e's weights: its own row, or part of `scratch` filled. With
+    /// `backward`, `gradient` follows for this edge, with the same scratch.
+    fn weights<'a>(&'a self, e: usize, scratch: &'a mut [T], backward: bool) -> &'a [T];
+    /// A hint that edge e comes next (no effect on results).
+    fn prefetch(&self, _e: usize) {}
+    /// Values per edge that the backward pass keeps of ∂L/∂w.
+    fn gradient_width(&self) -> usize;
+    /// From edge e's ∂L/∂w (weight_numel values), its `gradient_width()`
+    /// values into `out`.
+    fn gradient(&self, e: usize, grad_w: &[T], scratch: &[T], out: &mut [T]);
+}
+
+/// Weights as rows (n_edges × width); the backward pass keeps ∂L/∂w whole.
+pub struct WeightRows<'a, T> {
+    /// n_edges × width weights.
+    pub rows: &'a [T],
+    /// Weights per edge.
+    pub width: usize,
+}
+
+impl<T: Real> EdgeWeights<T> for WeightRows<'_, T> {
+    fn check(&self, n_edges: usize, weight_numel: usize) -> Result<()> {
+        if self.width != weight_numel || self.rows.len() != n_edges * weight_numel {
+            return Err(Error::LengthMismatch(format!(
+                "tensor product edge weights: {} values in rows of {}, expected {n_edges} rows of {weight_numel}",
+                self.rows.len(),
+                self.width
+            )));
+        }
+        Ok(())
+    }
+    fn scratch_len(&self) -> usize {
+        0
+    }
+    fn weights<'a>(&'a self, e: usize, _scratch: &'a mut [T], _backward: bool) -> &'a [T] {
+        &self.rows[e * self.width..(e + 1) * self.width]
+    }
+    fn prefetch(&self, e: usize) {
+        prefetch(&self.rows[e * self.width..(e + 1) * self.width]);
+    }
+    fn gradient_width(&self) -> usize {
+        self.width
+    }
+    fn gradient(&self, _e: usize, grad_w: &[T], _scratch: &[T], out: &mut [T]) {
+        out.copy_from_slice(grad_w);
+    }
 }
 
 /// Asks the CPU to bring a slice into L1 (a hint: no effect on results).
 #[inline(always)]
-fn prefetch<T>(s: &[T]) {
+pub fn prefetch<T>(s: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -400,43 +504,42 @@ fn prefetch<T>(s: &[T]) {
 struct Scratch<T> {
     /// Channel-last accumulator: out[i] (forward) or grad_x[j] (backward).
     acc: Vec<T>,
-    /// A[pair] for one path and edge.
+    /// The attribute contraction's matrix, in T.
+    m: Vec<T>,
+    /// A[slot] of one edge (all paths), and its gradient (backward).
     a: Vec<T>,
-    /// Backward: per pair, CHUNK partial sums of w x[m1] g[m3].
+    grad_a: Vec<T>,
+    /// Backward: per pair of one path, CHUNK partial sums of w x[m1] g[m3].
     b: Vec<T>,
 }
 
 impl<T: Real> Scratch<T> {
     fn new(tp: &UvuTensorProduct, acc: usize) -> Self {
+        let n_slots = tp.contraction.n_slots();
+        let max_pairs = tp.paths.paths.iter().map(|p| p.pairs.len()).max().unwrap_or(0);
         Scratch {
             acc: vec![T::zero(); acc],
-            a: vec![T::zero(); tp.max_pairs],
-            b: vec![T::zero(); tp.max_pairs * CHUNK],
+            m: tp.contraction.matrix(),
+            a: vec![T::zero(); n_slots],
+            grad_a: vec![T::zero(); n_slots],
+            b: vec![T::zero(); max_pairs * CHUNK],
         }
-    }
-}
-
-/// A[pair] = Σ_m2 C[m1, m2, m3] sh[v][m2] for one copy v of the edge irrep.
-#[inline(always)]
-fn contract_attributes<T: Real>(p: &Path, sh: &[T], v: usize, a: &mut [T]) {
-    let sh_v = &sh[p.off2 + v * p.d2..p.off2 + (v + 1) * p.d2];
-    for (a, pair) in a.iter_mut().zip(&p.pairs) {
-        *a = p.terms[pair.start..pair.end].iter().map(|&(m2, c)| T::of(c) * sh_v[m2]).sum();
     }
 }
 
 /// Blocks of channels u the kernels keep in registers. The forward pass
 /// holds one accumulator: 256 bytes (64 f32 or 32 f64, eight AVX2 registers,
 /// enough independent chains to hide the FMA latency). The backward pass holds
-/// four (t, w·x, grad_w, a partial sum): 128 bytes each, so they do not spill.
+/// five (w, x, w·x, t, grad_w) besides the partial sums: 64 bytes each, so
+/// they fit AVX2's 16 registers (128 bytes each spilled: measured 5% slower).
 const WIDE: usize = 256;
-const NARROW: usize = 128;
+const NARROW: usize = 64;
 
-/// Stride of the backward pass's partial sums: its widest block (32 f32).
+/// Stride of the backward pass's partial sums: its widest block (16 f32).
 const CHUNK: usize = NARROW / 4;
 
 /// Runs `body` for blocks of channels [c0, c0 + N) covering 0..mul: blocks
-/// of `$bytes` bytes (WIDE or NARROW), then 128 bytes, then 4 and single
+/// of `$bytes` bytes (WIDE or NARROW), then half that, then 4 and single
 /// channels. N is a constant in each, so the loops over a block unroll and
 /// vectorize.
 macro_rules! for_chunks {
@@ -452,15 +555,21 @@ macro_rules! for_chunks {
                 }
             };
         }
-        match (std::mem::size_of::<$t>(), $bytes) {
-            (4, WIDE) => blocks!(64),
-            (8, WIDE) => blocks!(32),
-            _ => {}
-        }
-        if std::mem::size_of::<$t>() == 4 {
-            blocks!(32);
-        } else {
-            blocks!(16);
+        // Blocks of $bytes, then of half that.
+        match std::mem::size_of::<$t>() * 64 / $bytes {
+            1 => {
+                blocks!(64);
+                blocks!(32);
+            }
+            2 => {
+                blocks!(32);
+                blocks!(16);
+            }
+            4 => {
+                blocks!(16);
+                blocks!(8);
+            }
+            _ => blocks!(8),
         }
         blocks!(4);
         blocks!(1);
@@ -469,7 +578,8 @@ macro_rules! for_chunks {
 
 /// The width of the first block of the backward pass: the lanes of the partial sums in use.
 fn first_chunk<T>(mul: usize) -> usize {
-    [NARROW / std::mem::size_of::<T>(), 4].into_iter().find(|&w| mul >= w).unwrap_or(1)
+    let full = NARROW / std::mem::size_of::<T>();
+    [full, full / 2, 4].into_iter().find(|&w| mul >= w).unwrap_or(1)
 }
 
 /// w[u, v] for the block of channels [c0, c0 + N), or ones for a weightless path.
@@ -536,16 +646,16 @@ fn forward_chunk<T: Real, const N: usize, const FMA: bool>(p: &Path, a: &[T], x:
 
 #[inline(always)]
 fn forward_edge<T: Real, const FMA: bool>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
-    for p in &tp.paths.paths {
-        if let Some((x, w)) = edge.next {
+    tp.contraction.forward(&s.m, edge.sh, &mut s.a);
+    for (pi, p) in tp.paths.paths.iter().enumerate() {
+        if let Some(x) = edge.next {
             prefetch(&x[p.off1..p.off1 + p.d1 * p.mul1]);
-            prefetch(&w[p.off_w..p.off_w + p.n_w]);
         }
         let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
         let acc = &mut s.acc[p.off3..p.off3 + p.d3 * p.mul1];
         for v in 0..p.mul2 {
-            contract_attributes(p, edge.sh, v, &mut s.a);
-            let a = &s.a[..p.pairs.len()];
+            let first = tp.contraction.first(pi, v);
+            let a = &s.a[first..first + p.pairs.len()];
             for_chunks!(T, WIDE, p.mul1, c0, N => forward_chunk::<T, N, FMA>(p, a, x, edge.w, v, c0, acc));
         }
     }
@@ -643,34 +753,35 @@ fn backward_edge<T: Real, const FMA: bool>(
     grad_w: &mut [T],
     s: &mut Scratch<T>,
 ) {
-    grad_sh.fill(T::zero());
-    for p in &tp.paths.paths {
-        if let Some((g, w)) = edge.next {
+    tp.contraction.forward(&s.m, edge.sh, &mut s.a);
+    for (pi, p) in tp.paths.paths.iter().enumerate() {
+        if let Some(g) = edge.next {
             prefetch(&g[p.off3..p.off3 + p.d3 * p.mul1]);
-            prefetch(&w[p.off_w..p.off_w + p.n_w]);
         }
         let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
         let g = &g[p.off3..p.off3 + p.d3 * p.mul1];
         let gx = &mut s.acc[p.off1..p.off1 + p.d1 * p.mul1];
         for v in 0..p.mul2 {
-            contract_attributes(p, edge.sh, v, &mut s.a);
-            let a = &s.a[..p.pairs.len()];
+            let first = tp.contraction.first(pi, v);
+            let a = &s.a[first..first + p.pairs.len()];
             let b = &mut s.b[..p.pairs.len() * CHUNK];
+            if p.mul1 == 0 {
+                b.fill(T::zero());
+            }
             for_chunks!(T, NARROW, p.mul1, c0, N => backward_chunk::<T, N, FMA>(p, a, x, edge.w, g, v, c0, gx, b, grad_w));
             let lanes = first_chunk::<T>(p.mul1);
-            let gsh = &mut grad_sh[p.off2 + v * p.d2..p.off2 + (v + 1) * p.d2];
-            for (pair, bq) in p.pairs.iter().zip(b.chunks_exact(CHUNK)) {
-                let bq = match lanes {
+            for (ga, bq) in s.grad_a[first..first + p.pairs.len()].iter_mut().zip(b.chunks_exact(CHUNK)) {
+                *ga = match lanes {
                     32 => reduce::<T, 32>(bq[..32].try_into().unwrap()),
                     16 => reduce::<T, 16>(bq[..16].try_into().unwrap()),
+                    8 => reduce::<T, 8>(bq[..8].try_into().unwrap()),
                     _ => bq[..lanes].iter().copied().sum(),
                 };
-                for &(m2, c) in &p.terms[pair.start..pair.end] {
-                    gsh[m2] += T::of(c) * bq;
-                }
             }
         }
     }
+    grad_sh.fill(T::zero());
+    tp.contraction.backward(&s.m, &s.grad_a, grad_sh);
 }
 
 /// Σ of a block, as a tree (vectorizes).

@@ -1,0 +1,74 @@
+//! Times SevenNet-0 (float32 by default) energy + forces + stress on rattled
+//! diamond silicon: µs per atom-step, wall and process CPU time (medians and
+//! minima over steps after one warm-up). For quick before/after comparisons of kernel
+//! changes on a shared machine (CPU time is the steadier number); the
+//! comparison with sevenn is scripts/bench_sevennet.py.
+//!
+//! cargo run --release --example sevennet_timing -- MODEL [cells=4] [steps=3] [threads=2] [f32|f64]
+//! (cells = 4: 512 atoms; 8: 4096.) EQUIPOT_PROFILE=1 adds per-stage times.
+
+use std::time::Instant;
+
+use equipot::graph::Structure;
+use equipot::model::{Precision, Request};
+use equipot::{AtomGraph, Workspace};
+
+fn cpu_seconds() -> f64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+    t(usage.ru_utime) + t(usage.ru_stime)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let model_path = args.first().expect("usage: sevennet_timing MODEL [cells] [steps] [threads] [f32|f64]");
+    let arg = |k: usize, default: usize| args.get(k).map_or(default, |a| a.parse().expect("integer argument"));
+    let (cells, steps, threads) = (arg(1, 4), arg(2, 3), arg(3, 2));
+    let precision = if args.get(4).is_some_and(|p| p == "f64") { Precision::F64 } else { Precision::F32 };
+    let model = equipot::model::load(std::path::Path::new(model_path)).unwrap();
+    let ws = Workspace::new(threads).unwrap();
+    let a = 5.43;
+    let basis = [[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]];
+    let mut seed = 12345u64;
+    let mut jitter = || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.1
+    };
+    let mut positions = Vec::new();
+    for (i, j, k) in (0..cells).flat_map(|i| (0..cells).flat_map(move |j| (0..cells).map(move |k| (i, j, k)))) {
+        for b in basis {
+            for shift in [0.0, 0.25] {
+                let f = [i as f64 + b[0] + shift, j as f64 + b[1] + shift, k as f64 + b[2] + shift];
+                positions.push([a * f[0] + jitter(), a * f[1] + jitter(), a * f[2] + jitter()]);
+            }
+        }
+    }
+    let n = positions.len();
+    let l = a * cells as f64;
+    let numbers = vec![14; n];
+    let structure = Structure { positions: &positions, numbers: &numbers, cell: Some([[l, 0.0, 0.0], [0.0, l, 0.0], [0.0, 0.0, l]]), pbc: [true; 3] };
+    let request = Request { forces: true, virial: true, precision, ..Default::default() };
+    let (mut walls, mut cpus) = (Vec::new(), Vec::new());
+    for step in 0..=steps {
+        let (w0, c0) = (Instant::now(), cpu_seconds());
+        let graph = AtomGraph::build(&structure, model.cutoff(), &ws).unwrap();
+        let out = model.compute(&graph, &request, &ws).unwrap();
+        let (wall, cpu) = (w0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+        assert!(out.energy.is_finite());
+        if step > 0 {
+            walls.push(wall * 1e6 / n as f64);
+            cpus.push(cpu * 1e6 / n as f64);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let (wall, cpu) = (median(&mut walls), median(&mut cpus));
+    println!(
+        "{n} atoms, {threads} threads: {wall:.0} µs/atom-step wall, {cpu:.0} CPU (median); {:.0} wall, {:.0} CPU (best)",
+        walls[0], cpus[0]
+    );
+}
