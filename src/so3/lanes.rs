@@ -112,9 +112,9 @@ pub(crate) fn lanes_to_rows<T: Real, const W: usize>(simd: bool, cols: &[Lanes<T
             return unsafe { avx2::lanes_to_rows_f32(cols.as_ptr().cast(), dim, rows.as_mut_ptr().cast()) };
         }
     }
-    for e in 0..W {
-        for i in 0..dim {
-            rows[e * dim + i] = cols[i].0[e];
+    for (e, row) in rows.chunks_exact_mut(dim).enumerate() {
+        for (i, x) in row.iter_mut().enumerate() {
+            *x = cols[i].0[e];
         }
     }
 }
@@ -131,9 +131,9 @@ pub(crate) fn rows_to_lanes<T: Real, const W: usize>(simd: bool, rows: &[T], col
             return unsafe { avx2::rows_to_lanes_f32(rows.as_ptr().cast(), dim, cols.as_mut_ptr().cast()) };
         }
     }
-    for e in 0..W {
-        for i in 0..dim {
-            cols[i].0[e] = rows[e * dim + i];
+    for (e, row) in rows.chunks_exact(dim).enumerate() {
+        for (i, &x) in row.iter().enumerate() {
+            cols[i].0[e] = x;
         }
     }
 }
