@@ -1,49 +1,29 @@
-//! Equivariance of Linear and Gate: rotating (and inverting) the input by the
-//! Wigner-D matrices of its irreps transforms the output by those of the
-//! output irreps, to 1e-12 in float64. The rotation and e3nn's D matrices
-//! (`Irrep.D_from_matrix`) come from tests/fixtures/e3nn/rotations.json.
+//! Equivariance of the layers under the library's own Wigner-D
+//! (`Irrep::d_from_matrix`, whose agreement with e3nn's `D_from_matrix` is
+//! tests/so3_parity.rs's `wigner_d_equals_e3nn`): for random rotations R and
+//! for -R (inversion, acting through the parity of each irrep), rotating the
+//! input rotates the output, f(D_in x) = D_out f(x), to 1e-12 in float64.
+//! Linear and Gate here, the tensor products in tests/tp_parity.rs; the radial
+//! pipeline (Bessel basis, cutoffs, FullyConnectedNet on scalars) sees only
+//! lengths and must be invariant.
 
 mod nn_support;
 
-use equipot::nn::Linear;
+use equipot::nn::{BesselBasis, FullyConnectedNet, Linear, PolynomialCutoff, XplorCutoff};
 use equipot::so3::Irreps;
-use nn_support::{array, assert_close, fixture, rel_err, Rng};
-use serde_json::Value;
+use nn_support::{activation, apply, array, assert_close, fixture, rel_err, rotate, rotations, Rng};
 
 const TOL: f64 = 1e-12;
 
-/// Applies the block-diagonal D of `irreps` to every row: x_u ↦ D_l x_u for
-/// each copy u of each irrep.
-fn act(irreps: &Irreps, ds: &Value, rows: usize, x: &[f64]) -> Vec<f64> {
-    let dim = irreps.dim();
-    let mut y = vec![0.0; x.len()];
-    for r in 0..rows {
-        let mut offset = r * dim;
-        for m in irreps.iter() {
-            let d = array(&ds[m.ir.to_string()]);
-            let n = m.ir.dim();
-            for _ in 0..m.mul {
-                for i in 0..n {
-                    y[offset + i] = (0..n).map(|j| d[i * n + j] * x[offset + j]).sum();
-                }
-                offset += n;
-            }
-        }
-    }
-    y
-}
-
-/// f(D_in x) = D_out f(x) for both the proper rotation and the improper one.
+/// f(D_in x) = D_out f(x) for three random rotations, each with and without inversion.
 fn check(what: &str, irreps_in: &Irreps, irreps_out: &Irreps, rows: usize, f: impl Fn(&[f64]) -> Vec<f64>) {
-    let rotations = fixture("rotations.json");
     let x = Rng::new(11).normals(rows * irreps_in.dim());
+    let y = f(&x);
     let mut moved = 0.0f64;
-    for kind in ["proper", "improper"] {
-        let ds = &rotations[kind];
-        let dx = act(irreps_in, ds, rows, &x);
+    for (name, r) in rotations(5, 3) {
+        let dx = rotate(irreps_in, &r, &x);
         moved = moved.max(rel_err(&dx, &x));
-        let rotated_after = act(irreps_out, ds, rows, &f(&x));
-        assert_close(&format!("{what} ({kind})"), &f(&dx), &rotated_after, TOL);
+        assert_close(&format!("{what} ({name})"), &f(&dx), &rotate(irreps_out, &r, &y), TOL);
     }
     assert!(moved > 0.1, "{what}: the rotations barely move the input, the test would prove nothing");
 }
@@ -74,5 +54,64 @@ fn gate_is_equivariant() {
             gate.forward(rows, x, &mut y).unwrap();
             y
         });
+    }
+}
+
+/// Edge vectors → lengths → Bessel basis × cutoff → FullyConnectedNet (the
+/// radial weights of a convolution): all invariant under rotations and
+/// inversion of the vectors, for every fc.json net and both cutoffs.
+#[test]
+fn radial_pipeline_is_invariant() {
+    let radial = fixture("radial.json");
+    let cutoff = radial["cutoff"].as_f64().unwrap();
+    let poly = PolynomialCutoff::<f64>::new(cutoff, 6).unwrap();
+    let xplor = XplorCutoff::<f64>::new(cutoff, radial["xplor"]["cutoff_on"].as_f64().unwrap()).unwrap();
+    let mut rng = Rng::new(3);
+    let vectors: Vec<[f64; 3]> = (0..40)
+        .map(|_| {
+            let v = [rng.normal(), rng.normal(), rng.normal()];
+            let length = 0.3 + (cutoff - 0.3) * rng.uniform();
+            let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            v.map(|x| x * length / n)
+        })
+        .collect();
+    let n = vectors.len();
+    for (k, case) in fixture("fc.json")["cases"].as_array().unwrap().iter().enumerate() {
+        let hs: Vec<usize> = case["hs"].as_array().unwrap().iter().map(|h| h.as_u64().unwrap() as usize).collect();
+        let weights: Vec<Vec<f64>> = case["weights"].as_array().unwrap().iter().map(array).collect();
+        let refs: Vec<&[f64]> = weights.iter().map(|w| w.as_slice()).collect();
+        let net = FullyConnectedNet::<f64>::new(
+            &hs,
+            activation(&case["act"]),
+            &refs,
+            case["variance_in"].as_f64().unwrap(),
+            case["variance_out"].as_f64().unwrap(),
+            case["out_act"].as_bool().unwrap(),
+        )
+        .unwrap();
+        let bessel = BesselBasis::<f64>::new(cutoff, hs[0]).unwrap();
+        // [Bessel × polynomial cutoff, Bessel × XPLOR cutoff] → net, per edge
+        let pipeline = |vs: &[[f64; 3]]| -> Vec<f64> {
+            let r: Vec<f64> = vs.iter().map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
+            let mut basis = vec![0.0; n * hs[0]];
+            bessel.forward(&r, &mut basis).unwrap();
+            let (mut c_poly, mut c_xplor) = (vec![0.0; n], vec![0.0; n]);
+            poly.forward(&r, &mut c_poly).unwrap();
+            xplor.forward(&r, &mut c_xplor).unwrap();
+            let mut out = vec![];
+            for c in [c_poly, c_xplor] {
+                let x: Vec<f64> = basis.iter().enumerate().map(|(i, b)| b * c[i / hs[0]]).collect();
+                let mut y = vec![0.0; n * hs[hs.len() - 1]];
+                net.forward(n, &x, &mut y, None).unwrap();
+                out.extend(c);
+                out.extend(y);
+            }
+            out
+        };
+        let expected = pipeline(&vectors);
+        for (name, r) in rotations(9, 3) {
+            let moved: Vec<[f64; 3]> = vectors.iter().map(|&v| apply(&r, v)).collect();
+            assert_close(&format!("fc case {k} radial pipeline ({name})"), &pipeline(&moved), &expected, TOL);
+        }
     }
 }

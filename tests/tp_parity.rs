@@ -1,6 +1,7 @@
 //! Tensor products against e3nn 0.6 and sevenn 0.13: the uvu convolution
 //! (TensorProduct + scatter) and FullyConnectedTensorProduct, forward and
-//! backward, float64 and float32, plus equivariance under e3nn's Wigner-D.
+//! backward, float64 and float32, plus equivariance under the library's
+//! Wigner-D (random rotations, with and without inversion).
 //! Fixtures: tests/fixtures/e3nn/tp.{json,bin}, written by generate_tp.py.
 
 use std::sync::OnceLock;
@@ -12,6 +13,9 @@ use equipot::nn::{
 use equipot::so3::Irreps;
 use equipot::{Real, Workspace};
 use serde_json::Value;
+
+mod nn_support;
+use nn_support::{rotate, rotations};
 
 struct Fixture {
     meta: Value,
@@ -197,44 +201,36 @@ fn conv_instructions_match_sevenn_and_e3nn() {
     }
 }
 
-/// Applies e3nn's D (proper or improper rotation) to every row of a feature array.
-fn rotate(irreps: &Irreps, kind: &str, rows: &[f64]) -> Vec<f64> {
-    let d_all = &fixture().meta["wigner_d"];
-    let dim = irreps.dim();
-    let mut out = vec![0.0; rows.len()];
-    for (row, o) in rows.chunks(dim).zip(out.chunks_mut(dim)) {
-        let mut off = 0;
-        for b in irreps.iter() {
-            let n = b.ir.dim();
-            let d: Vec<f64> = d_all[b.ir.to_string()][kind].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-            for u in 0..b.mul {
-                let base = off + u * n;
-                for i in 0..n {
-                    o[base + i] = (0..n).map(|j| d[i * n + j] * row[base + j]).sum();
-                }
-            }
-            off += b.mul * n;
-        }
-    }
-    out
-}
-
+/// f(D x) = D f(x) for the uvu convolution with its scatter-sum, under the
+/// library's Wigner-D of random rotations with and without inversion; the
+/// per-edge weights are invariant. The backward is covariant too: rotating the
+/// inputs and the output cotangent rotates grad_x and grad_sh and leaves
+/// grad_w unchanged.
 #[test]
 fn conv_is_equivariant() {
-    let ws = Workspace::new(2).unwrap();
     for case in fixture().meta["conv"].as_array().unwrap() {
         let tp = build_conv(case);
         let index = edges(case);
         let inp = conv_inputs(&tp, &index, case);
-        let mut out = vec![0.0; inp.grad_out.len()];
-        ws.run(|| tp.conv_forward(&index, &inp.x, &inp.sh, &inp.w, 0.5, &mut out)).unwrap();
-        for kind in ["proper", "improper"] {
-            let x = rotate(tp.irreps_in1(), kind, &inp.x);
-            let sh = rotate(tp.irreps_in2(), kind, &inp.sh);
-            let mut out_rot = vec![0.0; out.len()];
-            ws.run(|| tp.conv_forward(&index, &x, &sh, &inp.w, 0.5, &mut out_rot)).unwrap();
-            let err = relative_error(&out_rot, &rotate(tp.irreps_out(), kind, &out));
-            assert!(err <= 1e-12, "{} {kind}: equivariance error {err:e}", case["name"]);
+        let [out, gx, gsh, gw] = run_conv::<f64>(&tp, &index, &inp, 0.5);
+        for (name, r) in rotations(21, 2) {
+            let moved = ConvInputs {
+                x: rotate(tp.irreps_in1(), &r, &inp.x),
+                sh: rotate(tp.irreps_in2(), &r, &inp.sh),
+                w: inp.w.clone(),
+                grad_out: rotate(tp.irreps_out(), &r, &inp.grad_out),
+            };
+            let [out_r, gx_r, gsh_r, gw_r] = run_conv::<f64>(&tp, &index, &moved, 0.5);
+            let expected = [
+                ("out", rotate(tp.irreps_out(), &r, &out)),
+                ("grad_x", rotate(tp.irreps_in1(), &r, &gx)),
+                ("grad_sh", rotate(tp.irreps_in2(), &r, &gsh)),
+                ("grad_w", gw.clone()),
+            ];
+            for (got, (what, want)) in [out_r, gx_r, gsh_r, gw_r].iter().zip(&expected) {
+                let err = relative_error(got, want);
+                assert!(err <= 1e-12, "{} {name} {what}: equivariance error {err:e}", case["name"]);
+            }
         }
     }
 }
@@ -317,20 +313,31 @@ fn fc_paths_match_e3nn() {
     }
 }
 
+/// FullyConnectedTensorProduct: f(D1 x1, D2 x2) = D_out f(x1, x2) under the
+/// library's Wigner-D, random rotations with and without inversion; rotating
+/// the cotangent too rotates both gradients.
 #[test]
 fn fc_is_equivariant() {
     for case in fixture().meta["fc"].as_array().unwrap() {
         let tp = build_fc::<f64>(case);
         let (d1, d2, d3) = (tp.irreps_in1().dim(), tp.irreps_in2().dim(), tp.irreps_out().dim());
-        let [x1, x2, _] = fc_inputs(case, d1, d2, d3);
-        let mut out = vec![0.0; x1.len() / d1 * d3];
-        tp.forward(&x1, &x2, &mut out).unwrap();
-        for kind in ["proper", "improper"] {
-            let (r1, r2) = (rotate(tp.irreps_in1(), kind, &x1), rotate(tp.irreps_in2(), kind, &x2));
-            let mut out_rot = vec![0.0; out.len()];
-            tp.forward(&r1, &r2, &mut out_rot).unwrap();
-            let err = relative_error(&out_rot, &rotate(tp.irreps_out(), kind, &out));
-            assert!(err <= 1e-12, "{} {kind}: equivariance error {err:e}", case["name"]);
+        let run = |x1: &[f64], x2: &[f64], g: &[f64]| {
+            let mut out = vec![0.0; g.len()];
+            let (mut g1, mut g2) = (vec![0.0; x1.len()], vec![0.0; x2.len()]);
+            tp.forward(x1, x2, &mut out).unwrap();
+            tp.backward(x1, x2, g, &mut g1, Some(&mut g2)).unwrap();
+            [out, g1, g2]
+        };
+        let [x1, x2, g] = fc_inputs(case, d1, d2, d3);
+        let [out, g1, g2] = run(&x1, &x2, &g);
+        for (name, r) in rotations(23, 3) {
+            let (i1, i2, o) = (tp.irreps_in1(), tp.irreps_in2(), tp.irreps_out());
+            let got = run(&rotate(i1, &r, &x1), &rotate(i2, &r, &x2), &rotate(o, &r, &g));
+            let expected = [("out", rotate(o, &r, &out)), ("grad_x1", rotate(i1, &r, &g1)), ("grad_x2", rotate(i2, &r, &g2))];
+            for (got, (what, want)) in got.iter().zip(&expected) {
+                let err = relative_error(got, want);
+                assert!(err <= 1e-12, "{} {name} {what}: equivariance error {err:e}", case["name"]);
+            }
         }
     }
 }

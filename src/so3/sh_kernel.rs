@@ -17,7 +17,7 @@
 //! Components are ordered as e3nn orders them: l = 0, 1, ..., lmax, and
 //! m = -l..=l inside each l, at index l² + l + m.
 
-use crate::so3::lanes::Lanes;
+use crate::so3::lanes::{lanes_to_rows, rows_to_lanes, Lanes};
 use crate::Real;
 
 /// Highest degree implemented (e3nn 0.6 goes to 12 as well); public as
@@ -131,7 +131,7 @@ impl<T: Real> ShKernel<T> {
             // SAFETY: the CPU supports AVX2.
             return unsafe { self.forward_many_avx2(vectors, out) };
         }
-        dispatch_lmax!(self.lmax, forward_many, T, self, vectors, out)
+        dispatch_lmax!(self.lmax, forward_many, T, self, vectors, out, false)
     }
 
     /// dL/dv of many vectors given dL/dY (row-major, n × (lmax+1)²).
@@ -141,20 +141,20 @@ impl<T: Real> ShKernel<T> {
             // SAFETY: the CPU supports AVX2.
             return unsafe { self.backward_many_avx2(vectors, grad_out, grads) };
         }
-        dispatch_lmax!(self.lmax, backward_many, T, self, vectors, grad_out, grads)
+        dispatch_lmax!(self.lmax, backward_many, T, self, vectors, grad_out, grads, false)
     }
 
     /// The same code compiled for 256-bit vectors (the lanes become AVX).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn forward_many_avx2(&self, vectors: &[[T; 3]], out: &mut [T]) {
-        dispatch_lmax!(self.lmax, forward_many, T, self, vectors, out)
+        dispatch_lmax!(self.lmax, forward_many, T, self, vectors, out, true)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn backward_many_avx2(&self, vectors: &[[T; 3]], grad_out: &[T], grads: &mut [[T; 3]]) {
-        dispatch_lmax!(self.lmax, backward_many, T, self, vectors, grad_out, grads)
+        dispatch_lmax!(self.lmax, backward_many, T, self, vectors, grad_out, grads, true)
     }
 
     /// The point the polynomials are evaluated at, v or v / max(|v|, eps),
@@ -209,48 +209,65 @@ fn backward_one<T: Real, const L: usize>(k: &ShKernel<T>, p: [Lanes<T, 1>; 3], g
     backward_lanes::<T, L, 1>(k, p, |i| Lanes([g[i]]))
 }
 
-/// Up to W vectors as lanes; missing lanes are zero vectors.
+/// W vectors as lanes.
 #[inline(always)]
-fn load<T: Real>(vectors: &[[T; 3]]) -> [Lanes<T, W>; 3] {
-    let mut v = [Lanes::zero(); 3];
-    for (e, x) in vectors.iter().enumerate() {
-        for c in 0..3 {
-            v[c].0[e] = x[c];
-        }
-    }
-    v
+fn load<T: Real>(vectors: &[[T; 3]; W]) -> [Lanes<T, W>; 3] {
+    std::array::from_fn(|c| Lanes(std::array::from_fn(|e| vectors[e][c])))
 }
 
+/// W vectors as lanes, from `vectors[first..]`; lanes past the end are zero vectors.
 #[inline(always)]
-fn forward_many<T: Real, const L: usize>(k: &ShKernel<T>, vectors: &[[T; 3]], out: &mut [T]) {
+fn load_block<T: Real>(vectors: &[[T; 3]], first: usize) -> [[T; 3]; W] {
+    if first + W <= vectors.len() {
+        vectors[first..first + W].try_into().unwrap()
+    } else {
+        let mut padded = [[T::zero(); 3]; W];
+        padded[..vectors.len() - first].copy_from_slice(&vectors[first..]);
+        padded
+    }
+}
+
+// The batched kernels below take W edges at a time, a last partial block
+// padded, so that the transpositions between edge-major rows and lanes always
+// have constant bounds. (No closures around the kernels: they would not
+// inherit the caller's AVX2.)
+
+#[inline(always)]
+fn forward_many<T: Real, const L: usize>(k: &ShKernel<T>, vectors: &[[T; 3]], out: &mut [T], simd: bool) {
     let dim = (L + 1) * (L + 1);
     let mut y = [Lanes::<T, W>::zero(); MAX_DIM];
-    for (vectors, out) in vectors.chunks(W).zip(out.chunks_mut(W * dim)) {
-        let p = k.point(load(vectors)).p;
+    let mut tail = [T::zero(); W * MAX_DIM];
+    for first in (0..vectors.len()).step_by(W) {
+        let n = W.min(vectors.len() - first);
+        let p = k.point(load(&load_block(vectors, first))).p;
         forward_lanes::<T, L, W>(k, p, |i, value| y[i] = value);
-        for (e, row) in out.chunks_exact_mut(dim).enumerate() {
-            for (i, o) in row.iter_mut().enumerate() {
-                *o = y[i].0[e];
-            }
+        let rows: &mut [T] = if n == W { &mut out[first * dim..][..W * dim] } else { &mut tail[..W * dim] };
+        lanes_to_rows(simd, &y[..dim], rows);
+        if n < W {
+            out[first * dim..].copy_from_slice(&tail[..n * dim]);
         }
     }
 }
 
 #[inline(always)]
-fn backward_many<T: Real, const L: usize>(k: &ShKernel<T>, vectors: &[[T; 3]], grad_out: &[T], grads: &mut [[T; 3]]) {
+fn backward_many<T: Real, const L: usize>(k: &ShKernel<T>, vectors: &[[T; 3]], grad_out: &[T], grads: &mut [[T; 3]], simd: bool) {
     let dim = (L + 1) * (L + 1);
-    // lanes past the last vector keep stale cotangents: their results are dropped
     let mut g = [Lanes::<T, W>::zero(); MAX_DIM];
-    for ((vectors, grad_out), grads) in vectors.chunks(W).zip(grad_out.chunks(W * dim)).zip(grads.chunks_mut(W)) {
-        for (e, row) in grad_out.chunks_exact(dim).enumerate() {
-            for (i, &x) in row.iter().enumerate() {
-                g[i].0[e] = x;
-            }
-        }
-        let point = k.point(load(vectors));
+    // lanes past the last vector keep stale cotangents: their results are dropped
+    let mut tail = [T::zero(); W * MAX_DIM];
+    for first in (0..vectors.len()).step_by(W) {
+        let n = W.min(vectors.len() - first);
+        let rows: &[T] = if n == W {
+            &grad_out[first * dim..][..W * dim]
+        } else {
+            tail[..n * dim].copy_from_slice(&grad_out[first * dim..]);
+            &tail[..W * dim]
+        };
+        rows_to_lanes(simd, rows, &mut g[..dim]);
+        let point = k.point(load(&load_block(vectors, first)));
         let gp = backward_lanes::<T, L, W>(k, point.p, |i| g[i]);
         let d = k.chain(&point, gp);
-        for (e, out) in grads.iter_mut().enumerate() {
+        for (e, out) in grads[first..first + n].iter_mut().enumerate() {
             *out = [d[0].0[e], d[1].0[e], d[2].0[e]];
         }
     }
@@ -350,27 +367,38 @@ mod tests {
     use crate::so3::{Normalization, SphericalHarmonics};
 
     /// The batched kernel (W lanes, AVX2 where present) and the per-edge
-    /// kernel (W = 1) are the same arithmetic: equal to the last bit.
-    #[test]
-    fn batched_equals_per_edge() {
-        let vectors: Vec<[f64; 3]> = (0..21).map(|i| [(i as f64).sin(), (1.3 * i as f64).cos(), 0.4 - 0.1 * i as f64]).collect();
+    /// kernel (W = 1) are the same arithmetic: equal to the last bit, in both
+    /// precisions, with a partial last block.
+    fn batched_equals_per_edge<T: Real>() {
+        let vectors: Vec<[T; 3]> =
+            (0..21).map(|i| [(i as f64).sin(), (1.3 * i as f64).cos(), 0.4 - 0.1 * i as f64].map(T::of)).collect();
         for normalize in [false, true] {
-            for lmax in [0, 2, 5, SH_LMAX] {
+            for lmax in [0, 1, 2, 3, 5, 6, SH_LMAX] {
                 let sh = SphericalHarmonics::new(lmax, normalize, Normalization::Norm).unwrap();
-                let k = sh.kernel::<f64>();
+                let k = sh.kernel::<T>();
                 let dim = sh.dim();
-                let mut batched = vec![0.0; vectors.len() * dim];
+                let mut batched = vec![T::zero(); vectors.len() * dim];
                 k.forward_many(&vectors, &mut batched);
-                let g: Vec<f64> = (0..batched.len()).map(|i| (0.37 * i as f64).cos()).collect();
-                let mut grads = vec![[0.0; 3]; vectors.len()];
+                let g: Vec<T> = (0..batched.len()).map(|i| T::of((0.37 * i as f64).cos())).collect();
+                let mut grads = vec![[T::zero(); 3]; vectors.len()];
                 k.backward_many(&vectors, &g, &mut grads);
                 for (e, v) in vectors.iter().enumerate() {
-                    let mut one = vec![0.0; dim];
+                    let mut one = vec![T::zero(); dim];
                     k.forward(*v, &mut one);
                     assert_eq!(one, batched[e * dim..][..dim]);
                     assert_eq!(k.backward(*v, &g[e * dim..][..dim]), grads[e]);
                 }
             }
         }
+    }
+
+    #[test]
+    fn batched_equals_per_edge_f64() {
+        batched_equals_per_edge::<f64>();
+    }
+
+    #[test]
+    fn batched_equals_per_edge_f32() {
+        batched_equals_per_edge::<f32>();
     }
 }

@@ -138,3 +138,56 @@ pub fn gate<T: Real>(case: &Value) -> Gate<T> {
     )
     .unwrap()
 }
+
+/// A uniformly random rotation matrix (from a normalized Gaussian quaternion).
+pub fn random_rotation(rng: &mut Rng) -> [[f64; 3]; 3] {
+    let q = [rng.normal(), rng.normal(), rng.normal(), rng.normal()];
+    let n = q.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let [w, x, y, z] = q.map(|c| c / n);
+    [
+        [1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - z * w), 2.0 * (x * z + y * w)],
+        [2.0 * (x * y + z * w), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - x * w)],
+        [2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y)],
+    ]
+}
+
+/// `count` random rotations R, each followed by the improper -R (R composed
+/// with the inversion), labelled for messages.
+pub fn rotations(seed: u64, count: usize) -> Vec<(String, [[f64; 3]; 3])> {
+    let mut rng = Rng::new(seed);
+    let mut out = vec![];
+    for k in 0..count {
+        let r = random_rotation(&mut rng);
+        out.push((format!("rotation {k}"), r));
+        out.push((format!("rotation {k} with inversion"), r.map(|row| row.map(|x| -x))));
+    }
+    out
+}
+
+/// Rotates every row of `x` (rows × irreps.dim()) by the library's Wigner-D
+/// of the orthogonal matrix `r`: x_u ↦ D_ir(r) x_u for each copy u of each
+/// irrep (for det r = -1, D carries the irrep's parity).
+pub fn rotate(irreps: &Irreps, r: &[[f64; 3]; 3], x: &[f64]) -> Vec<f64> {
+    let dim = irreps.dim();
+    assert_eq!(x.len() % dim.max(1), 0, "rows of {irreps} have {dim} entries");
+    let blocks: Vec<Vec<f64>> = irreps.iter().map(|m| m.ir.d_from_matrix(r).unwrap()).collect();
+    let mut y = vec![0.0; x.len()];
+    for (row, out) in x.chunks(dim).zip(y.chunks_mut(dim)) {
+        let mut offset = 0;
+        for (m, d) in irreps.iter().zip(&blocks) {
+            let n = m.ir.dim();
+            for _ in 0..m.mul {
+                for i in 0..n {
+                    out[offset + i] = (0..n).map(|j| d[i * n + j] * row[offset + j]).sum();
+                }
+                offset += n;
+            }
+        }
+    }
+    y
+}
+
+/// r v for a 3-vector.
+pub fn apply(r: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
+    [0, 1, 2].map(|i| r[i][0] * v[0] + r[i][1] * v[1] + r[i][2] * v[2])
+}
