@@ -8,6 +8,10 @@ use std::time::Instant;
 
 use equipot::{AtomGraph, Structure, Workspace};
 
+#[path = "../benches/support/silicon.rs"]
+mod silicon;
+use silicon::silicon;
+
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("integer arguments")).collect();
     assert!(args.len() >= 3, "usage: neighbors_timing THREADS REPEATS N1 [N2 ...]");
@@ -41,25 +45,4 @@ fn cpu_time() -> f64 {
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
     t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
-}
-
-/// Si diamond, conventional cubic cell replicated n × n × n.
-fn silicon(n: usize) -> (Vec<[f64; 3]>, [[f64; 3]; 3]) {
-    let a = 5.43;
-    let basis = [[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]];
-    let mut positions = Vec::with_capacity(8 * n * n * n);
-    for x in 0..n {
-        for y in 0..n {
-            for z in 0..n {
-                for b in basis {
-                    for q in [0.0, 0.25] {
-                        let f = [x as f64 + b[0] + q, y as f64 + b[1] + q, z as f64 + b[2] + q];
-                        positions.push(f.map(|c| c * a));
-                    }
-                }
-            }
-        }
-    }
-    let l = a * n as f64;
-    (positions, [[l, 0.0, 0.0], [0.0, l, 0.0], [0.0, 0.0, l]])
 }

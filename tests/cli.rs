@@ -3,23 +3,10 @@
 //! clear message and a failing exit status. A Lennard-Jones model keeps it
 //! fast; tests/cli_sevenn.rs does the same with SevenNet.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-/// A fresh scratch directory per test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("equipot-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn equipot(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_equipot")).current_dir(dir).args(args).output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod cli_support;
+use cli_support::{equipot, scratch, stderr};
 
 const EPSILON: f64 = 0.0104;
 const SIGMA: f64 = 3.4;

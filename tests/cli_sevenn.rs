@@ -5,7 +5,9 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod cli_support;
+use cli_support::{equipot, scratch, stderr};
 
 fn models_dir() -> PathBuf {
     match std::env::var_os("EQUIPOT_SEVENN_MODELS") {
@@ -21,19 +23,6 @@ fn model(name: &str) -> String {
     models_dir().join(format!("{name}.eqp.safetensors")).to_string_lossy().into_owned()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("equipot-cli-sevenn-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn equipot(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_equipot")).current_dir(dir).args(args).output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn fixture(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sevenn/parity").join(format!("{name}.json"));
@@ -77,7 +66,7 @@ fn max_diff(a: &Value, b: &Value) -> f64 {
 /// `equipot eval --json` against sevenn, with the tolerances.
 #[test]
 fn eval_json_matches_sevenn() {
-    let dir = scratch("eval");
+    let dir = scratch("sevenn-eval");
     for (name, modal, precision) in [
         ("SevenNet_0__11Jul2024__si_rattled", None, "f64"),
         ("SevenNet_0__11Jul2024__si_rattled", None, "f32"),
@@ -114,7 +103,7 @@ fn eval_json_matches_sevenn() {
 
 #[test]
 fn md_runs_a_few_steps() {
-    let dir = scratch("md");
+    let dir = scratch("sevenn-md");
     std::fs::write(dir.join("in.xyz"), fixture_xyz(&fixture("SevenNet_0__11Jul2024__si_rattled"))).unwrap();
     let model_path = model("SevenNet_0__11Jul2024");
     let args = ["md", "--model", &model_path, "in.xyz", "--steps", "3", "--dt", "1", "--temperature", "300", "--every", "1", "--threads", "2"];
@@ -144,7 +133,7 @@ fn variant(dir: &Path, name: &str, keep: Option<usize>, replace: Option<(&str, &
 
 #[test]
 fn bad_input_is_reported() {
-    let dir = scratch("bad");
+    let dir = scratch("sevenn-bad");
     std::fs::write(dir.join("og.xyz"), "2\nProperties=species:S:1:pos:R:3\nSi 0 0 0\nOg 2.5 0 0\n").unwrap();
     std::fs::write(dir.join("sio.xyz"), "2\nProperties=species:S:1:pos:R:3\nSi 0 0 0\nO 1.6 0 0\n").unwrap();
     let seven = model("SevenNet_0__11Jul2024");

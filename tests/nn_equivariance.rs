@@ -9,9 +9,9 @@
 
 mod nn_support;
 
-use equipot::nn::{BesselBasis, FullyConnectedNet, Linear, PolynomialCutoff, XplorCutoff};
+use equipot::nn::{BesselBasis, Linear, PolynomialCutoff, XplorCutoff};
 use equipot::so3::Irreps;
-use nn_support::{activation, apply, array, assert_close, fixture, rel_err, rotate, rotations, Rng};
+use nn_support::{apply, array, assert_close, fixture, rel_err, rotate, rotations, Rng};
 
 const TOL: f64 = 1e-12;
 
@@ -77,18 +77,7 @@ fn radial_pipeline_is_invariant() {
         .collect();
     let n = vectors.len();
     for (k, case) in fixture("fc.json")["cases"].as_array().unwrap().iter().enumerate() {
-        let hs: Vec<usize> = case["hs"].as_array().unwrap().iter().map(|h| h.as_u64().unwrap() as usize).collect();
-        let weights: Vec<Vec<f64>> = case["weights"].as_array().unwrap().iter().map(array).collect();
-        let refs: Vec<&[f64]> = weights.iter().map(|w| w.as_slice()).collect();
-        let net = FullyConnectedNet::<f64>::new(
-            &hs,
-            activation(&case["act"]),
-            &refs,
-            case["variance_in"].as_f64().unwrap(),
-            case["variance_out"].as_f64().unwrap(),
-            case["out_act"].as_bool().unwrap(),
-        )
-        .unwrap();
+        let (net, hs) = nn_support::fc_net::<f64>(case);
         let bessel = BesselBasis::<f64>::new(cutoff, hs[0]).unwrap();
         // [Bessel × polynomial cutoff, Bessel × XPLOR cutoff] → net, per edge
         let pipeline = |vs: &[[f64; 3]]| -> Vec<f64> {

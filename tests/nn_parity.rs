@@ -6,9 +6,9 @@
 
 mod nn_support;
 
-use equipot::nn::{Activation, BesselBasis, FullyConnectedNet, Linear, PolynomialCutoff, SpeciesRescale, XplorCutoff};
+use equipot::nn::{Activation, BesselBasis, Linear, PolynomialCutoff, SpeciesRescale, XplorCutoff};
 use equipot::Real;
-use nn_support::{activation, array, assert_close, back, fixture, gate, irreps, linear_spec, to};
+use nn_support::{array, assert_close, back, fixture, gate, irreps, linear_spec, to};
 use serde_json::Value;
 
 const TOL_F64: f64 = 1e-12;
@@ -86,18 +86,7 @@ fn gate_matches_e3nn() {
 
 fn check_fc<T: Real>() {
     for (k, case) in fixture("fc.json")["cases"].as_array().unwrap().iter().enumerate() {
-        let hs: Vec<usize> = case["hs"].as_array().unwrap().iter().map(|h| h.as_u64().unwrap() as usize).collect();
-        let weights: Vec<Vec<f64>> = case["weights"].as_array().unwrap().iter().map(array).collect();
-        let refs: Vec<&[f64]> = weights.iter().map(|w| w.as_slice()).collect();
-        let net = FullyConnectedNet::<T>::new(
-            &hs,
-            activation(&case["act"]),
-            &refs,
-            case["variance_in"].as_f64().unwrap(),
-            case["variance_out"].as_f64().unwrap(),
-            case["out_act"].as_bool().unwrap(),
-        )
-        .unwrap();
+        let (net, hs) = nn_support::fc_net::<T>(case);
         let n = rows(case);
         let mut y = vec![T::zero(); n * hs[hs.len() - 1]];
         let mut tape = vec![T::zero(); n * net.tape_len()];

@@ -2,7 +2,7 @@
 //! little-endian float64), error norms and a small seeded generator.
 #![allow(dead_code)]
 
-use equipot::nn::{Activation, Gate, LinearSpec, PathNormalization};
+use equipot::nn::{Activation, FullyConnectedNet, Gate, LinearSpec, PathNormalization};
 use equipot::so3::Irreps;
 use equipot::Real;
 use serde_json::Value;
@@ -137,6 +137,23 @@ pub fn gate<T: Real>(case: &Value) -> Gate<T> {
         &irreps(&case["irreps_gated"]),
     )
     .unwrap()
+}
+
+/// The FullyConnectedNet of an fc fixture case, and its sizes.
+pub fn fc_net<T: Real>(case: &Value) -> (FullyConnectedNet<T>, Vec<usize>) {
+    let hs: Vec<usize> = case["hs"].as_array().unwrap().iter().map(|h| h.as_u64().unwrap() as usize).collect();
+    let weights: Vec<Vec<f64>> = case["weights"].as_array().unwrap().iter().map(array).collect();
+    let refs: Vec<&[f64]> = weights.iter().map(|w| w.as_slice()).collect();
+    let net = FullyConnectedNet::new(
+        &hs,
+        activation(&case["act"]),
+        &refs,
+        case["variance_in"].as_f64().unwrap(),
+        case["variance_out"].as_f64().unwrap(),
+        case["out_act"].as_bool().unwrap(),
+    )
+    .unwrap();
+    (net, hs)
 }
 
 /// A uniformly random rotation matrix (from a normalized Gaussian quaternion).
