@@ -1,7 +1,7 @@
 //! SevenNet-0 (11Jul2024), float32, energy + forces + stress on Si diamond
 //! (512 atoms, rattled), 2 threads. Needs the converted model:
 //! EQUIPOT_SEVENN_MODELS=DIR (DIR/SevenNet_0__11Jul2024.eqp.safetensors,
-//! as scripts/ci/40-sevenn.sh makes it); without it the bench says so and
+//! as scripts/ci/10-sevenn-convert.sh makes it); without it the bench says so and
 //! measures nothing.
 
 use criterion::{criterion_group, criterion_main, Criterion};

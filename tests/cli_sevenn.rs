@@ -1,6 +1,6 @@
 //! The `equipot` command with the SevenNet models: `eval --json` against
 //! sevenn's own numbers (the parity fixtures), `--modal`, a few MD steps, and
-//! SevenNet bad input. Needs $EQUIPOT_SEVENN_MODELS (scripts/ci/40-sevenn-convert.sh);
+//! SevenNet bad input. Needs $EQUIPOT_SEVENN_MODELS (scripts/ci/10-sevenn-convert.sh);
 //! without it the tests fail and say so.
 
 use serde_json::Value;
@@ -13,7 +13,7 @@ fn models_dir() -> PathBuf {
     match std::env::var_os("EQUIPOT_SEVENN_MODELS") {
         Some(dir) => dir.into(),
         None => panic!(
-            "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/40-sevenn-convert.sh (it converts the SevenNet \
+            "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/10-sevenn-convert.sh (it converts the SevenNet \
              checkpoints into target/sevenn/models) and set EQUIPOT_SEVENN_MODELS to that directory"
         ),
     }

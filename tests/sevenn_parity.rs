@@ -2,7 +2,7 @@
 //! the real checkpoints, against sevenn 0.13's own results
 //! (tests/fixtures/sevenn/parity, written by tests/fixtures/sevenn/generate.py).
 //!
-//! The converted model files are not committed: scripts/ci/40-sevenn.sh
+//! The converted model files are not committed: scripts/ci/10-sevenn-convert.sh
 //! fetches the checkpoints from the sevenn wheel, converts them into
 //! $EQUIPOT_SEVENN_MODELS, and runs this test. Without that variable the test
 //! fails and says how to set it up, rather than skipping silently.
@@ -16,7 +16,7 @@ fn models_dir() -> std::path::PathBuf {
     match std::env::var_os("EQUIPOT_SEVENN_MODELS") {
         Some(dir) => dir.into(),
         None => panic!(
-            "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/40-sevenn.sh, which converts the \
+            "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/10-sevenn-convert.sh, which converts the \
              SevenNet checkpoints and runs this test"
         ),
     }

@@ -4,7 +4,7 @@
 //! permutation, periodic images behave, an isolated atom is alone, and NVE
 //! molecular dynamics conserves energy.
 //!
-//! The converted model files are not committed: scripts/ci/40-sevenn-convert.sh
+//! The converted model files are not committed: scripts/ci/10-sevenn-convert.sh
 //! converts the checkpoints of the sevenn wheel into a directory named by
 //! $EQUIPOT_SEVENN_MODELS. Without it the tests fail and say so (no silent skip).
 
@@ -20,7 +20,7 @@ fn models_dir() -> PathBuf {
     match std::env::var_os("EQUIPOT_SEVENN_MODELS") {
         Some(dir) => dir.into(),
         None => panic!(
-            "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/40-sevenn-convert.sh (it converts the SevenNet \
+            "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/10-sevenn-convert.sh (it converts the SevenNet \
              checkpoints of the sevenn wheel into target/sevenn/models) and set EQUIPOT_SEVENN_MODELS to that directory"
         ),
     }

@@ -4,7 +4,7 @@
 # modal) and the valid isolated-atom case, modal selection; the halo exchange
 # (eqp_compute_with_halo) through equipot.hpp and the Fortran module against
 # the periodic evaluation.
-# Needs the converted models of 40-sevenn-convert.sh.
+# Needs the converted models of 10-sevenn-convert.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 models=${EQUIPOT_SEVENN_MODELS:-$PWD/target/sevenn/models}
