@@ -59,6 +59,20 @@ def time_e3nn(dtype, clock):
     return median_time(forward, clock), median_time(forward_backward, clock)
 
 
+def flops(irreps=IRREPS, rows=ROWS):
+    """Floating-point operations of one forward (the block GEMMs: 2 per
+    multiply-add); the backward to the input costs the same again."""
+    return 2 * rows * sum(mul * mul * ir.dim for mul, ir in o3.Irreps(irreps))
+
+
+def gemm_peak(dtype, clock, n=2048):
+    """GFLOP/s of torch.mm (MKL) on a large square matrix: what this core
+    reaches on a dense GEMM, the ceiling of any Linear layer."""
+    a = torch.randn(n, n, dtype=dtype)
+    b = torch.randn(n, n, dtype=dtype)
+    return 2 * n**3 / median_time(lambda: torch.mm(a, b), clock, seconds=2.0) * 1e-9
+
+
 def time_equipot(threads, clock):
     env = dict(os.environ, EQUIPOT_BENCH_THREADS=str(threads), EQUIPOT_BENCH_CLOCK=clock)
     cmd = ["cargo", "bench", "--bench", "linear", "--", "--warm-up-time", "1", "--measurement-time", "5"]
@@ -96,6 +110,21 @@ def main():
             a, b = e3nn[kind, prec], ours[kind, prec]
             label = kind.replace("_", " + ")
             print(f"| {label} | {prec} | {a * 1e3:.3f} ms | {b * 1e3:.3f} ms | {a / b:.1f}x |")
+    # The ceiling: a 10x speed-up needs 10x e3nn's GFLOP/s, compared with
+    # what MKL reaches on a large GEMM on the same threads.
+    peak = {prec: gemm_peak(dtype, clock) for prec, dtype in [("f32", torch.float32), ("f64", torch.float64)]}
+    print()
+    print(f"Throughput (GFLOP/s; {flops() / 1e6:.1f} MFLOP forward, twice that forward + backward;")
+    print(f"peak = torch.mm of two 2048x2048 matrices, same threads and clock):")
+    print()
+    print("| operation | precision | e3nn | equipot | GEMM peak | needed for 10x e3nn |")
+    print("|---|---|---|---|---|---|")
+    for kind, work in [("forward", flops()), ("forward_backward", 2 * flops())]:
+        for prec in ["f32", "f64"]:
+            a, b = e3nn[kind, prec], ours[kind, prec]
+            label = kind.replace("_", " + ")
+            rate = lambda t: work / t * 1e-9
+            print(f"| {label} | {prec} | {rate(a):.1f} | {rate(b):.1f} | {peak[prec]:.1f} | {10 * rate(a):.1f} |")
 
 
 if __name__ == "__main__":
