@@ -48,8 +48,26 @@ LJ_TYPES = ("Ar", "Kr")
 # 1-1, on top of the model.
 SI_LJ_CUTOFF = 5.0
 SI_LJ = {(1, 1): (0.005, 1.9), (1, 2): (0.008, 2.1), (2, 2): (0.010, 2.3)}
-SI_CRYSTAL = dict(boundary="p p p", processors="* * *")
-SI_CLUSTER = dict(boundary="f f f", processors="* * *")
+# Si structures: name → (boundary, processor grid, serial runs (style,
+# graph), parallel runs (ranks, style, graph)); the first serial run of a
+# style is the reference of the others. The shell of a periodic crystal is
+# ~200 images of it, so graph shell runs on the cluster (boundary f f f),
+# where the shell holds the other rank's atoms. In the slab under argon the
+# top one of 4 ranks holds neither Si atoms nor Si ghosts.
+SI_STRUCTURES = {
+    "crystal": ("p p p", "* * *",
+                [("hybrid/overlay", "graph periodic"), ("hybrid/overlay", "graph exchange"), ("hybrid", "graph auto")],
+                [(2, "hybrid/overlay", "graph exchange"), (4, "hybrid/overlay", "graph auto"),
+                 (2, "hybrid", "graph exchange")]),
+    "cluster": ("f f f", "* * *",
+                [("hybrid/overlay", "graph periodic"), ("hybrid/overlay", "graph exchange"),
+                 ("hybrid/overlay", "graph shell"), ("hybrid", "graph shell")],
+                [(2, "hybrid/overlay", "graph exchange"), (2, "hybrid/overlay", "graph shell"),
+                 (2, "hybrid", "graph shell")]),
+    "slab under argon": ("p p f", "1 1 *",
+                         [("hybrid/overlay", "graph periodic"), ("hybrid/overlay", "graph exchange")],
+                         [(4, "hybrid/overlay", "graph exchange")]),
+}
 
 
 # --------------------------------------------------------------------------
@@ -111,9 +129,11 @@ def write_lj_crystal(path):
     lmp.close()
 
 
-def write_si(path, boundary):
-    """64 diamond-Si sites, a fifth of them type 2; periodic, or a cluster
-    with 8 Å of vacuum around it."""
+def write_si(path, shape):
+    """64 diamond-Si sites, a fifth of them type 2, periodic or a cluster
+    with 8 Å of vacuum around it; or a periodic 2×2 Si slab (32 atoms) under
+    atoms of type 2 (fcc), with walls along z (atoms kept off them)."""
+    boundary = SI_STRUCTURES[shape][0]
     lmp = new_lammps()
     lmp.commands_string(f"""
         units metal
@@ -121,18 +141,29 @@ def write_si(path, boundary):
         boundary {boundary}
         lattice diamond 5.43
     """)
-    if boundary == "p p p":
+    if shape == "crystal":
         lmp.command("region box block 0 2 0 2 0 2")
         lmp.command("create_box 2 box")
         lmp.command("create_atoms 1 box")
-    else:
+    elif shape == "cluster":
         lmp.command("region box block -1.5 3.5 -1.5 3.5 -1.5 3.5")
         lmp.command("create_box 2 box")
         lmp.command("region cluster block 0 1.99 0 1.99 0 1.99")
         lmp.command("create_atoms 1 region cluster")
+    else:
+        lmp.commands_string("""
+            region box block 0 2 0 2 0 8
+            create_box 2 box
+            region silicon block INF INF INF INF 0.2 1.1
+            create_atoms 1 region silicon
+            lattice fcc 5.43
+            region argon block INF INF INF INF 1.45 7.9
+            create_atoms 2 region argon
+        """)
+    if shape != "slab under argon":
+        lmp.command("set type 1 type/fraction 2 0.2 77")
     lmp.commands_string(f"""
         displace_atoms all random 0.1 0.1 0.1 31 units box
-        set type 1 type/fraction 2 0.2 77
         mass 1 28.0855
         mass 2 39.948
         write_data {path}
@@ -186,27 +217,16 @@ def lj_model_checks(checks, folder):
             compare(checks, f"{what}, {style} {graph}, {ranks} rank(s) vs LAMMPS alone", result, reference)
 
 
-def si_checks(checks, folder, model, library, shape, boundary):
-    data = Path(folder) / f"si-{shape}.data"
-    cell, pbc = write_si(data, boundary)
-    run = Runs(folder, data, **(SI_CRYSTAL if shape == "crystal" else SI_CLUSTER))
+def si_checks(checks, folder, model, library, shape):
+    boundary, processors, serial, parallel = SI_STRUCTURES[shape]
+    data = Path(folder) / f"si-{shape.replace(' ', '-')}.data"
+    cell, pbc = write_si(data, shape)
+    run = Runs(folder, data, boundary=boundary, processors=processors)
     cutoff, layers = library.receptive_field(model)
-    shell = dict(comm_cutoff=layers * cutoff + SKIN)
-    if shape == "crystal":
-        # The shell of a periodic crystal is ~200 images of it: checked on
-        # the cluster only, where the shell holds the other ranks' atoms.
-        serial = [("hybrid/overlay", "graph periodic", {}), ("hybrid/overlay", "graph exchange", {}),
-                  ("hybrid", "graph auto", {})]
-        parallel = [(2, "hybrid/overlay", "graph exchange", {}), (4, "hybrid/overlay", "graph auto", {}),
-                    (2, "hybrid", "graph exchange", {})]
-    else:
-        serial = [("hybrid/overlay", "graph periodic", {}), ("hybrid/overlay", "graph exchange", {}),
-                  ("hybrid/overlay", "graph shell", shell), ("hybrid", "graph shell", shell)]
-        parallel = [(2, "hybrid/overlay", "graph exchange", {}), (2, "hybrid/overlay", "graph shell", shell),
-                    (2, "hybrid", "graph shell", shell)]
+    options = lambda graph: dict(comm_cutoff=layers * cutoff + SKIN) if graph == "graph shell" else {}
 
     references, library_result = {}, None
-    for style in ("hybrid/overlay", "hybrid"):
+    for style in dict.fromkeys(style for style, _ in serial):
         lj = references[style] = run(1, si_lj_only(style))
         if library_result is None:
             types, positions = lj["start_types"], lj["start_positions"]
@@ -228,8 +248,8 @@ def si_checks(checks, folder, model, library, shape, boundary):
                      np.abs(lj["start_forces"][~si]).max() > 1e-3)
 
     first = {}
-    for style, graph, extra in serial:
-        result = run(1, si_pairs(style, model, graph), **extra)
+    for style, graph in serial:
+        result = run(1, si_pairs(style, model, graph), **options(graph))
         for key in KEYS:
             equipot_part = result[f"start_{key}"] - references[style][f"start_{key}"]
             checks.close(f"Si {shape}, {style} {graph}, 1 rank: LAMMPS - lj/cut vs library (Si only): {key}",
@@ -239,8 +259,14 @@ def si_checks(checks, folder, model, library, shape, boundary):
                     whens=("moved",))
         else:
             first[style] = (graph, result)
-    for ranks, style, graph, extra in parallel:
-        result = run(ranks, si_pairs(style, model, graph), **extra)
+    if shape == "slab under argon":
+        # The top quarter of the box, ghosts included (lj/cut's cutoff +
+        # skin), holds no Si: that rank's graph has no atoms at all.
+        top = 0.75 * cell[2, 2] - SI_LJ_CUTOFF - SKIN
+        highest = references["hybrid/overlay"]["start_positions"][si, 2].max()
+        checks.check(f"Si {shape}: the top rank of 4 sees no Si", highest < top, f"Si up to z = {highest:.2f} < {top:.2f} A")
+    for ranks, style, graph in parallel:
+        result = run(ranks, si_pairs(style, model, graph), **options(graph))
         compare(checks, f"Si {shape}, {style} {graph}, {ranks} ranks vs 1 rank {first[style][0]}", result,
                 first[style][1])
 
@@ -296,8 +322,8 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         error_checks(checks, folder)
         lj_model_checks(checks, folder)
-        si_checks(checks, folder, args.sevennet, library, "crystal", "p p p")
-        si_checks(checks, folder, args.sevennet, library, "cluster", "f f f")
+        for shape in SI_STRUCTURES:
+            si_checks(checks, folder, args.sevennet, library, shape)
     checks.finish()
 
 
