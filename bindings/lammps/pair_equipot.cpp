@@ -310,12 +310,18 @@ void PairEquipot::compute(int eflag, int vflag)
   eqp_graph_t *g = periodic ? periodic_graph() : graph_from_list(n_graph_local);
 
   double virial9[9];
-  // Forces are always asked for (a non-NULL pointer, also on a rank without
-  // graph atoms), so every rank makes the same halo exchanges.
+  // Non-NULL pointers also on a rank without graph atoms (reserve), so that
+  // every rank asks for the same outputs and makes the same halo exchanges.
   forces.reserve(3);
   forces.resize(3 * n);
-  if (eflag_atom) atom_energies.resize(n);
-  if (vflag_atom) atom_virials.resize(9 * n);
+  if (eflag_atom) {
+    atom_energies.reserve(1);
+    atom_energies.resize(n);
+  }
+  if (vflag_atom) {
+    atom_virials.reserve(9);
+    atom_virials.resize(9 * n);
+  }
   eqp_outputs_t out = {};
   out.n_atoms = n;
   out.forces = forces.data();
