@@ -18,6 +18,11 @@
      in init_style; kept for comparison and for hosts without exchange.
    In every mode the energy is that of the local atoms, forces come back on
    local and ghost atoms, and LAMMPS adds the ghost forces to their owners.
+
+   Types mapped to NULL in pair_coeff (pair_style hybrid, hybrid/overlay) are
+   no part of the graph: their atoms are neither centers nor neighbors nor
+   exchanged, and get nothing from this style. The graph's atoms are those of
+   the other types, in LAMMPS's order (locals first), numbered from 0.
 ------------------------------------------------------------------------- */
 
 #include "pair_equipot.h"
@@ -71,6 +76,7 @@ PairEquipot::PairEquipot(LAMMPS *lmp) : Pair(lmp)
   single_enable = 0;
   restartinfo = 0;
   manybody_flag = 1;
+  one_coeff = 1;                    // pair_coeff * * only; in hybrid, a new one replaces the old map
   ghostneigh = 1;                   // set per model in init_style
   no_virial_fdotr_compute = 1;      // the library returns the virial itself
   centroidstressflag = CENTROID_NOTAVAIL;
@@ -155,14 +161,15 @@ void PairEquipot::settings(int narg, char **arg)
 }
 
 /* ----------------------------------------------------------------------
-   pair_coeff * * MODEL El1 El2 ... (one element symbol per LAMMPS type)
+   pair_coeff * * MODEL El1 El2 ... (one element symbol per LAMMPS type, or
+   NULL for a type left to other styles of pair_style hybrid)
 ------------------------------------------------------------------------- */
 
 void PairEquipot::coeff(int narg, char **arg)
 {
   const int ntypes = atom->ntypes;
   const std::string usage = "expected: pair_coeff * * MODEL-FILE El1 ... El" + std::to_string(ntypes) +
-      " (one element symbol for each of the " + std::to_string(ntypes) + " atom types)";
+      " (one element symbol for each of the " + std::to_string(ntypes) + " atom types, or NULL)";
   if (narg < 2 || strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
     error->all(FLERR, "pair_coeff equipot: the first two arguments must be * *; {}", usage);
   if (narg != 3 + ntypes)
@@ -185,11 +192,16 @@ void PairEquipot::coeff(int narg, char **arg)
   for (int32_t z : species) known += " " + symbol_of(z);
 
   type_number.assign(ntypes + 1, 0);
+  int n_null = 0;
   for (int t = 1; t <= ntypes; t++) {
     const char *symbol = arg[2 + t];
+    if (strcmp(symbol, "NULL") == 0) {
+      n_null++;
+      continue;
+    }
     int z = atomic_number(symbol);
     if (z == 0)
-      error->all(FLERR, "pair_coeff equipot: '{}' (atom type {}) is not an element symbol", symbol, t);
+      error->all(FLERR, "pair_coeff equipot: '{}' (atom type {}) is not an element symbol (nor NULL)", symbol, t);
     bool in_model = false;
     for (int32_t s : species) in_model = in_model || s == z;
     if (!in_model)
@@ -197,12 +209,20 @@ void PairEquipot::coeff(int narg, char **arg)
                  symbol, t, arg[2], known);
     type_number[t] = z;
   }
+  if (n_null == ntypes)
+    error->all(FLERR, "pair_coeff equipot: every atom type is NULL, so the model would see no atoms; "
+                      "map at least one type to an element of the model");
+  if (n_null > 0 && force->pair == this)
+    error->all(FLERR, "pair_coeff equipot: NULL leaves atom types to other pair styles, so it needs "
+                      "pair_style hybrid or hybrid/overlay (e.g. pair_style hybrid/overlay equipot lj/cut 5.0)");
+  // The type pairs this style computes (pair_style hybrid maps these to it).
   for (int i = 1; i <= ntypes; i++)
-    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = type_number[i] != 0 && type_number[j] != 0;
 
   if (comm->me == 0) {
     std::string mapping;
-    for (int t = 1; t <= ntypes; t++) mapping += fmt::format(" {}->{}", t, symbol_of(type_number[t]));
+    for (int t = 1; t <= ntypes; t++)
+      mapping += fmt::format(" {}->{}", t, type_number[t] ? symbol_of(type_number[t]) : "NULL");
     utils::logmesg(lmp, "pair equipot: model '{}' ({}{}, elements:{}), cutoff {} A, {} layer(s); types:{}\n",
                    arg[2], eqp_model_architecture(model), modal.empty() ? "" : ", modal " + modal, known, cutoff,
                    n_layers, mapping);
@@ -234,8 +254,15 @@ void PairEquipot::init_style()
   if (graph == GRAPH_PERIODIC) return;    // no LAMMPS neighbor list, no ghost atoms in the graph
 
   if (graph == GRAPH_EXCHANGE) {
-    // Communication buffers are sized by these (Comm::init runs after this).
+    // Communication buffers are sized by these (Comm::init runs after this),
+    // read from force->pair: under pair_style hybrid that is the hybrid
+    // style, which took its sub-styles' sizes before a model was loaded.
     comm_forward = comm_reverse = static_cast<int>(halo_width);
+    if (force->pair != this) {
+      force->pair->comm_forward = std::max(force->pair->comm_forward, comm_forward);
+      force->pair->comm_reverse = std::max(force->pair->comm_reverse, comm_reverse);
+    }
+    // Under pair_style hybrid this becomes a skip list of the mapped types.
     neighbor->add_request(this, NeighConst::REQ_FULL);
     return;
   }
@@ -274,26 +301,29 @@ void PairEquipot::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
 
-  // Atoms of the graph: local + ghost (LAMMPS's list) or local (periodic).
+  // Atoms of the graph: local + ghost (LAMMPS's list) or local (periodic),
+  // those of NULL types left out.
   const bool periodic = graph == GRAPH_PERIODIC;
-  const int nall = periodic ? atom->nlocal : atom->nlocal + atom->nghost;
-  double **x = atom->x;
-  double **f = atom->f;
-  int *type = atom->type;
-  positions.resize(3 * (size_t) nall);
-  numbers.resize(nall);
-  for (int i = 0; i < nall; i++) {
-    for (int k = 0; k < 3; k++) positions[3 * i + k] = x[i][k];
-    numbers[i] = type_number[type[i]];
-  }
-  eqp_graph_t *g = periodic ? periodic_graph() : graph_from_list();
+  const size_t n_graph_local =
+      select_graph_atoms(periodic ? atom->nlocal : atom->nlocal + atom->nghost, atom->nlocal);
+  const size_t n = graph_atoms.size();
+  eqp_graph_t *g = periodic ? periodic_graph() : graph_from_list(n_graph_local);
 
   double virial9[9];
-  forces.resize(3 * (size_t) nall);
-  if (eflag_atom) atom_energies.resize(nall);
-  if (vflag_atom) atom_virials.resize(9 * (size_t) nall);
+  // Non-NULL pointers also on a rank without graph atoms (reserve), so that
+  // every rank asks for the same outputs and makes the same halo exchanges.
+  forces.reserve(3);
+  forces.resize(3 * n);
+  if (eflag_atom) {
+    atom_energies.reserve(1);
+    atom_energies.resize(n);
+  }
+  if (vflag_atom) {
+    atom_virials.reserve(9);
+    atom_virials.resize(9 * n);
+  }
   eqp_outputs_t out = {};
-  out.n_atoms = nall;
+  out.n_atoms = n;
   out.forces = forces.data();
   out.virial = vflag_global ? virial9 : nullptr;
   out.atom_energies = eflag_atom ? atom_energies.data() : nullptr;
@@ -305,8 +335,9 @@ void PairEquipot::compute(int eflag, int vflag)
   if (status != EQP_SUCCESS)
     error->one(FLERR, "pair equipot, step {}: {}", update->ntimestep, library_error());
 
-  for (int i = 0; i < nall; i++)
-    for (int k = 0; k < 3; k++) f[i][k] += forces[3 * i + k];
+  double **f = atom->f;
+  for (size_t a = 0; a < n; a++)
+    for (int k = 0; k < 3; k++) f[graph_atoms[a]][k] += forces[3 * a + k];
 
   // LAMMPS's order of the 6 symmetric components: xx, yy, zz, xy, xz, yz
   // (row-major indices 0, 4, 8, 1, 2, 5 of the library's 3×3 virial).
@@ -315,39 +346,77 @@ void PairEquipot::compute(int eflag, int vflag)
   if (vflag_global)
     for (int k = 0; k < 6; k++) virial[k] += virial9[VOIGT[k]];
   if (eflag_atom)
-    for (int i = 0; i < nall; i++) eatom[i] += atom_energies[i];
+    for (size_t a = 0; a < n; a++) eatom[graph_atoms[a]] += atom_energies[a];
   if (vflag_atom)
-    for (int i = 0; i < nall; i++)
-      for (int k = 0; k < 6; k++) vatom[i][k] += atom_virials[9 * i + VOIGT[k]];
+    for (size_t a = 0; a < n; a++)
+      for (int k = 0; k < 6; k++) vatom[graph_atoms[a]][k] += atom_virials[9 * a + VOIGT[k]];
+}
+
+/* ----------------------------------------------------------------------
+   The graph's atoms among LAMMPS's first n_atoms (local, then ghost): those
+   of mapped types, in order. Fills graph_atoms, graph_index, positions and
+   numbers; returns how many of them are local.
+------------------------------------------------------------------------- */
+
+size_t PairEquipot::select_graph_atoms(int n_atoms, int n_local)
+{
+  double **x = atom->x;
+  const int *type = atom->type;
+  graph_atoms.clear();
+  graph_index.assign(n_atoms, -1);
+  positions.clear();
+  numbers.clear();
+  size_t n_graph_local = 0;
+  for (int i = 0; i < n_atoms; i++) {
+    const int z = type_number[type[i]];
+    if (z == 0) continue;
+    if (i < n_local) n_graph_local++;
+    graph_index[i] = static_cast<int>(graph_atoms.size());
+    graph_atoms.push_back(i);
+    positions.insert(positions.end(), x[i], x[i] + 3);
+    numbers.push_back(z);
+  }
+  return n_graph_local;
 }
 
 /* ----------------------------------------------------------------------
    graph exchange and shell: LAMMPS's full list (local rows, then ghost rows if
-   requested) → CSR rows in atom order over local + ghost atoms.
+   requested) → CSR rows over the graph's atoms, in their order; rows and
+   neighbors of NULL types dropped (under pair_style hybrid, LAMMPS's skip
+   list has none already).
 ------------------------------------------------------------------------- */
 
-eqp_graph_t *PairEquipot::graph_from_list()
+eqp_graph_t *PairEquipot::graph_from_list(size_t n_graph_local)
 {
-  const int nlocal = atom->nlocal;
-  const int nall = nlocal + atom->nghost;
+  const size_t n = graph_atoms.size();
   const int nrows = list->inum + (ghostneigh ? list->gnum : 0);
-  offsets.assign((size_t) nall + 1, 0);
+  offsets.assign(n + 1, 0);
   for (int ii = 0; ii < nrows; ii++) {
-    int i = list->ilist[ii];
-    offsets[i + 1] = list->numneigh[i];
-  }
-  for (int i = 0; i < nall; i++) offsets[i + 1] += offsets[i];
-  neighbors.resize(offsets[nall]);
-  for (int ii = 0; ii < nrows; ii++) {
-    int i = list->ilist[ii];
+    const int i = list->ilist[ii];
+    if (graph_index[i] < 0) continue;
     const int *jlist = list->firstneigh[i];
-    int32_t *row = neighbors.data() + offsets[i];
-    for (int jj = 0; jj < list->numneigh[i]; jj++) row[jj] = jlist[jj] & NEIGHMASK;
+    size_t count = 0;
+    for (int jj = 0; jj < list->numneigh[i]; jj++) count += graph_index[jlist[jj] & NEIGHMASK] >= 0;
+    offsets[graph_index[i] + 1] = count;
+  }
+  for (size_t a = 0; a < n; a++) offsets[a + 1] += offsets[a];
+  neighbors.resize(offsets[n]);
+  for (int ii = 0; ii < nrows; ii++) {
+    const int i = list->ilist[ii];
+    if (graph_index[i] < 0) continue;
+    const int *jlist = list->firstneigh[i];
+    int32_t *row = neighbors.data() + offsets[graph_index[i]];
+    for (int jj = 0; jj < list->numneigh[i]; jj++) {
+      const int b = graph_index[jlist[jj] & NEIGHMASK];
+      if (b >= 0) *row++ = b;
+    }
   }
   eqp_graph_t *graph = nullptr;
-  if (eqp_graph_from_neighbor_list(nall, nlocal, positions.data(), numbers.data(), nall, offsets.data(),
+  if (eqp_graph_from_neighbor_list(n, n_graph_local, positions.data(), numbers.data(), n, offsets.data(),
                                    neighbors.size(), neighbors.data(), cutoff, &graph) != EQP_SUCCESS)
-    error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 over this rank's local, then ghost atoms)",
+    error->one(FLERR,
+               "pair equipot, step {}: {} (atoms are numbered from 0 over this rank's local, then ghost atoms, "
+               "those of NULL types left out)",
                update->ntimestep, library_error());
   return graph;
 }
@@ -364,9 +433,9 @@ eqp_graph_t *PairEquipot::periodic_graph()
   const double cell[9] = {domain->xprd, 0.0, 0.0, domain->xy, domain->yprd, 0.0, domain->xz, domain->yz, domain->zprd};
   const bool pbc[3] = {domain->xperiodic != 0, domain->yperiodic != 0, domain->zperiodic != 0};
   eqp_graph_t *graph = nullptr;
-  if (eqp_graph_build(workspace, atom->nlocal, positions.data(), numbers.data(), cell, pbc, cutoff, &graph) !=
+  if (eqp_graph_build(workspace, graph_atoms.size(), positions.data(), numbers.data(), cell, pbc, cutoff, &graph) !=
       EQP_SUCCESS)
-    error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 in this rank's order)",
+    error->one(FLERR, "pair equipot, step {}: {} (atoms are numbered from 0 in this rank's order, NULL types left out)",
                update->ntimestep, library_error());
   return graph;
 }
@@ -375,6 +444,8 @@ eqp_graph_t *PairEquipot::periodic_graph()
    graph exchange: the library hands over rows of node features (forward:
    copy owners to ghosts) or of their gradients (reverse: add ghosts into
    owners); LAMMPS's communication pattern of atom positions does the rest.
+   LAMMPS sends rows of all its atoms: those of NULL types (never graph
+   atoms, on any rank, as a ghost has its owner's type) carry zeros.
    Called on this thread, the same number of times on every rank. Nothing
    may be thrown through the library: a LAMMPS error becomes a failure code
    and the library's error, reported by compute().
@@ -384,7 +455,7 @@ int32_t PairEquipot::halo_exchange(void *self, eqp_halo_direction_t direction, d
                                    size_t width)
 {
   auto *pair = static_cast<PairEquipot *>(self);
-  if (n_atoms != (size_t) (pair->atom->nlocal + pair->atom->nghost) || width > pair->halo_width) return 1;
+  if (n_atoms != pair->graph_atoms.size() || width > pair->halo_width) return 1;
   pair->halo_values = values;
   pair->halo_row = static_cast<int>(width);
   try {
@@ -398,28 +469,37 @@ int32_t PairEquipot::halo_exchange(void *self, eqp_halo_direction_t direction, d
 
 int PairEquipot::pack_forward_comm(int n, int *list, double *buf, int /*pbc_flag*/, int * /*pbc*/)
 {
-  for (int i = 0; i < n; i++)
-    std::memcpy(buf + (size_t) i * halo_row, halo_values + (size_t) list[i] * halo_row, halo_row * sizeof(double));
+  for (int i = 0; i < n; i++) {
+    const double *row = halo_row_of(list[i]);
+    double *out = buf + (size_t) i * halo_row;
+    if (row) std::memcpy(out, row, halo_row * sizeof(double));
+    else std::fill(out, out + halo_row, 0.0);
+  }
   return n * halo_row;
 }
 
 void PairEquipot::unpack_forward_comm(int n, int first, double *buf)
 {
-  std::memcpy(halo_values + (size_t) first * halo_row, buf, (size_t) n * halo_row * sizeof(double));
+  for (int i = 0; i < n; i++)
+    if (double *row = halo_row_of(first + i)) std::memcpy(row, buf + (size_t) i * halo_row, halo_row * sizeof(double));
 }
 
 int PairEquipot::pack_reverse_comm(int n, int first, double *buf)
 {
-  std::memcpy(buf, halo_values + (size_t) first * halo_row, (size_t) n * halo_row * sizeof(double));
+  for (int i = 0; i < n; i++) {
+    const double *row = halo_row_of(first + i);
+    double *out = buf + (size_t) i * halo_row;
+    if (row) std::memcpy(out, row, halo_row * sizeof(double));
+    else std::fill(out, out + halo_row, 0.0);
+  }
   return n * halo_row;
 }
 
 void PairEquipot::unpack_reverse_comm(int n, int *list, double *buf)
 {
-  for (int i = 0; i < n; i++) {
-    double *row = halo_values + (size_t) list[i] * halo_row;
-    for (int k = 0; k < halo_row; k++) row[k] += buf[(size_t) i * halo_row + k];
-  }
+  for (int i = 0; i < n; i++)
+    if (double *row = halo_row_of(list[i]))
+      for (int k = 0; k < halo_row; k++) row[k] += buf[(size_t) i * halo_row + k];
 }
 
 double PairEquipot::memory_usage()
@@ -428,6 +508,7 @@ double PairEquipot::memory_usage()
   bytes += sizeof(double) * (positions.capacity() + forces.capacity() + atom_energies.capacity() +
                              atom_virials.capacity());
   bytes += sizeof(int32_t) * (numbers.capacity() + neighbors.capacity());
+  bytes += sizeof(int) * (graph_atoms.capacity() + graph_index.capacity());
   bytes += sizeof(size_t) * offsets.capacity();
   return bytes;
 }

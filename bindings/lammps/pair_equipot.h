@@ -54,7 +54,12 @@ class PairEquipot : public Pair {
   double cutoff = 0.0;     // of one interaction, from the model (Å)
   size_t n_layers = 1;     // message-passing layers, from the model
   size_t halo_width = 0;   // widest node feature the model exchanges
-  std::vector<int> type_number;    // atomic number of each LAMMPS type (1-based)
+  std::vector<int> type_number;    // atomic number of each LAMMPS type (1-based), 0 for NULL
+
+  // Atoms of the graph: those of types mapped to an element (NULL types are
+  // left to other pair styles), in LAMMPS's order, numbered from 0.
+  std::vector<int> graph_atoms;    // graph atom → LAMMPS atom index
+  std::vector<int> graph_index;    // LAMMPS atom index → graph atom, -1 if of a NULL type
 
   // Buffers kept between steps so that a step allocates nothing.
   std::vector<double> positions, forces, atom_energies, atom_virials;
@@ -62,7 +67,8 @@ class PairEquipot : public Pair {
   std::vector<size_t> offsets;
 
   void allocate();
-  eqp_graph_t *graph_from_list();
+  size_t select_graph_atoms(int n_atoms, int n_local);
+  eqp_graph_t *graph_from_list(size_t n_graph_local);
   eqp_graph_t *periodic_graph();
   void free_model();
   std::string library_error() const;
@@ -70,6 +76,10 @@ class PairEquipot : public Pair {
   // The rows being exchanged (n_atoms × halo_row, set by halo_exchange).
   double *halo_values = nullptr;
   int halo_row = 0;
+  double *halo_row_of(int i) const
+  {
+    return graph_index[i] < 0 ? nullptr : halo_values + (size_t) graph_index[i] * halo_row;
+  }
   static int32_t halo_exchange(void *self, eqp_halo_direction_t direction, double *values, size_t n_atoms,
                                size_t width);
 };

@@ -45,7 +45,12 @@ echo "-- SevenNet-0, NVE on 2 ranks with the halo exchange (300 steps)"
 mpirun -np 2 python tests/lammps/test_nve.py --model "$sevennet" --element Si --mass 28.0855 "${silicon[@]}" \
     --cells 2 2 2 --temperature 300 --timestep 0.001 --steps 300 --style-args "graph exchange"
 
+echo "-- pair_style hybrid, hybrid/overlay with NULL types: LJ model and SevenNet-0 (+ lj/cut, zbl), every graph, 1/2/4 ranks"
+python tests/lammps/test_hybrid.py --sevennet "$sevennet"
+
 echo "-- examples/lammps"
 (cd examples/lammps && lmp -in in.argon-lj -log none -var plugin "$EQUIPOT_LAMMPS_PLUGIN" -var steps 100)
 (cd examples/lammps && mpirun -np 2 lmp -in in.sevennet-si -log none -var plugin "$EQUIPOT_LAMMPS_PLUGIN" \
     -var model "$sevennet" -var cells 3 -var steps 5 -var threads 1)
+(cd examples/lammps && mpirun -np 2 lmp -in in.sevennet-si-argon -log none -var plugin "$EQUIPOT_LAMMPS_PLUGIN" \
+    -var model "$sevennet" -var cells 2 -var steps 5 -var threads 1)

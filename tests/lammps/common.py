@@ -215,15 +215,17 @@ def evaluate(lmp):
     return result
 
 
-def run_ranks(ranks, data, out, model, elements, **options):
+def run_ranks(ranks, data, out, model=None, elements=None, **options):
     """Runs run_case.py on `ranks` MPI ranks; returns its results and the
-    number of local atoms of each rank."""
+    number of local atoms of each rank. Without a model, options give
+    pair_file (pair commands of any pair style)."""
     import subprocess
     import sys
     out = Path(out)
     out.mkdir(parents=True)
-    command = ["mpirun", "-np", str(ranks), sys.executable, str(HERE / "run_case.py"), str(data), str(out),
-               "--model", str(model), "--elements", elements]
+    command = ["mpirun", "-np", str(ranks), sys.executable, str(HERE / "run_case.py"), str(data), str(out)]
+    if model is not None:
+        command += ["--model", str(model), "--elements", elements]
     for key, value in options.items():
         command += [f"--{key.replace('_', '-')}", str(value)]
     done = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=900)

@@ -7,6 +7,9 @@ OUT/result.npz and (every rank) its number of local atoms to OUT/nlocal.RANK.
 usage: [mpirun -np N] python run_case.py DATA OUT --model M --elements "El ..."
            [--boundary "p p p"] [--processors "* * *"] [--comm-cutoff X] [--steps 25]
            [--style-args "graph periodic"]
+       [mpirun -np N] python run_case.py DATA OUT --pair-file FILE [...]
+(--pair-file: LAMMPS pair commands to run instead of pair_style equipot
+MODEL, after the plugin is loaded, e.g. pair_style hybrid/overlay ...)
 """
 
 import argparse
@@ -14,15 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from common import evaluate, new_lammps, use_equipot
+from common import PLUGIN, evaluate, new_lammps, use_equipot
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("data")
     parser.add_argument("out", type=Path)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--elements", required=True)
+    parser.add_argument("--model")
+    parser.add_argument("--elements")
+    parser.add_argument("--pair-file", help="pair commands instead of --model and --elements")
     parser.add_argument("--boundary", default="p p p")
     parser.add_argument("--processors", default="* * *")
     parser.add_argument("--comm-cutoff", type=float, default=0.0)
@@ -42,7 +46,13 @@ def main():
     """)
     if args.comm_cutoff > 0:
         lmp.command(f"comm_modify cutoff {args.comm_cutoff}")
-    use_equipot(lmp, model=args.model, elements=args.elements, style_args=args.style_args)
+    if args.pair_file:
+        lmp.command(f"plugin load {PLUGIN}")
+        lmp.file(args.pair_file)
+    elif args.model and args.elements:
+        use_equipot(lmp, model=args.model, elements=args.elements, style_args=args.style_args)
+    else:
+        parser.error("give --model and --elements, or --pair-file")
     rank = lmp.extract_setting("world_rank")
     (args.out / f"nlocal.{rank}").write_text(str(lmp.extract_global("nlocal")))
     start = evaluate(lmp)

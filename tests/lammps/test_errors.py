@@ -33,7 +33,7 @@ CASES = [
     ("too many elements", "pair_style equipot\npair_coeff * * {lj_ar_kr} Ar Kr Ar",
      "got 6 arguments", {}),
     ("no * *", "pair_style equipot\npair_coeff 1 1 {lj_ar_kr} Ar Kr",
-     "the first two arguments must be * *", {}),
+     "Pair_coeff must start with * * for pair style equipot", {}),  # LAMMPS's check (one_coeff)
     ("not an element", "pair_style equipot\npair_coeff * * {lj_ar_kr} Ar Xx",
      "'Xx' (atom type 2) is not an element symbol", {}),
     ("element not in the model", "pair_style equipot\npair_coeff * * {argon} Ar Kr",
