@@ -41,6 +41,9 @@ python tests/lammps/test_memory.py --model "$sevennet" --elements "Si Si"
 echo "-- SevenNet-0, NVE 2000 steps of 1 fs, 64 Si atoms at 300 K (one rank, graph auto = periodic)"
 python tests/lammps/test_nve.py --model "$sevennet" --element Si --mass 28.0855 "${silicon[@]}" --cells 2 2 2 \
     --temperature 300 --timestep 0.001 --steps 2000
+echo "-- the same in float32 (what MD runs use; float32 radial tables)"
+python tests/lammps/test_nve.py --model "$sevennet" --element Si --mass 28.0855 "${silicon[@]}" --cells 2 2 2 \
+    --temperature 300 --timestep 0.001 --steps 2000 --style-args "precision float32"
 echo "-- SevenNet-0, NVE on 2 ranks with the halo exchange (300 steps)"
 mpirun -np 2 python tests/lammps/test_nve.py --model "$sevennet" --element Si --mass 28.0855 "${silicon[@]}" \
     --cells 2 2 2 --temperature 300 --timestep 0.001 --steps 300 --style-args "graph exchange"
