@@ -1,0 +1,385 @@
+"""The machine-checkable companion of docs/mace-architecture.md.
+
+Builds mace-torch's `ScaleShiftMACE` with the hyper-parameters of a MACE
+foundation model (MACE-MP-0 medium by default) and random, seeded weights,
+then prints every state-dict key with its shape, every layer's irreps, e3nn
+instructions and normalization constants, and evaluates one small periodic
+cell (energy, per-atom energies, forces, stress), checking one force
+component against a central finite difference of the energy.
+
+Run with the MACE reference environment (mace-torch 0.3.16, e3nn 0.4.4):
+
+    /work/venv-mace/bin/python scripts/mace_blueprint.py              # Markdown tables
+    /work/venv-mace/bin/python scripts/mace_blueprint.py --json       # the same as JSON
+    /work/venv-mace/bin/python scripts/mace_blueprint.py --config off-medium
+
+The `w3j` sub-command needs only e3nn and runs under either e3nn version; it
+writes e3nn's Wigner-3j symbols and spherical harmonics so that e3nn 0.4.4
+(mace's pin) and e3nn 0.6 (sevenn's, and equipot's reference) can be compared:
+
+    /work/venv-mace/bin/python scripts/mace_blueprint.py w3j /tmp/e3nn044.npz
+    /work/venv-ref/bin/python  scripts/mace_blueprint.py w3j /tmp/e3nn06.npz
+    /work/venv-ref/bin/python  scripts/mace_blueprint.py w3j-compare /tmp/e3nn044.npz /tmp/e3nn06.npz
+
+The hyper-parameters of each configuration come from the foundation models'
+published training command lines (ACEsuit/mace-mp `mace_mp_0/*.sh`,
+ACEsuit/mace-off `mace_off23/train_scripts/medium.sh`) and mace's argument
+defaults; the weights, E0s, scale, shift and average neighbor count are
+random or stand-ins (the real checkpoints cannot be downloaded here).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+# e3nn 0.4.4 loads its Wigner-3j table with a bare torch.load, which torch >= 2.6
+# refuses unless this is set (mace's own __init__ sets it too).
+os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+# The 89 elements of MACE-MP-0 / MPA-0 / OMAT-0: H..Bi and Ac..Pu.
+MP_ELEMENTS = list(range(1, 84)) + list(range(89, 95))
+OFF_ELEMENTS = [1, 6, 7, 8, 9, 15, 16, 17, 35, 53]
+
+CONFIGS = {
+    # ACEsuit/mace-mp mace_mp_0/2023-12-03-mace-128-L1.sh (the "medium" of mace_mp()).
+    "mp0-medium": dict(
+        zs=MP_ELEMENTS, r_max=6.0, num_bessel=10, num_polynomial_cutoff=5, max_ell=3,
+        hidden_irreps="128x0e+128x1o", correlation=3, num_interactions=2,
+        MLP_irreps="16x0e", radial_MLP=[64, 64, 64],
+        interaction_first="RealAgnosticResidualInteractionBlock",
+        interaction="RealAgnosticResidualInteractionBlock",
+    ),
+    # mace_mp_0/2023-12-10-mace-128-L0_energy.sh (the "small").
+    "mp0-small": dict(
+        zs=MP_ELEMENTS, r_max=6.0, num_bessel=10, num_polynomial_cutoff=5, max_ell=3,
+        hidden_irreps="128x0e", correlation=3, num_interactions=2,
+        MLP_irreps="16x0e", radial_MLP=[64, 64, 64],
+        interaction_first="RealAgnosticResidualInteractionBlock",
+        interaction="RealAgnosticResidualInteractionBlock",
+    ),
+    # ACEsuit/mace-off mace_off23/train_scripts/medium.sh: --model=MACE, so mace's
+    # run_train replaces the first interaction by RealAgnosticInteractionBlock.
+    "off-medium": dict(
+        zs=OFF_ELEMENTS, r_max=5.0, num_bessel=8, num_polynomial_cutoff=5, max_ell=3,
+        hidden_irreps="128x0e+128x1o", correlation=3, num_interactions=2,
+        MLP_irreps="16x0e", radial_MLP=[64, 64, 64],
+        interaction_first="RealAgnosticInteractionBlock",
+        interaction="RealAgnosticResidualInteractionBlock",
+    ),
+}
+
+
+def build_model(name, seed):
+    from e3nn import o3
+    from mace import modules
+
+    c = CONFIGS[name]
+    gen = np.random.default_rng(seed)
+    n = len(c["zs"])
+    torch.manual_seed(seed)
+    model = modules.ScaleShiftMACE(
+        r_max=c["r_max"],
+        num_bessel=c["num_bessel"],
+        num_polynomial_cutoff=c["num_polynomial_cutoff"],
+        max_ell=c["max_ell"],
+        interaction_cls=modules.interaction_classes[c["interaction"]],
+        interaction_cls_first=modules.interaction_classes[c["interaction_first"]],
+        num_interactions=c["num_interactions"],
+        num_elements=n,
+        hidden_irreps=o3.Irreps(c["hidden_irreps"]),
+        MLP_irreps=o3.Irreps(c["MLP_irreps"]),
+        atomic_energies=gen.uniform(-10.0, -1.0, size=n),  # stand-in E0s
+        avg_num_neighbors=40.0,  # stand-in (the real value is a training-set statistic)
+        atomic_numbers=c["zs"],
+        correlation=c["correlation"],
+        gate=modules.gate_dict["silu"],
+        radial_MLP=c["radial_MLP"],
+        radial_type="bessel",
+        distance_transform="None",
+        pair_repulsion=False,
+        use_reduced_cg=False,  # mace's CLI default; the e3nn-built U matrices
+        atomic_inter_scale=0.8,  # stand-in rms force
+        atomic_inter_shift=-0.3,  # stand-in mean interaction energy per atom
+    )
+    return model.eval()
+
+
+def linear_info(m):
+    return {
+        "type": "o3.Linear",
+        "irreps_in": str(m.irreps_in),
+        "irreps_out": str(m.irreps_out),
+        "weight_numel": m.weight_numel,
+        "bias_numel": m.bias_numel,
+        # (i_in, i_out, path_shape, path_weight)
+        "instructions": [[i.i_in, i.i_out, list(i.path_shape), i.path_weight] for i in m.instructions],
+    }
+
+
+def tp_info(m, kind):
+    return {
+        "type": kind,
+        "irreps_in1": str(m.irreps_in1),
+        "irreps_in2": str(m.irreps_in2),
+        "irreps_out": str(m.irreps_out),
+        "weight_numel": m.weight_numel,
+        "internal_weights": m.internal_weights,
+        # (i_in1, i_in2, i_out, mode, has_weight, path_weight, path_shape)
+        "instructions": [
+            [i.i_in1, i.i_in2, i.i_out, i.connection_mode, i.has_weight, i.path_weight, list(i.path_shape)]
+            for i in m.instructions
+        ],
+    }
+
+
+def describe(model):
+    from e3nn import nn as enn
+    from e3nn import o3
+    from mace.modules.blocks import ScaleShiftBlock
+    from mace.modules.radial import BesselBasis, PolynomialCutoff
+    from mace.modules.symmetric_contraction import Contraction
+
+    layers = {}
+    for name, m in model.named_modules():
+        if isinstance(m, o3.FullyConnectedTensorProduct):
+            layers[name] = tp_info(m, "o3.FullyConnectedTensorProduct")
+        elif isinstance(m, o3.TensorProduct):
+            layers[name] = tp_info(m, "o3.TensorProduct")
+        elif isinstance(m, o3.Linear):
+            layers[name] = linear_info(m)
+        elif isinstance(m, enn.FullyConnectedNet):
+            acts = {type(l.act).__name__: getattr(l.act, "cst", None) for l in m if l.act is not None}
+            layers[name] = {"type": "nn.FullyConnectedNet", "hs": list(m.hs), "normalize2mom": acts}
+        elif isinstance(m, enn.Activation):
+            layers[name] = {
+                "type": "nn.Activation",
+                "irreps_in": str(m.irreps_in),
+                "normalize2mom": [getattr(a, "cst", None) for a in m.acts],
+                "functions": [getattr(getattr(a, "f", a), "__name__", str(a)) for a in m.acts],
+            }
+        elif isinstance(m, o3.SphericalHarmonics):
+            layers[name] = {
+                "type": "o3.SphericalHarmonics",
+                "irreps_out": str(m.irreps_out),
+                "normalize": m.normalize,
+                "normalization": m.normalization,
+            }
+        elif isinstance(m, BesselBasis):
+            layers[name] = {
+                "type": "BesselBasis",
+                "r_max": float(m.r_max),
+                "prefactor": float(m.prefactor),
+                "bessel_weights": m.bessel_weights.tolist(),
+                "trainable": isinstance(m.bessel_weights, torch.nn.Parameter),
+            }
+        elif isinstance(m, PolynomialCutoff):
+            layers[name] = {"type": "PolynomialCutoff", "r_max": float(m.r_max), "p": int(m.p)}
+        elif isinstance(m, Contraction):
+            us = {}
+            for nu in range(1, m.correlation + 1):
+                u = m.U_tensors(nu)
+                us[f"U_matrix_{nu}"] = {"shape": list(u.shape), "nonzeros": int(torch.count_nonzero(u))}
+            layers[name] = {
+                "type": "Contraction",
+                "num_features": m.num_features,
+                "coupling_irreps": str(m.coupling_irreps),
+                "correlation": m.correlation,
+                "U": us,
+                "weights_max": list(m.weights_max.shape),
+                "weights": [list(w.shape) for w in m.weights],
+            }
+        elif isinstance(m, ScaleShiftBlock):
+            layers[name] = {"type": "ScaleShiftBlock", "scale": m.scale.tolist(), "shift": m.shift.tolist()}
+        elif name and type(m).__name__.startswith("RealAgnostic"):
+            layers[name] = {"type": type(m).__name__, "avg_num_neighbors": m.avg_num_neighbors}
+
+    params = {k for k, _ in model.named_parameters()}
+    state = [
+        {
+            "key": k,
+            "shape": list(v.shape),
+            "numel": v.numel(),
+            "dtype": str(v.dtype).replace("torch.", ""),
+            "kind": "parameter" if k in params else "buffer",
+        }
+        for k, v in model.state_dict().items()
+    ]
+    return layers, state
+
+
+def cell_structure():
+    """A 4-atom triclinic cell of four different MP elements (Si, C, O, Ti)."""
+    cell = np.array([[4.1, 0.0, 0.0], [0.3, 3.9, 0.0], [-0.2, 0.4, 4.3]])
+    frac = np.array([[0.02, 0.01, 0.0], [0.49, 0.52, 0.03], [0.51, -0.02, 0.48], [0.03, 0.47, 0.55]])
+    return frac @ cell, np.array([14, 6, 8, 22]), cell
+
+
+def graph(positions, cell, r_max):
+    """mace's get_neighborhood, with ASE's neighbor list in place of matscipy's
+    (same 'ijS' convention): edge_index = (sender i, receiver j), shift S·cell,
+    edge vector r_j - r_i + S·cell; self-edges without shift removed."""
+    from ase.neighborlist import primitive_neighbor_list
+
+    i, j, s = primitive_neighbor_list("ijS", (True, True, True), cell, positions, r_max, self_interaction=False)
+    keep = ~((i == j) & np.all(s == 0, axis=1))
+    i, j, s = i[keep], j[keep], s[keep]
+    return np.stack([i, j]), s.astype(float)
+
+
+def evaluate(model, zs_model, r_max):
+    positions, numbers, cell = cell_structure()
+    edge_index, unit_shifts = graph(positions, cell, r_max)
+    index = [zs_model.index(z) for z in numbers]
+    attrs = np.zeros((len(numbers), len(zs_model)))
+    attrs[np.arange(len(numbers)), index] = 1.0
+
+    def batch(pos):
+        t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
+        return {
+            "positions": t(pos),
+            "node_attrs": t(attrs),
+            "edge_index": torch.tensor(edge_index, dtype=torch.int64),
+            "shifts": t(unit_shifts @ cell),
+            "unit_shifts": t(unit_shifts),
+            "cell": t(cell),
+            "batch": torch.zeros(len(numbers), dtype=torch.int64),
+            "ptr": torch.tensor([0, len(numbers)], dtype=torch.int64),
+        }
+
+    out = model(batch(positions), compute_force=True, compute_stress=True)
+    energy = out["energy"].item()
+    forces = out["forces"].detach().numpy()
+    stress = out["stress"][0].detach().numpy()
+
+    h = 1e-5
+    plus, minus = positions.copy(), positions.copy()
+    plus[1, 2] += h
+    minus[1, 2] -= h
+    e_plus = model(batch(plus), compute_force=False)["energy"].item()
+    e_minus = model(batch(minus), compute_force=False)["energy"].item()
+    return {
+        "numbers": numbers.tolist(),
+        "positions": positions.tolist(),
+        "cell": cell.tolist(),
+        "n_edges": int(edge_index.shape[1]),
+        "energy": energy,
+        "node_energy": out["node_energy"].detach().tolist(),
+        "interaction_energy": out["interaction_energy"].item(),
+        "forces": forces.tolist(),
+        "sum_forces": forces.sum(axis=0).tolist(),
+        "stress_3x3": stress.tolist(),
+        "force_1z_vs_central_difference": [float(forces[1, 2]), -(e_plus - e_minus) / (2 * h)],
+    }
+
+
+def blueprint(config, seed):
+    import e3nn
+    import mace
+
+    torch.set_default_dtype(torch.float64)
+    model = build_model(config, seed)
+    layers, state = describe(model)
+    return {
+        "versions": {"mace-torch": mace.__version__, "e3nn": e3nn.__version__, "torch": torch.__version__},
+        "config": config,
+        "hyperparameters": {k: v for k, v in CONFIGS[config].items() if k != "zs"},
+        "atomic_numbers": CONFIGS[config]["zs"],
+        "seed": seed,
+        "total_parameters": sum(p.numel() for p in model.parameters()),
+        "state_dict": state,
+        "layers": layers,
+        "evaluation_float64": evaluate(model, CONFIGS[config]["zs"], CONFIGS[config]["r_max"]),
+    }
+
+
+def fmt(x):
+    return f"{x:.17g}" if isinstance(x, float) else str(x)
+
+
+def markdown(bp):
+    lines = [f"# {bp['config']} (mace-torch {bp['versions']['mace-torch']}, e3nn {bp['versions']['e3nn']})", ""]
+    lines += ["hyper-parameters: " + json.dumps(bp["hyperparameters"]), ""]
+    lines += [f"total parameters: {bp['total_parameters']}", ""]
+    lines += ["## state dict", "", "| key | shape | kind |", "|---|---|---|"]
+    for s in bp["state_dict"]:
+        lines.append(f"| `{s['key']}` | {tuple(s['shape'])} | {s['kind']} |")
+    lines += ["", "## layers", ""]
+    for name, info in bp["layers"].items():
+        lines.append(f"### `{name}` — {info['type']}")
+        for k, v in info.items():
+            if k in ("type", "instructions"):
+                continue
+            lines.append(f"- {k}: {json.dumps(v)}")
+        if "instructions" in info:
+            if info["type"] == "o3.Linear":
+                lines += ["", "| i_in | i_out | path_shape | path_weight |", "|---|---|---|---|"]
+                for i_in, i_out, shape, w in info["instructions"]:
+                    lines.append(f"| {i_in} | {i_out} | {tuple(shape)} | {fmt(w)} |")
+            else:
+                lines += ["", "| i_in1 | i_in2 | i_out | mode | weight | path_weight | path_shape |", "|---|---|---|---|---|---|---|"]
+                for i1, i2, io, mode, hw, w, shape in info["instructions"]:
+                    lines.append(f"| {i1} | {i2} | {io} | {mode} | {hw} | {fmt(w)} | {tuple(shape)} |")
+        lines.append("")
+    ev = bp["evaluation_float64"]
+    lines += ["## evaluation (float64)", ""]
+    for k in ("numbers", "n_edges", "energy", "interaction_energy", "node_energy", "forces", "sum_forces", "stress_3x3", "force_1z_vs_central_difference"):
+        lines.append(f"- {k}: {json.dumps(ev[k])}")
+    return "\n".join(lines)
+
+
+def dump_w3j(path):
+    import e3nn
+    from e3nn import o3
+
+    torch.set_default_dtype(torch.float64)
+    arrays = {}
+    for l1 in range(6):
+        for l2 in range(6):
+            for l3 in range(abs(l1 - l2), min(l1 + l2, 5) + 1):
+                arrays[f"w3j_{l1}_{l2}_{l3}"] = o3.wigner_3j(l1, l2, l3).numpy()
+    vectors = torch.randn(64, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for normalize in (True, False):
+        arrays[f"sh_normalize_{normalize}"] = o3.spherical_harmonics(
+            list(range(6)), vectors, normalize=normalize, normalization="component"
+        ).numpy()
+    np.savez(path, **arrays)
+    print(f"e3nn {e3nn.__version__}: wrote {len(arrays)} arrays to {path}")
+
+
+def compare_w3j(path_a, path_b):
+    a, b = np.load(path_a), np.load(path_b)
+    same, flipped = [], []
+    for k in a.files:
+        x, y = a[k], b[k]
+        if k.startswith("sh_"):
+            print(f"{k}: max |a - b| = {np.abs(x - y).max():.3g} (max |a| = {np.abs(x).max():.3g})")
+        elif np.allclose(x, y, rtol=0, atol=1e-12):
+            same.append(k[4:])
+        elif np.allclose(x, -y, rtol=0, atol=1e-12):
+            flipped.append(k[4:])
+        else:
+            print(f"{k}: differs beyond a sign, max |a - b| = {np.abs(x - y).max():.3g}")
+    print(f"wigner_3j, l <= 5: {len(same)} triples equal (to 1e-12), {len(flipped)} of opposite sign:")
+    print("  " + " ".join(f"({k.replace('_', ',')})" for k in flipped))
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "w3j":
+        return dump_w3j(sys.argv[2])
+    if len(sys.argv) > 1 and sys.argv[1] == "w3j-compare":
+        return compare_w3j(sys.argv[2], sys.argv[3])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="mp0-medium")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    args = parser.parse_args()
+    bp = blueprint(args.config, args.seed)
+    print(json.dumps(bp, indent=1) if args.json else markdown(bp))
+
+
+if __name__ == "__main__":
+    main()
