@@ -211,11 +211,13 @@ def describe(model):
     return layers, state
 
 
-def cell_structure():
-    """A 4-atom triclinic cell of four different MP elements (Si, C, O, Ti)."""
+def cell_structure(zs_model):
+    """A 4-atom triclinic cell of four different elements of the model (Si, C,
+    O, Ti for the MP models; C, H, O, N for MACE-OFF)."""
     cell = np.array([[4.1, 0.0, 0.0], [0.3, 3.9, 0.0], [-0.2, 0.4, 4.3]])
     frac = np.array([[0.02, 0.01, 0.0], [0.49, 0.52, 0.03], [0.51, -0.02, 0.48], [0.03, 0.47, 0.55]])
-    return frac @ cell, np.array([14, 6, 8, 22]), cell
+    numbers = [14, 6, 8, 22] if 22 in zs_model else [6, 1, 8, 7]
+    return frac @ cell, np.array(numbers), cell
 
 
 def graph(positions, cell, r_max):
@@ -231,9 +233,9 @@ def graph(positions, cell, r_max):
 
 
 def evaluate(model, zs_model, r_max):
-    positions, numbers, cell = cell_structure()
+    positions, numbers, cell = cell_structure(zs_model)
     edge_index, unit_shifts = graph(positions, cell, r_max)
-    index = [zs_model.index(z) for z in numbers]
+    index = [zs_model.index(int(z)) for z in numbers]
     attrs = np.zeros((len(numbers), len(zs_model)))
     attrs[np.arange(len(numbers)), index] = 1.0
 
@@ -261,6 +263,13 @@ def evaluate(model, zs_model, r_max):
     minus[1, 2] -= h
     e_plus = model(batch(plus), compute_force=False)["energy"].item()
     e_minus = model(batch(minus), compute_force=False)["energy"].item()
+
+    # Inversion r -> -r (cell -> -cell, same edges, vectors and odd-l harmonics
+    # negated): a parity-respecting O(3) model gives the same energy.
+    inverted = dict(batch(-positions))
+    inverted["shifts"] = -inverted["shifts"]
+    inverted["cell"] = -inverted["cell"]
+    e_inverted = model(inverted, compute_force=False)["energy"].item()
     return {
         "numbers": numbers.tolist(),
         "positions": positions.tolist(),
@@ -273,6 +282,7 @@ def evaluate(model, zs_model, r_max):
         "sum_forces": forces.sum(axis=0).tolist(),
         "stress_3x3": stress.tolist(),
         "force_1z_vs_central_difference": [float(forces[1, 2]), -(e_plus - e_minus) / (2 * h)],
+        "energy_inverted_minus_energy": e_inverted - energy,
     }
 
 
@@ -326,7 +336,7 @@ def markdown(bp):
         lines.append("")
     ev = bp["evaluation_float64"]
     lines += ["## evaluation (float64)", ""]
-    for k in ("numbers", "n_edges", "energy", "interaction_energy", "node_energy", "forces", "sum_forces", "stress_3x3", "force_1z_vs_central_difference"):
+    for k in ("numbers", "n_edges", "energy", "interaction_energy", "node_energy", "forces", "sum_forces", "stress_3x3", "force_1z_vs_central_difference", "energy_inverted_minus_energy"):
         lines.append(f"- {k}: {json.dumps(ev[k])}")
     return "\n".join(lines)
 
