@@ -29,6 +29,7 @@ random or stand-ins (the real checkpoints cannot be downloaded here).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -289,6 +290,11 @@ def evaluate(model, zs_model, r_max):
 def blueprint(config, seed):
     import e3nn
     import mace
+
+    # mace.tools.cg prints a notice about cuequivariance on stdout at import:
+    # keep stdout for the blueprint itself.
+    with contextlib.redirect_stdout(sys.stderr):
+        import mace.modules  # noqa: F401
 
     torch.set_default_dtype(torch.float64)
     model = build_model(config, seed)
