@@ -21,6 +21,9 @@ writes e3nn's Wigner-3j symbols and spherical harmonics so that e3nn 0.4.4
     /work/venv-ref/bin/python  scripts/mace_blueprint.py w3j /tmp/e3nn06.npz
     /work/venv-ref/bin/python  scripts/mace_blueprint.py w3j-compare /tmp/e3nn044.npz /tmp/e3nn06.npz
 
+`check-conv-instructions` compares mace's convolution instructions with
+equipot's own construction (bindings/python/equipot/convert/irreps.py).
+
 The hyper-parameters of each configuration come from the foundation models'
 published training command lines (ACEsuit/mace-mp `mace_mp_0/*.sh`,
 ACEsuit/mace-off `mace_off23/train_scripts/medium.sh`) and mace's argument
@@ -383,7 +386,30 @@ def compare_w3j(path_a, path_b):
     print("  " + " ".join(f"({k.replace('_', ',')})" for k in flipped))
 
 
+def check_conv_instructions():
+    """mace's conv_tp instructions against equipot's sevenn-style construction
+    (bindings/python/equipot/convert/irreps.py, the Python twin of
+    UvuTensorProduct::sevenn), for the hidden irreps of the foundation models."""
+    from e3nn import o3
+
+    with contextlib.redirect_stdout(sys.stderr):
+        from mace.modules.irreps_tools import tp_out_irreps_with_instructions
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bindings", "python"))
+    from equipot.convert import irreps as eq
+
+    sh = o3.Irreps.spherical_harmonics(3)
+    target = (sh * 128).sort()[0].simplify()
+    for hidden in ["128x0e", "128x0e+128x1o", "128x0e+128x1o+128x2e"]:
+        mid, instructions = tp_out_irreps_with_instructions(o3.Irreps(hidden), sh, target)
+        paths = eq.convolution_instructions(eq.parse(hidden), eq.parse(str(sh)), eq.parse(str(target)))
+        ours = sorted(((i, j, slot) for i, j, _, _, slot in paths), key=lambda x: x[2])
+        theirs = [(i1, i2, i_out) for i1, i2, i_out, _, _ in instructions]
+        print(f"{hidden} x {sh} -> {target}: {len(theirs)} paths, M = {mid}, equal: {ours == theirs}")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "check-conv-instructions":
+        return check_conv_instructions()
     if len(sys.argv) > 1 and sys.argv[1] == "w3j":
         return dump_w3j(sys.argv[2])
     if len(sys.argv) > 1 and sys.argv[1] == "w3j-compare":
