@@ -236,7 +236,8 @@ def graph(positions, cell, r_max):
     return np.stack([i, j]), s.astype(float)
 
 
-def evaluate(model, zs_model, r_max):
+def evaluate(model, config):
+    zs_model, r_max = CONFIGS[config]["zs"], CONFIGS[config]["r_max"]
     positions, numbers, cell = cell_structure(zs_model)
     edge_index, unit_shifts = graph(positions, cell, r_max)
     index = [zs_model.index(int(z)) for z in numbers]
@@ -274,6 +275,7 @@ def evaluate(model, zs_model, r_max):
     inverted["shifts"] = -inverted["shifts"]
     inverted["cell"] = -inverted["cell"]
     e_inverted = model(inverted, compute_force=False)["energy"].item()
+    e_numpy, e_numpy_interaction = numpy_energy(model, config, positions, numbers, cell, edge_index, unit_shifts)
     return {
         "numbers": numbers.tolist(),
         "positions": positions.tolist(),
@@ -287,7 +289,192 @@ def evaluate(model, zs_model, r_max):
         "stress_3x3": stress.tolist(),
         "force_1z_vs_central_difference": [float(forces[1, 2]), -(e_plus - e_minus) / (2 * h)],
         "energy_inverted_minus_energy": e_inverted - energy,
+        "energy_from_the_document_in_numpy": e_numpy,
+        "numpy_minus_mace": e_numpy - energy,
+        "numpy_minus_mace_interaction_energy": e_numpy_interaction - out["interaction_energy"].item(),
     }
+
+
+# --- The document's formulas in plain numpy (energy only) -------------------
+# An independent reading of docs/mace-architecture.md: built from the state
+# dict, the hyper-parameters and e3nn's spherical harmonics and Wigner-3j
+# symbols only (no mace module is called), it must give mace's energy.
+
+
+def _irreps(text):
+    from e3nn import o3
+
+    return [(mul, ir.l, ir.p) for mul, ir in o3.Irreps(text)]
+
+
+def _blocks(x, irreps):
+    """Split e3nn-layout rows [n, dim] into [n, mul, 2l+1] blocks."""
+    out, start = [], 0
+    for mul, l, _ in irreps:
+        d = 2 * l + 1
+        out.append(x[:, start : start + mul * d].reshape(len(x), mul, d))
+        start += mul * d
+    return out
+
+
+def _join(blocks):
+    return np.concatenate([b.reshape(len(b), -1) for b in blocks], axis=1)
+
+
+def _linear(x, irreps_in, irreps_out, weight):
+    """e3nn Linear: paths (i_in, i_out) with equal irreps, ordered by i_in then
+    i_out, weight blocks [mul_in, mul_out], 1/sqrt(fan-in of the output)."""
+    xb = _blocks(x, irreps_in)
+    fan = [sum(m for m, l, p in irreps_in if (l, p) == (lo, po)) for _, lo, po in irreps_out]
+    out = [np.zeros((len(x), m, 2 * l + 1)) for m, l, _ in irreps_out]
+    k = 0
+    for i, (mi, li, pi) in enumerate(irreps_in):
+        for o, (mo, lo, po) in enumerate(irreps_out):
+            if (li, pi) == (lo, po):
+                w = weight[k : k + mi * mo].reshape(mi, mo)
+                k += mi * mo
+                out[o] += np.einsum("nud,uw->nwd", xb[i], w) / np.sqrt(fan[o])
+    assert k == weight.size
+    return _join(out)
+
+
+def _skip(x, irreps_in, irreps_out, types, n_el, weight):
+    """FullyConnectedTensorProduct(irreps_in x n_el x 0e -> irreps_out) with a
+    one-hot second input: an element-dependent linear map, 1/sqrt(sum mul_in * n_el)."""
+    xb = _blocks(x, irreps_in)
+    fan = [sum(m * n_el for m, l, p in irreps_in if (l, p) == (lo, po)) for _, lo, po in irreps_out]
+    out = [np.zeros((len(x), m, 2 * l + 1)) for m, l, _ in irreps_out]
+    k = 0
+    for i, (mi, li, pi) in enumerate(irreps_in):
+        for o, (mo, lo, po) in enumerate(irreps_out):
+            if (li, pi) == (lo, po):
+                w = weight[k : k + mi * n_el * mo].reshape(mi, n_el, mo)
+                k += mi * n_el * mo
+                out[o] += np.einsum("nud,unw->nwd", xb[i], w[:, types, :]) / np.sqrt(fan[o])
+    assert k == weight.size
+    return _join(out)
+
+
+def _silu_n(x, cst):
+    return cst * x / (1.0 + np.exp(-x))
+
+
+def numpy_energy(model, config, positions, numbers, cell, edge_index, unit_shifts):
+    from e3nn import o3
+
+    with contextlib.redirect_stdout(sys.stderr):
+        from mace.modules.irreps_tools import tp_out_irreps_with_instructions
+
+    c = CONFIGS[config]
+    sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
+    cst = model.interactions[0].conv_tp_weights.layer0.act.cst  # normalize2mom(silu)
+    zs, n_el, r_max, p = c["zs"], len(c["zs"]), c["r_max"], c["num_polynomial_cutoff"]
+    types = np.array([zs.index(int(z)) for z in numbers])
+    n = len(numbers)
+
+    sender, receiver = edge_index
+    v = positions[receiver] - positions[sender] + unit_shifts @ cell
+    r = np.linalg.norm(v, axis=1)
+    u = r / r_max
+    f = 1 - (p + 1) * (p + 2) / 2 * u**p + p * (p + 2) * u ** (p + 1) - p * (p + 1) / 2 * u ** (p + 2)
+    freq = np.arange(1, c["num_bessel"] + 1) * np.pi / r_max
+    e = np.sqrt(2 / r_max) * np.sin(freq * r[:, None]) / r[:, None] * f[:, None]
+    sh = o3.Irreps.spherical_harmonics(c["max_ell"])
+    y = o3.spherical_harmonics(sh, torch.tensor(v), normalize=True, normalization="component").numpy()
+    y_blocks = _blocks(y, _irreps(str(sh)))
+
+    hidden = _irreps(c["hidden_irreps"])
+    mul = hidden[0][0]
+    target = _irreps(str((sh * mul).sort()[0].simplify()))
+    h_irreps = [(mul, 0, 1)]
+    h = sd["node_embedding.linear.weight"].reshape(n_el, mul)[types] / np.sqrt(n_el)
+    energy = np.zeros(n)
+    T = c["num_interactions"]
+    for t in range(T):
+        kind = c["interaction_first"] if t == 0 else c["interaction"]
+        out_irreps = hidden if t < T - 1 else [hidden[0]]
+        pre = f"interactions.{t}."
+        sc = None
+        if kind == "RealAgnosticResidualInteractionBlock":
+            sc = _skip(h, h_irreps, out_irreps, types, n_el, sd[pre + "skip_tp.weight"])
+        hu = _linear(h, h_irreps, h_irreps, sd[pre + "linear_up.weight"])
+        # radial MLP
+        z = e
+        layers = len(c["radial_MLP"]) + 1
+        for k in range(layers):
+            w = sd[pre + f"conv_tp_weights.layer{k}.weight"]
+            z = z @ w / np.sqrt(w.shape[0])
+            if k < layers - 1:
+                z = _silu_n(z, cst)
+        # convolution, summed at the receiver
+        mid, instructions = tp_out_irreps_with_instructions(
+            o3.Irreps(_irreps_str(h_irreps)), sh, o3.Irreps(_irreps_str(target))
+        )
+        mid = _irreps(str(mid))
+        xb = _blocks(hu[sender], h_irreps)
+        msg = [np.zeros((n, m, 2 * l + 1)) for m, l, _ in mid]
+        for q, (i1, i2, io, _, _) in enumerate(instructions):
+            l1, l2, l3 = h_irreps[i1][1], _irreps(str(sh))[i2][1], mid[io][1]
+            cg = o3.wigner_3j(l1, l2, l3).double().numpy()
+            wq = z[:, q * mul : (q + 1) * mul]
+            m_e = np.sqrt(2 * l3 + 1) * np.einsum("eu,eua,eb,abk->euk", wq, xb[i1], y_blocks[i2][:, 0, :], cg)
+            np.add.at(msg[io], receiver, m_e)
+        out = _linear(_join(msg), mid, target, sd[pre + "linear.weight"]) / model.interactions[t].avg_num_neighbors
+        if kind == "RealAgnosticInteractionBlock":
+            out = _skip(out, target, target, types, n_el, sd[pre + "skip_tp.weight"])
+        # symmetric contraction on x[n, c, 16]
+        x = np.concatenate(_blocks(out, target), axis=2)
+        b_blocks = []
+        for k, (m_out, l_out, _) in enumerate(out_irreps):
+            cp = f"products.{t}.symmetric_contractions.contractions.{k}."
+            corr = c["correlation"]
+            acc = np.zeros((n, mul, 2 * l_out + 1))
+            for nu in range(1, corr + 1):
+                U = sd[cp + f"U_matrix_{nu}"]
+                if l_out == 0:
+                    U = U[None]
+                W = sd[cp + "weights_max"] if nu == corr else sd[cp + f"weights.{corr - 1 - nu}"]
+                for node in range(n):
+                    # contract the feature indices i_nu, ..., i_1 with x[c, :], last first
+                    P = np.einsum("...ik,ci->c...k", U, x[node])
+                    for _ in range(nu - 1):
+                        P = np.einsum("c...ik,ci->c...k", P, x[node])
+                    acc[node] += np.einsum("cmk,kc->cm", P, W[types[node]])
+            b_blocks.append(acc)
+        hn = _linear(_join(b_blocks), out_irreps, out_irreps, sd[f"products.{t}.linear.weight"])
+        h = hn + sc if sc is not None else hn
+        h_irreps = out_irreps
+        # readout
+        if t < T - 1:
+            energy += _linear(h, h_irreps, [(1, 0, 1)], sd[f"readouts.{t}.linear.weight"])[:, 0]
+        else:
+            m_mlp = _irreps(c["MLP_irreps"])
+            y1 = _silu_n(_linear(h, h_irreps, m_mlp, sd[f"readouts.{t}.linear_1.weight"]), cst)
+            energy += _linear(y1, m_mlp, [(1, 0, 1)], sd[f"readouts.{t}.linear_2.weight"])[:, 0]
+    e0 = sd["atomic_energies_fn.atomic_energies"][types]
+    interaction = sd["scale_shift.scale"] * energy + sd["scale_shift.shift"]
+    return float(np.sum(e0 + interaction)), float(np.sum(interaction))
+
+
+def _irreps_str(irreps):
+    return "+".join(f"{m}x{l}{'e' if p == 1 else 'o'}" for m, l, p in irreps)
+
+
+def strengthen(model, config, seed):
+    """Re-draw every parameter from N(0, 1) (seeded), scale the node embedding
+    by sqrt(n_elements) and the first radial layer by 10, and set
+    avg_num_neighbors to 8: mace's initialization keeps every feature tiny
+    (rms ~1e-3 after the first interaction), which would make a comparison
+    insensitive; with these weights the interaction energy is O(1) to O(100) eV
+    and the forces O(1) eV/A or more."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for _, param in model.named_parameters():
+            param.copy_(torch.randn(param.shape, generator=gen))
+        model.node_embedding.linear.weight.mul_(len(CONFIGS[config]["zs"]) ** 0.5)
+        for block in model.interactions:
+            block.conv_tp_weights.layer0.weight.mul_(10.0)
+            block.avg_num_neighbors = 8.0
 
 
 def blueprint(config, seed):
@@ -311,7 +498,8 @@ def blueprint(config, seed):
         "total_parameters": sum(p.numel() for p in model.parameters()),
         "state_dict": state,
         "layers": layers,
-        "evaluation_float64": evaluate(model, CONFIGS[config]["zs"], CONFIGS[config]["r_max"]),
+        "evaluation_float64": evaluate(model, config),
+        "evaluation_float64_strong_weights": (strengthen(model, config, seed), evaluate(model, config))[1],
     }
 
 
@@ -343,10 +531,18 @@ def markdown(bp):
                 for i1, i2, io, mode, hw, w, shape in info["instructions"]:
                     lines.append(f"| {i1} | {i2} | {io} | {mode} | {hw} | {fmt(w)} | {tuple(shape)} |")
         lines.append("")
-    ev = bp["evaluation_float64"]
-    lines += ["## evaluation (float64)", ""]
-    for k in ("numbers", "n_edges", "energy", "interaction_energy", "node_energy", "forces", "sum_forces", "stress_3x3", "force_1z_vs_central_difference", "energy_inverted_minus_energy"):
-        lines.append(f"- {k}: {json.dumps(ev[k])}")
+    keys = (
+        "numbers", "n_edges", "energy", "interaction_energy", "node_energy", "forces", "sum_forces",
+        "stress_3x3", "force_1z_vs_central_difference", "energy_inverted_minus_energy",
+        "energy_from_the_document_in_numpy", "numpy_minus_mace", "numpy_minus_mace_interaction_energy",
+    )
+    for title, key in (
+        ("evaluation (float64, mace's initialization)", "evaluation_float64"),
+        ("evaluation (float64, strong weights: see strengthen())", "evaluation_float64_strong_weights"),
+    ):
+        lines += [f"## {title}", ""]
+        lines += [f"- {k}: {json.dumps(bp[key][k])}" for k in keys]
+        lines.append("")
     return "\n".join(lines)
 
 
