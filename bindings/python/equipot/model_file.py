@@ -8,7 +8,7 @@ import json
 from . import safetensors
 
 FORMAT_VERSION = '1.0'
-ARCHITECTURES = ('nequip',)
+ARCHITECTURES = ('nequip', 'mace')
 
 
 class ModelFileError(ValueError):
@@ -56,11 +56,14 @@ def read(path, expect_architecture=None):
     for key in ('species', 'cutoff', 'hyperparameters'):
         if key not in meta:
             raise ModelFileError(f'{path}: metadata lacks "{key}"')
-    if arch == 'nequip':
-        from . import nequip
+    if arch in ('nequip', 'mace'):
+        if arch == 'nequip':
+            from . import nequip as checker
+        else:
+            from . import mace as checker
 
         try:
-            nequip.check_tensors(meta, tensors, path)
+            checker.check_tensors(meta, tensors, path)
         except (KeyError, TypeError) as e:
             raise ModelFileError(f'{path}: incomplete hyperparameters ({e!r})') from None
         except ValueError as e:

@@ -1,11 +1,14 @@
 """Converters from upstream checkpoints to equipot model files (no torch needed)."""
 
-CONVERTERS = ('sevenn',)
+CONVERTERS = ('sevenn', 'mace')
 
 
 def main(argv):
     if not argv or argv[0] not in CONVERTERS:
         raise SystemExit(f'usage: python -m equipot.convert {{{",".join(CONVERTERS)}}} CHECKPOINT OUT')
-    from . import sevenn
+    if argv[0] == 'sevenn':
+        from . import sevenn as converter
+    else:
+        from . import mace as converter
 
-    sevenn.main(argv[1:])
+    converter.main(argv[1:])

@@ -2,7 +2,10 @@
 
 No torch import. Only the globals that plain checkpoints use are allowed
 (OrderedDict, torch tensor rebuilds and storages, numpy arrays and scalars);
-anything else is refused, so a checkpoint cannot run code.
+anything else is refused, so a checkpoint cannot run code. A caller that reads
+a pickled module (mace saves whole models) names the module prefixes whose
+classes and functions become inert `Stub`s: they record the arguments and the
+state the pickle gives them and run nothing.
 """
 
 import collections
@@ -119,16 +122,57 @@ for _module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
         _ALLOWED[(_module, _name)] = lambda _name=_name: _multiarray(_name)
 
 
+class Stub:
+    """An inert stand-in for a class or function of a pickled module tree.
+
+    `args` are the constructor (or call) arguments the pickle passed, `state`
+    what it restored (a torch Module's __dict__); `qualname` is "module.name".
+    """
+
+    qualname = ''
+
+    def __new__(cls, *args, **kwargs):
+        obj = object.__new__(cls)
+        obj.args, obj.kwargs, obj.state = args, kwargs, {}
+        return obj
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __repr__(self):
+        return f'<Stub {self.qualname}>'
+
+
+_STUBS = {}
+
+
+def _stub_class(module, name):
+    key = f'{module}.{name}'
+    if key not in _STUBS:
+        _STUBS[key] = type(name, (Stub,), {'qualname': key})
+    return _STUBS[key]
+
+
+_BUILTINS = {('builtins', 'set'): set, ('__builtin__', 'set'): set}
+
+
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, data, archive, prefix):
+    def __init__(self, data, archive, prefix, stubs):
         super().__init__(io.BytesIO(data))
-        self.archive, self.prefix, self.storages = archive, prefix, {}
+        self.archive, self.prefix, self.storages, self.stubs = archive, prefix, {}, tuple(stubs)
 
     def find_class(self, module, name):
         if module == 'torch' and name in _STORAGE_DTYPES:
             return _StorageType(name)
         if (module, name) in _ALLOWED:
             return _ALLOWED[(module, name)]()
+        if self.stubs and (module, name) in _BUILTINS:
+            return _BUILTINS[(module, name)]
+        if any(module == p or module.startswith(p + '.') for p in self.stubs):
+            return _stub_class(module, name)
         raise CheckpointError(f'checkpoint refers to {module}.{name}, which a plain checkpoint never needs')
 
     def persistent_load(self, pid):
@@ -142,8 +186,10 @@ class _Unpickler(pickle.Unpickler):
         return self.storages[key]
 
 
-def load(path):
-    """Unpickle a torch zip checkpoint. Tensors come back as `Tensor` (call .numpy())."""
+def load(path, stubs=()):
+    """Unpickle a torch zip checkpoint. Tensors come back as `Tensor` (call .numpy()).
+
+    `stubs`: module prefixes (e.g. "mace", "torch.nn") whose globals become `Stub`s."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
@@ -159,7 +205,7 @@ def load(path):
         raise CheckpointError(f'{path}: big-endian checkpoints are not supported')
     try:
         data = archive.read(pickles[0])
-        return _Unpickler(data, archive, prefix).load()
+        return _Unpickler(data, archive, prefix, stubs).load()
     except CheckpointError as e:
         raise CheckpointError(f'{path}: {e}') from None
     except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, OSError, ValueError, TypeError) as e:

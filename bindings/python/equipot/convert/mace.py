@@ -1,0 +1,387 @@
+"""mace-torch model (a whole pickled ScaleShiftMACE) -> equipot model file, without torch.
+
+mace saves models with `torch.save(model)`: the pickle references mace's, e3nn's
+and torch.nn's classes. The restricted unpickler of torch_zip turns each of
+them into an inert stub holding the module's __dict__ (its `_parameters`,
+`_buffers`, `_modules` and plain attributes), so nothing from the file runs.
+From that tree this module rebuilds mace's state dict, reads the
+hyper-parameters mace keeps as attributes (irreps, avg_num_neighbors,
+correlation, the normalize2mom constants, ...), refuses everything
+docs/mace-architecture.md does not describe, and writes the format-1.1
+"mace" file (docs/model-format.md) with the U matrices stored sparse.
+"""
+
+import hashlib
+import json
+import math
+import os
+
+import numpy as np
+
+from .. import __version__
+from .. import mace as mace_file
+from .. import model_file
+from . import irreps as ir
+from .torch_zip import CheckpointError, Stub, Tensor, load
+
+FORMAT_VERSION = '1.1'
+STUB_MODULES = ('mace', 'e3nn', 'torch.nn', 'torch.fx')
+INTERACTIONS = {
+    'mace.modules.blocks.RealAgnosticInteractionBlock': 'plain',
+    'mace.modules.blocks.RealAgnosticResidualInteractionBlock': 'residual',
+}
+READOUTS = {
+    'mace.modules.blocks.LinearReadoutBlock': 'linear',
+    'mace.modules.blocks.NonLinearReadoutBlock': 'nonlinear',
+}
+SILU = 'torch.nn.functional.silu'
+TOP_MODULES = {'node_embedding', 'radial_embedding', 'spherical_harmonics', 'atomic_energies_fn',
+               'interactions', 'products', 'readouts', 'scale_shift'}
+
+
+class ConversionError(ValueError):
+    """A model that this converter cannot turn into an equipot model."""
+
+
+# --- the stub tree ----------------------------------------------------------------------------
+
+def _state(module):
+    """A stub module's __dict__; an fx GraphModule pickles as reduce_graph_module(body, ...)."""
+    if module.qualname == 'torch.fx.graph_module.reduce_graph_module':
+        return module.args[0]
+    return module.state
+
+
+def _kind(module):
+    return module.qualname if isinstance(module, Stub) else type(module).__name__
+
+
+def child(module, path):
+    """The submodule at a dotted path, or a ConversionError naming it."""
+    for part in path.split('.'):
+        children = _state(module).get('_modules', {})
+        if part not in children or children[part] is None:
+            raise ConversionError(f'the model has no module {path}')
+        module = children[part]
+    return module
+
+
+def attr(module, name, default=KeyError):
+    st = _state(module)
+    if name in st:
+        return st[name]
+    if default is KeyError:
+        raise ConversionError(f'{_kind(module)} lacks the attribute {name}')
+    return default
+
+
+def state_dict(module, prefix=''):
+    """torch.nn.Module.state_dict() of the stub tree: name -> numpy array."""
+    st = _state(module)
+    out = {}
+    for name, p in st.get('_parameters', {}).items():
+        if p is not None:
+            out[prefix + name] = p.numpy()
+    skip = st.get('_non_persistent_buffers_set', set())
+    for name, b in st.get('_buffers', {}).items():
+        if b is not None and name not in skip:
+            out[prefix + name] = b.numpy()
+    for name, m in st.get('_modules', {}).items():
+        if m is not None:
+            out.update(state_dict(m, f'{prefix}{name}.'))
+    return out
+
+
+def irreps(value):
+    """e3nn Irreps (a stub of tuples of _MulIr(mul, Irrep((l, p)))) or a string -> [(mul, (l, p))]."""
+    if isinstance(value, str):
+        return ir.parse(value)
+    if not isinstance(value, Stub) or not value.qualname.endswith('Irreps'):
+        raise ConversionError(f'expected irreps, found {value!r}')
+    out = []
+    for mul_ir in value.args[0]:
+        mul, irrep = mul_ir.args[0]
+        l, p = irrep.args[0]
+        out.append((int(mul), (int(l), int(p))))
+    return out
+
+
+def _instructions(module):
+    """e3nn Instruction namedtuples (stubs) -> tuples of their fields."""
+    return [tuple(i.args) for i in attr(module, 'instructions')]
+
+
+# --- checks and hyper-parameters ---------------------------------------------------------------
+
+def _normalize2mom(module, constants, where):
+    """The silu of a normalize2mom module: record its constant (must agree everywhere)."""
+    if _kind(module) != 'e3nn.math._normalize_activation.normalize2mom':
+        raise ConversionError(f'{where}: activation {_kind(module)} is not supported (only normalize2mom silu)')
+    f = attr(module, 'f')
+    if getattr(f, 'qualname', None) != SILU:
+        raise ConversionError(f'{where}: activation {getattr(f, "qualname", f)} is not supported (only silu)')
+    cst = float(attr(module, 'cst'))
+    if constants.setdefault('silu', cst) != cst:
+        raise ConversionError(f'{where}: normalize2mom constant {cst} differs from {constants["silu"]}')
+
+
+def _radial_mlp(net, constants, where):
+    """FullyConnectedNet([n_basis, h..., W], silu) without biases: returns the hidden widths."""
+    hs = [int(h) for h in attr(net, 'hs')]
+    for k in range(len(hs) - 1):
+        layer = child(net, f'layer{k}')
+        if attr(layer, 'var_in') != 1 or attr(layer, 'var_out') != 1:
+            raise ConversionError(f'{where}.layer{k}: var_in / var_out other than 1 are not supported')
+        act = _state(layer).get('_modules', {}).get('act', attr(layer, 'act', None))
+        if (act is None) != (k == len(hs) - 2):
+            raise ConversionError(f'{where}.layer{k}: activation only between layers is supported')
+        if act is not None:
+            _normalize2mom(act, constants, f'{where}.layer{k}')
+    return hs[1:-1]
+
+
+def _no_bias(module, where):
+    if attr(module, 'bias_numel', 0):
+        raise ConversionError(f'{where}: linear layers with biases are not supported')
+
+
+def describe(root):
+    """(hyperparameters, constants, species, cutoff) of a ScaleShiftMACE stub tree."""
+    if _kind(root) != 'mace.modules.models.ScaleShiftMACE':
+        raise ConversionError(f'{_kind(root)} is not supported (only mace.modules.models.ScaleShiftMACE)')
+    extra = set(attr(root, '_modules')) - TOP_MODULES
+    if extra:
+        raise ConversionError(f'modules {sorted(extra)} are not supported (ZBL, embeddings, LAMMPS, ...)')
+    heads = attr(root, 'heads', ['Default'])
+    if len(heads) != 1:
+        raise ConversionError(f'multi-head models ({heads}) are not supported yet')
+    for flag in ('use_so3', 'use_agnostic_product', 'use_last_readout_only', 'use_edge_irreps_first'):
+        if attr(root, flag, False):
+            raise ConversionError(f'{flag}=True is not supported')
+    if not attr(root, 'apply_cutoff', True):
+        raise ConversionError('apply_cutoff=False is not supported')
+    if attr(root, 'edge_irreps', None) is not None:
+        raise ConversionError('edge_irreps is not supported')
+    state = state_dict(root)
+    species = [int(z) for z in state['atomic_numbers']]
+    if species != sorted(set(species)):
+        raise ConversionError('atomic_numbers must be increasing')
+    cutoff = float(state['r_max'])
+    constants = {}
+
+    radial = child(root, 'radial_embedding')
+    if set(attr(radial, '_modules')) != {'bessel_fn', 'cutoff_fn'}:
+        raise ConversionError(f'radial embedding {sorted(attr(radial, "_modules"))}: only Bessel basis + '
+                              'polynomial cutoff are supported (no distance transform)')
+    bessel, cut = child(radial, 'bessel_fn'), child(radial, 'cutoff_fn')
+    if _kind(bessel) != 'mace.modules.radial.BesselBasis' or _kind(cut) != 'mace.modules.radial.PolynomialCutoff':
+        raise ConversionError(f'radial embedding {_kind(bessel)} / {_kind(cut)} is not supported')
+    prefactor = float(state['radial_embedding.bessel_fn.prefactor'])
+    if float(state['radial_embedding.bessel_fn.r_max']) != cutoff or float(state['radial_embedding.cutoff_fn.r_max']) != cutoff:
+        raise ConversionError('the radial embedding r_max differs from the model r_max')
+    if not math.isclose(prefactor, math.sqrt(2.0 / cutoff), rel_tol=1e-12):
+        raise ConversionError(f'Bessel prefactor {prefactor} is not sqrt(2 / r_max)')
+
+    sh = child(root, 'spherical_harmonics')
+    if attr(sh, 'normalize') is not True or attr(sh, 'normalization') != 'component':
+        raise ConversionError('spherical harmonics must be normalize=True, normalization="component"')
+    sh_irreps = irreps(attr(sh, 'irreps_out'))
+    if any(p != (-1) ** l for _, (l, p) in sh_irreps):
+        raise ConversionError('spherical harmonics without parity (use_so3) are not supported')
+    _no_bias(child(root, 'node_embedding.linear'), 'node_embedding.linear')
+
+    n_int = int(state['num_interactions'])
+    interactions, products, readouts = (child(root, n) for n in ('interactions', 'products', 'readouts'))
+    hp_nodes, hp_edge, hp_target, kinds, avg, corr, residual, ro, mlp = [], [], [], [], [], [], [], [], []
+    for t in range(n_int):
+        block, product, readout = (child(m, str(t)) for m in (interactions, products, readouts))
+        kind = INTERACTIONS.get(_kind(block))
+        if kind is None:
+            raise ConversionError(f'interactions.{t}: {_kind(block)} is not supported')
+        kinds.append(kind)
+        h_in = irreps(attr(block, 'node_feats_irreps'))
+        edge = irreps(attr(block, 'edge_irreps'))
+        target = irreps(attr(block, 'target_irreps'))
+        if edge != h_in:
+            raise ConversionError(f'interactions.{t}: edge irreps {ir.to_str(edge)} differ from the node irreps')
+        paths = ir.convolution_instructions(edge, sh_irreps, target)
+        mace_paths = _instructions(child(block, 'conv_tp'))
+        ours = [(i, j, slot) for i, j, _, _, slot in paths]
+        theirs = sorted(((i1, i2, io) for i1, i2, io, *_ in mace_paths), key=lambda x: x[2])
+        if sorted(ours, key=lambda x: x[2]) != theirs or any(m[3] != 'uvu' for m in mace_paths):
+            raise ConversionError(f'interactions.{t}.conv_tp: instructions differ from equipot\'s construction')
+        for i, j, (l3, _), _, _ in paths:
+            if (edge[i][1][0] + sh_irreps[j][1][0] + l3) % 2:
+                raise ConversionError(f'interactions.{t}.conv_tp: odd l1+l2+l3 path (e3nn 0.4.4 sign differs)')
+        for name in ('linear_up', 'linear'):
+            _no_bias(child(block, name), f'interactions.{t}.{name}')
+        mlp.append(_radial_mlp(child(block, 'conv_tp_weights'), constants, f'interactions.{t}.conv_tp_weights'))
+        avg.append(float(attr(block, 'avg_num_neighbors')))
+        sc = child(product, 'symmetric_contractions')
+        h_out = irreps(attr(sc, 'irreps_out'))
+        if irreps(attr(sc, 'irreps_in')) != target:
+            raise ConversionError(f'products.{t}: contraction input differs from the target irreps')
+        contractions = [child(sc, f'contractions.{k}') for k in range(len(h_out))]
+        c = {int(attr(x, 'correlation')) for x in contractions}
+        if len(c) != 1:
+            raise ConversionError(f'products.{t}: contractions of different correlation orders')
+        corr.append(c.pop())
+        if attr(product, 'use_agnostic_product', False):
+            raise ConversionError(f'products.{t}: use_agnostic_product is not supported')
+        residual.append(bool(attr(product, 'use_sc')))
+        if residual[-1] and kind != 'residual':
+            raise ConversionError(f'products.{t}: use_sc after a non-residual interaction')
+        _no_bias(child(product, 'linear'), f'products.{t}.linear')
+        skip = child(block, 'skip_tp')
+        want_skip = (h_in, h_out) if kind == 'residual' else (target, target)
+        if (irreps(attr(skip, 'irreps_in1')), irreps(attr(skip, 'irreps_out'))) != want_skip:
+            raise ConversionError(f'interactions.{t}.skip_tp: irreps differ from mace\'s construction')
+        rk = READOUTS.get(_kind(readout))
+        if rk is None or (rk == 'nonlinear') != (t == n_int - 1):
+            raise ConversionError(f'readouts.{t}: {_kind(readout)} is not supported here')
+        if rk == 'linear':
+            _no_bias(child(readout, 'linear'), f'readouts.{t}.linear')
+            ro.append({'kind': 'linear'})
+        else:
+            if int(attr(readout, 'num_heads', 1)) != 1:
+                raise ConversionError(f'readouts.{t}: multi-head readout')
+            acts = [child(readout, f'non_linearity.acts.{k}') for k in range(len(attr(child(readout, 'non_linearity.acts'), '_modules')))]
+            if len(acts) != 1:
+                raise ConversionError(f'readouts.{t}: only one activation (silu on scalars) is supported')
+            _normalize2mom(acts[0], constants, f'readouts.{t}.non_linearity')
+            for name in ('linear_1', 'linear_2'):
+                _no_bias(child(readout, name), f'readouts.{t}.{name}')
+            ro.append({'kind': 'nonlinear', 'irreps_hidden': ir.to_str(irreps(attr(readout, 'hidden_irreps'))),
+                       'activation': 'silu'})
+        hp_nodes.append(ir.to_str(h_in))
+        hp_edge.append(ir.to_str(edge))
+        hp_target.append(ir.to_str(target))
+        if t == n_int - 1:
+            hp_nodes.append(ir.to_str(h_out))
+    if len({tuple(m) for m in mlp}) != 1:
+        raise ConversionError('radial MLPs of different widths per interaction are not supported')
+    hyper = {
+        'num_species': len(species),
+        'num_interactions': n_int,
+        'irreps_spherical_harmonics': ir.to_str(sh_irreps),
+        'irreps_node': hp_nodes,
+        'irreps_edge': hp_edge,
+        'irreps_target': hp_target,
+        'interactions': kinds,
+        'avg_num_neighbors': avg,
+        'correlation': corr,
+        'product_residual': residual,
+        'radial_basis': {'name': 'bessel', 'num_basis': int(state['radial_embedding.bessel_fn.bessel_weights'].size),
+                         'prefactor': 'sqrt(2/r_max)'},
+        'cutoff_function': {'name': 'polynomial', 'p': int(state['radial_embedding.cutoff_fn.p'])},
+        'apply_cutoff': True,
+        'distance_transform': None,
+        'pair_repulsion': None,
+        'radial_mlp_hidden': mlp[0],
+        'activation_radial': 'silu',
+        'readouts': ro,
+        'use_bias_in_linear': False,
+    }
+    return hyper, {'normalize2mom': constants}, species, cutoff
+
+
+# --- tensors ------------------------------------------------------------------------------------
+
+def sparse(u):
+    """(shape, flat increasing indices, values) of the nonzeros of u."""
+    flat = np.ascontiguousarray(u).reshape(-1)
+    idx = np.flatnonzero(flat)
+    return np.asarray(u.shape, dtype=np.int64), idx.astype(np.int64), flat[idx].copy()
+
+
+def tensors_for_file(state, hyper):
+    """The model file's tensors from mace's state dict; every dropped tensor is checked."""
+    out = {}
+    nodes = [ir.parse(x) for x in hyper['irreps_node']]
+    for name, arr in state.items():
+        if name in ('atomic_numbers', 'r_max', 'num_interactions') or name.startswith(
+                ('radial_embedding.bessel_fn.r_max', 'radial_embedding.bessel_fn.prefactor', 'radial_embedding.cutoff_fn.')):
+            continue  # moved to the metadata (checked in describe)
+        if name.endswith(('.output_mask', '.bias', 'conv_tp.weight')) or '._w3j_' in name:
+            if name.endswith(('.bias', 'conv_tp.weight')) and arr.size:
+                raise ConversionError(f'{name}: a non-empty tensor mace should not have here')
+            continue  # derived from the irreps, or empty
+        if name.endswith('_zeroed'):
+            if bool(arr):
+                raise ConversionError(f'{name} is true (a zero U matrix): not supported')
+            continue
+        if '.U_matrix_' in name:
+            shape, idx, values = sparse(arr)
+            out[f'{name}.shape'], out[f'{name}.indices'], out[f'{name}.values'] = shape, idx, values
+            continue
+        if name.startswith('scale_shift.') or name == 'atomic_energies_fn.atomic_energies':
+            arr = np.asarray(arr).reshape(-1)
+        out[name] = np.ascontiguousarray(arr)
+    for t in range(hyper['num_interactions']):
+        for k in range(len(nodes[t + 1])):
+            for nu in range(1, hyper['correlation'][t] + 1):
+                u = f'{mace_file.contraction_prefix(t, k)}.U_matrix_{nu}'
+                if not np.array_equal(mace_file.dense_u(out, u), state[u]):
+                    raise ConversionError(f'{u}: the sparse round trip is not exact')
+    return out
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_model(path):
+    """(root stub, state dict) of a pickled mace model file."""
+    root = load(path, stubs=STUB_MODULES)
+    if not isinstance(root, Stub):
+        raise ConversionError(f'{path}: not a pickled mace model (a {type(root).__name__}; '
+                              'state-dict checkpoints are not supported)')
+    return root, state_dict(root)
+
+
+def convert(model_path, out):
+    """Convert a pickled mace-torch ScaleShiftMACE to an equipot model file. Returns the metadata."""
+    root, state = read_model(model_path)
+    hyper, constants, species, cutoff = describe(root)
+    meta = {
+        'format_version': FORMAT_VERSION,
+        'architecture': 'mace',
+        'flavor': 'mace-torch',
+        'species': species,
+        'cutoff': cutoff,
+        'units': {'length': 'angstrom', 'energy': 'eV'},
+        'modals': [],
+        'default_modal': None,
+        'hyperparameters': hyper,
+        'constants': constants,
+        'tensor_names': 'mace',
+        'provenance': {
+            'converter': f'equipot.convert.mace {__version__}',
+            'source_file': os.path.basename(str(model_path)),
+            'source_sha256': _sha256(model_path),
+            'source_format': 'pickled torch.nn.Module (mace-torch)',
+            'source_version': 'mace-torch 0.3.x, e3nn 0.4.4',
+        },
+    }
+    tensors = tensors_for_file(state, hyper)
+    mace_file.check_tensors(meta, tensors, str(out))
+    model_file.write(out, meta, tensors)
+    return meta
+
+
+def main(args):
+    if len(args) != 2:
+        raise SystemExit('usage: python -m equipot.convert mace MODEL OUT')
+    try:
+        meta = convert(args[0], args[1])
+    except (ConversionError, CheckpointError, model_file.ModelFileError) as e:
+        raise SystemExit(f'error: {e}')
+    print(json.dumps({'wrote': args[1], 'species': len(meta['species']),
+                      'interactions': meta['hyperparameters']['interactions']}))
+
+
+__all__ = ['convert', 'main', 'ConversionError', 'Tensor']
