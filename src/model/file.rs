@@ -72,9 +72,17 @@ pub fn load_modal(path: impl AsRef<Path>, modal: Option<&str>) -> Result<Model> 
                 other => other,
             }),
         ("nequip", None) => Err(format_error(path, "a \"nequip\" model needs its weights: a safetensors file, not JSON")),
+        ("mace", Some(tensors)) => match modal {
+            Some(m) => Err(Error::InvalidArgument(format!("{}: modal {m:?} given, but this model has none", path.display()))),
+            None => super::mace::Mace::from_file(&meta, tensors).map(Model::new).map_err(|e| match e {
+                Error::ModelFormat(why) => format_error(path, &why),
+                other => other,
+            }),
+        },
+        ("mace", None) => Err(format_error(path, "a \"mace\" model needs its weights: a safetensors file, not JSON")),
         (other, _) => Err(format_error(
             path,
-            &format!("architecture \"{other}\" cannot be loaded by this version of equipot (it loads: lennard-jones, nequip)"),
+            &format!("architecture \"{other}\" cannot be loaded by this version of equipot (it loads: lennard-jones, nequip, mace)"),
         )),
     }
 }

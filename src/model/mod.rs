@@ -6,8 +6,10 @@
 //!   (positive under compression); ASE's stress is σ = -W / V (eV/Å³).
 //! - energy sums per-atom energies of local atoms only.
 
+mod description;
 pub mod file;
 pub mod halo;
+pub mod mace;
 pub mod nequip;
 pub mod safetensors;
 mod lennard_jones;

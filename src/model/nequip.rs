@@ -4,12 +4,13 @@
 //! shift; forces and virial from the hand-written backward.
 
 use super::halo::{self, HaloDirection, HaloExchange};
+use super::description::{format_error, Description, Species};
 use super::safetensors::SafeTensors;
 use super::{accumulate_edge_gradients, Outputs, Potential, Precision, Request};
 use crate::backend::{cpu::zeros, Workspace};
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
-use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear, LinearSpec, PathNormalization};
+use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear};
 use crate::nn::{PolynomialCutoff, XplorCutoff};
 use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
@@ -155,54 +156,7 @@ struct Block<T> {
     gate: Gate<T>,
 }
 
-/// The model-file description, read and checked.
-struct Description<'a> {
-    meta: &'a Value,
-    tensors: &'a SafeTensors,
-}
-
-fn format_error(what: String) -> Error {
-    Error::ModelFormat(what)
-}
-
-impl<'a> Description<'a> {
-    fn hyper(&self, key: &str) -> Result<&'a Value> {
-        self.meta
-            .get("hyperparameters")
-            .and_then(|h| h.get(key))
-            .ok_or_else(|| format_error(format!("hyperparameters lack \"{key}\"")))
-    }
-    fn usize(&self, key: &str) -> Result<usize> {
-        self.hyper(key)?.as_u64().map(|x| x as usize).ok_or_else(|| format_error(format!("\"{key}\" must be an integer")))
-    }
-    fn irreps_list(&self, key: &str) -> Result<Vec<Irreps>> {
-        self.hyper(key)?
-            .as_array()
-            .ok_or_else(|| format_error(format!("\"{key}\" must be a list of irreps")))?
-            .iter()
-            .map(|v| v.as_str().ok_or_else(|| format_error(format!("\"{key}\" must hold strings"))).and_then(Irreps::parse))
-            .collect()
-    }
-    fn activation(&self, name: &str) -> Result<Activation> {
-        let act = Activation::from_name(name)?;
-        // The file stores e3nn's normalization constant; ours must agree.
-        if let Some(stored) = self.meta.pointer(&format!("/constants/normalize2mom/{name}")).and_then(Value::as_f64) {
-            let ours = act.second_moment_constant();
-            if ((ours - stored) / stored).abs() > 1e-12 {
-                return Err(format_error(format!(
-                    "normalize2mom[{name}] is {stored} in the file but {ours} by e3nn's definition"
-                )));
-            }
-        }
-        Ok(act)
-    }
-    fn tensor(&self, name: &str, numel: usize) -> Result<Vec<f64>> {
-        let (values, shape) = self.tensors.f64(name)?;
-        if values.len() != numel {
-            return Err(format_error(format!("tensor {name:?} has shape {shape:?}, expected {numel} values")));
-        }
-        Ok(values)
-    }
+impl Description<'_> {
     fn envelope<T: Real>(&self, cutoff: f64) -> Result<Envelope<T>> {
         let spec = self.hyper("cutoff_function")?;
         Ok(match spec.get("name").and_then(Value::as_str) {
@@ -216,11 +170,6 @@ impl<'a> Description<'a> {
             )?),
             _ => return Err(format_error(format!("cutoff function {spec} is not supported"))),
         })
-    }
-    fn linear<T: Real>(&self, name: &str, irreps_in: &Irreps, irreps_out: &Irreps) -> Result<Linear<T>> {
-        let spec = LinearSpec::new(irreps_in, irreps_out, None, false, PathNormalization::Element)?;
-        let weight = self.tensor(&format!("{name}.linear.weight"), spec.weight_numel())?;
-        Linear::new(&spec, &weight, &[])
     }
 }
 
@@ -239,17 +188,7 @@ impl Nequip {
     /// the file's default).
     pub fn from_file(meta: &Value, tensors: &SafeTensors, modal: Option<&str>) -> Result<Nequip> {
         let d = Description { meta, tensors };
-        let species: Vec<i32> = meta
-            .get("species")
-            .and_then(Value::as_array)
-            .and_then(|a| a.iter().map(|z| z.as_i64().and_then(|z| i32::try_from(z).ok())).collect())
-            .ok_or_else(|| format_error("\"species\" must be a list of atomic numbers".into()))?;
-        let cutoff = meta.get("cutoff").and_then(Value::as_f64).ok_or_else(|| format_error("no numeric \"cutoff\"".into()))?;
-        let mut type_of = vec![-1; crate::graph::MAX_ATOMIC_NUMBER as usize + 1];
-        for (k, &z) in species.iter().enumerate() {
-            let slot = usize::try_from(z).ok().and_then(|z| type_of.get_mut(z));
-            *slot.ok_or_else(|| format_error(format!("species holds atomic number {z}")))? = k as i32;
-        }
+        let Species { species, cutoff, type_of } = Species::from_meta(meta)?;
         let f64 = Network::build(&d, species.len(), cutoff, modal)?;
         let f32 = Network::build(&d, species.len(), cutoff, modal)?;
         Ok(Nequip { n_blocks: f64.blocks.len(), species, cutoff, type_of, f64, f32 })

@@ -9,7 +9,8 @@ use rayon::prelude::*;
 /// Edges per parallel task.
 const EDGES_PER_TASK: usize = 256;
 
-/// B_k(r) = (2/r_c)·sin(c_k r)/r, c_k = kπ/r_c unless trained.
+/// B_k(r) = (2/r_c)·sin(c_k r)/r, c_k = kπ/r_c unless trained (SevenNet);
+/// MACE's prefactor is √(2/r_c) instead ([`BesselBasis::with_prefactor`]).
 #[derive(Clone, Debug)]
 pub struct BesselBasis<T> {
     prefactor: T,
@@ -25,10 +26,18 @@ impl<T: Real> BesselBasis<T> {
 
     /// With given (trained) frequencies c_k.
     pub fn with_coeffs(cutoff: f64, coeffs: &[f64]) -> Result<Self> {
-        if !(cutoff.is_finite() && cutoff > 0.0) || coeffs.is_empty() || coeffs.iter().any(|c| !c.is_finite()) {
-            return invalid!("Bessel basis: cutoff {cutoff} must be positive and {} coefficients finite", coeffs.len());
+        if !(cutoff.is_finite() && cutoff > 0.0) {
+            return invalid!("Bessel basis: cutoff {cutoff} must be positive");
         }
-        Ok(BesselBasis { prefactor: T::of(2.0 / cutoff), coeffs: coeffs.iter().map(|&c| T::of(c)).collect() })
+        Self::with_prefactor(2.0 / cutoff, coeffs)
+    }
+
+    /// With frequencies c_k and prefactor p: B_k(r) = p·sin(c_k r)/r.
+    pub fn with_prefactor(prefactor: f64, coeffs: &[f64]) -> Result<Self> {
+        if !prefactor.is_finite() || coeffs.is_empty() || coeffs.iter().any(|c| !c.is_finite()) {
+            return invalid!("Bessel basis: prefactor {prefactor} and {} coefficients must be finite", coeffs.len());
+        }
+        Ok(BesselBasis { prefactor: T::of(prefactor), coeffs: coeffs.iter().map(|&c| T::of(c)).collect() })
     }
 
     /// Number of basis functions.

@@ -1,0 +1,587 @@
+//! MACE as mace-torch 0.3.16 builds `ScaleShiftMACE` (docs/mace-architecture.md):
+//! one-hot embedding; per interaction block a uvu convolution of the
+//! up-projected neighbor features with the spherical harmonics, weighted by a
+//! radial MLP of the Bessel × polynomial-cutoff embedding, summed and divided
+//! by avg_num_neighbors, a linear layer and an element-dependent skip tensor
+//! product (on the message for "plain" blocks, on the block input for
+//! "residual" ones); the symmetric contraction, a linear layer and the
+//! residual; a readout per block; scale, shift and the isolated-atom
+//! energies E0. Forces and virial come from the hand-written backward.
+//!
+//! Edge direction: mace's message to receiver c from sender n uses
+//! u = r_c − r_n = −vectors[e] of equipot's graph. The energy does not depend
+//! on the choice (parity-respecting model), but the odd-l features do, so the
+//! model uses mace's to stay comparable layer by layer.
+
+use super::description::{format_error, Description, Species};
+use super::safetensors::SafeTensors;
+use super::{accumulate_edge_gradients, Outputs, Potential, Precision, Request};
+use crate::backend::{cpu::zeros, Workspace};
+use crate::graph::AtomGraph;
+use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
+use crate::nn::{
+    BesselBasis, EdgeIndex, FullyConnectedNet, FullyConnectedTensorProduct, IrrepNormalization, Linear,
+    PathNormalization, PolynomialCutoff, ScaledActivation, UvuTensorProduct,
+};
+use crate::so3::{Irreps, Normalization, SphericalHarmonics};
+use crate::{Error, Real, Result};
+use rayon::prelude::*;
+use serde_json::Value;
+
+/// A MACE model, ready in both precisions.
+pub struct Mace {
+    species: Species,
+    n_blocks: usize,
+    f64: Network<f64>,
+    f32: Network<f32>,
+}
+
+/// Where a block applies its element-dependent skip tensor product.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `RealAgnosticInteractionBlock`: on the message, no residual.
+    Plain,
+    /// `RealAgnosticResidualInteractionBlock`: on the block input, added after the product.
+    Residual,
+}
+
+struct Block<T> {
+    kind: Kind,
+    /// The product adds the skip (mace's `use_sc`).
+    product_residual: bool,
+    linear_up: Linear<T>,
+    radial: FullyConnectedNet<T>,
+    conv: UvuTensorProduct,
+    inv_avg_num_neighbors: T,
+    linear: Linear<T>,
+    skip: FullyConnectedTensorProduct<T>,
+    contraction: SymmetricContraction<T>,
+    product_linear: Linear<T>,
+    readout: Readout<T>,
+}
+
+enum Readout<T> {
+    Linear(Linear<T>),
+    NonLinear { hidden: Linear<T>, act: ScaledActivation<T>, energy: Linear<T> },
+}
+
+/// The layers, in one precision.
+struct Network<T> {
+    n_species: usize,
+    embedding: Linear<T>,
+    basis: BesselBasis<T>,
+    cutoff_fn: PolynomialCutoff<T>,
+    sh: SphericalHarmonics,
+    blocks: Vec<Block<T>>,
+    e0: Vec<f64>,
+    scale: T,
+    shift: f64,
+}
+
+/// e3nn's layout of `irreps` (per irrep a block channels × (2l+1)) to mace's
+/// `reshape_irreps` layout channels × D, D = Σ (2l+1); every irrep has the
+/// same multiplicity. `backward` goes the other way (a permutation).
+fn reshape_irreps<T: Real>(irreps: &Irreps, rows: usize, x: &[T], out: &mut [T], backward: bool) {
+    let dim = irreps.dim();
+    let channels = irreps.0.first().map_or(0, |m| m.mul);
+    let d_total = if channels == 0 { 0 } else { dim / channels };
+    out.par_chunks_mut(dim).zip(x.par_chunks(dim)).take(rows).for_each(|(o, x)| {
+        let (mut start, mut offset) = (0, 0);
+        for m in irreps.iter() {
+            let d = m.ir.dim();
+            for c in 0..channels {
+                for k in 0..d {
+                    let (e3nn, mace) = (start + c * d + k, c * d_total + offset + k);
+                    if backward {
+                        o[e3nn] = x[mace];
+                    } else {
+                        o[mace] = x[e3nn];
+                    }
+                }
+            }
+            start += m.dim();
+            offset += d;
+        }
+    });
+}
+
+fn hyper_list<'a>(d: &Description<'a>, key: &str, n: usize) -> Result<&'a Vec<Value>> {
+    d.hyper(key)?
+        .as_array()
+        .filter(|a| a.len() == n)
+        .ok_or_else(|| format_error(format!("\"{key}\" must be a list of {n} entries")))
+}
+
+impl Mace {
+    /// Builds the model from a model file's description and tensors.
+    pub fn from_file(meta: &Value, tensors: &SafeTensors) -> Result<Mace> {
+        let d = Description { meta, tensors };
+        let species = Species::from_meta(meta)?;
+        if meta.get("modals").and_then(Value::as_array).is_some_and(|m| !m.is_empty()) {
+            return Err(Error::Unsupported("multi-head MACE models".into()));
+        }
+        let f64 = Network::build(&d, &species)?;
+        let f32 = Network::build(&d, &species)?;
+        Ok(Mace { n_blocks: f64.blocks.len(), species, f64, f32 })
+    }
+}
+
+impl<T: Real> Network<T> {
+    fn build(d: &Description, species: &Species) -> Result<Self> {
+        let n_species = species.species.len();
+        let cutoff = species.cutoff;
+        if d.usize("num_species")? != n_species {
+            return Err(format_error("num_species differs from the length of species".into()));
+        }
+        for (key, allowed) in [("apply_cutoff", Value::Bool(true)), ("distance_transform", Value::Null), ("pair_repulsion", Value::Null)] {
+            if d.hyper(key)? != &allowed {
+                return Err(Error::Unsupported(format!("MACE {key} = {}", d.hyper(key)?)));
+            }
+        }
+        if d.hyper("use_bias_in_linear")?.as_bool() != Some(false) {
+            return Err(Error::Unsupported("MACE linear layers with biases".into()));
+        }
+        let n_blocks = d.usize("num_interactions")?;
+        let nodes = d.irreps_list("irreps_node")?;
+        let edge = d.irreps_list("irreps_edge")?;
+        let target = d.irreps_list("irreps_target")?;
+        if nodes.len() != n_blocks + 1 || edge.len() != n_blocks || target.len() != n_blocks {
+            return Err(format_error(format!("{n_blocks} interactions need {} irreps_node and {n_blocks} irreps_edge, irreps_target", n_blocks + 1)));
+        }
+        let attrs = Irreps::parse(&format!("{n_species}x0e"))?;
+
+        // Edge embedding: Bessel basis with mace's √(2/r_max), polynomial cutoff.
+        let basis_spec = d.hyper("radial_basis")?;
+        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel")
+            || basis_spec.get("prefactor").and_then(Value::as_str) != Some("sqrt(2/r_max)")
+        {
+            return Err(format_error(format!("radial basis {basis_spec} is not supported")));
+        }
+        let n_basis = basis_spec.get("num_basis").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let freqs = d.tensor("radial_embedding.bessel_fn.bessel_weights", n_basis)?;
+        let basis = BesselBasis::with_prefactor((2.0 / cutoff).sqrt(), &freqs)?;
+        let cut = d.hyper("cutoff_function")?;
+        if cut.get("name").and_then(Value::as_str) != Some("polynomial") {
+            return Err(format_error(format!("cutoff function {cut} is not supported")));
+        }
+        let p = cut.get("p").and_then(Value::as_u64).ok_or_else(|| format_error("polynomial cutoff needs p".into()))?;
+        let cutoff_fn = PolynomialCutoff::new(cutoff, p as u32)?;
+        let irreps_sh = Irreps::parse(d.hyper("irreps_spherical_harmonics")?.as_str().unwrap_or(""))?;
+        let sh = SphericalHarmonics::new(irreps_sh.lmax(), true, Normalization::Component)?;
+        if irreps_sh.dim() != sh.dim() || irreps_sh.iter().any(|m| m.ir.p != if m.ir.l % 2 == 0 { 1 } else { -1 }) {
+            return Err(format_error(format!("spherical harmonics {irreps_sh} must be 1x0e+1x1o+... up to lmax")));
+        }
+
+        let radial_act = d.activation(d.hyper("activation_radial")?.as_str().unwrap_or(""))?;
+        let hidden: Vec<usize> = d
+            .hyper("radial_mlp_hidden")?
+            .as_array()
+            .and_then(|a| a.iter().map(|h| h.as_u64().map(|h| h as usize)).collect())
+            .ok_or_else(|| format_error("radial_mlp_hidden must be a list of integers".into()))?;
+        let kinds = hyper_list(d, "interactions", n_blocks)?;
+        let avg = hyper_list(d, "avg_num_neighbors", n_blocks)?;
+        let correlation = hyper_list(d, "correlation", n_blocks)?;
+        let residual = hyper_list(d, "product_residual", n_blocks)?;
+        let readouts = hyper_list(d, "readouts", n_blocks)?;
+
+        let embedding = d.linear_weight("node_embedding.linear.weight", &attrs, &nodes[0])?;
+        let mut blocks = Vec::with_capacity(n_blocks);
+        for t in 0..n_blocks {
+            let (h_in, h_out) = (&nodes[t], &nodes[t + 1]);
+            let b = format!("interactions.{t}");
+            let kind = match kinds[t].as_str() {
+                Some("plain") => Kind::Plain,
+                Some("residual") => Kind::Residual,
+                other => return Err(Error::Unsupported(format!("MACE interaction {other:?}"))),
+            };
+            let product_residual = residual[t].as_bool().unwrap_or(false);
+            if product_residual && kind != Kind::Residual {
+                return Err(format_error(format!("block {t}: product_residual needs a residual interaction")));
+            }
+            let conv = UvuTensorProduct::sevenn(&edge[t], &irreps_sh, &target[t])?;
+            let mut hs = vec![n_basis];
+            hs.extend(&hidden);
+            hs.push(conv.weight_numel());
+            let radial_weights: Vec<Vec<f64>> = (0..hs.len() - 1)
+                .map(|k| d.tensor(&format!("{b}.conv_tp_weights.layer{k}.weight"), hs[k] * hs[k + 1]))
+                .collect::<Result<_>>()?;
+            let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
+            let radial = FullyConnectedNet::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
+            let avg_num_neighbors = avg[t].as_f64().filter(|a| *a > 0.0).ok_or_else(|| format_error(format!("block {t}: avg_num_neighbors must be positive")))?;
+            let (skip_in, skip_out) = match kind {
+                Kind::Plain => (&target[t], &target[t]),
+                Kind::Residual => (h_in, h_out),
+            };
+            let skip_numel = FullyConnectedTensorProduct::<T>::count_weights(skip_in, &attrs, skip_out);
+            let skip_weights = d.tensor(&format!("{b}.skip_tp.weight"), skip_numel)?;
+            let skip = FullyConnectedTensorProduct::new(
+                skip_in,
+                &attrs,
+                skip_out,
+                IrrepNormalization::Component,
+                PathNormalization::Element,
+                skip_weights.into_iter().map(T::of).collect(),
+            )?;
+            let nu_max = correlation[t].as_u64().filter(|c| *c >= 1).ok_or_else(|| format_error(format!("block {t}: correlation must be ≥ 1")))? as usize;
+            let contraction = contraction(d, t, &target[t], h_out, nu_max)?;
+            let readout = match readouts[t].get("kind").and_then(Value::as_str) {
+                Some("linear") => Readout::Linear(d.linear_weight(&format!("readouts.{t}.linear.weight"), h_out, &Irreps::parse("1x0e")?)?),
+                Some("nonlinear") => {
+                    let hidden_irreps = Irreps::parse(readouts[t].get("irreps_hidden").and_then(Value::as_str).unwrap_or(""))?;
+                    let act = d.activation(readouts[t].get("activation").and_then(Value::as_str).unwrap_or(""))?;
+                    Readout::NonLinear {
+                        hidden: d.linear_weight(&format!("readouts.{t}.linear_1.weight"), h_out, &hidden_irreps)?,
+                        act: ScaledActivation::normalized(act, 1.0),
+                        energy: d.linear_weight(&format!("readouts.{t}.linear_2.weight"), &hidden_irreps, &Irreps::parse("1x0e")?)?,
+                    }
+                }
+                other => return Err(format_error(format!("block {t}: readout {other:?} is not supported"))),
+            };
+            blocks.push(Block {
+                kind,
+                product_residual,
+                linear_up: d.linear_weight(&format!("{b}.linear_up.weight"), h_in, &edge[t])?,
+                radial,
+                inv_avg_num_neighbors: T::of(1.0 / avg_num_neighbors),
+                linear: d.linear_weight(&format!("{b}.linear.weight"), &conv.irreps_out().simplify(), &target[t])?,
+                conv,
+                skip,
+                contraction,
+                product_linear: d.linear_weight(&format!("products.{t}.linear.weight"), h_out, h_out)?,
+                readout,
+            });
+        }
+        let e0 = d.tensor("atomic_energies_fn.atomic_energies", n_species)?;
+        let scale = d.tensor("scale_shift.scale", 1)?[0];
+        let shift = d.tensor("scale_shift.shift", 1)?[0];
+        Ok(Network { n_species, embedding, basis, cutoff_fn, sh, blocks, e0, scale: T::of(scale), shift })
+    }
+}
+
+/// Block t's symmetric contraction, its U matrices rebuilt dense from the
+/// file's sparse triples.
+fn contraction<T: Real>(d: &Description, t: usize, irreps_in: &Irreps, irreps_out: &Irreps, nu_max: usize) -> Result<SymmetricContraction<T>> {
+    struct Dense {
+        shape: Vec<usize>,
+        values: Vec<f64>,
+    }
+    let mut per_output: Vec<(Vec<Dense>, Vec<Dense>)> = Vec::new();
+    for k in 0..irreps_out.len() {
+        let prefix = format!("products.{t}.symmetric_contractions.contractions.{k}");
+        let (mut us, mut ws) = (Vec::new(), Vec::new());
+        for nu in 1..=nu_max {
+            let u = format!("{prefix}.U_matrix_{nu}");
+            let shape: Vec<usize> = d.tensors.f64(&format!("{u}.shape"))?.0.iter().map(|&s| s as usize).collect();
+            let numel: usize = shape.iter().product();
+            let indices = d.tensors.f64(&format!("{u}.indices"))?.0;
+            let values = d.tensors.f64(&format!("{u}.values"))?.0;
+            if indices.len() != values.len() {
+                return Err(format_error(format!("{u}: {} indices for {} values", indices.len(), values.len())));
+            }
+            let mut dense = vec![0.0; numel];
+            for (&i, &v) in indices.iter().zip(&values) {
+                let slot = (i >= 0.0).then_some(i as usize).and_then(|i| dense.get_mut(i));
+                *slot.ok_or_else(|| format_error(format!("{u}: index {i} outside the shape {shape:?}")))? = v;
+            }
+            us.push(Dense { shape, values: dense });
+            let w = if nu == nu_max { format!("{prefix}.weights_max") } else { format!("{prefix}.weights.{}", nu_max - 1 - nu) };
+            let (values, shape) = d.tensors.f64(&w)?;
+            ws.push(Dense { shape, values });
+        }
+        per_output.push((us, ws));
+    }
+    fn view(x: &[Dense]) -> Vec<TensorView<'_>> {
+        x.iter().map(|t| TensorView { shape: &t.shape, values: &t.values }).collect()
+    }
+    let tensors: Vec<ContractionTensors> =
+        per_output.iter().map(|(us, ws)| ContractionTensors { u: view(us), weights: view(ws) }).collect();
+    SymmetricContraction::new(irreps_in, irreps_out, &tensors)
+}
+
+/// What the blocks read of each edge (mace's direction u = −vectors[e]).
+struct Edges<T> {
+    u: Vec<[T; 3]>,
+    r: Vec<T>,
+    sh: Vec<T>,
+    /// Bessel basis B(r), and the embedding B(r)·f(r).
+    basis: Vec<T>,
+    embedding: Vec<T>,
+}
+
+impl<T: Real> Edges<T> {
+    fn new(net: &Network<T>, graph: &AtomGraph) -> Result<Self> {
+        let u: Vec<[T; 3]> = graph.vectors.par_iter().map(|v| [T::of(-v[0]), T::of(-v[1]), T::of(-v[2])]).collect();
+        let r: Vec<T> = u.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
+        let mut sh = vec![T::zero(); u.len() * net.sh.dim()];
+        net.sh.compute(&u, &mut sh)?;
+        let nb = net.basis.len();
+        let mut basis = vec![T::zero(); r.len() * nb];
+        net.basis.forward(&r, &mut basis)?;
+        let mut embedding = basis.clone();
+        embedding.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
+            let f = net.cutoff_fn.value(r);
+            row.iter_mut().for_each(|b| *b *= f);
+        });
+        Ok(Edges { u, r, sh, basis, embedding })
+    }
+}
+
+/// What a block's backward needs from its forward.
+struct Tape<T> {
+    /// Block input h_t, and its up-projection (every node).
+    h: Vec<T>,
+    h_up: Vec<T>,
+    /// Radial weights per edge and the radial MLP's tape.
+    w: Vec<T>,
+    radial_tape: Vec<T>,
+    /// `linear(message)` before a plain block's skip.
+    pre_skip: Vec<T>,
+    /// The contraction's input, in mace's channels × D layout.
+    x: Vec<T>,
+    /// The product's output h_{t+1}, and the readout's hidden pre-activation.
+    h_next: Vec<T>,
+    readout_pre: Vec<T>,
+}
+
+fn add<T: Real>(a: &mut [T], b: &[T]) {
+    a.par_iter_mut().zip(b).for_each(|(a, b)| *a += *b);
+}
+
+impl<T: Real> Network<T> {
+    /// Per-atom energies (E0 included) and, when asked, ∂E/∂v per edge.
+    fn run(&self, graph: &AtomGraph, types: &[usize], want_grad: bool) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+        let n = graph.n_atoms();
+        let index = EdgeIndex::from_graph(graph)?;
+        let edges = Edges::new(self, graph)?;
+        let n_e = edges.r.len();
+        let mut onehot = vec![T::zero(); n * self.n_species];
+        for (i, &t) in types.iter().enumerate() {
+            onehot[i * self.n_species + t] = T::one();
+        }
+        let mut h = zeros(n * self.embedding.spec().irreps_out.dim());
+        self.embedding.forward(n, &onehot, &mut h)?;
+
+        let mut node_energy = vec![T::zero(); n];
+        let mut tapes = Vec::with_capacity(self.blocks.len());
+        for b in &self.blocks {
+            let d_up = b.linear_up.spec().irreps_out.dim();
+            let mut h_up = zeros(n * d_up);
+            b.linear_up.forward(n, &h, &mut h_up)?;
+            let n_w = b.conv.weight_numel();
+            let mut w = zeros(n_e * n_w);
+            let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 });
+            b.radial.forward(n_e, &edges.embedding, &mut w, want_grad.then_some(radial_tape.as_mut_slice()))?;
+            let mut message = zeros(n * b.conv.irreps_out().dim());
+            b.conv.conv_forward(&index, &h_up, &edges.sh, &w, b.inv_avg_num_neighbors, &mut message)?;
+            let d_target = b.linear.spec().irreps_out.dim();
+            let mut out = zeros(n * d_target);
+            b.linear.forward(n, &message, &mut out)?;
+            let mut sc = Vec::new();
+            let mut pre_skip = Vec::new();
+            match b.kind {
+                Kind::Plain => {
+                    let mut skipped = zeros(n * d_target);
+                    b.skip.forward(&out, &onehot, &mut skipped)?;
+                    pre_skip = std::mem::replace(&mut out, skipped);
+                }
+                Kind::Residual => {
+                    sc = zeros(n * b.skip.irreps_out().dim());
+                    b.skip.forward(&h, &onehot, &mut sc)?;
+                }
+            }
+            let mut x = zeros(n * d_target);
+            reshape_irreps(&b.linear.spec().irreps_out, n, &out, &mut x, false);
+            let d_out = b.contraction.irreps_out().dim();
+            let mut basis_out = zeros(n * d_out);
+            b.contraction.forward(types, &x, &mut basis_out)?;
+            let mut h_next = zeros(n * d_out);
+            b.product_linear.forward(n, &basis_out, &mut h_next)?;
+            if b.product_residual {
+                add(&mut h_next, &sc);
+            }
+            let mut e = vec![T::zero(); n];
+            let mut readout_pre = Vec::new();
+            match &b.readout {
+                Readout::Linear(lin) => lin.forward(n, &h_next, &mut e)?,
+                Readout::NonLinear { hidden, act, energy } => {
+                    let dh = hidden.spec().irreps_out.dim();
+                    readout_pre = zeros(n * dh);
+                    hidden.forward(n, &h_next, &mut readout_pre)?;
+                    let y: Vec<T> = readout_pre.par_iter().map(|&z| act.value(z)).collect();
+                    energy.forward(n, &y, &mut e)?;
+                }
+            }
+            add(&mut node_energy, &e);
+            let h_prev = std::mem::replace(&mut h, h_next.clone());
+            if want_grad {
+                tapes.push(Tape { h: h_prev, h_up, w, radial_tape, pre_skip, x, h_next, readout_pre });
+            }
+        }
+        let energies: Vec<f64> = node_energy
+            .iter()
+            .zip(types)
+            .map(|(&e, &t)| self.e0[t] + (self.scale * e).f64() + self.shift)
+            .collect();
+        if !want_grad {
+            return Ok((energies, Vec::new()));
+        }
+
+        // Backward: E = Σ_i scale·e_i + ..., so ∂E/∂e_i = scale.
+        let grad_e = vec![self.scale; n];
+        let mut grad_sh = vec![T::zero(); edges.sh.len()];
+        let mut grad_embedding = vec![T::zero(); edges.embedding.len()];
+        // ∂E/∂h_{t+1} flowing back from later blocks.
+        let mut grad_h = zeros(self.blocks.last().map_or(0, |b| n * b.contraction.irreps_out().dim()));
+        for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
+            // Readout.
+            let mut g = zeros(tape.h_next.len());
+            match &b.readout {
+                Readout::Linear(lin) => lin.backward(n, &grad_e, &mut g)?,
+                Readout::NonLinear { hidden, act, energy } => {
+                    let mut grad_y = zeros(tape.readout_pre.len());
+                    energy.backward(n, &grad_e, &mut grad_y)?;
+                    grad_y.par_iter_mut().zip(&tape.readout_pre).for_each(|(g, &z)| *g *= act.derivative(z));
+                    hidden.backward(n, &grad_y, &mut g)?;
+                }
+            }
+            add(&mut grad_h, &g);
+            // Product.
+            let mut grad_basis = zeros(grad_h.len());
+            b.product_linear.backward(n, &grad_h, &mut grad_basis)?;
+            let mut grad_x = zeros(tape.x.len());
+            b.contraction.backward(types, &tape.x, &grad_basis, &mut grad_x)?;
+            let target = b.linear.spec().irreps_out.clone();
+            let mut grad_out = zeros(tape.x.len());
+            reshape_irreps(&target, n, &grad_x, &mut grad_out, true);
+            let mut grad_h_in = zeros(tape.h.len());
+            match b.kind {
+                Kind::Plain => {
+                    let mut g = zeros(grad_out.len());
+                    b.skip.backward(&tape.pre_skip, &onehot, &grad_out, &mut g, None)?;
+                    grad_out = g;
+                }
+                Kind::Residual => {
+                    if b.product_residual {
+                        b.skip.backward(&tape.h, &onehot, &grad_h, &mut grad_h_in, None)?;
+                    }
+                }
+            }
+            // Interaction.
+            let mut grad_message = zeros(n * b.conv.irreps_out().dim());
+            b.linear.backward(n, &grad_out, &mut grad_message)?;
+            let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len()), zeros(edges.sh.len()), zeros(tape.w.len()));
+            b.conv.conv_backward(
+                &index,
+                &tape.h_up,
+                &edges.sh,
+                &tape.w,
+                b.inv_avg_num_neighbors,
+                &grad_message,
+                &mut grad_h_up,
+                &mut grad_sh_b,
+                &mut grad_w,
+            )?;
+            add(&mut grad_sh, &grad_sh_b);
+            let mut grad_emb_b = zeros(grad_embedding.len());
+            b.radial.backward(n_e, &tape.radial_tape, &grad_w, &mut grad_emb_b)?;
+            add(&mut grad_embedding, &grad_emb_b);
+            let mut g_up = zeros(tape.h.len());
+            b.linear_up.backward(n, &grad_h_up, &mut g_up)?;
+            add(&mut grad_h_in, &g_up);
+            grad_h = grad_h_in;
+        }
+
+        // Edge embedding B(r)·f(r) and spherical harmonics back to u, then v = −u.
+        let nb = self.basis.len();
+        let mut grad_r = vec![T::zero(); n_e];
+        let mut grad_basis = grad_embedding.clone();
+        grad_basis
+            .par_chunks_mut(nb)
+            .zip(grad_embedding.par_chunks(nb))
+            .zip(edges.basis.par_chunks(nb))
+            .zip(&mut grad_r)
+            .zip(&edges.r)
+            .for_each(|((((gb, ge), basis), gr), &r)| {
+                let d_cutoff: T = ge.iter().zip(basis).map(|(&g, &b)| g * b).sum();
+                *gr = d_cutoff * self.cutoff_fn.derivative(r);
+                let f = self.cutoff_fn.value(r);
+                gb.iter_mut().for_each(|g| *g *= f);
+            });
+        let mut grad_r_basis = vec![T::zero(); n_e];
+        self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
+        add(&mut grad_r, &grad_r_basis);
+        let mut grad_u = vec![[T::zero(); 3]; n_e];
+        self.sh.backward(&edges.u, &grad_sh, &mut grad_u)?;
+        let grads = grad_u
+            .par_iter()
+            .zip(&edges.u)
+            .zip(&edges.r)
+            .zip(&grad_r)
+            .map(|(((g, u), &r), &gr)| {
+                let dr = gr / r;
+                // ∂E/∂v = −∂E/∂u
+                [-(g[0] + dr * u[0]).f64(), -(g[1] + dr * u[1]).f64(), -(g[2] + dr * u[2]).f64()]
+            })
+            .collect();
+        Ok((energies, grads))
+    }
+}
+
+impl Potential for Mace {
+    fn architecture(&self) -> &str {
+        "mace"
+    }
+    fn cutoff(&self) -> f64 {
+        self.species.cutoff
+    }
+    fn n_layers(&self) -> usize {
+        self.n_blocks
+    }
+    fn species(&self) -> &[i32] {
+        &self.species.species
+    }
+    fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
+        if graph.n_local != graph.n_atoms() {
+            return Err(Error::Unsupported("MACE on graphs with ghost atoms (halo exchange)".into()));
+        }
+        let types: Vec<usize> = graph
+            .numbers
+            .iter()
+            .map(|&z| {
+                let t = usize::try_from(z).ok().and_then(|z| self.species.type_of.get(z)).copied().unwrap_or(-1);
+                usize::try_from(t).map_err(|_| Error::InvalidArgument(format!("element Z = {z} is not in this MACE model's species {:?}", self.species.species)))
+            })
+            .collect::<Result<_>>()?;
+        let want_grad = request.forces || request.virial || request.atom_virials;
+        let (energies, grads) = ws.run(|| match request.precision {
+            Precision::F64 => self.f64.run(graph, &types, want_grad),
+            Precision::F32 => self.f32.run(graph, &types, want_grad),
+        })?;
+        let mut out = Outputs { energy: energies.iter().sum(), ..Default::default() };
+        if request.atom_energies {
+            out.atom_energies = energies;
+        }
+        if want_grad {
+            accumulate_edge_gradients(graph, &grads, request, &mut out);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reshape_irreps_is_mace_layout_and_inverts() {
+        let irreps = Irreps::parse("2x0e+2x1o").unwrap();
+        // e3nn: [a0 a1 | b0x b0y b0z b1x b1y b1z]; mace: channel 0 [a0 b0x b0y b0z], channel 1 [a1 b1x b1y b1z]
+        let x: Vec<f64> = (0..8).map(f64::from).collect();
+        let mut y = vec![0.0; 8];
+        reshape_irreps(&irreps, 1, &x, &mut y, false);
+        assert_eq!(y, vec![0.0, 2.0, 3.0, 4.0, 1.0, 5.0, 6.0, 7.0]);
+        let mut back = vec![0.0; 8];
+        reshape_irreps(&irreps, 1, &y, &mut back, true);
+        assert_eq!(back, x);
+    }
+}
