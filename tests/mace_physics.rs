@@ -1,0 +1,143 @@
+//! Physics of equipot's MACE model on the fixture models (tests/fixtures/mace/models):
+//! forces and stress against central differences of its own energy, rotation
+//! invariance and force covariance, inversion invariance (the models are
+//! O(3)-equivariant: E(−r) = E(r) exactly in mace too), and clear errors.
+
+use equipot::graph::Structure;
+use equipot::model::{Precision, Request};
+use equipot::{AtomGraph, Model, Outputs, Workspace};
+use std::path::Path;
+
+const MODELS: [&str; 3] = ["mp0_l1", "off_l1", "mp0_l0_3int"];
+
+fn load(name: &str) -> Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/mace/models/{name}.eqp.safetensors"));
+    equipot::model::load(&path).unwrap()
+}
+
+/// A periodic triclinic cell with the fixture models' four elements.
+struct Cell {
+    positions: Vec<[f64; 3]>,
+    numbers: Vec<i32>,
+    cell: [[f64; 3]; 3],
+}
+
+impl Cell {
+    fn new() -> Cell {
+        let cell = [[4.3, 0.0, 0.0], [0.7, 4.1, 0.0], [-0.4, 0.5, 4.6]];
+        let frac = [[0.03, 0.02, 0.01], [0.51, 0.47, 0.05], [0.48, 0.04, 0.52], [0.06, 0.55, 0.49], [0.27, 0.24, 0.73]];
+        let positions = frac.iter().map(|f| std::array::from_fn(|k| (0..3).map(|i| f[i] * cell[i][k]).sum())).collect();
+        Cell { positions, numbers: vec![14, 6, 8, 1, 6], cell }
+    }
+    fn eval(&self, model: &Model) -> Outputs {
+        let ws = Workspace::new(2).unwrap();
+        let s = Structure { positions: &self.positions, numbers: &self.numbers, cell: Some(self.cell), pbc: [true; 3] };
+        let graph = AtomGraph::build(&s, model.cutoff(), &ws).unwrap();
+        let request = Request { forces: true, virial: true, atom_energies: true, precision: Precision::F64, ..Default::default() };
+        model.compute(&graph, &request, &ws).unwrap()
+    }
+    /// Positions and cell mapped by the linear map m (rows: r → m r).
+    fn mapped(&self, m: &[[f64; 3]; 3]) -> Cell {
+        let apply = |v: &[f64; 3]| -> [f64; 3] { std::array::from_fn(|i| (0..3).map(|k| m[i][k] * v[k]).sum()) };
+        Cell { positions: self.positions.iter().map(apply).collect(), numbers: self.numbers.clone(), cell: self.cell.map(|row| apply(&row)) }
+    }
+}
+
+fn rotation() -> [[f64; 3]; 3] {
+    let (a, b) = (0.7f64, -1.1f64);
+    let rz = [[a.cos(), -a.sin(), 0.0], [a.sin(), a.cos(), 0.0], [0.0, 0.0, 1.0]];
+    let rx = [[1.0, 0.0, 0.0], [0.0, b.cos(), -b.sin()], [0.0, b.sin(), b.cos()]];
+    std::array::from_fn(|i| std::array::from_fn(|j| (0..3).map(|k| rz[i][k] * rx[k][j]).sum()))
+}
+
+#[test]
+fn forces_and_stress_are_energy_derivatives() {
+    let h = 1e-5;
+    for name in MODELS {
+        let model = load(name);
+        let base = Cell::new();
+        let out = base.eval(&model);
+        let f_max = out.forces.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
+        assert!(f_max > 0.1, "{name}: forces too small ({f_max}) for a meaningful check");
+        let mut worst_f = 0.0f64;
+        for i in 0..base.positions.len() {
+            for k in 0..3 {
+                let shifted = |d: f64| {
+                    let mut c = Cell::new();
+                    c.positions[i][k] += d;
+                    c.eval(&model).energy
+                };
+                let fd = -(shifted(h) - shifted(-h)) / (2.0 * h);
+                worst_f = worst_f.max((fd - out.forces[i][k]).abs());
+            }
+        }
+        // Virial W = −Σ r ⊗ ∂E/∂r: W_ab = −∂E/∂ε_ab under r → (1 + ε) r.
+        let mut worst_w = 0.0f64;
+        for a in 0..3 {
+            for b in 0..3 {
+                let strained = |d: f64| {
+                    let mut m = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+                    m[a][b] += d;
+                    base.mapped(&m).eval(&model).energy
+                };
+                let fd = -(strained(h) - strained(-h)) / (2.0 * h);
+                worst_w = worst_w.max((fd - out.virial[a][b]).abs());
+            }
+        }
+        eprintln!("{name}: max|F| {f_max:.2}, max|F − FD| {worst_f:.1e}, max|W − FD| {worst_w:.1e}");
+        assert!(worst_f < 1e-6 * f_max.max(1.0), "{name}: forces differ from −dE/dr by {worst_f:e}");
+        assert!(worst_w < 1e-6 * f_max.max(1.0) * 10.0, "{name}: virial differs from −dE/dε by {worst_w:e}");
+    }
+}
+
+#[test]
+fn rotation_and_inversion_invariance() {
+    let rot = rotation();
+    let inversion = [[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]];
+    for name in MODELS {
+        let model = load(name);
+        let base = Cell::new();
+        let out = base.eval(&model);
+        for (label, m) in [("rotation", rot), ("inversion", inversion)] {
+            let moved = base.mapped(&m).eval(&model);
+            let de = (moved.energy - out.energy).abs();
+            // Forces are vectors: F'(m r) = m F(r).
+            let df = out
+                .forces
+                .iter()
+                .zip(&moved.forces)
+                .flat_map(|(f, g)| (0..3).map(move |i| ((0..3).map(|k| m[i][k] * f[k]).sum::<f64>() - g[i]).abs()))
+                .fold(0.0, f64::max);
+            let de_atoms = out.atom_energies.iter().zip(&moved.atom_energies).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            eprintln!("{name} {label}: |ΔE| {de:.1e}, max|ΔE_i| {de_atoms:.1e}, max|ΔF| {df:.1e}");
+            assert!(de < 1e-11 && de_atoms < 1e-11 && df < 1e-10, "{name}: not invariant under {label}");
+        }
+    }
+}
+
+#[test]
+fn unknown_elements_and_bad_files_are_errors() {
+    let model = load("mp0_l1");
+    let ws = Workspace::new(1).unwrap();
+    let positions = [[0.0, 0.0, 0.0], [1.2, 0.0, 0.0]];
+    let numbers = [6, 26];
+    let s = Structure { positions: &positions, numbers: &numbers, cell: None, pbc: [false; 3] };
+    let graph = AtomGraph::build(&s, model.cutoff(), &ws).unwrap();
+    let err = model.compute(&graph, &Request::all(), &ws).unwrap_err().to_string();
+    assert!(err.contains("26"), "{err}");
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mace/models/mp0_l1.eqp.safetensors");
+    let err = equipot::model::load_modal(&path, Some("PBE")).err().unwrap().to_string();
+    assert!(err.contains("modal"), "{err}");
+    // The file with one tensor renamed: the model names what it misses.
+    let bytes = std::fs::read(&path).unwrap();
+    let needle = b"interactions.1.skip_tp.weight";
+    let at = bytes.windows(needle.len()).position(|w| w == needle).unwrap();
+    let mut broken = bytes.clone();
+    broken[at..at + needle.len()].copy_from_slice(b"interactions.1.skip_tp.wEight");
+    let tmp = std::env::temp_dir().join(format!("equipot-mace-broken-{}.eqp.safetensors", std::process::id()));
+    std::fs::write(&tmp, &broken).unwrap();
+    let err = equipot::model::load(&tmp).err().unwrap().to_string();
+    std::fs::remove_file(&tmp).ok();
+    assert!(err.contains("interactions.1.skip_tp.weight"), "{err}");
+}
