@@ -84,7 +84,7 @@ struct Network<T> {
 fn reshape_irreps<T: Real>(irreps: &Irreps, rows: usize, x: &[T], out: &mut [T], backward: bool) {
     let dim = irreps.dim();
     let channels = irreps.0.first().map_or(0, |m| m.mul);
-    let d_total = if channels == 0 { 0 } else { dim / channels };
+    let d_total = dim.checked_div(channels).unwrap_or(0);
     out.par_chunks_mut(dim).zip(x.par_chunks(dim)).take(rows).for_each(|(o, x)| {
         let (mut start, mut offset) = (0, 0);
         for m in irreps.iter() {
