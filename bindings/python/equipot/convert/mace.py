@@ -200,7 +200,8 @@ def describe(root):
             raise ConversionError(f'interactions.{t}: {_kind(block)} is not supported')
         kinds.append(kind)
         h_in = irreps(attr(block, 'node_feats_irreps'))
-        edge = irreps(attr(block, 'edge_irreps'))
+        # blocks pickled by older mace versions may lack edge_irreps: linear_up then keeps the node irreps
+        edge = irreps(attr(block, 'edge_irreps', None) or attr(block, 'node_feats_irreps'))
         target = irreps(attr(block, 'target_irreps'))
         if edge != h_in:
             raise ConversionError(f'interactions.{t}: edge irreps {ir.to_str(edge)} differ from the node irreps')
