@@ -36,7 +36,7 @@ use rayon::prelude::*;
 
 use super::attribute_contraction::AttributeContraction;
 use super::tensor_product::{
-    from_channel_last, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
+    from_channel_last, paths_accessors, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
     PathNormalization, Paths,
 };
 use crate::so3::{Irreps, MulIr};
@@ -192,37 +192,10 @@ impl UvuTensorProduct {
         )
     }
 
-    /// First input (node features).
-    pub fn irreps_in1(&self) -> &Irreps {
-        &self.paths.irreps_in1
-    }
-
-    /// Second input (edge attributes).
-    pub fn irreps_in2(&self) -> &Irreps {
-        &self.paths.irreps_in2
-    }
-
-    /// Output (messages, summed onto nodes).
-    pub fn irreps_out(&self) -> &Irreps {
-        &self.paths.irreps_out
-    }
-
-    /// Number of weights per edge (e3nn's `weight_numel`), laid out path
-    /// after path, each as [u][v].
-    pub fn weight_numel(&self) -> usize {
-        self.paths.weight_numel
-    }
-
-    /// The instructions, in order.
-    pub fn instructions(&self) -> Vec<Instruction> {
-        self.paths.paths.iter().map(|p| p.ins).collect()
-    }
-
-    /// Each path's normalization sqrt(alpha), e3nn's `instructions[k].path_weight`
-    /// after construction.
-    pub fn path_normalizations(&self) -> Vec<f64> {
-        self.paths.paths.iter().map(|p| p.norm).collect()
-    }
+    // irreps_in1 (node features), irreps_in2 (edge attributes), irreps_out
+    // (messages, summed onto nodes), weight_numel (per edge, each path's as
+    // [u][v]), instructions, path_normalizations.
+    paths_accessors!();
 
     fn check<T>(&self, index: &EdgeIndex, x: &[T], sh: &[T], w: &dyn EdgeWeights<T>, out: &[T], out_name: &str) -> Result<()> {
         let (n, e) = (index.n_nodes, index.n_edges());
