@@ -16,14 +16,9 @@ use equipot::{AtomGraph, Workspace};
 #[path = "../benches/support/silicon.rs"]
 mod silicon;
 use silicon::rattled_silicon;
-
-fn cpu_seconds() -> f64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct it is given.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
-    t(usage.ru_utime) + t(usage.ru_stime)
-}
+#[path = "../benches/support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::process_cpu_time;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,10 +35,10 @@ fn main() {
     let request = Request { forces: true, virial: true, precision, ..Default::default() };
     let (mut walls, mut cpus) = (Vec::new(), Vec::new());
     for step in 0..=steps {
-        let (w0, c0) = (Instant::now(), cpu_seconds());
+        let (w0, c0) = (Instant::now(), process_cpu_time().as_secs_f64());
         let graph = AtomGraph::build(&structure, model.cutoff(), &ws).unwrap();
         let out = model.compute(&graph, &request, &ws).unwrap();
-        let (wall, cpu) = (w0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+        let (wall, cpu) = (w0.elapsed().as_secs_f64(), process_cpu_time().as_secs_f64() - c0);
         assert!(out.energy.is_finite());
         if step > 0 {
             walls.push(wall * 1e6 / n as f64);
