@@ -9,12 +9,17 @@
 //! with e the node's element, U_ν the generalized Clebsch–Gordan coefficients
 //! (mace's `U_matrix_{ν}` buffers) and W_ν the element-dependent weights. mace
 //! evaluates it Horner-style from ν_max down; we evaluate the same polynomial
-//! monomial by monomial. U is very sparse and the product x_{i_1}⋯x_{i_ν}
-//! does not depend on the order of the indices, so at construction the
-//! nonzeros of every U_ν are summed over index permutations into one list of
-//! monomials (sorted index tuples), each with its few (L, ν, m, k)
-//! coefficients. Channels never mix: every inner loop runs over the channel
-//! axis, so it vectorizes.
+//! monomial by monomial. U is very sparse and x_{i_1}⋯x_{i_ν} does not depend
+//! on the order of the indices, so at construction the nonzeros of every U_ν
+//! are summed over index permutations into one list of monomials (sorted index
+//! tuples), each feeding a few output components m through coefficients on a
+//! few weight rows (L, ν, k). Per element, on first use, those are contracted
+//! with the weights into one fused weight per (monomial, m) and channel:
+//! out[c, m] = Σ_monomials fused[e, monomial, m, c] · Π x[c, i]. (MACE-MP-0's
+//! shape: 3289 nonzeros of U → 422 monomials, 2081 terms, 422 fused weights.)
+//! Channels never mix: the kernels run on blocks of one cache line of
+//! channels (channel-last), which vectorize, with AVX2/AVX-512 + FMA picked at
+//! run time like the GEMM kernel.
 //!
 //! Layouts (row-major):
 //! - `x`: nodes × channels × D, where D is the dimension of irreps_in with
@@ -29,10 +34,12 @@
 //!   (mace keeps ν_max as `weights_max` and ν_max−1 .. 1 as `weights[0..]`).
 //!   mace feeds one-hot node attributes, so Σ_e W[e]·y[e] picks one element.
 
+use super::gemm::{simd, Simd};
 use crate::so3::Irreps;
 use crate::{invalid, Error, Real, Result};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// A dense row-major array borrowed from the caller (e.g. a model file).
 #[derive(Clone, Copy, Debug)]
@@ -52,17 +59,9 @@ pub struct ContractionTensors<'a> {
     pub weights: Vec<TensorView<'a>>,
 }
 
-/// A sparse basis function: (L, ν, m, k) with a nonzero coefficient somewhere.
-#[derive(Clone, Copy, Debug)]
-struct Basis {
-    /// Output component (index over all output irreps' m).
-    component: usize,
-    /// Row of the weights (index over all (L, ν, k)).
-    weight_row: usize,
-}
-
-/// The layer, with U folded into symmetric sparse monomials and the weights
-/// in the working precision.
+/// The layer: U folded into symmetric sparse monomials, the weights in the
+/// working precision, and per element (on first use) the weights contracted
+/// with U's coefficients.
 #[derive(Clone, Debug)]
 pub struct SymmetricContraction<T> {
     irreps_in: Irreps,
@@ -73,21 +72,37 @@ pub struct SymmetricContraction<T> {
     n_elements: usize,
     /// Per output irrep: (first column in a row of the output, 2L+1).
     outputs: Vec<(usize, usize)>,
-    /// Indices i_1 ≤ .. ≤ i_ν of every monomial, concatenated; monomial t owns
-    /// factors[factor_start[t]..factor_start[t + 1]].
+    /// Total 2L+1 over the output irreps.
+    components: usize,
+    /// Distinct monomials with a nonzero coefficient.
+    monomials: usize,
+    /// A pair is (monomial, output component m), sorted by m: the pairs of m
+    /// are component_start[m]..component_start[m + 1].
+    component_start: Vec<usize>,
+    /// Indices i_1 ≤ .. ≤ i_ν of every pair's monomial, concatenated; pair q
+    /// owns factors[factor_start[q]..factor_start[q + 1]].
     factors: Vec<usize>,
     factor_start: Vec<usize>,
-    /// (basis function, coefficient) of every monomial, concatenated likewise.
-    terms: Vec<(usize, T)>,
-    term_start: Vec<usize>,
-    basis: Vec<Basis>,
-    /// n_elements × weight rows × channels.
+    /// Per pair, the (weight row, coefficient) whose sum over rows gives the
+    /// pair's fused weight Σ coefficient · W[e, row, c]; concatenated likewise.
+    pair_terms: Vec<(usize, f64)>,
+    pair_term_start: Vec<usize>,
+    /// n_elements × weight rows × channels; a weight row is one (L, ν, k).
     weights: Vec<T>,
     weight_rows: usize,
+    /// Per element, the fused weights of every pair, in blocks of LANES
+    /// channels: [channel block][pair][lane], padded with zeros.
+    fused: Vec<OnceLock<Vec<T>>>,
 }
 
 /// Nodes per parallel task.
-const NODES_PER_TASK: usize = 4;
+const NODES_PER_TASK: usize = 8;
+
+/// Channels run in blocks of one cache line (8 f64 or 16 f32): small enough
+/// that a block's fused weights stay in cache across a task's nodes.
+const fn lanes<T>() -> usize {
+    64 / std::mem::size_of::<T>()
+}
 
 impl<T: Real> SymmetricContraction<T> {
     /// Builds the layer. `irreps_in` is the feature irreps (every irrep with
@@ -124,10 +139,9 @@ impl<T: Real> SymmetricContraction<T> {
             _ => return invalid!("symmetric contraction: the weights must be [n_elements ≥ 1, K, channels]"),
         };
         let mut outputs = vec![];
-        // (sorted indices) → ((basis function) → summed coefficient).
-        let mut monomials: BTreeMap<Vec<usize>, BTreeMap<usize, f64>> = BTreeMap::new();
-        let mut basis_of: BTreeMap<(usize, usize), usize> = BTreeMap::new();
-        let mut basis = vec![];
+        // sorted indices → output component → weight row → summed coefficient.
+        type Terms = BTreeMap<usize, BTreeMap<usize, f64>>;
+        let mut monomials: BTreeMap<Vec<usize>, Terms> = BTreeMap::new();
         let mut row_tensors: Vec<(TensorView, usize, usize)> = vec![]; // (W, k, K)
         let (mut column, mut component) = (0, 0);
         for (o, (mul_ir, t)) in irreps_out.iter().zip(tensors).enumerate() {
@@ -157,15 +171,10 @@ impl<T: Real> SymmetricContraction<T> {
                         *i = rest % dim;
                         rest /= dim;
                     }
-                    let m = rest;
-                    let next = basis.len();
-                    let b = *basis_of.entry((component + m, first_row + k)).or_insert(next);
-                    if b == next {
-                        basis.push(Basis { component: component + m, weight_row: first_row + k });
-                    }
                     let mut key = index.clone();
                     key.sort_unstable();
-                    *monomials.entry(key).or_default().entry(b).or_insert(0.0) += value;
+                    let terms = monomials.entry(key).or_default().entry(component + rest).or_default();
+                    *terms.entry(first_row + k).or_insert(0.0) += value;
                 }
             }
             column += mul_ir.dim();
@@ -180,34 +189,48 @@ impl<T: Real> SymmetricContraction<T> {
                 dst.iter_mut().zip(src).for_each(|(d, &s)| *d = T::of(s));
             }
         }
-        let (mut factors, mut factor_start, mut terms, mut term_start) = (vec![], vec![0], vec![], vec![0]);
-        for (key, coefficients) in &monomials {
-            // Permutations may cancel exactly (antisymmetric couplings): skip those.
-            let nonzero: Vec<(usize, T)> =
-                coefficients.iter().filter(|(_, c)| **c != 0.0).map(|(&b, &c)| (b, T::of(c))).collect();
-            if nonzero.is_empty() {
-                continue;
-            }
-            factors.extend_from_slice(key);
-            factor_start.push(factors.len());
-            terms.extend(nonzero);
-            term_start.push(terms.len());
-        }
-        Ok(SymmetricContraction {
+        let mut layer = SymmetricContraction {
             irreps_in: irreps_in.clone(),
             irreps_out: irreps_out.clone(),
             channels,
             dim,
             n_elements,
             outputs,
-            factors,
-            factor_start,
-            terms,
-            term_start,
-            basis,
+            components: component,
+            monomials: 0,
+            component_start: vec![0],
+            factors: vec![],
+            factor_start: vec![0],
+            pair_terms: vec![],
+            pair_term_start: vec![0],
             weights,
             weight_rows,
-        })
+            fused: (0..n_elements).map(|_| OnceLock::new()).collect(),
+        };
+        // Permutations may cancel exactly (antisymmetric couplings): drop those terms.
+        let mut pairs: Vec<(usize, &Vec<usize>, Vec<(usize, f64)>)> = vec![];
+        for (key, by_component) in &monomials {
+            let before = pairs.len();
+            for (&component, terms) in by_component {
+                let nonzero: Vec<(usize, f64)> =
+                    terms.iter().filter(|(_, c)| **c != 0.0).map(|(&r, &c)| (r, c)).collect();
+                if !nonzero.is_empty() {
+                    pairs.push((component, key, nonzero));
+                }
+            }
+            layer.monomials += usize::from(pairs.len() > before);
+        }
+        pairs.sort_by_key(|p| p.0);
+        for m in 0..layer.components {
+            for (_, key, terms) in pairs.iter().filter(|p| p.0 == m) {
+                layer.factors.extend_from_slice(key);
+                layer.factor_start.push(layer.factors.len());
+                layer.pair_terms.extend_from_slice(terms);
+                layer.pair_term_start.push(layer.pair_terms.len());
+            }
+            layer.component_start.push(layer.factor_start.len() - 1);
+        }
+        Ok(layer)
     }
 
     /// Input irreps (with the channel multiplicity).
@@ -227,6 +250,10 @@ impl<T: Real> SymmetricContraction<T> {
 
     /// Number of distinct monomials with a nonzero coefficient.
     pub fn n_monomials(&self) -> usize {
+        self.monomials
+    }
+
+    fn n_pairs(&self) -> usize {
         self.factor_start.len() - 1
     }
 
@@ -240,11 +267,7 @@ impl<T: Real> SymmetricContraction<T> {
             .zip(elements.par_chunks(NODES_PER_TASK))
             .for_each_init(
                 || Scratch::new(self),
-                |s, ((out, x), elements)| {
-                    for ((out, x), &e) in out.chunks_mut(out_row).zip(x.chunks(x_row)).zip(elements) {
-                        self.forward_node(e, x, out, s);
-                    }
-                },
+                |s, ((out, x), elements)| self.run(elements, Pass::Forward { x, out }, s),
             );
         Ok(())
     }
@@ -268,110 +291,227 @@ impl<T: Real> SymmetricContraction<T> {
             .zip(elements.par_chunks(NODES_PER_TASK))
             .for_each_init(
                 || Scratch::new(self),
-                |s, (((gx, x), g), elements)| {
-                    for (((gx, x), g), &e) in
-                        gx.chunks_mut(x_row).zip(x.chunks(x_row)).zip(g.chunks(out_row)).zip(elements)
-                    {
-                        self.backward_node(e, x, g, gx, s);
-                    }
-                },
+                |s, (((grad_x, x), grad_out), elements)| self.run(elements, Pass::Backward { x, grad_out, grad_x }, s),
             );
         Ok(())
     }
 
-    fn forward_node(&self, element: usize, x: &[T], out: &mut [T], s: &mut Scratch<T>) {
-        let c_n = self.channels;
-        transpose(x, c_n, self.dim, &mut s.x);
-        // basis[b][c] = Σ_monomials coefficient · Π x.
-        s.basis.fill(T::zero());
-        for t in 0..self.n_monomials() {
-            self.monomial(t, &s.x, &mut s.product);
-            for &(b, coefficient) in &self.terms[self.term_start[t]..self.term_start[t + 1]] {
-                axpy(coefficient, &s.product, &mut s.basis[b * c_n..][..c_n]);
-            }
+    /// Runs one task with the lane count of T and the best instruction set.
+    fn run(&self, elements: &[usize], pass: Pass<T>, s: &mut Scratch<T>) {
+        if lanes::<T>() == 16 {
+            self.run_lanes::<16>(elements, pass, s)
+        } else {
+            self.run_lanes::<8>(elements, pass, s)
         }
-        // out[m][c] = Σ_b W[e, row(b), c] · basis[b][c].
-        s.out.fill(T::zero());
-        for (b, f) in self.basis.iter().enumerate() {
-            let w = self.weight_row(element, f.weight_row);
-            let dst = &mut s.out[f.component * c_n..][..c_n];
-            for ((d, &w), &v) in dst.iter_mut().zip(w).zip(&s.basis[b * c_n..][..c_n]) {
-                *d += w * v;
-            }
-        }
-        self.scatter_out(&s.out, out);
     }
 
-    fn backward_node(&self, element: usize, x: &[T], grad_out: &[T], grad_x: &mut [T], s: &mut Scratch<T>) {
-        let c_n = self.channels;
-        transpose(x, c_n, self.dim, &mut s.x);
-        self.gather_out(grad_out, &mut s.out);
-        // ∂L/∂basis[b][c] = W[e, row(b), c] · grad_out[m(b)][c].
-        for (b, f) in self.basis.iter().enumerate() {
-            let w = self.weight_row(element, f.weight_row);
-            let g = &s.out[f.component * c_n..][..c_n];
-            for ((d, &w), &g) in s.basis[b * c_n..][..c_n].iter_mut().zip(w).zip(g) {
-                *d = w * g;
+    fn run_lanes<const W: usize>(&self, elements: &[usize], pass: Pass<T>, s: &mut Scratch<T>) {
+        match simd() {
+            // SAFETY: simd() checked that the CPU has these instruction sets.
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { self.task_avx512::<W>(elements, pass, s) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { self.task_avx2::<W>(elements, pass, s) },
+            _ => self.task::<W, GENERIC_FMA>(elements, pass, s),
+        }
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn task_avx2<const W: usize>(&self, elements: &[usize], pass: Pass<T>, s: &mut Scratch<T>) {
+        self.task::<W, true>(elements, pass, s)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn task_avx512<const W: usize>(&self, elements: &[usize], pass: Pass<T>, s: &mut Scratch<T>) {
+        self.task::<W, true>(elements, pass, s)
+    }
+
+    /// A few nodes, channel block by channel block (so a block of fused
+    /// weights is reused across the nodes), in channel-last scratch.
+    #[inline(always)]
+    fn task<const W: usize, const FMA: bool>(&self, elements: &[usize], pass: Pass<T>, s: &mut Scratch<T>) {
+        let (d, comps, blocks) = (self.dim, self.components, s.blocks);
+        let pairs = self.n_pairs();
+        let (x, mut out_or_grad) = match pass {
+            Pass::Forward { x, out } => (x, Err(out)),
+            Pass::Backward { x, grad_out, grad_x } => (x, Ok((grad_out, grad_x))),
+        };
+        let (x_row, out_row) = (self.channels * d, self.irreps_out.dim());
+        for (n, x) in x.chunks(x_row).enumerate() {
+            self.to_blocks::<W>(x, d, &mut s.x[n * blocks * d * W..][..blocks * d * W]);
+            if let Ok((grad_out, _)) = &out_or_grad {
+                self.gather_out::<W>(&grad_out[n * out_row..][..out_row], &mut s.out[n * blocks * comps * W..]);
             }
         }
-        s.grad_x.fill(T::zero());
-        for t in 0..self.n_monomials() {
-            // ∂L/∂monomial, then the product rule over its factors.
-            s.grad_monomial.fill(T::zero());
-            for &(b, coefficient) in &self.terms[self.term_start[t]..self.term_start[t + 1]] {
-                axpy(coefficient, &s.basis[b * c_n..][..c_n], &mut s.grad_monomial);
-            }
-            let factors = &self.factors[self.factor_start[t]..self.factor_start[t + 1]];
-            for a in 0..factors.len() {
-                s.product.copy_from_slice(&s.grad_monomial);
-                for (_, &i) in factors.iter().enumerate().filter(|&(b, _)| b != a) {
-                    s.product.iter_mut().zip(&s.x[i * c_n..][..c_n]).for_each(|(p, &x)| *p *= x);
+        for b in 0..blocks {
+            for (n, &e) in elements.iter().enumerate() {
+                let fused = &self.fused(e)[b * pairs * W..][..pairs * W];
+                let x = &s.x[(n * blocks + b) * d * W..][..d * W];
+                let out = &mut s.out[(n * blocks + b) * comps * W..][..comps * W];
+                let (fused, x) = (fused.as_chunks::<W>().0, x.as_chunks::<W>().0);
+                match out_or_grad {
+                    Err(_) => self.forward_block::<W, FMA>(fused, x, out.as_chunks_mut::<W>().0),
+                    Ok(_) => {
+                        let grad_x = &mut s.grad_x[(n * blocks + b) * d * W..][..d * W];
+                        self.backward_block::<W, FMA>(fused, x, out.as_chunks::<W>().0, grad_x.as_chunks_mut::<W>().0)
+                    }
                 }
-                let i = factors[a];
-                s.grad_x[i * c_n..][..c_n].iter_mut().zip(&s.product).for_each(|(g, &p)| *g += p);
             }
         }
-        transpose(&s.grad_x, self.dim, c_n, grad_x);
-    }
-
-    /// product[c] = Π_{i ∈ monomial t} x[i][c].
-    fn monomial(&self, t: usize, x: &[T], product: &mut [T]) {
-        let c_n = self.channels;
-        let factors = &self.factors[self.factor_start[t]..self.factor_start[t + 1]];
-        product.copy_from_slice(&x[factors[0] * c_n..][..c_n]);
-        for &i in &factors[1..] {
-            product.iter_mut().zip(&x[i * c_n..][..c_n]).for_each(|(p, &x)| *p *= x);
+        for n in 0..elements.len() {
+            match &mut out_or_grad {
+                Err(out) => self.scatter_out::<W>(&s.out[n * blocks * comps * W..], &mut out[n * out_row..][..out_row]),
+                Ok((_, grad_x)) => {
+                    self.from_blocks::<W>(&s.grad_x[n * blocks * d * W..], d, &mut grad_x[n * x_row..][..x_row])
+                }
+            }
         }
     }
 
-    fn weight_row(&self, element: usize, row: usize) -> &[T] {
-        &self.weights[(element * self.weight_rows + row) * self.channels..][..self.channels]
+    /// One node, one channel block: out[m] = Σ_pairs of m fused · Π x, in
+    /// four independent accumulators (FMA latency, not throughput, would
+    /// bound a single chain).
+    #[inline(always)]
+    fn forward_block<const W: usize, const FMA: bool>(&self, fused: &[[T; W]], x: &[[T; W]], out: &mut [[T; W]]) {
+        for (m, out) in out.iter_mut().enumerate() {
+            let (mut q, end) = (self.component_start[m], self.component_start[m + 1]);
+            let mut acc = [[T::zero(); W]; 4];
+            while q + 4 <= end {
+                for (a, acc) in acc.iter_mut().enumerate() {
+                    let (p, f) = (self.monomial::<W>(q + a, x), &fused[q + a]);
+                    for l in 0..W {
+                        acc[l] = fmadd::<T, FMA>(f[l], p[l], acc[l]);
+                    }
+                }
+                q += 4;
+            }
+            for q in q..end {
+                let (p, f) = (self.monomial::<W>(q, x), &fused[q]);
+                for l in 0..W {
+                    acc[0][l] = fmadd::<T, FMA>(f[l], p[l], acc[0][l]);
+                }
+            }
+            for l in 0..W {
+                out[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+            }
+        }
     }
 
-    /// Component-major [m][c] → the e3nn row (per irrep, c × (2L+1)).
-    fn scatter_out(&self, components: &[T], out: &mut [T]) {
+    /// One node, one channel block: grad_x from grad_out (both channel-last),
+    /// by the product rule on each pair's monomial.
+    #[inline(always)]
+    fn backward_block<const W: usize, const FMA: bool>(
+        &self,
+        fused: &[[T; W]],
+        x: &[[T; W]],
+        grad_out: &[[T; W]],
+        grad_x: &mut [[T; W]],
+    ) {
+        grad_x.fill([T::zero(); W]);
+        for (m, g) in grad_out.iter().enumerate() {
+            for q in self.component_start[m]..self.component_start[m + 1] {
+                let mut grad = fused[q];
+                for l in 0..W {
+                    grad[l] *= g[l];
+                }
+                let factors = &self.factors[self.factor_start[q]..self.factor_start[q + 1]];
+                for a in 0..factors.len() {
+                    let mut partial = grad;
+                    for b in 0..factors.len() {
+                        if b != a {
+                            let x = &x[factors[b]];
+                            for l in 0..W {
+                                partial[l] *= x[l];
+                            }
+                        }
+                    }
+                    let grad_x = &mut grad_x[factors[a]];
+                    for l in 0..W {
+                        grad_x[l] += partial[l];
+                    }
+                }
+            }
+        }
+    }
+
+    /// Π_{i ∈ monomial of pair q} x[i].
+    #[inline(always)]
+    fn monomial<const W: usize>(&self, q: usize, x: &[[T; W]]) -> [T; W] {
+        let factors = &self.factors[self.factor_start[q]..self.factor_start[q + 1]];
+        let mut product = x[factors[0]];
+        for &i in &factors[1..] {
+            let x = &x[i];
+            for l in 0..W {
+                product[l] *= x[l];
+            }
+        }
+        product
+    }
+
+    /// The fused weights of an element, computed on first use (in f64).
+    fn fused(&self, element: usize) -> &[T] {
+        self.fused[element].get_or_init(|| {
+            let (w, c_n, pairs) = (lanes::<T>(), self.channels, self.n_pairs());
+            let mut fused = vec![T::zero(); c_n.div_ceil(w) * pairs * w];
+            let weights = &self.weights[element * self.weight_rows * c_n..][..self.weight_rows * c_n];
+            for q in 0..pairs {
+                let terms = &self.pair_terms[self.pair_term_start[q]..self.pair_term_start[q + 1]];
+                for c in 0..c_n {
+                    let sum: f64 = terms.iter().map(|&(row, u)| u * weights[row * c_n + c].f64()).sum();
+                    fused[((c / w) * pairs + q) * w + c % w] = T::of(sum);
+                }
+            }
+            fused
+        })
+    }
+
+    /// One node's [channel][i] → [block][i][lane], padded lanes zero.
+    fn to_blocks<const W: usize>(&self, x: &[T], d: usize, blocks: &mut [T]) {
+        blocks.fill(T::zero());
+        for (c, row) in x.chunks(d).enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                blocks[((c / W) * d + i) * W + c % W] = v;
+            }
+        }
+    }
+
+    /// [block][i][lane] → [channel][i].
+    fn from_blocks<const W: usize>(&self, blocks: &[T], d: usize, x: &mut [T]) {
+        for (c, row) in x.chunks_mut(d).enumerate() {
+            for (i, v) in row.iter_mut().enumerate() {
+                *v = blocks[((c / W) * d + i) * W + c % W];
+            }
+        }
+    }
+
+    /// [block][component][lane] → the e3nn row (per irrep, channel × (2L+1)).
+    fn scatter_out<const W: usize>(&self, blocks: &[T], out: &mut [T]) {
         let mut component = 0;
         for &(column, m_dim) in &self.outputs {
-            transpose(
-                &components[component * self.channels..][..m_dim * self.channels],
-                m_dim,
-                self.channels,
-                &mut out[column..][..m_dim * self.channels],
-            );
+            for c in 0..self.channels {
+                for m in 0..m_dim {
+                    out[column + c * m_dim + m] = blocks[((c / W) * self.components + component + m) * W + c % W];
+                }
+            }
             component += m_dim;
         }
     }
 
-    /// The e3nn row → component-major [m][c].
-    fn gather_out(&self, row: &[T], components: &mut [T]) {
+    /// The e3nn row → [block][component][lane].
+    fn gather_out<const W: usize>(&self, row: &[T], blocks: &mut [T]) {
         let mut component = 0;
         for &(column, m_dim) in &self.outputs {
-            transpose(
-                &row[column..][..m_dim * self.channels],
-                self.channels,
-                m_dim,
-                &mut components[component * self.channels..][..m_dim * self.channels],
-            );
+            for c in 0..self.channels {
+                for m in 0..m_dim {
+                    blocks[((c / W) * self.components + component + m) * W + c % W] = row[column + c * m_dim + m];
+                }
+            }
             component += m_dim;
         }
     }
@@ -398,46 +538,44 @@ impl<T: Real> SymmetricContraction<T> {
     }
 }
 
-/// Per-thread buffers, all channel-last.
+/// What a task computes, on its nodes' rows.
+enum Pass<'a, T> {
+    Forward { x: &'a [T], out: &'a mut [T] },
+    Backward { x: &'a [T], grad_out: &'a [T], grad_x: &'a mut [T] },
+}
+
+/// Per-thread buffers of a task's nodes, in channel blocks ([node][block][·][lane]).
 struct Scratch<T> {
-    /// x transposed: D × channels.
+    blocks: usize,
     x: Vec<T>,
-    /// basis functions × channels (forward: values; backward: their gradients).
-    basis: Vec<T>,
-    /// output components × channels.
+    /// Output components (forward) or their gradients (backward).
     out: Vec<T>,
-    product: Vec<T>,
-    grad_monomial: Vec<T>,
     grad_x: Vec<T>,
 }
 
 impl<T: Real> Scratch<T> {
     fn new(layer: &SymmetricContraction<T>) -> Self {
-        let c = layer.channels;
-        let components: usize = layer.outputs.iter().map(|&(_, m)| m).sum();
+        let blocks = layer.channels.div_ceil(lanes::<T>());
+        let lanes_per_node = NODES_PER_TASK * blocks * lanes::<T>();
         Scratch {
-            x: vec![T::zero(); layer.dim * c],
-            basis: vec![T::zero(); layer.basis.len() * c],
-            out: vec![T::zero(); components * c],
-            product: vec![T::zero(); c],
-            grad_monomial: vec![T::zero(); c],
-            grad_x: vec![T::zero(); layer.dim * c],
+            blocks,
+            x: vec![T::zero(); lanes_per_node * layer.dim],
+            out: vec![T::zero(); lanes_per_node * layer.components],
+            grad_x: vec![T::zero(); lanes_per_node * layer.dim],
         }
     }
 }
 
-/// dst (cols × rows) = srcᵀ, src rows × cols.
-fn transpose<T: Real>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
-    for r in 0..rows {
-        for c in 0..cols {
-            dst[c * rows + r] = src[r * cols + c];
-        }
-    }
-}
+/// Without AVX2 on x86-64, mul_add would be a library call: multiply, then add.
+const GENERIC_FMA: bool = cfg!(target_arch = "aarch64");
 
-/// y += a·x.
-fn axpy<T: Real>(a: T, x: &[T], y: &mut [T]) {
-    y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
+#[inline(always)]
+fn fmadd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
 }
 
 /// Checks U_ν's shape against (2L+1, D, ν) and returns K_ν.
