@@ -36,11 +36,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def median_time(f, seconds=3.0):
-    for _ in range(3):
+    """Median of at least 5 calls after 2 warm-up calls, for at least `seconds`."""
+    for _ in range(2):
         f()
     times = []
     start = time.perf_counter()
-    while time.perf_counter() - start < seconds or len(times) < 10:
+    while time.perf_counter() - start < seconds or len(times) < 5:
         t = time.perf_counter()
         f()
         times.append(time.perf_counter() - t)
@@ -90,6 +91,7 @@ def main():
     theirs = {}
     for prec, dtype in [("f32", torch.float32), ("f64", torch.float64)]:
         theirs["forward", prec], theirs["forward_backward", prec] = time_mace(dtype)
+        print(f"mace {prec}: forward {theirs['forward', prec]:.4f} s, forward+backward {theirs['forward_backward', prec]:.4f} s", file=sys.stderr)
     ours = time_equipot(args.threads)
     load = os.getloadavg()[0]
     print(f"SymmetricContraction {IRREPS_IN} -> {IRREPS_OUT}, correlation {CORRELATION}, {ELEMENTS} elements,")
