@@ -208,7 +208,9 @@ impl<T: Real> SymmetricContraction<T> {
             fused: (0..n_elements).map(|_| OnceLock::new()).collect(),
         };
         // Permutations may cancel exactly (antisymmetric couplings): drop those terms.
-        let mut pairs: Vec<(usize, &Vec<usize>, Vec<(usize, f64)>)> = vec![];
+        // (component m, monomial, (weight row, coefficient) terms)
+        type Pair<'k> = (usize, &'k Vec<usize>, Vec<(usize, f64)>);
+        let mut pairs: Vec<Pair> = vec![];
         for (key, by_component) in &monomials {
             let before = pairs.len();
             for (&component, terms) in by_component {
@@ -344,7 +346,7 @@ impl<T: Real> SymmetricContraction<T> {
         };
         let (x_row, out_row) = (self.channels * d, self.irreps_out.dim());
         for (n, x) in x.chunks(x_row).enumerate() {
-            self.to_blocks::<W>(x, d, &mut s.x[n * blocks * d * W..][..blocks * d * W]);
+            to_blocks::<T, W>(x, d, &mut s.x[n * blocks * d * W..][..blocks * d * W]);
             if let Ok((grad_out, _)) = &out_or_grad {
                 self.gather_out::<W>(&grad_out[n * out_row..][..out_row], &mut s.out[n * blocks * comps * W..]);
             }
@@ -368,7 +370,7 @@ impl<T: Real> SymmetricContraction<T> {
             match &mut out_or_grad {
                 Err(out) => self.scatter_out::<W>(&s.out[n * blocks * comps * W..], &mut out[n * out_row..][..out_row]),
                 Ok((_, grad_x)) => {
-                    self.from_blocks::<W>(&s.grad_x[n * blocks * d * W..], d, &mut grad_x[n * x_row..][..x_row])
+                    from_blocks::<T, W>(&s.grad_x[n * blocks * d * W..], d, &mut grad_x[n * x_row..][..x_row])
                 }
             }
         }
@@ -391,8 +393,8 @@ impl<T: Real> SymmetricContraction<T> {
                 }
                 q += 4;
             }
-            for q in q..end {
-                let (p, f) = (self.monomial::<W>(q, x), &fused[q]);
+            for (q, f) in (q..end).zip(&fused[q..end]) {
+                let p = self.monomial::<W>(q, x);
                 for l in 0..W {
                     acc[0][l] = fmadd::<T, FMA>(f[l], p[l], acc[0][l]);
                 }
@@ -415,8 +417,9 @@ impl<T: Real> SymmetricContraction<T> {
     ) {
         grad_x.fill([T::zero(); W]);
         for (m, g) in grad_out.iter().enumerate() {
-            for q in self.component_start[m]..self.component_start[m + 1] {
-                let mut grad = fused[q];
+            let pairs = self.component_start[m]..self.component_start[m + 1];
+            for (q, f) in pairs.clone().zip(&fused[pairs]) {
+                let mut grad = *f;
                 for l in 0..W {
                     grad[l] *= g[l];
                 }
@@ -469,25 +472,6 @@ impl<T: Real> SymmetricContraction<T> {
             }
             fused
         })
-    }
-
-    /// One node's [channel][i] → [block][i][lane], padded lanes zero.
-    fn to_blocks<const W: usize>(&self, x: &[T], d: usize, blocks: &mut [T]) {
-        blocks.fill(T::zero());
-        for (c, row) in x.chunks(d).enumerate() {
-            for (i, &v) in row.iter().enumerate() {
-                blocks[((c / W) * d + i) * W + c % W] = v;
-            }
-        }
-    }
-
-    /// [block][i][lane] → [channel][i].
-    fn from_blocks<const W: usize>(&self, blocks: &[T], d: usize, x: &mut [T]) {
-        for (c, row) in x.chunks_mut(d).enumerate() {
-            for (i, v) in row.iter_mut().enumerate() {
-                *v = blocks[((c / W) * d + i) * W + c % W];
-            }
-        }
     }
 
     /// [block][component][lane] → the e3nn row (per irrep, channel × (2L+1)).
@@ -562,6 +546,25 @@ impl<T: Real> Scratch<T> {
             x: vec![T::zero(); lanes_per_node * layer.dim],
             out: vec![T::zero(); lanes_per_node * layer.components],
             grad_x: vec![T::zero(); lanes_per_node * layer.dim],
+        }
+    }
+}
+
+/// One node's [channel][i] → [block][i][lane], padded lanes zero.
+fn to_blocks<T: Real, const W: usize>(x: &[T], d: usize, blocks: &mut [T]) {
+    blocks.fill(T::zero());
+    for (c, row) in x.chunks(d).enumerate() {
+        for (i, &v) in row.iter().enumerate() {
+            blocks[((c / W) * d + i) * W + c % W] = v;
+        }
+    }
+}
+
+/// [block][i][lane] → [channel][i].
+fn from_blocks<T: Real, const W: usize>(blocks: &[T], d: usize, x: &mut [T]) {
+    for (c, row) in x.chunks_mut(d).enumerate() {
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = blocks[((c / W) * d + i) * W + c % W];
         }
     }
 }
