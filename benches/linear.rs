@@ -17,24 +17,20 @@ use std::hint::black_box;
 const ROWS: usize = 1000;
 const IRREPS: &str = "128x0e+64x1e+32x2e";
 
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
+#[path = "support/noise.rs"]
+mod noise;
+use noise::noise;
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::process_cpu_time;
 
 fn bench_precision<T: Real, M: Measurement>(c: &mut Criterion<M>, ws: &Workspace, name: &str) {
     let irreps = Irreps::parse(IRREPS).unwrap();
     let spec = LinearSpec::new(&irreps, &irreps, None, false, PathNormalization::Element).unwrap();
-    let lin = Linear::<T>::new(&spec, &values(spec.weight_numel(), 1), &[]).unwrap();
+    let lin = Linear::<T>::new(&spec, &noise(spec.weight_numel(), 1), &[]).unwrap();
     let dim = irreps.dim();
-    let x: Vec<T> = values(ROWS * dim, 2).into_iter().map(T::of).collect();
-    let g: Vec<T> = values(ROWS * dim, 3).into_iter().map(T::of).collect();
+    let x: Vec<T> = noise(ROWS * dim, 2).into_iter().map(T::of).collect();
+    let g: Vec<T> = noise(ROWS * dim, 3).into_iter().map(T::of).collect();
     let mut y = vec![T::zero(); ROWS * dim];
     let mut gx = vec![T::zero(); ROWS * dim];
 
@@ -73,11 +69,7 @@ fn main() {
 struct ProcessCpuTime;
 
 fn process_cpu_ns() -> f64 {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: a valid clock id and a valid out-pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
-    t.tv_sec as f64 * 1e9 + t.tv_nsec as f64
+    process_cpu_time().as_nanos() as f64
 }
 
 impl Measurement for ProcessCpuTime {

@@ -9,28 +9,9 @@ use equipot::graph::Structure;
 use equipot::model::{Precision, Request};
 use equipot::{AtomGraph, Workspace};
 
-/// Diamond silicon, n×n×n conventional cells, each atom moved by up to ±0.05 Å.
-fn si_diamond(n: usize) -> (Vec<[f64; 3]>, Vec<i32>, [[f64; 3]; 3]) {
-    let a = 5.43;
-    let basis = [[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]];
-    let mut positions = Vec::new();
-    let mut seed = 12345u64;
-    let mut jitter = || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.1
-    };
-    for (i, j, k) in (0..n).flat_map(|i| (0..n).flat_map(move |j| (0..n).map(move |k| (i, j, k)))) {
-        for b in basis {
-            for shift in [0.0, 0.25] {
-                let f = [i as f64 + b[0] + shift, j as f64 + b[1] + shift, k as f64 + b[2] + shift];
-                positions.push([a * f[0] + jitter(), a * f[1] + jitter(), a * f[2] + jitter()]);
-            }
-        }
-    }
-    let l = a * n as f64;
-    let numbers = vec![14; positions.len()];
-    (positions, numbers, [[l, 0.0, 0.0], [0.0, l, 0.0], [0.0, 0.0, l]])
-}
+#[path = "support/silicon.rs"]
+mod silicon;
+use silicon::rattled_silicon;
 
 fn bench(c: &mut Criterion) {
     let Some(dir) = std::env::var_os("EQUIPOT_SEVENN_MODELS") else {
@@ -40,7 +21,9 @@ fn bench(c: &mut Criterion) {
     let path = std::path::Path::new(&dir).join("SevenNet_0__11Jul2024.eqp.safetensors");
     let model = equipot::model::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let ws = Workspace::new(2).unwrap();
-    let (positions, numbers, cell) = si_diamond(4);
+    // Diamond silicon, 4×4×4 conventional cells, each coordinate moved by up to ±0.05 Å.
+    let (positions, cell) = rattled_silicon(4, 0.05);
+    let numbers = vec![14; positions.len()];
     let structure = Structure { positions: &positions, numbers: &numbers, cell: Some(cell), pbc: [true; 3] };
     let request = Request { forces: true, virial: true, precision: Precision::F32, ..Default::default() };
     let mut group = c.benchmark_group("sevennet");

@@ -16,24 +16,12 @@ use std::time::Duration;
 
 const EDGES: usize = 100_000;
 
-/// Deterministic pseudo-random numbers in [-1, 1).
-fn noise(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
-
-/// CPU time of the calling thread.
-fn thread_cpu_time() -> Duration {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
+#[path = "support/noise.rs"]
+mod noise;
+use noise::noise;
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::thread_cpu_time;
 
 /// Times `work` by the chosen clock.
 fn measure(b: &mut criterion::Bencher, cpu_clock: bool, ws: &Workspace, mut work: impl FnMut() + Send) {

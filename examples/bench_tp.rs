@@ -12,6 +12,10 @@ use equipot::nn::{EdgeIndex, UvuTensorProduct};
 use equipot::so3::Irreps;
 use equipot::{Real, Workspace};
 
+#[path = "../benches/support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::process_cpu_time;
+
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("integer arguments")).collect();
     let arg = |k: usize, default: usize| args.get(k).copied().unwrap_or(default);
@@ -78,8 +82,5 @@ fn run<T: Real>(ws: &Workspace, tp: &UvuTensorProduct, index: &EdgeIndex, repeat
 
 /// CPU time of the process (all threads), ms.
 fn cpu_ms() -> f64 {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-    t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 * 1e-6
+    process_cpu_time().as_secs_f64() * 1e3
 }

@@ -11,6 +11,9 @@ use equipot::{AtomGraph, Structure, Workspace};
 #[path = "../benches/support/silicon.rs"]
 mod silicon;
 use silicon::silicon;
+#[path = "../benches/support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::process_cpu_time;
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("integer arguments")).collect();
@@ -38,11 +41,7 @@ fn main() {
     println!("[{}]", results.join(", "));
 }
 
-/// CPU time of the whole process (all threads), s: on a loaded machine it
-/// shows the work done, where wall time also shows the waiting.
+/// CPU time of the whole process (all threads), s.
 fn cpu_time() -> f64 {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+    process_cpu_time().as_secs_f64()
 }

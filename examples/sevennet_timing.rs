@@ -13,13 +13,12 @@ use equipot::graph::Structure;
 use equipot::model::{Precision, Request};
 use equipot::{AtomGraph, Workspace};
 
-fn cpu_seconds() -> f64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct it is given.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
-    t(usage.ru_utime) + t(usage.ru_stime)
-}
+#[path = "../benches/support/silicon.rs"]
+mod silicon;
+use silicon::rattled_silicon;
+#[path = "../benches/support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::process_cpu_time;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,33 +28,17 @@ fn main() {
     let precision = if args.get(4).is_some_and(|p| p == "f64") { Precision::F64 } else { Precision::F32 };
     let model = equipot::model::load(std::path::Path::new(model_path)).unwrap();
     let ws = Workspace::new(threads).unwrap();
-    let a = 5.43;
-    let basis = [[0.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]];
-    let mut seed = 12345u64;
-    let mut jitter = || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.1
-    };
-    let mut positions = Vec::new();
-    for (i, j, k) in (0..cells).flat_map(|i| (0..cells).flat_map(move |j| (0..cells).map(move |k| (i, j, k)))) {
-        for b in basis {
-            for shift in [0.0, 0.25] {
-                let f = [i as f64 + b[0] + shift, j as f64 + b[1] + shift, k as f64 + b[2] + shift];
-                positions.push([a * f[0] + jitter(), a * f[1] + jitter(), a * f[2] + jitter()]);
-            }
-        }
-    }
+    let (positions, cell) = rattled_silicon(cells, 0.05);
     let n = positions.len();
-    let l = a * cells as f64;
     let numbers = vec![14; n];
-    let structure = Structure { positions: &positions, numbers: &numbers, cell: Some([[l, 0.0, 0.0], [0.0, l, 0.0], [0.0, 0.0, l]]), pbc: [true; 3] };
+    let structure = Structure { positions: &positions, numbers: &numbers, cell: Some(cell), pbc: [true; 3] };
     let request = Request { forces: true, virial: true, precision, ..Default::default() };
     let (mut walls, mut cpus) = (Vec::new(), Vec::new());
     for step in 0..=steps {
-        let (w0, c0) = (Instant::now(), cpu_seconds());
+        let (w0, c0) = (Instant::now(), process_cpu_time().as_secs_f64());
         let graph = AtomGraph::build(&structure, model.cutoff(), &ws).unwrap();
         let out = model.compute(&graph, &request, &ws).unwrap();
-        let (wall, cpu) = (w0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+        let (wall, cpu) = (w0.elapsed().as_secs_f64(), process_cpu_time().as_secs_f64() - c0);
         assert!(out.energy.is_finite());
         if step > 0 {
             walls.push(wall * 1e6 / n as f64);

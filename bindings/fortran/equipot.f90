@@ -73,6 +73,16 @@ module equipot
         end function
     end interface
 
+    !> The library's count queries (eqp_graph_n_atoms, eqp_model_n_layers, ...).
+    abstract interface
+        function c_count_query(handle, count) bind(C) result(status)
+            import :: c_int32_t, c_ptr, c_size_t
+            type(c_ptr), value :: handle
+            integer(c_size_t) :: count
+            integer(c_int32_t) :: status
+        end function
+    end interface
+
     interface
         function c_eqp_version() bind(C, name="eqp_version") result(version)
             import :: c_ptr
@@ -280,7 +290,7 @@ contains
         type(c_ptr), intent(in), optional :: workspace
         integer(c_int32_t) :: status
         logical(c_bool), target :: flags(3)
-        type(c_ptr) :: cell_ptr, ws
+        type(c_ptr) :: cell_ptr
 
         graph = c_null_ptr
         if (size(positions, 1) /= 3 .or. size(positions, 2) /= size(numbers)) then
@@ -293,9 +303,7 @@ contains
         if (present(pbc)) flags = logical(pbc, c_bool)
         cell_ptr = c_null_ptr
         if (present(cell)) cell_ptr = c_loc(cell)
-        ws = c_null_ptr
-        if (present(workspace)) ws = workspace
-        status = track(c_eqp_graph_build(ws, int(size(numbers), c_size_t), loc_real(positions), &
+        status = track(c_eqp_graph_build(or_null(workspace), int(size(numbers), c_size_t), loc_real(positions), &
             loc_int(numbers), cell_ptr, c_loc(flags), cutoff, graph))
     end function
 
@@ -341,20 +349,14 @@ contains
         type(c_ptr), intent(in) :: graph
         integer, intent(out) :: n_atoms
         integer(c_int32_t) :: status
-        integer(c_size_t) :: n
-        n = 0
-        status = track(c_eqp_graph_n_atoms(graph, n))
-        n_atoms = int(n)
+        status = count_of(c_eqp_graph_n_atoms, graph, n_atoms)
     end function
 
     function eqp_graph_n_edges(graph, n_edges) result(status)
         type(c_ptr), intent(in) :: graph
         integer, intent(out) :: n_edges
         integer(c_int32_t) :: status
-        integer(c_size_t) :: n
-        n = 0
-        status = track(c_eqp_graph_n_edges(graph, n))
-        n_edges = int(n)
+        status = count_of(c_eqp_graph_n_edges, graph, n_edges)
     end function
 
     !> Copies the edges out into arrays allocated here: centers(n_edges) and
@@ -450,10 +452,7 @@ contains
         type(c_ptr), intent(in) :: model
         integer, intent(out) :: n_layers
         integer(c_int32_t) :: status
-        integer(c_size_t) :: n
-        n = 0
-        status = track(c_eqp_model_n_layers(model, n))
-        n_layers = int(n)
+        status = count_of(c_eqp_model_n_layers, model, n_layers)
     end function
 
     !> The most values per atom a halo exchange of this model carries (size
@@ -462,10 +461,7 @@ contains
         type(c_ptr), intent(in) :: model
         integer, intent(out) :: width
         integer(c_int32_t) :: status
-        integer(c_size_t) :: n
-        n = 0
-        status = track(c_eqp_model_halo_width(model, n))
-        width = int(n)
+        status = count_of(c_eqp_model_halo_width, model, width)
     end function
 
     !> The model's architecture ("lennard-jones", ...); "" for a null model.
@@ -576,8 +572,7 @@ contains
             end if
             if (n > 0) out%atom_virials = c_loc(atom_virials)
         end if
-        ws = c_null_ptr
-        if (present(workspace)) ws = workspace
+        ws = or_null(workspace)
         p = EQP_FLOAT64
         if (present(precision)) p = precision
         if (halo) then
@@ -596,6 +591,25 @@ contains
         integer(c_int32_t), intent(in) :: status
         if (status /= EQP_SUCCESS .and. allocated(wrapper_error)) deallocate(wrapper_error)
         track = status
+    end function
+
+    !> A count from one of the library's count queries, as a default integer.
+    function count_of(query, handle, count) result(status)
+        procedure(c_count_query) :: query
+        type(c_ptr), intent(in) :: handle
+        integer, intent(out) :: count
+        integer(c_int32_t) :: status
+        integer(c_size_t) :: n
+        n = 0
+        status = track(query(handle, n))
+        count = int(n)
+    end function
+
+    !> An optional handle, or NULL when it is absent.
+    type(c_ptr) function or_null(handle)
+        type(c_ptr), intent(in), optional :: handle
+        or_null = c_null_ptr
+        if (present(handle)) or_null = handle
     end function
 
     integer(c_int32_t) function shape_error(message)

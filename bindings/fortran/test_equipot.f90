@@ -28,6 +28,7 @@ program test_equipot
     use, intrinsic :: iso_c_binding
     use equipot
     use test_halo_callbacks
+    use test_helpers
     implicit none
 
     integer, parameter :: n_cells = 3, n_atoms = 4 * n_cells**3
@@ -37,7 +38,6 @@ program test_equipot
     real(c_double) :: energy, ref_energy
     integer(c_int32_t) :: numbers(n_atoms)
     type(c_ptr) :: ws, model, graph
-    integer :: passed = 0, failed = 0
 
     call build_system(positions, numbers, cell)
     call require(eqp_workspace_new(2, ws), "eqp_workspace_new")
@@ -69,30 +69,9 @@ program test_equipot
 
     call eqp_model_free(model)
     call eqp_workspace_free(ws)
-    print "(i0, a, i0, a)", passed, " passed, ", failed, " failed"
-    if (failed > 0) error stop 1
+    call finish()
 
 contains
-
-    subroutine check(ok, what)
-        logical, intent(in) :: ok
-        character(len=*), intent(in) :: what
-        if (ok) then
-            passed = passed + 1
-        else
-            failed = failed + 1
-            print "(2a)", "FAIL ", what
-        end if
-    end subroutine
-
-    subroutine require(status, what)
-        integer(c_int32_t), intent(in) :: status
-        character(len=*), intent(in) :: what
-        if (status /= EQP_SUCCESS) then
-            print "(a, a, i0, 2a)", what, " failed with status ", status, ": ", eqp_last_error()
-            error stop 1
-        end if
-    end subroutine
 
     subroutine build_system(pos, z, h)
         real(c_double), intent(out) :: pos(:, :), h(3, 3)

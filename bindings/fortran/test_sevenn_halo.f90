@@ -62,6 +62,7 @@ program test_sevenn_halo
     use, intrinsic :: iso_c_binding
     use equipot
     use sevenn_halo_exchange
+    use test_helpers
     implicit none
 
     integer, parameter :: n = 7
@@ -72,13 +73,14 @@ program test_sevenn_halo
     type(halo_t), target :: halo
     type(c_ptr) :: model, ws, periodic, graph
     character(len=4096) :: dir
-    integer :: layers, width, n_all, g, passed = 0, failed = 0
+    integer :: layers, width, n_all, g
 
     if (command_argument_count() /= 1) then
         print "(a)", "usage: test_sevenn_halo MODELS_DIR"
         error stop 2
     end if
     call get_command_argument(1, dir)
+    show_passes = .true.
     call require(eqp_model_load(trim(dir) // "/SevenNet_0__11Jul2024.eqp.safetensors", model), "eqp_model_load")
     call require(eqp_model_cutoff(model, cutoff), "eqp_model_cutoff")
     call require(eqp_model_n_layers(model, layers), "eqp_model_n_layers")
@@ -130,8 +132,7 @@ program test_sevenn_halo
     call eqp_graph_free(periodic)
     call eqp_workspace_free(ws)
     call eqp_model_free(model)
-    print "(i0, a, i0, a)", passed, " passed, ", failed, " failed"
-    if (failed > 0) error stop 1
+    call finish()
 
 contains
 
@@ -181,27 +182,6 @@ contains
             halo_graph), "eqp_graph_from_neighbor_list")
         h%n_local = n
         h%owner = owner(1:n_ghosts)
-    end subroutine
-
-    subroutine check(ok, what)
-        logical, intent(in) :: ok
-        character(len=*), intent(in) :: what
-        if (ok) then
-            passed = passed + 1
-            print "(2a)", "ok   ", what
-        else
-            failed = failed + 1
-            print "(2a)", "FAIL ", what
-        end if
-    end subroutine
-
-    subroutine require(status, what)
-        integer(c_int32_t), intent(in) :: status
-        character(len=*), intent(in) :: what
-        if (status /= EQP_SUCCESS) then
-            print "(a, a, i0, 2a)", what, " failed with status ", status, ": ", eqp_last_error()
-            error stop 1
-        end if
     end subroutine
 
 end program test_sevenn_halo

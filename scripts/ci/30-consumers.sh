@@ -78,7 +78,7 @@ gcc -std=c11 -Wall -Wextra -Werror tests/c/bad_input.c $(pkg-config --cflags --l
 echo "-- Fortran: the installed module source and bindings/fortran/test_equipot.f90 (gfortran)"
 # shellcheck disable=SC2046
 gfortran -std=f2018 -Wall -Wextra -Werror -fcheck=all -g -J "$work/bin" \
-    "$prefix/share/equipot/fortran/equipot.f90" bindings/fortran/test_equipot.f90 \
+    "$prefix/share/equipot/fortran/equipot.f90" bindings/fortran/test_helpers.f90 bindings/fortran/test_equipot.f90 \
     $(pkg-config --libs equipot) -Wl,-rpath,"$lib" -o "$work/bin/test_equipot"
 "$work/bin/test_equipot"
 

@@ -22,5 +22,5 @@ g++ -std=c++17 -Wall -Wextra -Werror -pedantic tests/c/sevenn_halo.cpp -Iinclude
     -Wl,-rpath,"$lib" -o "$work/sevenn_halo"
 "$work/sevenn_halo" "$models"
 gfortran -std=f2018 -Wall -Wextra -Werror -fcheck=all -g -J "$work" bindings/fortran/equipot.f90 \
-    bindings/fortran/test_sevenn_halo.f90 -L"$lib" -lequipot -Wl,-rpath,"$lib" -o "$work/test_sevenn_halo"
+    bindings/fortran/test_helpers.f90 bindings/fortran/test_sevenn_halo.f90 -L"$lib" -lequipot -Wl,-rpath,"$lib" -o "$work/test_sevenn_halo"
 "$work/test_sevenn_halo" "$models"

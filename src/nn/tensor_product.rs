@@ -229,6 +229,44 @@ impl Paths {
     }
 }
 
+/// The accessors of a tensor product that keeps its instructions in a
+/// `paths: Paths` field (the convolution and the fully connected product).
+macro_rules! paths_accessors {
+    () => {
+        /// First input.
+        pub fn irreps_in1(&self) -> &$crate::so3::Irreps {
+            &self.paths.irreps_in1
+        }
+
+        /// Second input.
+        pub fn irreps_in2(&self) -> &$crate::so3::Irreps {
+            &self.paths.irreps_in2
+        }
+
+        /// Output.
+        pub fn irreps_out(&self) -> &$crate::so3::Irreps {
+            &self.paths.irreps_out
+        }
+
+        /// Number of weights (e3nn's `weight_numel`), path after path.
+        pub fn weight_numel(&self) -> usize {
+            self.paths.weight_numel
+        }
+
+        /// The instructions, in order.
+        pub fn instructions(&self) -> Vec<$crate::nn::Instruction> {
+            self.paths.paths.iter().map(|p| p.ins).collect()
+        }
+
+        /// Each path's normalization sqrt(alpha), e3nn's `instructions[k].path_weight`
+        /// after construction.
+        pub fn path_normalizations(&self) -> Vec<f64> {
+            self.paths.paths.iter().map(|p| p.norm).collect()
+        }
+    };
+}
+pub(crate) use paths_accessors;
+
 /// A path's (m1, m3) pairs and their (m2, coefficient) terms.
 type CgTable = (Vec<CgPair>, Vec<(usize, f64)>);
 

@@ -36,7 +36,7 @@ use rayon::prelude::*;
 
 use super::attribute_contraction::AttributeContraction;
 use super::tensor_product::{
-    from_channel_last, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
+    from_channel_last, paths_accessors, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
     PathNormalization, Paths,
 };
 use crate::so3::{Irreps, MulIr};
@@ -82,6 +82,14 @@ impl Csr {
 
     fn of(&self, i: usize) -> &[u32] {
         &self.edges[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    /// The edges of node i, each with the one after it (whose data the
+    /// kernels prefetch while they compute this one).
+    #[inline]
+    fn with_next(&self, i: usize) -> impl Iterator<Item = (usize, Option<usize>)> + '_ {
+        let edges = self.of(i);
+        edges.iter().enumerate().map(move |(k, &e)| (e as usize, edges.get(k + 1).map(|&n| n as usize)))
     }
 }
 
@@ -192,37 +200,10 @@ impl UvuTensorProduct {
         )
     }
 
-    /// First input (node features).
-    pub fn irreps_in1(&self) -> &Irreps {
-        &self.paths.irreps_in1
-    }
-
-    /// Second input (edge attributes).
-    pub fn irreps_in2(&self) -> &Irreps {
-        &self.paths.irreps_in2
-    }
-
-    /// Output (messages, summed onto nodes).
-    pub fn irreps_out(&self) -> &Irreps {
-        &self.paths.irreps_out
-    }
-
-    /// Number of weights per edge (e3nn's `weight_numel`), laid out path
-    /// after path, each as [u][v].
-    pub fn weight_numel(&self) -> usize {
-        self.paths.weight_numel
-    }
-
-    /// The instructions, in order.
-    pub fn instructions(&self) -> Vec<Instruction> {
-        self.paths.paths.iter().map(|p| p.ins).collect()
-    }
-
-    /// Each path's normalization sqrt(alpha), e3nn's `instructions[k].path_weight`
-    /// after construction.
-    pub fn path_normalizations(&self) -> Vec<f64> {
-        self.paths.paths.iter().map(|p| p.norm).collect()
-    }
+    // irreps_in1 (node features), irreps_in2 (edge attributes), irreps_out
+    // (messages, summed onto nodes), weight_numel (per edge, each path's as
+    // [u][v]), instructions, path_normalizations.
+    paths_accessors!();
 
     fn check<T>(&self, index: &EdgeIndex, x: &[T], sh: &[T], w: &dyn EdgeWeights<T>, out: &[T], out_name: &str) -> Result<()> {
         let (n, e) = (index.n_nodes, index.n_edges());
@@ -271,17 +252,15 @@ impl UvuTensorProduct {
             return Ok(());
         }
         let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
-        let kernel = if self.portable { Kernel::Generic } else { Kernel::detect() };
+        let kernel = self.kernel();
         out.par_chunks_mut(d3).enumerate().for_each_init(
             || (Scratch::new(self, d3), vec![T::zero(); weights.scratch_len()]),
             |(s, w_scratch), (i, out_i)| {
                 s.acc.fill(T::zero());
-                let edges = index.by_center.of(i);
-                for (k, &e) in edges.iter().enumerate() {
-                    let (e, j) = (e as usize, index.neighbors[e as usize] as usize);
-                    // The next edge's data, for the kernel to prefetch.
-                    let next = edges.get(k + 1).map(|&n| {
-                        let (n, jn) = (n as usize, index.neighbors[n as usize] as usize);
+                for (e, next) in index.by_center.with_next(i) {
+                    let j = index.neighbors[e] as usize;
+                    let next = next.map(|n| {
+                        let jn = index.neighbors[n] as usize;
                         weights.prefetch(n);
                         &x_cl[jn * d1..(jn + 1) * d1]
                     });
@@ -354,7 +333,7 @@ impl UvuTensorProduct {
         }
         let grad_sh_ptr = SharedMut(grad_sh.as_mut_ptr());
         let grad_weights_ptr = SharedMut(grad_weights.as_mut_ptr());
-        let kernel = if self.portable { Kernel::Generic } else { Kernel::detect() };
+        let kernel = self.kernel();
         if d1 == 0 {
             grad_sh.fill(T::zero());
             let zeros = vec![T::zero(); nw];
@@ -369,11 +348,10 @@ impl UvuTensorProduct {
             |(s, w_scratch, grad_w), (j, grad_x_j)| {
                 s.acc.fill(T::zero());
                 let x_j = &x_cl[j * d1..(j + 1) * d1];
-                let edges = index.by_neighbor.of(j);
-                for (k, &e) in edges.iter().enumerate() {
-                    let (e, i) = (e as usize, index.centers[e as usize] as usize);
-                    let next = edges.get(k + 1).map(|&n| {
-                        let (n, i_n) = (n as usize, index.centers[n as usize] as usize);
+                for (e, next) in index.by_neighbor.with_next(j) {
+                    let i = index.centers[e] as usize;
+                    let next = next.map(|n| {
+                        let i_n = index.centers[n] as usize;
                         weights.prefetch(n);
                         &g_cl[i_n * d3..(i_n + 1) * d3]
                     });
@@ -393,6 +371,15 @@ impl UvuTensorProduct {
             },
         );
         Ok(())
+    }
+
+    /// The per-edge kernels this product runs.
+    fn kernel(&self) -> Kernel {
+        if self.portable {
+            Kernel::Generic
+        } else {
+            Kernel::detect()
+        }
     }
 
     fn nodes_to_channel_last<T: Real>(&self, irreps: &Irreps, x: &[T]) -> Vec<T> {

@@ -11,8 +11,8 @@
 use rayon::prelude::*;
 
 use super::tensor_product::{
-    axpy, dot, from_channel_last, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
-    PathNormalization, Paths,
+    axpy, dot, from_channel_last, paths_accessors, to_channel_last, Connection, Instruction, IrrepNormalization,
+    Path, PathNormalization, Paths,
 };
 use crate::so3::Irreps;
 use crate::{invalid, Error, Real, Result};
@@ -64,36 +64,9 @@ impl<T: Real> FullyConnectedTensorProduct<T> {
             .sum()
     }
 
-    /// Number of weights (e3nn's `weight_numel`).
-    pub fn weight_numel(&self) -> usize {
-        self.paths.weight_numel
-    }
-
-    /// The instructions, in e3nn's order.
-    pub fn instructions(&self) -> Vec<Instruction> {
-        self.paths.paths.iter().map(|p| p.ins).collect()
-    }
-
-    /// Each path's normalization sqrt(alpha), e3nn's `instructions[k].path_weight`
-    /// after construction.
-    pub fn path_normalizations(&self) -> Vec<f64> {
-        self.paths.paths.iter().map(|p| p.norm).collect()
-    }
-
-    /// First input.
-    pub fn irreps_in1(&self) -> &Irreps {
-        &self.paths.irreps_in1
-    }
-
-    /// Second input.
-    pub fn irreps_in2(&self) -> &Irreps {
-        &self.paths.irreps_in2
-    }
-
-    /// Output.
-    pub fn irreps_out(&self) -> &Irreps {
-        &self.paths.irreps_out
-    }
+    // irreps_in1, irreps_in2, irreps_out, weight_numel (each path's as
+    // [u][v][w]), instructions (in e3nn's order), path_normalizations.
+    paths_accessors!();
 
     fn check(&self, x1: &[T], x2: &[T], out: &[T], name: &str) -> Result<usize> {
         let (d1, d2, d3) = (self.irreps_in1().dim(), self.irreps_in2().dim(), self.irreps_out().dim());

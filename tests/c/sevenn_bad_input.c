@@ -7,7 +7,7 @@
  * given as argv[1] (scripts/ci/46-sevenn-consumers.sh passes
  * $EQUIPOT_SEVENN_MODELS); writes its broken files into argv[2].
  */
-#include <equipot.h>
+#include "cases.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -15,27 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int case_failed;
 static const char *models_dir, *scratch_dir;
 
-#define EXPECT(cond)                                                              \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            fprintf(stderr, "  %s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-            case_failed = 1;                                                      \
-        }                                                                         \
-    } while (0)
-
-static void expect_error_at(eqp_status_t got, eqp_status_t want, const char *needle, int line) {
-    const char *message = eqp_last_error();
-    if (got != want || !strstr(message, needle)) {
-        fprintf(stderr, "  line %d: status %d (want %d), message \"%s\" (want \"...%s...\")\n", line, (int)got,
-                (int)want, message, needle);
-        case_failed = 1;
-    }
-}
-#define EXPECT_ERROR(call, status, needle) expect_error_at((call), (status), (needle), __LINE__)
-#define EXPECT_OK(call) EXPECT((call) == EQP_SUCCESS)
+/* The call failed with `status`, and the message contains `needle`. */
+#define EXPECT_ERROR(call, status, needle) expect_error_at((call), (status), "", (needle), __LINE__)
 
 static void path_in(char *out, size_t size, const char *dir, const char *name) {
     snprintf(out, size, "%s/%s", dir, name);
@@ -275,11 +258,7 @@ static void halo_exchange_calls_and_failure(void) {
     eqp_model_free(model);
 }
 
-#define CASE(f) {#f, f}
-static const struct {
-    const char *name;
-    void (*run)(void);
-} CASES[] = {
+static const struct test_case CASES[] = {
     CASE(unknown_element), CASE(isolated_atom_is_valid), CASE(other_architecture), CASE(truncated_file),
     CASE(newer_format),    CASE(modals),                 CASE(missing_file),
     CASE(halo_exchange_calls_and_failure),
@@ -292,17 +271,5 @@ int main(int argc, char **argv) {
     }
     models_dir = argv[1];
     scratch_dir = argv[2];
-    int passed = 0, failed = 0;
-    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) {
-        case_failed = 0;
-        CASES[k].run();
-        if (strstr(eqp_last_error(), "internal error")) {
-            fprintf(stderr, "  caught panic: %s\n", eqp_last_error());
-            case_failed = 1;
-        }
-        printf("%s %s\n", case_failed ? "FAIL" : "ok  ", CASES[k].name);
-        case_failed ? failed++ : passed++;
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return run_cases(CASES, sizeof CASES / sizeof CASES[0]);
 }

@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from common import ARGON, PLUGIN, Equipot, Outputs, _ptr, box, new_lammps
+from common import ARGON, PLUGIN, Equipot, Outputs, _ptr, add_crystal_arguments, box, crystal, new_lammps
 
 
 CLOCK = time.process_time
@@ -53,10 +53,7 @@ def best(repeat, f):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cells", type=int, default=8, help="lattice cells per side")
-    parser.add_argument("--model", default=str(ARGON))
-    parser.add_argument("--element", default="Ar")
-    parser.add_argument("--mass", type=float, default=39.948)
-    parser.add_argument("--lattice", nargs=2, default=["fcc", "5.26"])
+    add_crystal_arguments(parser)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--wall", action="store_true", help="wall-clock time instead of CPU time")
@@ -67,14 +64,7 @@ def main():
     n = args.cells
     eqp = Equipot()
     cutoff, layers = eqp.receptive_field(args.model)
-    system = f"""
-        units metal
-        atom_style atomic
-        lattice {args.lattice[0]} {args.lattice[1]}
-        region box block 0 {n} 0 {n} 0 {n}
-        create_box 1 box
-        create_atoms 1 box
-        mass 1 {args.mass}
+    system = crystal(args, (n, n, n)) + """
         displace_atoms all random 0.1 0.1 0.1 7 units box
         neighbor 1.0 bin
     """

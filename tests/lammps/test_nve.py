@@ -23,17 +23,14 @@ import sys
 
 import numpy as np
 
-from common import ARGON, PLUGIN, Checks, Equipot, new_lammps
+from common import PLUGIN, Checks, Equipot, add_crystal_arguments, crystal, new_lammps
 
 SKIN = 1.0
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(ARGON))
-    parser.add_argument("--element", default="Ar")
-    parser.add_argument("--mass", type=float, default=39.948)
-    parser.add_argument("--lattice", nargs=2, default=["fcc", "5.26"])
+    add_crystal_arguments(parser)
     parser.add_argument("--cells", nargs=3, type=int, default=[4, 4, 4])
     parser.add_argument("--temperature", type=float, default=40.0)
     parser.add_argument("--timestep", type=float, default=0.002, help="ps")
@@ -43,21 +40,13 @@ def main():
     args = parser.parse_args()
 
     cutoff, layers = Equipot().receptive_field(args.model)
-    nx, ny, nz = args.cells
     # This run is serial: the graph is periodic (no ghost shell needed) unless
     # LAMMPS's list is asked for.
     ghost_shell = f"comm_modify cutoff {layers * cutoff + SKIN}" if "graph shell" in args.style_args else ""
     lmp = new_lammps()
     if lmp.extract_setting("world_rank") != 0:  # under mpirun: rank 0 reports
         sys.stdout = open(os.devnull, "w")
-    lmp.commands_string(f"""
-        units metal
-        atom_style atomic
-        lattice {args.lattice[0]} {args.lattice[1]}
-        region box block 0 {nx} 0 {ny} 0 {nz}
-        create_box 1 box
-        create_atoms 1 box
-        mass 1 {args.mass}
+    lmp.commands_string(crystal(args, args.cells) + f"""
         neighbor {SKIN} bin
         {ghost_shell}
         plugin load {PLUGIN}

@@ -1,0 +1,138 @@
+//! MACE's SymmetricContraction at the shape of MACE-MP-0 medium's product
+//! blocks: 128x0e+128x1o+128x2e+128x3o → 128x0e+128x1o, correlation 3, 89
+//! elements, 1000 nodes (3 elements present), forward and forward + backward,
+//! f32 and f64, on a workspace of EQUIPOT_BENCH_THREADS threads (2 by
+//! default). scripts/bench_mace_symmetric_contraction.py runs this next to
+//! mace-torch.
+//!
+//! The U matrices do not depend on the channel count, so they are read from
+//! the 8-channel case of tests/fixtures/mace/symmetric_contraction.json
+//! (written by mace-torch); the weights and inputs are pseudo-random.
+
+use criterion::{BenchmarkId, Criterion};
+use equipot::nn::{ContractionTensors, SymmetricContraction, TensorView};
+use equipot::so3::Irreps;
+use equipot::{Real, Workspace};
+use serde_json::Value;
+use std::hint::black_box;
+
+const NODES: usize = 1000;
+const CHANNELS: usize = 128;
+const ELEMENTS: usize = 89;
+const IRREPS_IN: &str = "128x0e+128x1o+128x2e+128x3o";
+const IRREPS_OUT: &str = "128x0e+128x1o";
+const FIXTURE_IRREPS_IN: &str = "8x0e+8x1o+8x2e+8x3o";
+
+/// Deterministic pseudo-random values in [-1, 1).
+fn values(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
+/// Little-endian float64s from base64.
+fn decode(text: &str) -> Vec<f64> {
+    let digit = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    } as u32;
+    let mut bytes = vec![];
+    for quad in text.as_bytes().chunks(4) {
+        let d: Vec<u32> = quad.iter().filter(|&&c| c != b'=').map(|&c| digit(c)).collect();
+        let word = d.iter().enumerate().fold(0u32, |w, (k, &v)| w | v << (18 - 6 * k));
+        bytes.extend_from_slice(&word.to_be_bytes()[1..d.len()]);
+    }
+    bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect()
+}
+
+/// Dense U matrices of every output irrep, by order, from the fixture.
+fn u_matrices() -> Vec<Vec<(Vec<usize>, Vec<f64>)>> {
+    let path = format!("{}/tests/fixtures/mace/symmetric_contraction.json", env!("CARGO_MANIFEST_DIR"));
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let case = fixture["cases"].as_array().unwrap().iter().find(|c| c["irreps_in"] == FIXTURE_IRREPS_IN).unwrap();
+    let usizes = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect::<Vec<_>>();
+    case["contractions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["U"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| {
+                    let shape = usizes(&u["shape"]);
+                    let mut dense = vec![0.0; shape.iter().product()];
+                    for (i, v) in usizes(&u["indices"]).into_iter().zip(decode(u["values"].as_str().unwrap())) {
+                        dense[i] = v;
+                    }
+                    (shape, dense)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn bench_precision<T: Real>(c: &mut Criterion, ws: &Workspace, name: &str) {
+    let u = u_matrices();
+    let weights: Vec<Vec<(Vec<usize>, Vec<f64>)>> = u
+        .iter()
+        .enumerate()
+        .map(|(o, orders)| {
+            orders
+                .iter()
+                .enumerate()
+                .map(|(nu, (shape, _))| {
+                    let w_shape = vec![ELEMENTS, shape[shape.len() - 1], CHANNELS];
+                    let n = w_shape.iter().product();
+                    (w_shape, values(n, 10 * o as u64 + nu as u64))
+                })
+                .collect()
+        })
+        .collect();
+    let tensors: Vec<ContractionTensors> = u
+        .iter()
+        .zip(&weights)
+        .map(|(u, w)| ContractionTensors {
+            u: u.iter().map(|(s, v)| TensorView { shape: s, values: v }).collect(),
+            weights: w.iter().map(|(s, v)| TensorView { shape: s, values: v }).collect(),
+        })
+        .collect();
+    let (irreps_in, irreps_out) = (Irreps::parse(IRREPS_IN).unwrap(), Irreps::parse(IRREPS_OUT).unwrap());
+    let layer = SymmetricContraction::<T>::new(&irreps_in, &irreps_out, &tensors).unwrap();
+    let elements: Vec<usize> = (0..NODES).map(|i| [0, 7, 13][i % 3]).collect();
+    let x: Vec<T> = values(NODES * irreps_in.dim(), 2).into_iter().map(T::of).collect();
+    let g: Vec<T> = values(NODES * irreps_out.dim(), 3).into_iter().map(T::of).collect();
+    let mut out = vec![T::zero(); NODES * irreps_out.dim()];
+    let mut gx = vec![T::zero(); x.len()];
+
+    let mut group = c.benchmark_group("symmetric_contraction");
+    group.bench_function(BenchmarkId::new("forward", name), |b| {
+        b.iter(|| ws.run(|| layer.forward(&elements, black_box(&x), &mut out).unwrap()))
+    });
+    group.bench_function(BenchmarkId::new("forward_backward", name), |b| {
+        b.iter(|| {
+            ws.run(|| {
+                layer.forward(&elements, black_box(&x), &mut out).unwrap();
+                layer.backward(&elements, black_box(&x), black_box(&g), &mut gx).unwrap();
+            })
+        })
+    });
+    group.finish();
+}
+
+fn main() {
+    let threads = std::env::var("EQUIPOT_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
+    let ws = Workspace::new(threads).unwrap();
+    let mut c = Criterion::default().configure_from_args();
+    bench_precision::<f32>(&mut c, &ws, "f32");
+    bench_precision::<f64>(&mut c, &ws, "f64");
+    c.final_summary();
+}
