@@ -139,12 +139,12 @@ fn bad_input_is_reported() {
     let seven = model("SevenNet_0__11Jul2024");
     let mf = model("SevenNet_MF_0");
     let size = std::fs::metadata(&seven).unwrap().len() as usize;
-    let mace = variant(&dir, "mace.eqp.safetensors", None, Some((r#"\"nequip\""#, r#"\"mace\"  "#)));
+    let other = variant(&dir, "painn.eqp.safetensors", None, Some((r#"\"nequip\""#, r#"\"painn\" "#)));
     let half = variant(&dir, "half.eqp.safetensors", Some(size / 2), None);
     let newer = variant(&dir, "v9.eqp.safetensors", None, Some((r#"\"format_version\": \"1.0\""#, r#"\"format_version\": \"9.0\""#)));
     let cases: [(Vec<&str>, &str); 6] = [
         (vec!["--model", &seven, "og.xyz"], "atom 1 has atomic number 118, which the model does not know"),
-        (vec!["--model", &mace, "sio.xyz"], "architecture \"mace\" cannot be loaded by this version of equipot"),
+        (vec!["--model", &other, "sio.xyz"], "architecture \"painn\" cannot be loaded by this version of equipot"),
         (vec!["--model", &half, "sio.xyz"], "truncated"),
         (vec!["--model", &newer, "sio.xyz"], "format version 9.0 is newer than this library reads"),
         (vec!["--model", &mf, "--modal", "HSE06", "sio.xyz"], "unknown modal \"HSE06\": this model has [\"R2SCAN\", \"PBE\"]"),

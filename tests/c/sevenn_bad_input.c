@@ -128,10 +128,10 @@ static void isolated_atom_is_valid(void) {
 
 static void other_architecture(void) {
     char path[4096];
-    write_variant("mace.eqp.safetensors", SIZE_MAX, "\\\"nequip\\\"", "\\\"mace\\\"  ", path, sizeof path);
+    write_variant("painn.eqp.safetensors", SIZE_MAX, "\\\"nequip\\\"", "\\\"painn\\\" ", path, sizeof path);
     eqp_model_t *model = (eqp_model_t *)&case_failed;
     EXPECT_ERROR(eqp_model_load(path, &model), EQP_ERROR_MODEL_FORMAT,
-                 "architecture \"mace\" cannot be loaded by this version of equipot");
+                 "architecture \"painn\" cannot be loaded by this version of equipot");
     EXPECT(model == NULL);
 }
 

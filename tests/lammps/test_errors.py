@@ -44,8 +44,8 @@ CASES = [
      "not a JSON model description", {}),
     ("weights missing", "pair_style equipot\npair_coeff * * {nequip} Ar Kr",
      "needs its weights: a safetensors file, not JSON", {}),
-    ("architecture not loadable", "pair_style equipot\npair_coeff * * {mace} Ar Kr",
-     "architecture \"mace\" cannot be loaded", {}),
+    ("architecture not loadable", "pair_style equipot\npair_coeff * * {painn} Ar Kr",
+     "architecture \"painn\" cannot be loaded", {}),
     ("newer model format", "pair_style equipot\npair_coeff * * {newer} Ar Kr",
      "is newer than this library reads", {}),
     ("bad precision", "pair_style equipot precision half", "precision must be float64 or float32", {}),
@@ -69,7 +69,7 @@ CASES = [
 MODELS = {
     "garbage": '{"equipot": {"format_version": "1.0",',
     "nequip": '{"equipot": {"format_version": "1.0", "architecture": "nequip"}}',
-    "mace": '{"equipot": {"format_version": "1.0", "architecture": "mace"}}',
+    "painn": '{"equipot": {"format_version": "1.0", "architecture": "painn"}}',
     "newer": '{"equipot": {"format_version": "2.0", "architecture": "lennard-jones"}}',
 }
 

@@ -131,8 +131,8 @@ def _variant(tmp_path, name, keep=None, replace=None):
 
 
 def test_other_architecture(tmp_path):
-    path = _variant(tmp_path, "mace.eqp.safetensors", replace=(b'\\"nequip\\"', b'\\"mace\\"  '))
-    with pytest.raises(EquipotError, match='architecture "mace" cannot be loaded') as error:
+    path = _variant(tmp_path, "painn.eqp.safetensors", replace=(b'\\"nequip\\"', b'\\"painn\\" '))
+    with pytest.raises(EquipotError, match='architecture "painn" cannot be loaded') as error:
         EquipotCalculator(path)
     assert error.value.status == 6  # EQP_ERROR_MODEL_FORMAT
 
