@@ -232,8 +232,8 @@ def test_newer_major_version_refused(converted, tmp_path):
 
 def test_wrong_architecture_refused(converted, tmp_path):
     _, out, _, _ = converted
-    path = _rewrite(out, tmp_path / 'arch.safetensors', lambda m: m.update(architecture='mace'))
-    with pytest.raises(model_file.ModelFileError, match="unknown architecture 'mace'"):
+    path = _rewrite(out, tmp_path / 'arch.safetensors', lambda m: m.update(architecture='painn'))
+    with pytest.raises(model_file.ModelFileError, match="unknown architecture 'painn'"):
         model_file.read(path)
     with pytest.raises(model_file.ModelFileError, match='expected'):
         model_file.read(out, expect_architecture='allegro')
