@@ -104,7 +104,11 @@ pub trait Potential: Send + Sync {
     ) -> Result<Outputs> {
         let _ = halo;
         if self.n_layers() > 1 {
-            return Err(Error::Unsupported(format!("halo exchange for {} models", self.architecture())));
+            return Err(Error::Unsupported(format!(
+                "halo exchange for {} models is not implemented yet: evaluate them on one process \
+                 with the periodic graph (LAMMPS: one MPI rank, pair_style equipot graph periodic)",
+                self.architecture()
+            )));
         }
         self.compute(graph, request, ws)
     }

@@ -11,6 +11,7 @@ use std::time::Instant;
 const USAGE: &str = "\
 usage:
   equipot convert sevenn CHECKPOINT OUT        convert a SevenNet checkpoint (runs python3 -m equipot.convert)
+  equipot convert mace MODEL OUT               convert a mace-torch ScaleShiftMACE model (the same, no torch)
   equipot eval --model M [--modal NAME] [--precision f32|f64] [--threads N] [--json] FILE.xyz
   equipot md --model M FILE.xyz --steps N --dt FS --temperature K
              [--thermostat langevin] [--friction 1/FS] [--precision f32|f64] [--threads N]
