@@ -109,7 +109,7 @@ impl LennardJones {
         if request.atom_energies {
             out.atom_energies = atom_energies;
         }
-        if request.forces || request.virial || request.atom_virials {
+        if request.needs_edge_gradients() {
             let grads: Vec<[f64; 3]> = terms.into_iter().map(|(_, g)| g).collect();
             accumulate_edge_gradients(graph, &grads, request, &mut out);
         }

@@ -15,7 +15,7 @@
 
 use super::description::{format_error, Description, Species};
 use super::safetensors::SafeTensors;
-use super::{accumulate_edge_gradients, Outputs, Potential, Precision, Request};
+use super::{local_outputs, Outputs, Potential, Precision, Request};
 use crate::backend::{cpu::zeros, Workspace};
 use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
@@ -552,19 +552,12 @@ impl Potential for Mace {
                 usize::try_from(t).map_err(|_| Error::InvalidArgument(format!("element Z = {z} is not in this MACE model's species {:?}", self.species.species)))
             })
             .collect::<Result<_>>()?;
-        let want_grad = request.forces || request.virial || request.atom_virials;
+        let want_grad = request.needs_edge_gradients();
         let (energies, grads) = ws.run(|| match request.precision {
             Precision::F64 => self.f64.run(graph, &types, want_grad),
             Precision::F32 => self.f32.run(graph, &types, want_grad),
         })?;
-        let mut out = Outputs { energy: energies.iter().sum(), ..Default::default() };
-        if request.atom_energies {
-            out.atom_energies = energies;
-        }
-        if want_grad {
-            accumulate_edge_gradients(graph, &grads, request, &mut out);
-        }
-        Ok(out)
+        Ok(local_outputs(graph, &energies, &grads, request))
     }
 }
 

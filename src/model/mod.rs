@@ -53,6 +53,11 @@ impl Request {
     pub fn all() -> Request {
         Request { forces: true, virial: true, atom_energies: true, atom_virials: true, precision: Precision::F64 }
     }
+
+    /// Forces or virials are asked for: the model must produce ∂E/∂v_e.
+    pub fn needs_edge_gradients(&self) -> bool {
+        self.forces || self.virial || self.atom_virials
+    }
 }
 
 /// Results of one evaluation; vectors are empty unless requested.
@@ -174,6 +179,21 @@ impl std::ops::Deref for Model {
     fn deref(&self) -> &Self::Target {
         self.inner.as_ref()
     }
+}
+
+/// The outputs of a message-passing model from the local atoms' energies (the
+/// first `graph.n_local` entries of `energies`; ghost atoms get 0) and, when
+/// the request needs them, ∂E/∂v_e per edge.
+pub fn local_outputs(graph: &AtomGraph, energies: &[f64], grads: &[[f64; 3]], request: &Request) -> Outputs {
+    let local = &energies[..graph.n_local];
+    let mut out = Outputs { energy: local.iter().sum(), ..Default::default() };
+    if request.atom_energies {
+        out.atom_energies = local.iter().copied().chain(std::iter::repeat(0.0)).take(graph.n_atoms()).collect();
+    }
+    if request.needs_edge_gradients() {
+        accumulate_edge_gradients(graph, grads, request, &mut out);
+    }
+    out
 }
 
 /// Turns ∂E/∂v_e (one gradient per edge of `graph`) into the requested forces,

@@ -6,7 +6,7 @@
 use super::halo::{self, HaloDirection, HaloExchange};
 use super::description::{format_error, Description, Species};
 use super::safetensors::SafeTensors;
-use super::{accumulate_edge_gradients, Outputs, Potential, Precision, Request};
+use super::{local_outputs, Outputs, Potential, Precision, Request};
 use crate::backend::{cpu::zeros, Workspace};
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
@@ -800,7 +800,7 @@ impl Potential for Nequip {
 impl Nequip {
     fn evaluate(&self, graph: &AtomGraph, request: &Request, ws: &Workspace, halo: Option<&mut dyn HaloExchange>) -> Result<Outputs> {
         let types: Vec<usize> = graph.numbers.iter().map(|&z| self.type_of[z as usize] as usize).collect();
-        let want_grad = request.forces || request.virial || request.atom_virials;
+        let want_grad = request.needs_edge_gradients();
         let run = |halo: Option<&mut dyn HaloExchange>| match request.precision {
             Precision::F64 => self.f64.run(graph, &types, want_grad, halo),
             Precision::F32 => self.f32.run(graph, &types, want_grad, halo),
@@ -809,15 +809,7 @@ impl Nequip {
             None => ws.run(|| run(None)),
             Some(h) => halo::on_caller_thread(ws, h, |proxy| run(Some(proxy))),
         }?;
-        let n_local = graph.n_local;
-        let mut out = Outputs { energy: energies[..n_local].iter().sum(), ..Default::default() };
-        if request.atom_energies {
-            out.atom_energies = (0..graph.n_atoms()).map(|i| if i < n_local { energies[i] } else { 0.0 }).collect();
-        }
-        if want_grad {
-            accumulate_edge_gradients(graph, &grads, request, &mut out);
-        }
-        Ok(out)
+        Ok(local_outputs(graph, &energies, &grads, request))
     }
 }
 
