@@ -16,19 +16,16 @@ torch.autograd.grad for e3nn.
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 
+from criterion_medians import criterion_medians
 import torch
 from e3nn import o3
 
 ROWS = 1000
 IRREPS = "128x0e+64x1e+32x2e"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def median_time(f, clock, seconds=3.0):
@@ -74,17 +71,7 @@ def gemm_peak(dtype, clock, n=2048):
 
 
 def time_equipot(threads, clock):
-    env = dict(os.environ, EQUIPOT_BENCH_THREADS=str(threads), EQUIPOT_BENCH_CLOCK=clock)
-    cmd = ["cargo", "bench", "--bench", "linear", "--", "--warm-up-time", "1", "--measurement-time", "5"]
-    subprocess.run(cmd[:4] + ["--no-run"], cwd=ROOT, check=True, env=env)
-    subprocess.run(cmd, cwd=ROOT, check=True, env=env, stdout=sys.stderr)
-    out = {}
-    for kind in ["forward", "forward_backward"]:
-        for prec in ["f32", "f64"]:
-            path = os.path.join(ROOT, "target", "criterion", "linear", kind, prec, "new", "estimates.json")
-            with open(path) as f:
-                out[kind, prec] = json.load(f)["median"]["point_estimate"] * 1e-9
-    return out
+    return criterion_medians("linear", dict(EQUIPOT_BENCH_THREADS=str(threads), EQUIPOT_BENCH_CLOCK=clock))
 
 
 def main():

@@ -15,14 +15,13 @@ torch.autograd.grad for mace.
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 import mace  # noqa: F401  (sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD for e3nn 0.4.4)
+from criterion_medians import criterion_medians
 import torch
 from e3nn import o3
 from mace.modules.symmetric_contraction import SymmetricContraction
@@ -32,7 +31,6 @@ ELEMENTS = 89
 IRREPS_IN = "128x0e+128x1o+128x2e+128x3o"
 IRREPS_OUT = "128x0e+128x1o"
 CORRELATION = 3
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def median_time(f, seconds=3.0):
@@ -70,17 +68,7 @@ def time_mace(dtype):
 
 
 def time_equipot(threads):
-    env = dict(os.environ, EQUIPOT_BENCH_THREADS=str(threads))
-    cmd = ["cargo", "bench", "--bench", "symmetric_contraction", "--", "--warm-up-time", "1", "--measurement-time", "5"]
-    subprocess.run(cmd[:4] + ["--no-run"], cwd=ROOT, check=True, env=env)
-    subprocess.run(cmd, cwd=ROOT, check=True, env=env, stdout=sys.stderr)
-    out = {}
-    for kind in ["forward", "forward_backward"]:
-        for prec in ["f32", "f64"]:
-            path = os.path.join(ROOT, "target", "criterion", "symmetric_contraction", kind, prec, "new", "estimates.json")
-            with open(path) as f:
-                out[kind, prec] = json.load(f)["median"]["point_estimate"] * 1e-9
-    return out
+    return criterion_medians("symmetric_contraction", dict(EQUIPOT_BENCH_THREADS=str(threads)))
 
 
 def main():
