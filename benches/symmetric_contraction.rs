@@ -16,6 +16,10 @@ use equipot::{Real, Workspace};
 use serde_json::Value;
 use std::hint::black_box;
 
+#[path = "support/noise.rs"]
+mod noise;
+use noise::noise;
+
 const NODES: usize = 1000;
 const CHANNELS: usize = 128;
 const ELEMENTS: usize = 89;
@@ -23,16 +27,6 @@ const IRREPS_IN: &str = "128x0e+128x1o+128x2e+128x3o";
 const IRREPS_OUT: &str = "128x0e+128x1o";
 const FIXTURE_IRREPS_IN: &str = "8x0e+8x1o+8x2e+8x3o";
 
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
 
 /// Little-endian float64s from base64.
 fn decode(text: &str) -> Vec<f64> {
@@ -92,7 +86,7 @@ fn bench_precision<T: Real>(c: &mut Criterion, ws: &Workspace, name: &str) {
                 .map(|(nu, (shape, _))| {
                     let w_shape = vec![ELEMENTS, shape[shape.len() - 1], CHANNELS];
                     let n = w_shape.iter().product();
-                    (w_shape, values(n, 10 * o as u64 + nu as u64))
+                    (w_shape, noise(n, 10 * o as u64 + nu as u64))
                 })
                 .collect()
         })
@@ -108,8 +102,8 @@ fn bench_precision<T: Real>(c: &mut Criterion, ws: &Workspace, name: &str) {
     let (irreps_in, irreps_out) = (Irreps::parse(IRREPS_IN).unwrap(), Irreps::parse(IRREPS_OUT).unwrap());
     let layer = SymmetricContraction::<T>::new(&irreps_in, &irreps_out, &tensors).unwrap();
     let elements: Vec<usize> = (0..NODES).map(|i| [0, 7, 13][i % 3]).collect();
-    let x: Vec<T> = values(NODES * irreps_in.dim(), 2).into_iter().map(T::of).collect();
-    let g: Vec<T> = values(NODES * irreps_out.dim(), 3).into_iter().map(T::of).collect();
+    let x: Vec<T> = noise(NODES * irreps_in.dim(), 2).into_iter().map(T::of).collect();
+    let g: Vec<T> = noise(NODES * irreps_out.dim(), 3).into_iter().map(T::of).collect();
     let mut out = vec![T::zero(); NODES * irreps_out.dim()];
     let mut gx = vec![T::zero(); x.len()];
 
