@@ -1,19 +1,28 @@
 #!/usr/bin/env python3
-"""SevenNet-0 speed: equipot (float32, through its ASE calculator over the C
-ABI) against sevenn's own ASE calculator (torch CPU), in one run on the same
+"""Model speed: equipot (float32, through its ASE calculator over the C ABI)
+against the upstream ASE calculator (torch CPU) — sevenn's for SevenNet-0 (the
+default), or mace-torch's with `--reference mace` — in one run on the same
 machine with the same number of threads, energy + forces + stress.
 
 Each (code, structure) runs in its own subprocess, so that peak RSS is that
 code's alone and torch's threads never meet equipot's. Per step it records
 wall time and the process' CPU time (the machine may be shared: CPU time is
 the steadier number). Reports µs per atom-step (median over steps after one
-warm-up step) and the ratio sevenn / equipot.
+warm-up step) and the ratio reference / equipot.
 
 Usage (the reference venv has torch, sevenn, ase; build equipot first with
 `cargo build --release`):
 
     /work/venv-ref/bin/python scripts/bench_sevennet.py \\
         --model /work/ckpt/SevenNet_0__11Jul2024.eqp.safetensors [--threads 2]
+
+MACE (a venv with mace-torch, e.g. the one tests/fixtures/mace/README.md
+describes; MODEL.model a mace-torch model file, e.g. the random
+MACE-MP-0-medium-shaped one `scripts/mace_blueprint.py --save` writes):
+
+    python -m equipot.convert mace MODEL.model mace.eqp.safetensors
+    /work/venv-mace/bin/python scripts/bench_sevennet.py --reference mace \\
+        --checkpoint MODEL.model --model mace.eqp.safetensors
 """
 
 import argparse
@@ -60,12 +69,18 @@ def perovskite():
 def worker(args):
     """Times one code on one structure; prints one JSON line."""
     atoms = structure(args.structure)
-    if args.worker == "sevenn":
+    if args.worker == "reference":
         import torch
-        from sevenn.calculator import SevenNetCalculator
 
         torch.set_num_threads(args.threads)
-        calc = SevenNetCalculator(args.checkpoint, device="cpu")
+        if args.reference == "sevenn":
+            from sevenn.calculator import SevenNetCalculator
+
+            calc = SevenNetCalculator(args.checkpoint, device="cpu")
+        else:
+            from mace.calculators import MACECalculator
+
+            calc = MACECalculator(model_paths=args.checkpoint, device="cpu", default_dtype="float32")
     else:
         sys.path.insert(0, str(ROOT / "bindings" / "python"))
         os.environ.setdefault("EQUIPOT_LIBRARY", str(ROOT / "target" / "release" / "libequipot.so"))
@@ -89,7 +104,7 @@ def worker(args):
     print(
         json.dumps(
             {
-                "code": args.worker,
+                "code": args.reference if args.worker == "reference" else "equipot",
                 "structure": args.structure,
                 "atoms": n,
                 "steps": len(walls),
@@ -105,12 +120,14 @@ def worker(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="equipot model file converted from the same checkpoint")
-    p.add_argument("--checkpoint", default="7net-0", help="sevenn checkpoint (default 7net-0: SevenNet-0 11Jul2024)")
+    p.add_argument("--reference", choices=["sevenn", "mace"], default="sevenn", help="the upstream code to time")
+    p.add_argument("--checkpoint", default="7net-0",
+                   help="sevenn checkpoint (default 7net-0: SevenNet-0 11Jul2024), or the mace-torch model file")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=5, help="timed steps per structure (after one warm-up)")
-    p.add_argument("--sevenn-steps-large", type=int, default=2, help="timed sevenn steps at 4096 atoms (slow)")
+    p.add_argument("--reference-steps-large", type=int, default=2, help="timed reference steps at 4096 atoms (slow)")
     p.add_argument("--structures", default="si_diamond_512,srtio3_625,si_diamond_4096")
-    p.add_argument("--worker", choices=["equipot", "sevenn"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["equipot", "reference"], help=argparse.SUPPRESS)
     p.add_argument("--structure", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -120,18 +137,19 @@ def main():
     rows = []
     for name in args.structures.split(","):
         result = {}
-        for code in ("equipot", "sevenn"):
-            steps = args.sevenn_steps_large if (code == "sevenn" and "4096" in name) else args.steps
+        for code in ("equipot", "reference"):
+            steps = args.reference_steps_large if (code == "reference" and "4096" in name) else args.steps
             cmd = [sys.executable, __file__, "--worker", code, "--structure", name, "--steps", str(steps)]
             cmd += ["--model", args.model, "--checkpoint", args.checkpoint, "--threads", str(args.threads)]
+            cmd += ["--reference", args.reference]
             env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
             result[code] = json.loads(out.strip().splitlines()[-1])
             print(json.dumps(result[code]), flush=True)
-        e, s = result["equipot"], result["sevenn"]
+        e, s = result["equipot"], result["reference"]
         rows.append((name, e["atoms"], s, e))
     print()
-    print("| structure | atoms | sevenn µs/atom-step (wall / CPU) | equipot f32 µs/atom-step (wall / CPU) "
+    print(f"| structure | atoms | {args.reference} µs/atom-step (wall / CPU) | equipot f32 µs/atom-step (wall / CPU) "
           "| speed-up (wall / CPU) | equipot peak RSS |")
     print("|---|---|---|---|---|---|")
     for name, n, s, e in rows:

@@ -614,7 +614,15 @@ def main():
     parser.add_argument("--config", choices=sorted(CONFIGS), default="mp0-medium")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    parser.add_argument("--save", metavar="PATH",
+                        help="only write the random model as mace saves models (torch.save of the module), "
+                             "e.g. for scripts/bench_sevennet.py --reference mace")
     args = parser.parse_args()
+    if args.save:
+        with contextlib.redirect_stdout(sys.stderr):
+            import mace.modules  # noqa: F401
+        torch.set_default_dtype(torch.float64)
+        return torch.save(build_model(args.config, args.seed), args.save)
     bp = blueprint(args.config, args.seed)
     print(json.dumps(bp, indent=1) if args.json else markdown(bp))
 
