@@ -1,12 +1,16 @@
 //! Physics of equipot's MACE model on the fixture models (tests/fixtures/mace/models):
 //! forces and stress against central differences of its own energy, rotation
 //! invariance and force covariance, inversion invariance (the models are
-//! O(3)-equivariant: E(−r) = E(r) exactly in mace too), and clear errors.
+//! O(3)-equivariant: E(−r) = E(r) exactly in mace too), the halo exchange
+//! (local atoms plus ghosts within one cutoff give the periodic result), and
+//! clear errors.
 
 use equipot::graph::Structure;
 use equipot::model::{Precision, Request};
 use equipot::{AtomGraph, Model, Outputs, Workspace};
 use std::path::Path;
+
+mod halo_support;
 
 const MODELS: [&str; 3] = ["mp0_l1", "off_l1", "mp0_l0_3int"];
 
@@ -29,12 +33,17 @@ impl Cell {
         let positions = frac.iter().map(|f| std::array::from_fn(|k| (0..3).map(|i| f[i] * cell[i][k]).sum())).collect();
         Cell { positions, numbers: vec![14, 6, 8, 1, 6], cell }
     }
-    fn eval(&self, model: &Model) -> Outputs {
+    fn structure(&self, pbc: [bool; 3]) -> Structure<'_> {
+        Structure { positions: &self.positions, numbers: &self.numbers, cell: Some(self.cell), pbc }
+    }
+    fn compute(&self, model: &Model, pbc: [bool; 3], request: &Request) -> Outputs {
         let ws = Workspace::new(2).unwrap();
-        let s = Structure { positions: &self.positions, numbers: &self.numbers, cell: Some(self.cell), pbc: [true; 3] };
-        let graph = AtomGraph::build(&s, model.cutoff(), &ws).unwrap();
+        let graph = AtomGraph::build(&self.structure(pbc), model.cutoff(), &ws).unwrap();
+        model.compute(&graph, request, &ws).unwrap()
+    }
+    fn eval(&self, model: &Model) -> Outputs {
         let request = Request { forces: true, virial: true, atom_energies: true, precision: Precision::F64, ..Default::default() };
-        model.compute(&graph, &request, &ws).unwrap()
+        self.compute(model, [true; 3], &request)
     }
     /// Positions and cell mapped by the linear map m (rows: r → m r).
     fn mapped(&self, m: &[[f64; 3]; 3]) -> Cell {
@@ -112,6 +121,58 @@ fn rotation_and_inversion_invariance() {
             eprintln!("{name} {label}: |ΔE| {de:.1e}, max|ΔE_i| {de_atoms:.1e}, max|ΔF| {df:.1e}");
             assert!(de < 1e-11 && de_atoms < 1e-11 && df < 1e-10, "{name}: not invariant under {label}");
         }
+    }
+}
+
+/// With a halo exchange, a graph of local atoms plus ghosts within one
+/// cutoff (only local atoms have neighbor rows) gives the energy, forces
+/// (ghost forces added to their owners), virial and per-atom energies of the
+/// periodic structure, however many interactions the model has: the
+/// triclinic cell, whose atoms are their own ghosts' owners, and a slab;
+/// both precisions; every fixture model.
+#[test]
+fn halo_exchange_gives_the_periodic_result() {
+    for name in MODELS {
+        let model = load(name);
+        for (pbc, label) in [([true; 3], "triclinic cell"), ([true, true, false], "slab")] {
+            let cell = Cell::new();
+            let (graph, mut halo) = halo_support::as_halo(&cell.structure(pbc), model.cutoff());
+            let n = cell.positions.len();
+            assert!(graph.n_atoms() > 3 * n, "{name}, {label}: too few ghosts to test anything");
+            assert!(model.halo_width() > 0);
+            // f64: ΔE ≤ 1e-12 relative, ΔF ≤ 1e-10 eV/Å; f32 as in the SevenNet test.
+            for (precision, rel_e, tol_f) in [(Precision::F64, 1e-12, 1e-10), (Precision::F32, 2e-5, 2e-5)] {
+                let request = Request { forces: true, virial: true, atom_energies: true, precision, ..Default::default() };
+                let expected = cell.compute(&model, pbc, &request);
+                let ws = Workspace::new(2).unwrap();
+                let got = model.compute_with_halo(&graph, &request, &ws, &mut halo).unwrap();
+                let forces = halo_support::owner_forces(&got.forces, &halo);
+                let de = (got.energy - expected.energy).abs();
+                let df = forces.iter().zip(&expected.forces).flat_map(|(a, b)| (0..3).map(move |k| (a[k] - b[k]).abs())).fold(0.0, f64::max);
+                let dw = (0..9).map(|k| (got.virial[k / 3][k % 3] - expected.virial[k / 3][k % 3]).abs()).fold(0.0, f64::max);
+                let dea = got.atom_energies[..n].iter().zip(&expected.atom_energies).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                let f_max = expected.forces.iter().flatten().fold(1.0f64, |m, x| m.max(x.abs()));
+                let w_max = expected.virial.iter().flatten().fold(1.0f64, |m, x| m.max(x.abs()));
+                eprintln!("{name}, {label}, {precision:?}: ΔE {de:.1e} eV (E {:.3}), ΔF {df:.1e} eV/Å, ΔW {dw:.1e} eV, ΔE_i {dea:.1e} eV", expected.energy);
+                let tol_f = if precision == Precision::F64 { tol_f } else { tol_f * f_max };
+                assert!(de <= rel_e * expected.energy.abs(), "{name}, {label}: energy {} vs {}", got.energy, expected.energy);
+                assert!(df <= tol_f, "{name}, {label}: forces differ by {df:e}");
+                assert!(dw <= tol_f.max(rel_e) * w_max, "{name}, {label}: virial differs by {dw:e}");
+                assert!(dea <= rel_e * expected.energy.abs(), "{name}, {label}: per-atom energies differ by {dea:e}");
+                assert!(got.atom_energies[n..].iter().all(|&e| e == 0.0), "ghosts carry no energy");
+            }
+        }
+    }
+}
+
+/// One forward exchange per interaction, then one reverse per interaction,
+/// also with no atoms; a failing exchange stops the evaluation.
+#[test]
+fn halo_exchanges_are_collective_and_their_errors_stop_the_evaluation() {
+    for name in MODELS {
+        let model = load(name);
+        let (graph, _) = halo_support::as_halo(&Cell::new().structure([true; 3]), model.cutoff());
+        halo_support::check_exchanges_are_collective(&model, &graph);
     }
 }
 

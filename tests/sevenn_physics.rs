@@ -8,11 +8,13 @@
 //! converts the checkpoints of the sevenn wheel into a directory named by
 //! $EQUIPOT_SEVENN_MODELS. Without it the tests fail and say so (no silent skip).
 
-use equipot::graph::{NeighborList, Structure};
+use equipot::graph::Structure;
 use equipot::model::halo::ImageHalo;
-use equipot::model::{HaloDirection, HaloExchange, Precision, Request};
+use equipot::model::{Precision, Request};
 use equipot::{AtomGraph, Model, Outputs, Workspace};
 use std::path::PathBuf;
+
+mod halo_support;
 
 type Mat3 = [[f64; 3]; 3];
 
@@ -428,44 +430,10 @@ fn doubling_the_cell_doubles_the_energy() {
     }
 }
 
-/// The structure as a domain-decomposed host (LAMMPS) passes it to
-/// eqp_compute_with_halo: its atoms are local, every periodic image within
-/// one cutoff of a local atom is a ghost, and only local atoms have neighbor
-/// rows. Returns the graph and the halo that copies owners to their images.
+/// The atoms as a domain-decomposed host passes them (halo_support::as_halo).
 fn as_halo(atoms: &Atoms, cutoff: f64) -> (AtomGraph, ImageHalo) {
-    let ws = Workspace::new(1).unwrap();
     let structure = Structure { positions: &atoms.positions, numbers: &atoms.numbers, cell: atoms.cell, pbc: atoms.pbc };
-    let periodic = AtomGraph::build(&structure, cutoff, &ws).unwrap();
-    let n = atoms.n();
-    let cell = atoms.cell.unwrap_or([[0.0; 3]; 3]);
-    let (mut positions, mut numbers) = (atoms.positions.clone(), atoms.numbers.clone());
-    let mut ghost_of = std::collections::HashMap::new();
-    let mut owner = Vec::new();
-    let mut neighbors = Vec::new();
-    for e in 0..periodic.n_edges() {
-        let (j, shift) = (periodic.neighbors[e] as usize, periodic.shifts[e]);
-        let index = if shift == [0; 3] {
-            j
-        } else {
-            *ghost_of.entry((j, shift)).or_insert_with(|| {
-                let r = [0, 1, 2].map(|k| atoms.positions[j][k] + (0..3).map(|a| shift[a] as f64 * cell[a][k]).sum::<f64>());
-                positions.push(r);
-                numbers.push(atoms.numbers[j]);
-                owner.push(j);
-                positions.len() - 1
-            })
-        };
-        neighbors.push(index as u32);
-    }
-    let list = NeighborList {
-        positions: &positions,
-        numbers: &numbers,
-        n_local: n,
-        offsets: &periodic.offsets[..n + 1],
-        neighbors: &neighbors,
-        cutoff,
-    };
-    (AtomGraph::from_neighbor_list(&list).unwrap(), ImageHalo { n_local: n, owner })
+    halo_support::as_halo(&structure, cutoff)
 }
 
 /// With a halo exchange, a graph of local atoms plus ghosts within one
@@ -491,10 +459,7 @@ fn halo_exchange_gives_the_periodic_result() {
             let expected = atoms.compute(&model, &request);
             let ws = Workspace::new(2).unwrap();
             let got = model.compute_with_halo(&graph, &request, &ws, &mut halo).unwrap();
-            let mut forces = got.forces[..atoms.n()].to_vec();
-            for (g, &o) in halo.owner.iter().enumerate() {
-                (0..3).for_each(|k| forces[o][k] += got.forces[atoms.n() + g][k]);
-            }
+            let forces = halo_support::owner_forces(&got.forces, &halo);
             let de = (got.energy - expected.energy).abs();
             let df = max_diff(&forces, &expected.forces);
             let dw = (0..9).map(|k| (got.virial[k / 3][k % 3] - expected.virial[k / 3][k % 3]).abs()).fold(0.0, f64::max);
@@ -514,46 +479,9 @@ fn halo_exchange_gives_the_periodic_result() {
 /// exchange stops the evaluation with its error.
 #[test]
 fn halo_exchanges_are_collective_and_their_errors_stop_the_evaluation() {
-    struct Recorder(Vec<(HaloDirection, usize, usize)>, Option<usize>);
-    impl HaloExchange for Recorder {
-        fn exchange(&mut self, direction: HaloDirection, values: &mut [f64], width: usize) -> equipot::Result<()> {
-            self.0.push((direction, values.len(), width));
-            if self.1 == Some(self.0.len()) {
-                return Err(equipot::Error::Callback("rank 3 lost its neighbor".into()));
-            }
-            Ok(())
-        }
-    }
     let model = load(SEVENNET_0, None);
-    let ws = Workspace::new(2).unwrap();
-    let request = Request { forces: true, ..Default::default() };
-    let layers = model.n_layers();
     let (graph, _) = as_halo(&rattled_cell(), model.cutoff());
-    let empty = AtomGraph::from_neighbor_list(&NeighborList {
-        positions: &[],
-        numbers: &[],
-        n_local: 0,
-        offsets: &[0],
-        neighbors: &[],
-        cutoff: model.cutoff(),
-    })
-    .unwrap();
-    for g in [&graph, &empty] {
-        let mut recorder = Recorder(Vec::new(), None);
-        let out = model.compute_with_halo(g, &request, &ws, &mut recorder).unwrap();
-        let directions: Vec<_> = recorder.0.iter().map(|c| c.0).collect();
-        let mut expected = vec![HaloDirection::Forward; layers];
-        expected.extend(vec![HaloDirection::Reverse; layers]);
-        assert_eq!(directions, expected);
-        assert!(recorder.0.iter().all(|&(_, len, width)| len == g.n_atoms() * width && width <= model.halo_width()));
-        if g.n_atoms() == 0 {
-            assert_eq!(out.energy, 0.0);
-        }
-    }
-    let mut failing = Recorder(Vec::new(), Some(2));
-    let error = model.compute_with_halo(&graph, &request, &ws, &mut failing).unwrap_err();
-    assert!(error.to_string().contains("rank 3 lost its neighbor"), "{error}");
-    assert_eq!(failing.0.len(), 2, "the evaluation went on after a failed exchange");
+    halo_support::check_exchanges_are_collective(&model, &graph);
 }
 
 /// An atom farther than the cutoff from every other atom (and from its own

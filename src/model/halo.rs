@@ -16,7 +16,7 @@
 //! communication.
 
 use crate::backend::Workspace;
-use crate::{Error, Result};
+use crate::{Error, Real, Result};
 use std::sync::mpsc;
 
 /// Which way values flow between owners and ghosts.
@@ -90,6 +90,27 @@ pub fn on_caller_thread<R: Send>(
         }
         model.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// Runs a model's evaluation `f` on the workspace's threads, with the halo
+/// (if any) served on the calling thread (`on_caller_thread`).
+pub(crate) fn evaluate<R: Send>(
+    ws: &Workspace,
+    halo: Option<&mut dyn HaloExchange>,
+    f: impl FnOnce(Option<&mut dyn HaloExchange>) -> Result<R> + Send,
+) -> Result<R> {
+    match halo {
+        None => ws.run(|| f(None)),
+        Some(h) => on_caller_thread(ws, h, |proxy| f(Some(proxy))),
+    }
+}
+
+/// One halo exchange of rows of T (the host always exchanges doubles).
+pub(crate) fn exchange<T: Real>(halo: &mut dyn HaloExchange, direction: HaloDirection, rows: &mut [T], width: usize) -> Result<()> {
+    let mut values: Vec<f64> = rows.iter().map(|x| x.f64()).collect();
+    halo.exchange(direction, &mut values, width)?;
+    rows.iter_mut().zip(&values).for_each(|(r, &v)| *r = T::of(v));
+    Ok(())
 }
 
 /// A halo of periodic images on one "rank": ghost g is a copy of local atom

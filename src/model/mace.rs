@@ -14,6 +14,7 @@
 //! model uses mace's to stay comparable layer by layer.
 
 use super::description::{format_error, Description, Species};
+use super::halo::{self, exchange, HaloDirection, HaloExchange};
 use super::safetensors::SafeTensors;
 use super::{local_outputs, Outputs, Potential, Precision, Request};
 use crate::backend::{cpu::zeros, Workspace};
@@ -348,67 +349,88 @@ fn add<T: Real>(a: &mut [T], b: &[T]) {
 }
 
 impl<T: Real> Network<T> {
-    /// Per-atom energies (E0 included) and, when asked, ∂E/∂v per edge.
-    fn run(&self, graph: &AtomGraph, types: &[usize], want_grad: bool) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+    /// Energies (E0 included) of the atoms whose features it computes and,
+    /// when asked, ∂E/∂v per edge. Without a halo it computes every atom's
+    /// features; with one, those of the local atoms, and the ghosts'
+    /// up-projected features come from their owners before each convolution
+    /// (see the `halo` module).
+    ///
+    /// The exchange carries linear_up's output rather than the block input:
+    /// both have the node irreps' width, and exchanging the output spares
+    /// linear_up on the ghosts (and its backward on their gradients).
+    fn run(
+        &self,
+        graph: &AtomGraph,
+        types: &[usize],
+        want_grad: bool,
+        mut halo: Option<&mut dyn HaloExchange>,
+    ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
         let n = graph.n_atoms();
+        // Rows of node-wise layers; the convolution reads and writes all n.
+        let m = if halo.is_some() { graph.n_local } else { n };
+        let types = &types[..m];
         let index = EdgeIndex::from_graph(graph)?;
         let edges = Edges::new(self, graph)?;
         let n_e = edges.r.len();
-        let mut onehot = vec![T::zero(); n * self.n_species];
+        let mut onehot = vec![T::zero(); m * self.n_species];
         for (i, &t) in types.iter().enumerate() {
             onehot[i * self.n_species + t] = T::one();
         }
-        let mut h = zeros(n * self.embedding.spec().irreps_out.dim());
-        self.embedding.forward(n, &onehot, &mut h)?;
+        let mut h = zeros(m * self.embedding.spec().irreps_out.dim());
+        self.embedding.forward(m, &onehot, &mut h)?;
 
-        let mut node_energy = vec![T::zero(); n];
+        let mut node_energy = vec![T::zero(); m];
         let mut tapes = Vec::with_capacity(self.blocks.len());
         for b in &self.blocks {
             let d_up = b.linear_up.spec().irreps_out.dim();
             let mut h_up = zeros(n * d_up);
-            b.linear_up.forward(n, &h, &mut h_up)?;
+            b.linear_up.forward(m, &h, &mut h_up[..m * d_up])?;
+            if let Some(halo) = halo.as_deref_mut() {
+                exchange(halo, HaloDirection::Forward, &mut h_up, d_up)?;
+            }
             let n_w = b.conv.weight_numel();
             let mut w = zeros(n_e * n_w);
             let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 });
             b.radial.forward(n_e, &edges.embedding, &mut w, want_grad.then_some(radial_tape.as_mut_slice()))?;
             let mut message = zeros(n * b.conv.irreps_out().dim());
             b.conv.conv_forward(&index, &h_up, &edges.sh, &w, b.inv_avg_num_neighbors, &mut message)?;
+            message.truncate(m * b.conv.irreps_out().dim());
             let d_target = b.linear.spec().irreps_out.dim();
-            let mut out = zeros(n * d_target);
-            b.linear.forward(n, &message, &mut out)?;
+            let mut out = zeros(m * d_target);
+            b.linear.forward(m, &message, &mut out)?;
             let mut sc = Vec::new();
             let mut pre_skip = Vec::new();
             match b.kind {
                 Kind::Plain => {
-                    let mut skipped = zeros(n * d_target);
+                    let mut skipped = zeros(m * d_target);
                     b.skip.forward(&out, &onehot, &mut skipped)?;
                     pre_skip = std::mem::replace(&mut out, skipped);
                 }
                 Kind::Residual => {
-                    sc = zeros(n * b.skip.irreps_out().dim());
+                    sc = zeros(m * b.skip.irreps_out().dim());
                     b.skip.forward(&h, &onehot, &mut sc)?;
                 }
             }
-            let mut x = zeros(n * d_target);
-            reshape_irreps(&b.linear.spec().irreps_out, n, &out, &mut x, false);
+            let mut x = zeros(m * d_target);
+            reshape_irreps(&b.linear.spec().irreps_out, m, &out, &mut x, false);
             let d_out = b.contraction.irreps_out().dim();
-            let mut basis_out = zeros(n * d_out);
+            let mut basis_out = zeros(m * d_out);
             b.contraction.forward(types, &x, &mut basis_out)?;
-            let mut h_next = zeros(n * d_out);
-            b.product_linear.forward(n, &basis_out, &mut h_next)?;
+            let mut h_next = zeros(m * d_out);
+            b.product_linear.forward(m, &basis_out, &mut h_next)?;
             if b.product_residual {
                 add(&mut h_next, &sc);
             }
-            let mut e = vec![T::zero(); n];
+            let mut e = vec![T::zero(); m];
             let mut readout_pre = Vec::new();
             match &b.readout {
-                Readout::Linear(lin) => lin.forward(n, &h_next, &mut e)?,
+                Readout::Linear(lin) => lin.forward(m, &h_next, &mut e)?,
                 Readout::NonLinear { hidden, act, energy } => {
                     let dh = hidden.spec().irreps_out.dim();
-                    readout_pre = zeros(n * dh);
-                    hidden.forward(n, &h_next, &mut readout_pre)?;
+                    readout_pre = zeros(m * dh);
+                    hidden.forward(m, &h_next, &mut readout_pre)?;
                     let y: Vec<T> = readout_pre.par_iter().map(|&z| act.value(z)).collect();
-                    energy.forward(n, &y, &mut e)?;
+                    energy.forward(m, &y, &mut e)?;
                 }
             }
             add(&mut node_energy, &e);
@@ -426,33 +448,33 @@ impl<T: Real> Network<T> {
             return Ok((energies, Vec::new()));
         }
 
-        // Backward: E = Σ_i scale·e_i + ..., so ∂E/∂e_i = scale.
-        let grad_e = vec![self.scale; n];
+        // Backward: E = Σ_local scale·e_i + ..., so ∂E/∂e_i = scale (local atoms).
+        let grad_e: Vec<T> = (0..m).map(|i| if i < graph.n_local { self.scale } else { T::zero() }).collect();
         let mut grad_sh = vec![T::zero(); edges.sh.len()];
         let mut grad_embedding = vec![T::zero(); edges.embedding.len()];
         // ∂E/∂h_{t+1} flowing back from later blocks.
-        let mut grad_h = zeros(self.blocks.last().map_or(0, |b| n * b.contraction.irreps_out().dim()));
+        let mut grad_h = zeros(self.blocks.last().map_or(0, |b| m * b.contraction.irreps_out().dim()));
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
             // Readout.
             let mut g = zeros(tape.h_next.len());
             match &b.readout {
-                Readout::Linear(lin) => lin.backward(n, &grad_e, &mut g)?,
+                Readout::Linear(lin) => lin.backward(m, &grad_e, &mut g)?,
                 Readout::NonLinear { hidden, act, energy } => {
                     let mut grad_y = zeros(tape.readout_pre.len());
-                    energy.backward(n, &grad_e, &mut grad_y)?;
+                    energy.backward(m, &grad_e, &mut grad_y)?;
                     grad_y.par_iter_mut().zip(&tape.readout_pre).for_each(|(g, &z)| *g *= act.derivative(z));
-                    hidden.backward(n, &grad_y, &mut g)?;
+                    hidden.backward(m, &grad_y, &mut g)?;
                 }
             }
             add(&mut grad_h, &g);
             // Product.
             let mut grad_basis = zeros(grad_h.len());
-            b.product_linear.backward(n, &grad_h, &mut grad_basis)?;
+            b.product_linear.backward(m, &grad_h, &mut grad_basis)?;
             let mut grad_x = zeros(tape.x.len());
             b.contraction.backward(types, &tape.x, &grad_basis, &mut grad_x)?;
             let target = b.linear.spec().irreps_out.clone();
             let mut grad_out = zeros(tape.x.len());
-            reshape_irreps(&target, n, &grad_x, &mut grad_out, true);
+            reshape_irreps(&target, m, &grad_x, &mut grad_out, true);
             let mut grad_h_in = zeros(tape.h.len());
             match b.kind {
                 Kind::Plain => {
@@ -467,8 +489,9 @@ impl<T: Real> Network<T> {
                 }
             }
             // Interaction.
-            let mut grad_message = zeros(n * b.conv.irreps_out().dim());
-            b.linear.backward(n, &grad_out, &mut grad_message)?;
+            let d_message = b.conv.irreps_out().dim();
+            let mut grad_message = zeros(n * d_message);
+            b.linear.backward(m, &grad_out, &mut grad_message[..m * d_message])?;
             let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len()), zeros(edges.sh.len()), zeros(tape.w.len()));
             b.conv.conv_backward(
                 &index,
@@ -485,8 +508,12 @@ impl<T: Real> Network<T> {
             let mut grad_emb_b = zeros(grad_embedding.len());
             b.radial.backward(n_e, &tape.radial_tape, &grad_w, &mut grad_emb_b)?;
             add(&mut grad_embedding, &grad_emb_b);
+            let d_up = b.linear_up.spec().irreps_out.dim();
+            if let Some(halo) = halo.as_deref_mut() {
+                exchange(halo, HaloDirection::Reverse, &mut grad_h_up, d_up)?;
+            }
             let mut g_up = zeros(tape.h.len());
-            b.linear_up.backward(n, &grad_h_up, &mut g_up)?;
+            b.linear_up.backward(m, &grad_h_up[..m * d_up], &mut g_up)?;
             add(&mut grad_h_in, &g_up);
             grad_h = grad_h_in;
         }
@@ -541,9 +568,26 @@ impl Potential for Mace {
         &self.species.species
     }
     fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
-        if graph.n_local != graph.n_atoms() {
-            return Err(Error::Unsupported("MACE on graphs with ghost atoms (halo exchange)".into()));
-        }
+        self.evaluate(graph, request, ws, None)
+    }
+    fn halo_width(&self) -> usize {
+        self.f64.blocks.iter().map(|b| b.linear_up.spec().irreps_out.dim()).max().unwrap_or(0)
+    }
+    fn compute_with_halo(
+        &self,
+        graph: &AtomGraph,
+        request: &Request,
+        ws: &Workspace,
+        halo: &mut dyn HaloExchange,
+    ) -> Result<Outputs> {
+        self.evaluate(graph, request, ws, Some(halo))
+    }
+}
+
+impl Mace {
+    /// Without a halo, ghosts are computed like local atoms (they need
+    /// neighbor rows out to (L − 1) × cutoff); only local energies count.
+    fn evaluate(&self, graph: &AtomGraph, request: &Request, ws: &Workspace, halo: Option<&mut dyn HaloExchange>) -> Result<Outputs> {
         let types: Vec<usize> = graph
             .numbers
             .iter()
@@ -553,9 +597,9 @@ impl Potential for Mace {
             })
             .collect::<Result<_>>()?;
         let want_grad = request.needs_edge_gradients();
-        let (energies, grads) = ws.run(|| match request.precision {
-            Precision::F64 => self.f64.run(graph, &types, want_grad),
-            Precision::F32 => self.f32.run(graph, &types, want_grad),
+        let (energies, grads) = halo::evaluate(ws, halo, |halo| match request.precision {
+            Precision::F64 => self.f64.run(graph, &types, want_grad, halo),
+            Precision::F32 => self.f32.run(graph, &types, want_grad, halo),
         })?;
         Ok(local_outputs(graph, &energies, &grads, request))
     }

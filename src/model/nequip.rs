@@ -3,7 +3,7 @@
 //! with radial-MLP weights, linear, gate), readout, species-wise scale and
 //! shift; forces and virial from the hand-written backward.
 
-use super::halo::{self, HaloDirection, HaloExchange};
+use super::halo::{self, exchange, HaloDirection, HaloExchange};
 use super::description::{format_error, Description, Species};
 use super::safetensors::SafeTensors;
 use super::{local_outputs, Outputs, Potential, Precision, Request};
@@ -750,14 +750,6 @@ impl Profile {
     }
 }
 
-/// One halo exchange of rows of T (the host always exchanges doubles).
-fn exchange<T: Real>(halo: &mut dyn HaloExchange, direction: HaloDirection, rows: &mut [T], width: usize) -> Result<()> {
-    let mut values: Vec<f64> = rows.iter().map(|x| x.f64()).collect();
-    halo.exchange(direction, &mut values, width)?;
-    rows.iter_mut().zip(&values).for_each(|(r, &v)| *r = T::of(v));
-    Ok(())
-}
-
 /// Drops the modal columns a linear layer's input gradient carries.
 fn strip_modal<T: Real>(grad: Vec<T>, rows: usize, dim: usize) -> Vec<T> {
     if rows == 0 || grad.len() == rows * dim {
@@ -801,14 +793,10 @@ impl Nequip {
     fn evaluate(&self, graph: &AtomGraph, request: &Request, ws: &Workspace, halo: Option<&mut dyn HaloExchange>) -> Result<Outputs> {
         let types: Vec<usize> = graph.numbers.iter().map(|&z| self.type_of[z as usize] as usize).collect();
         let want_grad = request.needs_edge_gradients();
-        let run = |halo: Option<&mut dyn HaloExchange>| match request.precision {
+        let (energies, grads) = halo::evaluate(ws, halo, |halo| match request.precision {
             Precision::F64 => self.f64.run(graph, &types, want_grad, halo),
             Precision::F32 => self.f32.run(graph, &types, want_grad, halo),
-        };
-        let (energies, grads) = match halo {
-            None => ws.run(|| run(None)),
-            Some(h) => halo::on_caller_thread(ws, h, |proxy| run(Some(proxy))),
-        }?;
+        })?;
         Ok(local_outputs(graph, &energies, &grads, request))
     }
 }
