@@ -36,9 +36,9 @@ python tests/lammps/test_model.py --model "$sevennet" --elements Si --masses 28.
 echo "-- SevenNet-MF-0 with modal R2SCAN, Si + O on a triclinic cell: LAMMPS = library, 1/2/4 ranks agree"
 python tests/lammps/test_model.py --model "$models/SevenNet_MF_0.eqp.safetensors" --modal R2SCAN --elements Si O \
     --masses 28.0855 15.999 "${silicon[@]}" --cells 2 2 2 --structures triclinic --steps 5
-echo "-- MACE (a random MP-0-like fixture model, Si + C): LAMMPS = library on one rank (no halo exchange yet)"
+echo "-- MACE (a random MP-0-like fixture model, Si + C): LAMMPS = library, 1/2/4 ranks agree"
 python tests/lammps/test_model.py --model "$PWD/tests/fixtures/mace/models/mp0_l1.eqp.safetensors" --elements Si C \
-    --masses 28.0855 12.011 --lattice diamond 4.36 --cells 2 2 2 --one-rank --steps 5
+    --masses 28.0855 12.011 --lattice diamond 4.36 --cells 2 2 2 --steps 5
 echo "-- SevenNet-0: 100 rounds of pair_style/pair_coeff leave the memory flat"
 python tests/lammps/test_memory.py --model "$sevennet" --elements "Si Si"
 echo "-- SevenNet-0, NVE 2000 steps of 1 fs, 64 Si atoms at 300 K (one rank, graph auto = periodic)"

@@ -80,7 +80,7 @@ def main():
     parser.add_argument("--shell", action="store_true", help="also check graph shell on one rank")
     parser.add_argument("--modal", help="fidelity head of a multi-fidelity model (pair_style ... modal NAME)")
     parser.add_argument("--one-rank", action="store_true",
-                        help="only graph periodic on one rank (models without a halo exchange yet: MACE)")
+                        help="only graph periodic on one rank (models without a halo exchange)")
     args = parser.parse_args()
 
     library = Equipot()
