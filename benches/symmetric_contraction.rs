@@ -19,6 +19,10 @@ use std::hint::black_box;
 #[path = "support/noise.rs"]
 mod noise;
 use noise::noise;
+// the fixture readers of the tests (base64 float64 arrays)
+#[path = "../tests/nn_support/mod.rs"]
+mod nn_support;
+use nn_support::array;
 
 const NODES: usize = 1000;
 const CHANNELS: usize = 128;
@@ -27,24 +31,6 @@ const IRREPS_IN: &str = "128x0e+128x1o+128x2e+128x3o";
 const IRREPS_OUT: &str = "128x0e+128x1o";
 const FIXTURE_IRREPS_IN: &str = "8x0e+8x1o+8x2e+8x3o";
 
-
-/// Little-endian float64s from base64.
-fn decode(text: &str) -> Vec<f64> {
-    let digit = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    } as u32;
-    let mut bytes = vec![];
-    for quad in text.as_bytes().chunks(4) {
-        let d: Vec<u32> = quad.iter().filter(|&&c| c != b'=').map(|&c| digit(c)).collect();
-        let word = d.iter().enumerate().fold(0u32, |w, (k, &v)| w | v << (18 - 6 * k));
-        bytes.extend_from_slice(&word.to_be_bytes()[1..d.len()]);
-    }
-    bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect()
-}
 
 /// Dense U matrices of every output irrep, by order, from the fixture.
 fn u_matrices() -> Vec<Vec<(Vec<usize>, Vec<f64>)>> {
@@ -64,7 +50,7 @@ fn u_matrices() -> Vec<Vec<(Vec<usize>, Vec<f64>)>> {
                 .map(|u| {
                     let shape = usizes(&u["shape"]);
                     let mut dense = vec![0.0; shape.iter().product()];
-                    for (i, v) in usizes(&u["indices"]).into_iter().zip(decode(u["values"].as_str().unwrap())) {
+                    for (i, v) in usizes(&u["indices"]).into_iter().zip(array(&u["values"])) {
                         dense[i] = v;
                     }
                     (shape, dense)
