@@ -349,6 +349,20 @@ fn add<T: Real>(a: &mut [T], b: &[T]) {
 }
 
 impl<T: Real> Network<T> {
+    /// Roughly the peak bytes of `run`: per edge the geometry, spherical
+    /// harmonics and their gradients, the embedding, and every block's
+    /// radial weights and MLP tape (kept for the backward); per atom every
+    /// block's tape and a few feature-sized temporaries.
+    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+        let t = std::mem::size_of::<T>() as f64;
+        let sh = self.sh.dim() as f64;
+        let radial: f64 = self.blocks.iter().map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64).sum();
+        let per_edge = t * (12.0 + 3.0 * sh + 4.0 * self.basis.len() as f64 + radial) + 64.0;
+        let widest = self.blocks.iter().map(|b| b.conv.irreps_out().dim().max(b.contraction.irreps_out().dim())).max().unwrap_or(0) as f64;
+        let per_atom = t * self.blocks.len() as f64 * 8.0 * widest + 200.0;
+        edges as f64 * per_edge + atoms as f64 * per_atom
+    }
+
     /// Energies (E0 included) of the atoms whose features it computes and,
     /// when asked, ∂E/∂v per edge. Without a halo it computes every atom's
     /// features; with one, those of the local atoms, and the ghosts'
@@ -572,6 +586,12 @@ impl Potential for Mace {
     }
     fn halo_width(&self) -> usize {
         self.f64.blocks.iter().map(|b| b.linear_up.spec().irreps_out.dim()).max().unwrap_or(0)
+    }
+    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
+        match request.precision {
+            Precision::F64 => self.f64.memory_estimate(atoms, edges),
+            Precision::F32 => self.f32.memory_estimate(atoms, edges),
+        }
     }
     fn compute_with_halo(
         &self,

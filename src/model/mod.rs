@@ -89,6 +89,14 @@ pub trait Potential: Send + Sync {
     }
     /// Atomic numbers the model knows, in its own order.
     fn species(&self) -> &[i32];
+    /// Roughly how many bytes one evaluation on `atoms` atoms and `edges`
+    /// edges allocates at its peak (checked against the workspace's memory
+    /// limit before it starts).
+    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
+        let _ = request;
+        // Outputs and per-edge gradients.
+        atoms as f64 * 100.0 + edges as f64 * 48.0
+    }
     /// Evaluates the model on a graph built with at least `cutoff()`.
     fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs>;
     /// Width of the widest node feature a halo exchange carries (0: the
@@ -135,14 +143,16 @@ impl Model {
         self.inner.as_ref()
     }
 
-    /// Evaluates the model, after checking that the graph fits it.
+    /// Evaluates the model, after checking that the graph fits it. Edges of
+    /// length ≥ the model's cutoff are left out (a graph built with any
+    /// longer cutoff gives the same numbers), and a non-finite result is an
+    /// error, never a success.
     pub fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
-        self.check(graph)?;
-        self.inner.compute(graph, request, ws)
+        self.evaluate(graph, request, ws, |graph| self.inner.compute(graph, request, ws))
     }
 
     /// Evaluates the model with a halo exchange (see `Potential::compute_with_halo`),
-    /// after checking that the graph fits it.
+    /// with the checks of `compute`.
     pub fn compute_with_halo(
         &self,
         graph: &AtomGraph,
@@ -150,8 +160,27 @@ impl Model {
         ws: &Workspace,
         halo: &mut dyn HaloExchange,
     ) -> Result<Outputs> {
+        self.evaluate(graph, request, ws, |graph| self.inner.compute_with_halo(graph, request, ws, halo))
+    }
+
+    fn evaluate(
+        &self,
+        graph: &AtomGraph,
+        request: &Request,
+        ws: &Workspace,
+        run: impl FnOnce(&AtomGraph) -> Result<Outputs>,
+    ) -> Result<Outputs> {
         self.check(graph)?;
-        self.inner.compute_with_halo(graph, request, ws, halo)
+        let trimmed = graph.within(self.inner.cutoff());
+        let graph = trimmed.as_ref().unwrap_or(graph);
+        let bytes = self.inner.memory_estimate(graph.n_atoms(), graph.n_edges(), request);
+        ws.check_memory(
+            &format!("evaluating {} atoms and {} edges with this {} model", graph.n_atoms(), graph.n_edges(), self.architecture()),
+            bytes,
+        )?;
+        let out = run(graph)?;
+        check_finite(graph, &out)?;
+        Ok(out)
     }
 
     fn check(&self, graph: &AtomGraph) -> Result<()> {
@@ -179,6 +208,34 @@ impl std::ops::Deref for Model {
     fn deref(&self) -> &Self::Target {
         self.inner.as_ref()
     }
+}
+
+/// A non-finite energy, force or virial is an error naming the first bad atom.
+fn check_finite(graph: &AtomGraph, out: &Outputs) -> Result<()> {
+    let atom = |i: usize| format!("atom {i} (Z = {})", graph.numbers[i]);
+    let bad_force = out.forces.iter().position(|f| !f.iter().all(|x| x.is_finite()));
+    let bad_energy = out.atom_energies.iter().position(|e| !e.is_finite());
+    let bad_atom_virial = out.atom_virials.iter().position(|w| !w.iter().flatten().all(|x| x.is_finite()));
+    let first = [bad_force, bad_energy, bad_atom_virial].into_iter().flatten().min();
+    let mut problems = Vec::new();
+    if !out.energy.is_finite() {
+        problems.push(format!("the energy is {}", out.energy));
+    }
+    if !out.virial.iter().flatten().all(|x| x.is_finite()) {
+        problems.push(format!("the virial is {:?}", out.virial));
+    }
+    if let Some(i) = first {
+        let force = out.forces.get(i).map_or(String::new(), |f| format!(", force {f:?}"));
+        let energy = out.atom_energies.get(i).map_or(String::new(), |e| format!(", energy {e}"));
+        problems.push(format!("{} is the first bad atom{force}{energy}", atom(i)));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NonFinite(format!(
+        "{} (atoms too close together, a broken structure, or a model file with bad weights)",
+        problems.join("; ")
+    )))
 }
 
 /// The outputs of a message-passing model from the local atoms' energies (the

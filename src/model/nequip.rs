@@ -369,6 +369,21 @@ impl<T: Real> Network<T> {
         })
     }
 
+    /// Roughly the peak bytes of `run`: per edge its vectors, lengths,
+    /// spherical harmonics and their gradients, and (exact networks) the
+    /// radial weights, their gradients and tape; per atom the blocks' tapes
+    /// and a few feature-sized temporaries.
+    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+        let t = std::mem::size_of::<T>() as f64;
+        let sh = self.sh.dim() as f64;
+        let exact = self.blocks.iter().filter(|b| b.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
+        let per_edge = t * (12.0 + 3.0 * sh + 3.0 * self.basis.len() as f64 + exact.fold(0.0, f64::max)) + 64.0;
+        let widest = self.blocks.iter().map(|b| b.gate.irreps_in().dim().max(b.conv.irreps_out().dim())).max().unwrap_or(0) as f64;
+        let tapes: f64 = self.blocks.iter().map(|b| (b.linear_1.spec().irreps_out.dim() + b.gate.irreps_in().dim()) as f64).sum();
+        let per_atom = t * (tapes + 6.0 * widest) + 200.0;
+        edges as f64 * per_edge + atoms as f64 * per_atom
+    }
+
     /// Appends the modal one-hot to each row when `on`.
     fn modal_rows(&self, on: bool, rows: usize, x: Vec<T>) -> Vec<T> {
         match (&self.modal, on) {
@@ -778,6 +793,12 @@ impl Potential for Nequip {
     fn halo_width(&self) -> usize {
         self.f64.blocks.iter().map(|b| b.linear_1.spec().irreps_out.dim()).max().unwrap_or(0)
     }
+    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
+        match request.precision {
+            Precision::F64 => self.f64.memory_estimate(atoms, edges),
+            Precision::F32 => self.f32.memory_estimate(atoms, edges),
+        }
+    }
     fn compute_with_halo(
         &self,
         graph: &AtomGraph,
@@ -805,9 +826,12 @@ impl Nequip {
 mod tests {
     use super::*;
 
+    #[path = "../../../../tests/sevenn_support/mod.rs"]
+    mod sevenn_support;
+
     /// The radial tables against the exact networks (float64, forward-mode
-    /// derivative) on random edge lengths, for every block of every model in
-    /// $EQUIPOT_SEVENN_MODELS (skipped, with a message, without it).
+    /// derivative) on random edge lengths, for every block of every converted
+    /// SevenNet checkpoint (tests/sevenn_support).
     ///
     /// Bound. Cubic Hermite interpolation with knot spacing h errs by at most
     /// h⁴/384·max|w⁗| in w and h³/(72√3)·max|w⁗| in dw/dr. With h = 0.005 Å
@@ -820,14 +844,8 @@ mod tests {
     /// (plus rounding), and asserts these bounds relative to max|w|, max|w'|.
     #[test]
     fn radial_tables_match_the_network() {
-        let Some(dir) = std::env::var_os("EQUIPOT_SEVENN_MODELS") else {
-            panic!(
-                "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/10-sevenn-convert.sh, which converts \
-                 the SevenNet checkpoints into target/sevenn/models, and point the variable there"
-            );
-        };
         let mut checked = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
+        for entry in std::fs::read_dir(sevenn_support::models_dir()).unwrap() {
             let path = entry.unwrap().path();
             if !path.to_string_lossy().ends_with(".eqp.safetensors") {
                 continue;

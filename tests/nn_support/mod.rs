@@ -48,9 +48,16 @@ pub fn back<T: Real>(v: &[T]) -> Vec<f64> {
     v.iter().map(|x| x.f64()).collect()
 }
 
+/// Both arrays of equal length and every value finite: a NaN or a missing
+/// value never passes a comparison.
+fn check_comparable(a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    assert!(a.iter().chain(b).all(|x| x.is_finite()), "non-finite value in a comparison");
+}
+
 /// ‖a − b‖ / ‖b‖ (2-norms).
 pub fn rel_err(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
+    check_comparable(a, b);
     let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
     let norm: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
     assert!(norm > 0.0, "reference is all zeros: the comparison would prove nothing");
@@ -59,7 +66,7 @@ pub fn rel_err(a: &[f64], b: &[f64]) -> f64 {
 
 /// max |a − b| / max |b|.
 pub fn max_rel_err(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
+    check_comparable(a, b);
     let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
     let norm = b.iter().map(|y| y.abs()).fold(0.0, f64::max);
     assert!(norm > 0.0, "reference is all zeros: the comparison would prove nothing");
