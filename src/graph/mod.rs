@@ -138,14 +138,16 @@ impl AtomGraph {
         self.centers.len()
     }
 
-    /// The graph without its edges of length ≥ `cutoff` (None: it has none).
+    /// The graph without its edges of length ≥ `cutoff` (None: it has none;
+    /// parallel on the current pool).
     /// A host's neighbor list with a skin, or a graph built for a longer
     /// cutoff, then gives exactly the model's numbers: the XPLOR envelope
     /// grows past the cutoff and the polynomial one turns negative there.
     pub fn within(&self, cutoff: f64) -> Option<AtomGraph> {
+        use rayon::prelude::*;
         let cut2 = cutoff * cutoff;
         let inside = |e: usize| norm2(&self.vectors[e]) < cut2;
-        if (0..self.n_edges()).all(inside) {
+        if (0..self.n_edges()).into_par_iter().all(inside) {
             return None;
         }
         let kept: Vec<usize> = (0..self.n_edges()).filter(|&e| inside(e)).collect();

@@ -587,6 +587,9 @@ impl Potential for Mace {
     fn halo_width(&self) -> usize {
         self.f64.blocks.iter().map(|b| b.linear_up.spec().irreps_out.dim()).max().unwrap_or(0)
     }
+    fn min_distance(&self) -> f64 {
+        super::LEARNED_MIN_DISTANCE
+    }
     fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
         match request.precision {
             Precision::F64 => self.f64.memory_estimate(atoms, edges),

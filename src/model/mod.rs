@@ -21,6 +21,12 @@ pub use lennard_jones::LennardJones;
 use crate::backend::Workspace;
 use crate::graph::AtomGraph;
 use crate::{Error, Result};
+use rayon::prelude::*;
+
+/// Shortest edge (Å) a learned model without a short-range repulsion accepts:
+/// the shortest bond there is (H₂) is 0.74 Å, and 2-atom cells given in nm
+/// instead of Å put atoms 0.2–0.5 Å apart.
+pub const LEARNED_MIN_DISTANCE: f64 = 0.5;
 
 /// Floating-point precision of a model evaluation. Results are always
 /// returned in f64; energies are always accumulated in f64.
@@ -89,6 +95,13 @@ pub trait Potential: Send + Sync {
     }
     /// Atomic numbers the model knows, in its own order.
     fn species(&self) -> &[i32];
+    /// Shortest edge the model is defined for, Å (0: any). Learned models
+    /// never saw closer pairs in training, and evaluating them there gives
+    /// meaningless, huge numbers (float32 and float64 then differ by orders
+    /// of magnitude): such a structure is refused instead.
+    fn min_distance(&self) -> f64 {
+        0.0
+    }
     /// Roughly how many bytes one evaluation on `atoms` atoms and `edges`
     /// edges allocates at its peak (checked against the workspace's memory
     /// limit before it starts).
@@ -171,8 +184,9 @@ impl Model {
         run: impl FnOnce(&AtomGraph) -> Result<Outputs>,
     ) -> Result<Outputs> {
         self.check(graph)?;
-        let trimmed = graph.within(self.inner.cutoff());
+        let trimmed = ws.run(|| graph.within(self.inner.cutoff()));
         let graph = trimmed.as_ref().unwrap_or(graph);
+        ws.run(|| self.check_distances(graph))?;
         let bytes = self.inner.memory_estimate(graph.n_atoms(), graph.n_edges(), request);
         ws.check_memory(
             &format!("evaluating {} atoms and {} edges with this {} model", graph.n_atoms(), graph.n_edges(), self.architecture()),
@@ -181,6 +195,21 @@ impl Model {
         let out = run(graph)?;
         check_finite(graph, &out)?;
         Ok(out)
+    }
+
+    fn check_distances(&self, graph: &AtomGraph) -> Result<()> {
+        let shortest = self.inner.min_distance();
+        let r2 = |e: &usize| crate::graph::norm2(&graph.vectors[*e]);
+        let closest = (0..graph.n_edges()).into_par_iter().min_by(|a, b| r2(a).total_cmp(&r2(b)));
+        if let Some(e) = closest.filter(|e| r2(e) < shortest * shortest) {
+            let r = r2(&e).sqrt();
+            return Err(Error::InvalidArgument(format!(
+                "atoms {} and {} (image {:?}) are {r:.3} Å apart, the closest pair; this {} model is not defined closer than \
+                 {shortest} Å (is the cell in Å, not nm? did the dynamics blow up?)",
+                graph.centers[e], graph.neighbors[e], graph.shifts.get(e).copied().unwrap_or_default(), self.architecture()
+            )));
+        }
+        Ok(())
     }
 
     fn check(&self, graph: &AtomGraph) -> Result<()> {
