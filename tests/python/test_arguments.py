@@ -168,7 +168,8 @@ def test_pbc(pbc, error, message):
 
 
 @pytest.mark.parametrize("cutoff, error", [(np.nan, ValueError), (0.0, ValueError), (-1.0, ValueError),
-                                            (np.inf, ValueError), ("six", TypeError), (None, TypeError)])
+                                            (np.inf, ValueError), ("six", TypeError), ("6", TypeError),
+                                            (None, TypeError), (True, TypeError)])
 def test_cutoff(cutoff, error):
     positions, numbers, cell = cluster()
     with pytest.raises(error, match="cutoff must be a"):
@@ -254,6 +255,8 @@ def test_handles_and_scalars(model):
             Workspace(threads)
     with pytest.raises(ValueError, match="path must not contain a NUL"):
         Model("ar.json\0.safetensors")
+    with pytest.raises(ValueError, match="modal must not contain a NUL"):
+        Model("ar.json", modal="PBE\0")
     assert compute(model, graph, Workspace(np.int64(1)))["energy"] == pytest.approx(compute(model, graph)["energy"])
 
 

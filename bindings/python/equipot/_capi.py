@@ -4,6 +4,7 @@ C++, Fortran and LAMMPS see."""
 
 import ctypes
 import enum
+from numbers import Real
 import operator
 import os
 import pathlib
@@ -204,17 +205,16 @@ def _count(name, value, high=_SIZE_MAX):
 
 
 def _cutoff(value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"cutoff must be a number (Å), got {type(value).__name__}") from None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise TypeError(f"cutoff must be a number (Å), got {type(value).__name__}")
+    value = float(value)
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"cutoff must be a finite number > 0 (Å), got {value}")
     return value
 
 
-def _c_string(name, value):
-    data = os.fsencode(value) if name == "path" else str(value).encode()
+def _c_string(name, data):
+    """`data` (bytes) for a NUL-terminated C string: an embedded NUL would cut it short."""
     if b"\0" in data:
         raise ValueError(f"{name} must not contain a NUL character")
     return data
@@ -269,8 +269,8 @@ class Model(_Handle):
 
     def __init__(self, path, modal=None):
         p = ctypes.c_void_p()
-        modal_bytes = None if modal is None else _c_string("modal", modal)
-        check(lib.eqp_model_load_modal(_c_string("path", path), modal_bytes, ctypes.byref(p)))
+        modal_bytes = None if modal is None else _c_string("modal", str(modal).encode())
+        check(lib.eqp_model_load_modal(_c_string("path", os.fsencode(path)), modal_bytes, ctypes.byref(p)))
         super().__init__(p)
         self.modal = modal
         self.architecture = lib.eqp_model_architecture(self._ptr).decode()
