@@ -4,10 +4,10 @@ C++, Fortran and LAMMPS see."""
 
 import ctypes
 import enum
-from numbers import Real
 import operator
 import os
 import pathlib
+from numbers import Real
 
 import numpy as np
 
