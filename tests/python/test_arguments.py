@@ -121,6 +121,7 @@ def test_positions_finite(bad):
     ([18, 119, 18, 18], ValueError, r"numbers\[1\] = 119 is outside 1..118"),
     ([18, 18, 18, -18], ValueError, r"numbers\[3\] = -18 is outside 1..118"),
     ([2**32 + 18] * 4, ValueError, r"numbers\[0\] = 4294967314 is outside 1..118"),
+    ([18, 2**32 + 14, 18, 18], ValueError, r"numbers\[1\] = 4294967310 is outside 1..118"),  # not silicon
     (np.full(4, 2**63 + 18, dtype=np.uint64), ValueError, r"numbers\[0\] = 9223372036854775826 is outside"),
     ([2**70] * 4, TypeError, "got dtype object"),
 ])
