@@ -81,11 +81,11 @@ def state_dict(module, prefix=''):
     out = {}
     for name, p in st.get('_parameters', {}).items():
         if p is not None:
-            out[prefix + name] = p.numpy()
+            out[prefix + name] = p.numpy(prefix + name)
     skip = st.get('_non_persistent_buffers_set', set())
     for name, b in st.get('_buffers', {}).items():
         if b is not None and name not in skip:
-            out[prefix + name] = b.numpy()
+            out[prefix + name] = b.numpy(prefix + name)
     for name, m in st.get('_modules', {}).items():
         if m is not None:
             out.update(state_dict(m, f'{prefix}{name}.'))

@@ -209,7 +209,7 @@ def read_checkpoint(path):
     for name, value in ck['model_state_dict'].items():
         if not isinstance(value, Tensor):
             raise ConversionError(f'{path}: state dict entry {name} is not a tensor')
-        state[name] = value.numpy()
+        state[name] = value.numpy(name)
     config = patch_old_config(config)
     if config['interaction_type'] != 'nequip':
         raise ConversionError(f'interaction type {config["interaction_type"]!r} is not supported')
