@@ -23,11 +23,18 @@ from equipot.convert.torch_zip import CheckpointError
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / 'tests' / 'fixtures' / 'mace' / 'models'
-NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int')
+NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32')
 
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
+
+
+def stored(fx, key):
+    """A number of the generator's configuration as the model stores it (float32-saved models
+    hold their buffers rounded to float32)."""
+    value = fx['hyperparameters'][key]
+    return float(np.float32(value)) if fx['hyperparameters'].get('dtype') == 'float32' else value
 
 
 @pytest.fixture(scope='module', params=NAMES)
@@ -60,7 +67,8 @@ def test_conversion_reproduces_committed_file(model, tmp_path):
     assert out.read_bytes() == (MODELS / f'{name}.eqp.safetensors').read_bytes()
     hp = fx['hyperparameters']
     assert meta['species'] == hp['atomic_numbers']
-    assert meta['cutoff'] == hp['r_max']
+    assert meta['cutoff'] == stored(fx, 'r_max')
+    assert meta['provenance']['source_dtype'] == hp.get('dtype', 'float64')
     assert meta['hyperparameters']['avg_num_neighbors'] == [hp['avg_num_neighbors']] * hp['num_interactions']
     assert meta['hyperparameters']['correlation'] == [hp['correlation']] * hp['num_interactions']
     first = {mace.INTERACTIONS[k]: k for k in mace.INTERACTIONS}
@@ -81,8 +89,14 @@ def test_file_tensors_are_mace_tensors(model, tmp_path):
         elif key in tensors:
             assert np.array_equal(tensors[key].reshape(state[key].shape), state[key]), key
     assert n_u > 0
-    assert tensors['scale_shift.scale'][0] == fx['hyperparameters']['scale']
-    assert tensors['scale_shift.shift'][0] == fx['hyperparameters']['shift']
+    assert tensors['scale_shift.scale'][0] == stored(fx, 'scale')
+    assert tensors['scale_shift.shift'][0] == stored(fx, 'shift')
+    r_max = stored(fx, 'r_max')
+    assert tensors['radial_embedding.cutoff_fn.r_max'][0] == r_max == meta['cutoff']
+    # the stored prefactor, not sqrt(2 / r_max) (which differs from it in a float32 model)
+    assert tensors['radial_embedding.bessel_fn.prefactor'][0] == state['radial_embedding.bessel_fn.prefactor']
+    for name in mace.STORED_F64:
+        assert tensors[name].dtype == np.float64, name
 
 
 def test_refuses_what_it_does_not_describe(model):
