@@ -46,7 +46,6 @@ STORED_F64 = ('radial_embedding.bessel_fn.bessel_weights', 'radial_embedding.bes
 
 # Classes of mace 0.3.16 this converter knows it cannot evaluate, and what they are.
 UNSUPPORTED = {
-    'mace.modules.models.MACE': 'the MACE class (only ScaleShiftMACE is supported)',
     'mace.modules.radial.ZBLBasis': 'ZBL pair repulsion',
     'mace.modules.radial.AgnesiTransform': 'the Agnesi distance transform',
     'mace.modules.radial.SoftTransform': 'the Soft distance transform',
@@ -255,9 +254,6 @@ def describe(root):
     """(hyperparameters, constants, species, cutoff) of a ScaleShiftMACE stub tree."""
     if _kind(root) != 'mace.modules.models.ScaleShiftMACE':
         raise ConversionError(f'{_kind(root)} is not supported (only mace.modules.models.ScaleShiftMACE)')
-    extra = set(attr(root, '_modules')) - TOP_MODULES
-    if extra:
-        raise ConversionError(f'modules {sorted(extra)} are not supported (ZBL, embeddings, LAMMPS, ...)')
     check_layout(root)
     heads = attr(root, 'heads', ['Default'])
     if len(heads) != 1:
@@ -474,9 +470,8 @@ def read_model(path):
     return root, state_dict(root)
 
 
-def convert(model_path, out):
-    """Convert a pickled mace-torch ScaleShiftMACE to an equipot model file. Returns the metadata."""
-    root, state = read_model(model_path)
+def model_for_file(root, source='the model', provenance=None):
+    """(metadata, tensors) of the equipot file for a ScaleShiftMACE stub tree, every check done."""
     hyper, constants, species, cutoff, dtype = describe(root)
     meta = {
         'format_version': FORMAT_VERSION,
@@ -492,18 +487,26 @@ def convert(model_path, out):
         'tensor_names': 'mace',
         'provenance': {
             'converter': f'equipot.convert.mace {__version__}',
-            'source_file': os.path.basename(str(model_path)),
-            'source_sha256': _sha256(model_path),
+            **(provenance or {}),
             'source_format': 'pickled torch.nn.Module (mace-torch)',
             'source_version': 'mace-torch 0.3.x, e3nn 0.4.4',
             'source_dtype': dtype,
         },
     }
-    tensors = tensors_for_file(state, hyper)
+    tensors = tensors_for_file(state_dict(root), hyper)
     try:
-        mace_file.check_tensors(meta, tensors, os.path.basename(str(model_path)))
+        mace_file.check_tensors(meta, tensors, source)
     except ValueError as e:
         raise ConversionError(str(e)) from None
+    return meta, tensors
+
+
+def convert(model_path, out):
+    """Convert a pickled mace-torch ScaleShiftMACE to an equipot model file. Returns the metadata.
+    Nothing is written unless every check passes."""
+    root, _ = read_model(model_path)
+    name = os.path.basename(str(model_path))
+    meta, tensors = model_for_file(root, name, {'source_file': name, 'source_sha256': _sha256(model_path)})
     model_file.write(out, meta, tensors)
     return meta
 
