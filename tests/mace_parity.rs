@@ -133,6 +133,24 @@ fn mace_models_match_mace_torch() {
     check_all(&fixtures().join("parity"), &fixtures().join("models"));
 }
 
+/// A format-1.1 file (written by the converter before it stored the Bessel
+/// prefactor and the cutoff's r_max; equipot then computes them from r_max)
+/// still loads and matches mace-torch.
+#[test]
+fn format_1_1_files_still_match() {
+    let models = fixtures().join("models/format_1_1");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures().join("parity")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("mp0_l0_3int__") {
+            let m = check(&path, &models).unwrap_or_else(|why| panic!("{}: {why}", path.display()));
+            eprintln!("ok   {}: {m}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6);
+}
+
 /// Models a user converted (e.g. foundation models, which cannot be
 /// downloaded here) with references computed by mace-torch in the fixtures'
 /// format (`NAME__STRUCTURE.json` with "model": NAME next to

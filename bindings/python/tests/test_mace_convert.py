@@ -136,6 +136,14 @@ def test_file_checks(tmp_path):
         mace_file.check_tensors(meta, broken, 'x')
 
 
+def test_format_1_1_file_still_reads():
+    """Files of format 1.1 hold no prefactor or cutoff r_max tensors: both follow from r_max."""
+    meta, tensors = model_file.read(MODELS / 'format_1_1' / 'mp0_l0_3int.eqp.safetensors', expect_architecture='mace')
+    assert meta['format_version'] == '1.1' and meta['hyperparameters']['radial_basis']['prefactor'] == 'sqrt(2/r_max)'
+    mace_file.check_tensors(meta, tensors, 'x')
+    assert 'radial_embedding.bessel_fn.prefactor' not in mace_file.expected_tensors(meta)
+
+
 def test_refuses_other_pickles(tmp_path):
     with pytest.raises(CheckpointError):
         mace.convert(MODELS / 'mp0_l1.json', tmp_path / 'x.eqp.safetensors')
