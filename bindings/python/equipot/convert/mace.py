@@ -7,8 +7,12 @@ them into an inert stub holding the module's __dict__ (its `_parameters`,
 From that tree this module rebuilds mace's state dict, reads the
 hyper-parameters mace keeps as attributes (irreps, avg_num_neighbors,
 correlation, the normalize2mom constants, ...), refuses everything
-docs/mace-architecture.md does not describe, and writes the format-1.1
-"mace" file (docs/model-format.md) with the U matrices stored sparse.
+docs/mace-architecture.md does not describe (every module must be of a class
+in LAYOUT, with the children mace gives it), and writes the format-1.2 "mace"
+file (docs/model-format.md) with the U matrices stored sparse. Models saved in
+float32 convert exactly: what mace's forward reads from buffers (Bessel
+prefactor and frequencies, the cutoff's r_max, E0, scale, shift) is stored as
+it is, never recomputed.
 """
 
 import hashlib
@@ -251,7 +255,7 @@ def _no_bias(module, where):
 
 
 def describe(root):
-    """(hyperparameters, constants, species, cutoff) of a ScaleShiftMACE stub tree."""
+    """(hyperparameters, constants, species, cutoff, dtype) of a ScaleShiftMACE stub tree."""
     if _kind(root) != 'mace.modules.models.ScaleShiftMACE':
         raise ConversionError(f'{_kind(root)} is not supported (only mace.modules.models.ScaleShiftMACE)')
     check_layout(root)
