@@ -232,6 +232,8 @@ REFUSALS = {
     'cutoff r_max': (lambda r: add(r, 'radial_embedding.cutoff_fn', '_buffers', 'r_max', tensor(3.0, r)),
                      'radial_embedding.cutoff_fn.r_max 3.0 differs from the model r_max'),
     'apply_cutoff': (lambda r: mace.child(r, 'radial_embedding').state.__setitem__('apply_cutoff', False), 'apply_cutoff=False'),
+    'one readout': (lambda r: mace.child(r, 'readouts').state['_modules'].pop('0'),
+                    'readouts: 1 modules for num_interactions = 2'),
     'avg_num_neighbors': (lambda r: mace.child(r, 'interactions.0').state.__setitem__('avg_num_neighbors', 'x'),
                           'interactions.0.avg_num_neighbors .* must be a positive number'),
 }

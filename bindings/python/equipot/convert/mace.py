@@ -230,6 +230,8 @@ def _normalize2mom(module, constants, where):
     if getattr(f, 'qualname', None) != SILU:
         raise ConversionError(f'{where}: activation {getattr(f, "qualname", f)} is not supported (only silu)')
     cst = float(attr(module, 'cst'))
+    if attr(module, '_is_id', False):  # e3nn then skips the constant
+        raise ConversionError(f'{where}: normalize2mom marked as identity (cst {cst}) is not supported')
     if constants.setdefault('silu', cst) != cst:
         raise ConversionError(f'{where}: normalize2mom constant {cst} differs from {constants["silu"]}')
 
@@ -309,6 +311,11 @@ def describe(root):
 
     n_int = int(state['num_interactions'])
     interactions, products, readouts = (child(root, n) for n in ('interactions', 'products', 'readouts'))
+    for name, modules in (('interactions', interactions), ('products', products), ('readouts', readouts)):
+        # mace's forward runs the modules it has, whatever num_interactions says
+        if len([m for m in attr(modules, '_modules').values() if m is not None]) != n_int:
+            raise ConversionError(f'{name}: {len(attr(modules, "_modules"))} modules for num_interactions = {n_int} '
+                                  '(use_last_readout_only?): not supported')
     hp_nodes, hp_edge, hp_target, kinds, avg, corr, residual, ro, mlp = [], [], [], [], [], [], [], [], []
     for t in range(n_int):
         block, product, readout = (child(m, str(t)) for m in (interactions, products, readouts))
