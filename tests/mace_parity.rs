@@ -78,11 +78,18 @@ fn check(path: &Path, models: &Path) -> Result<String, String> {
             ("E_i", out.atom_energies.clone(), numbers(&reference["atom_energies"], "atom_energies")?, tol_e),
             ("F", out.forces.iter().flatten().copied().collect(), numbers(&reference["forces"], "forces")?, tol_f),
         ];
+        if !reference["atom_energies_without_e0"].is_null() {
+            // the interaction energies on their own scale (E0 would dilute a relative error)
+            let without = numbers(&reference["atom_energies_without_e0"], "atom_energies_without_e0")?;
+            let with = &compare[1].2;
+            let ours = out.atom_energies.iter().zip(with).zip(&without).map(|((o, w), wo)| o - (w - wo)).collect();
+            compare.push(("E_i-E0", ours, without, tol_e));
+        }
         if let Some(volume) = graph.volume() {
             // mace's stress is the symmetric part of dE/dε (it strains with a symmetrized
             // displacement). The virial is symmetric only for an exactly rotation-invariant
             // energy, which a float32-saved model is not quite: its U matrices are rounded
-            // (the off-diagonal virial of mp0_l1_f32 has an antisymmetric part ~1e-12 eV).
+            // (mp0_l1_f32's off-diagonal σ has an antisymmetric part ~1e-12 eV/Å³).
             let w = out.virial;
             let sym = |i: usize, j: usize| 0.5 * (w[i][j] + w[j][i]);
             let ours = [sym(0, 0), sym(1, 1), sym(2, 2), sym(1, 2), sym(0, 2), sym(0, 1)].map(|x| -x / volume);
