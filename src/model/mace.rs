@@ -151,22 +151,36 @@ impl<T: Real> Network<T> {
         }
         let attrs = Irreps::parse(&format!("{n_species}x0e"))?;
 
-        // Edge embedding: Bessel basis with mace's √(2/r_max), polynomial cutoff.
+        // Edge embedding: Bessel basis (mace's prefactor √(2/r_max)) and polynomial cutoff, with the
+        // values the model stores (format 1.2: "stored" tensors, rounded as the model's dtype
+        // rounded them; format 1.1 files of float64 models: computed from r_max).
         let basis_spec = d.hyper("radial_basis")?;
-        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel")
-            || basis_spec.get("prefactor").and_then(Value::as_str) != Some("sqrt(2/r_max)")
-        {
+        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel") {
             return Err(format_error(format!("radial basis {basis_spec} is not supported")));
         }
         let n_basis = basis_spec.get("num_basis").and_then(Value::as_u64).unwrap_or(0) as usize;
         let freqs = d.tensor("radial_embedding.bessel_fn.bessel_weights", n_basis)?;
-        let basis = BesselBasis::with_prefactor((2.0 / cutoff).sqrt(), &freqs)?;
+        let prefactor = match basis_spec.get("prefactor").and_then(Value::as_str) {
+            Some("stored") => d.tensor("radial_embedding.bessel_fn.prefactor", 1)?[0],
+            Some("sqrt(2/r_max)") => (2.0 / cutoff).sqrt(),
+            _ => return Err(format_error(format!("radial basis {basis_spec} is not supported"))),
+        };
+        let basis = BesselBasis::with_prefactor(prefactor, &freqs)?;
         let cut = d.hyper("cutoff_function")?;
         if cut.get("name").and_then(Value::as_str) != Some("polynomial") {
             return Err(format_error(format!("cutoff function {cut} is not supported")));
         }
         let p = cut.get("p").and_then(Value::as_u64).ok_or_else(|| format_error("polynomial cutoff needs p".into()))?;
-        let cutoff_fn = PolynomialCutoff::new(cutoff, p as u32)?;
+        let envelope_r_max = match cut.get("r_max").map(Value::as_str) {
+            Some(Some("stored")) => d.tensor("radial_embedding.cutoff_fn.r_max", 1)?[0],
+            None => cutoff,
+            _ => return Err(format_error(format!("cutoff function {cut} is not supported"))),
+        };
+        // mace zeroes the envelope from its r_max on; equipot's graph ends at the cutoff instead
+        if (envelope_r_max - cutoff).abs() > 1e-12 * cutoff {
+            return Err(format_error(format!("the cutoff function's r_max {envelope_r_max} differs from the cutoff {cutoff}")));
+        }
+        let cutoff_fn = PolynomialCutoff::new(envelope_r_max, p as u32)?;
         let irreps_sh = Irreps::parse(d.hyper("irreps_spherical_harmonics")?.as_str().unwrap_or(""))?;
         let sh = SphericalHarmonics::new(irreps_sh.lmax(), true, Normalization::Component)?;
         if irreps_sh.dim() != sh.dim() || irreps_sh.iter().any(|m| m.ir.p != if m.ir.l % 2 == 0 { 1 } else { -1 }) {

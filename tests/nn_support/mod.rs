@@ -215,3 +215,11 @@ pub fn rotate(irreps: &Irreps, r: &[[f64; 3]; 3], x: &[f64]) -> Vec<f64> {
 pub fn apply(r: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
     [0, 1, 2].map(|i| r[i][0] * v[0] + r[i][1] * v[1] + r[i][2] * v[2])
 }
+
+/// max |a − b| over equal-length slices; NaN when any difference is NaN (a fold with
+/// `f64::max` would drop it), so `!(err <= tol)` fails on NaN. Panics, naming `what`, when
+/// the lengths differ (a missing entry).
+pub fn max_abs_err(what: &str, a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "{what}: {} values, the reference has {}", a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, |m, d| if m.is_nan() || d.is_nan() { f64::NAN } else { m.max(d) })
+}
