@@ -122,6 +122,9 @@ pub(super) fn irreps(key: &str, value: Option<&Value>) -> Result<Irreps> {
         return Err(format_error(format!("\"{key}\": {text:?} is not an irreps string")));
     }
     let irreps = Irreps::parse(text).map_err(|e| format_error(format!("\"{key}\": {e}")))?;
+    if irreps.is_empty() {
+        return Err(format_error(format!("\"{key}\" is empty")));
+    }
     for m in irreps.iter() {
         if m.ir.l > MAX_L || !(1..=MAX_MULTIPLICITY).contains(&m.mul) {
             return Err(format_error(format!(
@@ -294,7 +297,7 @@ impl<'a> Description<'a> {
         let values = self.tensors.f64_shaped(name, shape)?;
         if let Some(k) = values.iter().position(|x| x.abs() > bound) {
             return Err(format_error(format!(
-                "tensor {name:?} holds {} at flat index {k}, beyond the bound |x| ≤ {bound:e}",
+                "tensor {name:?} holds {:?} at flat index {k}, beyond the bound |x| ≤ {bound:e}",
                 values[k]
             )));
         }
@@ -337,7 +340,7 @@ impl<'a> Description<'a> {
 pub(super) fn check_divisor(what: &str, x: f64) -> Result<f64> {
     if !(x >= DIVISOR_RANGE.0 && x <= DIVISOR_RANGE.1) {
         return Err(format_error(format!(
-            "{what} is {x}; a message divisor must lie in [{:e}, {:e}]",
+            "{what} is {x:?}; a message divisor must lie in [{:e}, {:e}]",
             DIVISOR_RANGE.0, DIVISOR_RANGE.1
         )));
     }

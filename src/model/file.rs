@@ -149,10 +149,10 @@ fn lennard_jones(meta: &Value) -> Result<Model> {
     };
     let (epsilon, sigma) = (matrix("epsilon")?, matrix("sigma")?);
     if let Some(e) = epsilon.iter().find(|e| !(e.abs() <= LJ_MAX_EPSILON)) {
-        return Err(format_error(&format!("\"epsilon\" holds {e} eV; |ε| must be at most {LJ_MAX_EPSILON} eV")));
+        return Err(format_error(&format!("\"epsilon\" holds {e:?} eV; |ε| must be at most {LJ_MAX_EPSILON} eV")));
     }
     if let Some(s) = sigma.iter().find(|s| !(**s > 0.0 && **s <= CUTOFF_RANGE.1)) {
-        return Err(format_error(&format!("\"sigma\" holds {s} Å; σ must lie in (0, {}] Å", CUTOFF_RANGE.1)));
+        return Err(format_error(&format!("\"sigma\" holds {s:?} Å; σ must lie in (0, {}] Å", CUTOFF_RANGE.1)));
     }
     let lj = LennardJones::new(&species, &epsilon, &sigma, cutoff).map_err(from_file_error)?;
     Ok(Model::new(lj))

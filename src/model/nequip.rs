@@ -344,6 +344,11 @@ impl<T: Real> Network<T> {
         let act = |key: &str, parity: &str| -> Result<Activation> {
             d.activation(&format!("{key}.{parity}"), d.hyper(key)?.get(parity))
         };
+        // Both parities' activations are checked, used or not.
+        for key in ["activation_scalars", "activation_gates"] {
+            act(key, "e")?;
+            act(key, "o")?;
+        }
         let radial_act = d.activation("activation_radial", Some(d.hyper("activation_radial")?))?;
         let hidden = d.hidden_widths("radial_mlp_hidden")?;
         const CONNECTIONS: [&str; 2] = ["linear", "nequip"];

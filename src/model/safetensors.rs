@@ -125,7 +125,7 @@ impl SafeTensors {
         };
         if let Some(k) = values.iter().position(|x| !x.is_finite()) {
             return Err(bad(format!(
-                "tensor {name:?} (shape {:?}) holds {} at flat index {k}",
+                "tensor {name:?} (shape {:?}) holds {:?} at flat index {k}",
                 e.shape, values[k]
             )));
         }
