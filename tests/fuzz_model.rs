@@ -95,12 +95,12 @@ fn replacement(old: &Value, strings: &[String], rng: &mut Rng) -> Value {
                 let mut bytes = s.clone().into_bytes();
                 if !bytes.is_empty() {
                     let k = rng.below(bytes.len());
-                    bytes[k] = b"0123456789xeo+ y.é"[rng.below(18)];
+                    bytes[k] = b"0123456789xeo+ y.\xc3"[rng.below(18)];
                 }
                 json!(String::from_utf8_lossy(&bytes))
             }
             3 => json!(format!("{s}+{s}")),
-            _ => json!(["mlp", "nm", "gelu", "nequip", "fancy", "1x0e+1x1e+1x2e+1x3e+1x4e+1x5e+1x6e+1x7e+1x8e+1x9e+1x10e"][rng.below(11)]),
+            _ => json!(["mlp", "nm", "gelu", "nequip", "fancy", "1x0e+1x1e+1x2e+1x3e+1x4e+1x5e+1x6e+1x7e+1x8e+1x9e+1x10e"][rng.below(6)]),
         },
         (Value::Bool(b), 0 | 1) => json!(!b),
         (Value::Array(a), 0) if !a.is_empty() => {
@@ -394,6 +394,10 @@ fn run_case(bytes: Vec<u8>, ws: &Workspace, evaluate_it: bool, tally: &mut Tally
     Ok(())
 }
 
+thread_local! {
+    static IN_CASE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
 }
@@ -405,13 +409,18 @@ fn env_u64(name: &str) -> Option<u64> {
 #[test]
 fn mutated_model_files_load_cleanly_or_fail_clearly() {
     let seed = env_u64("EQUIPOT_FUZZ_SEED").unwrap_or(0x0e9a_1f11e);
-    let cases = env_u64("EQUIPOT_FUZZ_CASES").unwrap_or(10_000);
+    let cases = env_u64("EQUIPOT_FUZZ_CASES").unwrap_or(30_000);
     let only = env_u64("EQUIPOT_FUZZ_ONLY");
     let bases = bases();
     let ws = Workspace::new(1).unwrap();
-    // Panics are caught and reported with their case; keep their default
-    // report off the output.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Panics inside a case are caught and reported with the case; keep
+    // their default report off the output (others print as usual).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !IN_CASE.with(|c| c.get()) {
+            default_hook(info)
+        }
+    }));
     let start = Instant::now();
     let mut tally = Tally::default();
     for case in 0..cases {
@@ -422,7 +431,9 @@ fn mutated_model_files_load_cleanly_or_fail_clearly() {
         let t0 = Instant::now();
         // Evaluate every loaded case of the small models, every fourth of the larger MACE one.
         let evaluate_it = !base.contains("mp0_l1") || case % 4 == 0;
+        IN_CASE.with(|c| c.set(true));
         let result = run_case(bytes, &ws, evaluate_it, &mut tally);
+        IN_CASE.with(|c| c.set(false));
         let dt = t0.elapsed();
         if dt > tally.slowest.0 {
             tally.slowest = (dt, format!("case {case} ({base}: {})", log.join("; ")));
@@ -434,7 +445,6 @@ fn mutated_model_files_load_cleanly_or_fail_clearly() {
             tally.failures.push(format!("seed {seed:#x} case {case} ({base}: {}): took {dt:?}", log.join("; ")));
         }
     }
-    let _ = std::panic::take_hook();
     eprintln!(
         "fuzz: seed {seed:#x}, {cases} cases in {:.1} s: {} loaded ({} evaluated), errors {:?}; slowest {:.0} ms: {}",
         start.elapsed().as_secs_f64(),
