@@ -9,7 +9,8 @@
 //! forces and virial on a tiny molecule are finite, in both precisions: no
 //! panic, no non-finite success. A failure prints the seed, the case and its
 //! mutations; rerun one case with EQUIPOT_FUZZ_SEED=S EQUIPOT_FUZZ_CASES=N
-//! EQUIPOT_FUZZ_ONLY=K. Bugs the fuzzer found are kept below as named
+//! EQUIPOT_FUZZ_ONLY=K (EQUIPOT_FUZZ_TRACE=1 prints each case before it
+//! runs, to name one that aborts the process). Bugs the fuzzer found are kept below as named
 //! regression cases.
 
 use equipot::model::file::load_bytes;
@@ -20,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 mod model_files;
-use model_files::{evaluate, finite, lj_bytes, mace_bytes, tiny_nequip, File, Rng, Tensor};
+use model_files::{evaluate, finite, lj_bytes, mace_bytes, tiny_nequip, File, Rng};
 
 /// A base file to mutate.
 enum Base {
@@ -355,8 +356,21 @@ struct Tally {
 }
 
 /// Loads one case and evaluates what loads; a failure is described.
-fn run_case(bytes: Vec<u8>, ws: &Workspace, evaluate_it: bool, tally: &mut Tally) -> Result<(), String> {
-    let loaded = catch_unwind(AssertUnwindSafe(|| load_bytes(bytes, "fuzz.eqp.safetensors", None)));
+/// `via_file`: write the bytes to a file and load it with `equipot::model::load`.
+fn run_case(bytes: Vec<u8>, ws: &Workspace, evaluate_it: bool, via_file: bool, tally: &mut Tally) -> Result<(), String> {
+    let loaded = catch_unwind(AssertUnwindSafe(|| {
+        if via_file {
+            let dir = std::env::temp_dir().join(format!("equipot-fuzz-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("fuzz.eqp.safetensors");
+            std::fs::write(&path, bytes).unwrap();
+            let model = equipot::model::load(&path);
+            std::fs::remove_file(&path).unwrap();
+            model
+        } else {
+            load_bytes(bytes, "fuzz.eqp.safetensors", None)
+        }
+    }));
     let model = match loaded {
         Err(panic) => return Err(format!("load panicked: {}", panic_message(&panic))),
         Ok(Err(e)) => {
@@ -411,6 +425,7 @@ fn mutated_model_files_load_cleanly_or_fail_clearly() {
     let seed = env_u64("EQUIPOT_FUZZ_SEED").unwrap_or(0x0e9a_1f11e);
     let cases = env_u64("EQUIPOT_FUZZ_CASES").unwrap_or(30_000);
     let only = env_u64("EQUIPOT_FUZZ_ONLY");
+    let trace = std::env::var_os("EQUIPOT_FUZZ_TRACE").is_some();
     let bases = bases();
     let ws = Workspace::new(1).unwrap();
     // Panics inside a case are caught and reported with the case; keep
@@ -428,11 +443,15 @@ fn mutated_model_files_load_cleanly_or_fail_clearly() {
             continue;
         }
         let (base, bytes, log) = make_case(&bases, seed, case);
+        if trace {
+            // An abort (e.g. a failed allocation) ends the process: this names the case.
+            eprintln!("case {case} ({base}: {})", log.join("; "));
+        }
         let t0 = Instant::now();
         // Evaluate every loaded case of the small models, every fourth of the larger MACE one.
         let evaluate_it = !base.contains("mp0_l1") || case % 4 == 0;
         IN_CASE.with(|c| c.set(true));
-        let result = run_case(bytes, &ws, evaluate_it, &mut tally);
+        let result = run_case(bytes, &ws, evaluate_it, case % 50 == 0, &mut tally);
         IN_CASE.with(|c| c.set(false));
         let dt = t0.elapsed();
         if dt > tally.slowest.0 {
@@ -462,8 +481,58 @@ fn mutated_model_files_load_cleanly_or_fail_clearly() {
     );
 }
 
-/// Cases the fuzzer found, kept by name.
+/// Cases the fuzzer found against the loader before the load-time checks
+/// (default seed), kept by name: each loaded, aborted or failed unclearly then.
 #[test]
 fn regressions() {
-    let _ = Tensor::f32(&[0], &[]);
+    let model_format = |bytes: Vec<u8>, needle: &str| {
+        let e = load_bytes(bytes, "fuzz.eqp.safetensors", None).err().expect("loads");
+        assert!(matches!(e, Error::ModelFormat(_)) && e.to_string().contains(needle), "{e}");
+    };
+    let mace = || File::parse(&mace_bytes("mp0_l0_3int"));
+    // Case 179: a bit flipped in a U matrix's dense shape: a 1.4 PB allocation aborted the process.
+    let mut f = mace();
+    let t = f.tensor_mut("products.2.symmetric_contractions.contractions.0.U_matrix_2.shape");
+    t.bytes[8 * 2 + 5] ^= 1 << 1;
+    model_format(f.bytes(), "U_matrix_2 has shape");
+    // Case 173: a wrong dense shape was an InvalidArgument.
+    let mut f = mace();
+    f.tensor_mut("products.1.symmetric_contractions.contractions.0.U_matrix_2.shape").bytes[..8]
+        .copy_from_slice(&17i64.to_le_bytes());
+    model_format(f.bytes(), "U_matrix_2 has shape [17,");
+    // Cases 45, 120: an infinite skip weight was an InvalidArgument.
+    let mut f = mace();
+    f.set_value("interactions.1.skip_tp.weight", 240, f64::INFINITY);
+    model_format(f.bytes(), "\"interactions.1.skip_tp.weight\" (shape [");
+    // Case 177: a weight of -1e7 loaded and gave NaN in float32.
+    let mut f = mace();
+    f.set_value("interactions.0.linear.weight", 87, -1e7);
+    model_format(f.bytes(), "beyond the bound");
+    // Case 83: an infinite scale loaded and gave an infinite energy.
+    let mut f = mace();
+    f.set_value("scale_shift.scale", 0, f64::INFINITY);
+    model_format(f.bytes(), "holds inf");
+    // Case 92: use_bias_in_linear true was Unsupported without the file's name.
+    let mut f = mace();
+    f.set("/hyperparameters/use_bias_in_linear", json!(true));
+    model_format(f.bytes(), "fuzz.eqp.safetensors: \"use_bias_in_linear\" is true");
+    // Case 144: a negative cutoff was an InvalidArgument from the Bessel basis.
+    let mut f = tiny_nequip(false);
+    f.set("/cutoff", json!(-1));
+    model_format(f.bytes(), "\"cutoff\" must be a number in [1, 20], found -1");
+    // Cases 15, 16, 28, 121, 132: infinite or huge nequip weights loaded and gave NaN energies.
+    for (name, k, v) in [
+        ("rescale_atomic_energy.scale", 1, f64::INFINITY),
+        ("1_self_interaction_1.linear.weight", 10, f64::INFINITY),
+        ("1_convolution.weight_nn.layer0.weight", 19, 1e300),
+        ("onehot_to_feature_x.linear.weight", 2, f64::INFINITY),
+    ] {
+        let mut f = tiny_nequip(false);
+        f.set_value(name, k, v);
+        model_format(f.bytes(), name);
+    }
+    // A tensor reshaped to another factorization of its size (case 16) is refused too.
+    let mut f = tiny_nequip(false);
+    f.tensor_mut("reduce_hidden_to_energy.linear.weight").shape = vec![2, 1];
+    model_format(f.bytes(), "has shape [2, 1], expected [2]");
 }

@@ -29,6 +29,8 @@ pub const MAX_L: u32 = 8;
 pub const MAX_MULTIPLICITY: usize = 4096;
 /// Largest dimension of one irreps string (SevenNet-l3i5: 7776).
 pub const MAX_IRREPS_DIM: usize = 65536;
+/// Terms of one irreps string ("8x0e+8x1o" has 2; real models: ≤ 4).
+pub const MAX_IRREPS_TERMS: usize = 64;
 /// Radial basis functions (real models: 8).
 pub const MAX_BASIS: usize = 64;
 /// Hidden layers of a radial MLP and the width of each (real: up to 3 × 64).
@@ -114,16 +116,16 @@ pub(super) fn boolean(key: &str, value: Option<&Value>) -> Result<bool> {
     })
 }
 
-/// An irreps string within the limits (l ≤ MAX_L, multiplicities
-/// 1..=MAX_MULTIPLICITY, dimension ≤ MAX_IRREPS_DIM).
+/// An irreps string within the limits (1..=MAX_IRREPS_TERMS terms, l ≤
+/// MAX_L, multiplicities 1..=MAX_MULTIPLICITY, dimension ≤ MAX_IRREPS_DIM).
 pub(super) fn irreps(key: &str, value: Option<&Value>) -> Result<Irreps> {
     let text = value.and_then(Value::as_str).ok_or_else(|| format_error(format!("\"{key}\" must be an irreps string")))?;
     if !text.is_ascii() {
         return Err(format_error(format!("\"{key}\": {text:?} is not an irreps string")));
     }
     let irreps = Irreps::parse(text).map_err(|e| format_error(format!("\"{key}\": {e}")))?;
-    if irreps.is_empty() {
-        return Err(format_error(format!("\"{key}\" is empty")));
+    if irreps.is_empty() || irreps.len() > MAX_IRREPS_TERMS {
+        return Err(format_error(format!("\"{key}\" has {} terms; it must have 1..={MAX_IRREPS_TERMS}", irreps.len())));
     }
     for m in irreps.iter() {
         if m.ir.l > MAX_L || !(1..=MAX_MULTIPLICITY).contains(&m.mul) {
