@@ -88,7 +88,7 @@ fn parse_frame(lines: &[&str], at: usize) -> Result<Frame, Error> {
     let header = Header::parse(comment).map_err(|m| error(line + 1, m))?;
     let available = lines.len() - at - 2;
     if available < n {
-        return Err(error(lines.len() + 1, format!("truncated frame: line {line} declares {n} atoms, the file ends after {available}")));
+        return Err(error(lines.len() + 1, format!("truncated frame: expected {n} atoms (line {line}), the file ends after {available}")));
     }
     let mut atoms = Atoms::default();
     for (i, text) in lines[at + 2..at + 2 + n].iter().enumerate() {
