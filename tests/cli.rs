@@ -227,6 +227,11 @@ fn malformed_xyz_is_refused_naming_file_and_line() {
         ("1\nLattice=\"15 0 0 0 15 0 0 0 15\" lattice=\"1 0 0 0 1 0 0 0 1\"\nAr 0 0 0\n".into(), 2, "Lattice is given twice"),
         ("1\nLattice=\"15 0 0 0 15 0 0 0 15\" pbc=\"T T\"\nAr 0 0 0\n".into(), 2, "expected 3 values"),
         ("1\npbc=\"T T T\"\nAr 0 0 0\n".into(), 2, "is periodic but the frame has no Lattice"),
+        // A cell thinner than an atom's distance to its own image (0.5 Å), or a
+        // degenerate one: the neighbor search would hang on the images.
+        ("1\nLattice=\"0.01 0 0 0 0.01 0 0 0 0.01\"\nAr 0 0 0\n".into(), 2, "the cell is 1.000e-2 Å thick along periodic axis 0"),
+        ("1\nLattice=\"10 0 0 10 0 0 0 0 10\"\nAr 0 0 0\n".into(), 2, "thick along periodic axis 0, less than the 0.5 Å"),
+        ("1\nLattice=\"10 0 0 0 10 0 0 0 0.4\" pbc=\"F F T\"\nAr 0 0 0\n".into(), 2, "4.000e-1 Å thick along periodic axis 2"),
         // Properties.
         ("1\nProperties=species:S:1:pos:X:3\nAr 0 0 0\n".into(), 2, "type \"X\" is not S, R, I or L"),
         ("1\nProperties=species:S:1:pos:R:3:forces:R:0\nAr 0 0 0\n".into(), 2, "column count \"0\" is not a positive integer"),

@@ -145,6 +145,9 @@ impl Header {
         if cell.is_none() && pbc.contains(&true) {
             return Err(format!("pbc={:?} is periodic but the frame has no Lattice", pbc.map(|b| if b { 'T' } else { 'F' })));
         }
+        if let Some(c) = &cell {
+            check_thickness(c, pbc)?;
+        }
         let columns = columns(known_value(&pairs, "Properties")?.unwrap_or("species:S:1:pos:R:3"))?;
         Ok(Header { cell, pbc, columns })
     }
@@ -219,6 +222,36 @@ fn lattice(value: &str) -> Result<[[f64; 3]; 3], String> {
         return Err(format!("Lattice needs 9 numbers (3 cell vectors), got {}", x.len()));
     }
     Ok([[x[0], x[1], x[2]], [x[3], x[4], x[5]], [x[6], x[7], x[8]]])
+}
+
+/// No atom can be closer than this to its own periodic image (the shortest
+/// bond, H₂'s, is 0.74 Å): a thinner cell is a unit mistake, and would have
+/// the neighbor search visit millions of images.
+pub const MIN_CELL_THICKNESS: f64 = 0.5;
+
+/// The cell's thickness along each periodic axis (its distance to the span of
+/// the other periodic vectors) must be at least [`MIN_CELL_THICKNESS`].
+fn check_thickness(cell: &[[f64; 3]; 3], pbc: [bool; 3]) -> Result<(), String> {
+    let cross = |a: &[f64; 3], b: &[f64; 3]| [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+    let dot = |a: &[f64; 3], b: &[f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    let norm = |a: &[f64; 3]| dot(a, a).sqrt();
+    let periodic: Vec<usize> = (0..3).filter(|&k| pbc[k]).collect();
+    for &k in &periodic {
+        let others: Vec<&[f64; 3]> = periodic.iter().filter(|&&j| j != k).map(|&j| &cell[j]).collect();
+        let thickness = match others[..] {
+            [] => norm(&cell[k]),
+            [b] => norm(&cross(&cell[k], b)) / norm(b),
+            [b, c, ..] => dot(&cell[k], &cross(b, c)).abs() / norm(&cross(b, c)),
+        };
+        // NaN (a zero vector among the others) fails this test too.
+        if thickness.is_nan() || thickness < MIN_CELL_THICKNESS {
+            return Err(format!(
+                "Lattice: the cell is {thickness:.3e} Å thick along periodic axis {k}, less than the {MIN_CELL_THICKNESS} Å an atom \
+                 must be from its own image (a zero, parallel or wrongly scaled cell vector?)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A logical value as ASE writes it: T/F, True/False, 1/0, any case.
