@@ -314,7 +314,7 @@ fn unknown_or_malformed_options_are_errors() {
     let dir = scratch("options");
     write_lj(&dir);
     std::fs::write(dir.join("ok.xyz"), format!("2\n{AR_LATTICE}\nAr 0 0 0\nAr 3.7 0 0\n")).unwrap();
-    let cases: [(&[&str], &[&str]); 12] = [
+    let cases: [(&[&str], &[&str]); 13] = [
         (&["eval", "--model", "ar.json", "--precison", "f32", "ok.xyz"], &["unknown option --precison", "valid options: ", "--precision"]),
         (&["md", "--model", "ar.json", "ok.xyz", "--steps", "1", "--temprature", "5"], &["unknown option --temprature", "--temperature"]),
         (&["eval", "--model", "ar.json", "--steps", "3", "ok.xyz"], &["unknown option --steps for `equipot eval`"]),
@@ -327,6 +327,7 @@ fn unknown_or_malformed_options_are_errors() {
         (&["eval", "ok.xyz"], &["--model is required"]),
         (&["evaluate", "ok.xyz"], &["unknown command \"evaluate\""]),
         (&[], &["no command given"]),
+        (&["--version", "extra"], &["--version takes no arguments"]),
     ];
     for (args, needles) in cases {
         fails(&dir, args, 2, needles);

@@ -173,7 +173,8 @@ fn replace_number(rng: &mut Rng, lines: &mut [String]) {
     }
     let i = *rng.pick(&numeric);
     let old = tokens[i].trim_matches(['"', '\n', '\r']);
-    let new = tokens[i].replacen(old, *rng.pick(&BAD_NUMBERS), 1);
+    let bad: &str = BAD_NUMBERS[rng.below(BAD_NUMBERS.len())];
+    let new = tokens[i].replacen(old, bad, 1);
     let mut tokens: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
     tokens[i] = new;
     lines[l] = tokens.join(" ");

@@ -57,6 +57,9 @@ fn run(args: &[String]) -> Outcome<()> {
     let rest = args.get(1..).unwrap_or_default();
     let wants_help = rest.iter().any(|a| a == "--help" || a == "-h");
     match args.first().map(String::as_str) {
+        Some("--version" | "version" | "--help" | "-h" | "help") if !rest.is_empty() => {
+            return Err(usage(format!("{} takes no arguments, got {}", args[0], rest.join(" "))))
+        }
         Some("--version" | "version") => println!("equipot {}", equipot::VERSION),
         Some("--help" | "-h" | "help") => println!("{USAGE}"),
         Some("eval" | "md") if wants_help => println!("{USAGE}"),

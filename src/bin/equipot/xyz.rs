@@ -295,7 +295,7 @@ const KNOWN_COLUMNS: [(&str, &[&str], char, usize); 6] = [
 
 fn columns(spec: &str) -> Result<Vec<Column>, String> {
     let parts: Vec<&str> = spec.split(':').collect();
-    if parts.len() % 3 != 0 {
+    if !parts.len().is_multiple_of(3) {
         return Err(format!("Properties={spec:?}: expected name:type:count triples"));
     }
     let mut out: Vec<Column> = Vec::new();
