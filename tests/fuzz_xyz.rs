@@ -329,7 +329,7 @@ fn regressions_end_in_a_clear_error() {
 #[test]
 fn mutated_xyz_never_panics_or_accepts_bad_values() {
     let seed = env_or("EQUIPOT_FUZZ_SEED", 20261203);
-    let cases = env_or("EQUIPOT_FUZZ_CASES", 30_000) as usize;
+    let cases = env_or("EQUIPOT_FUZZ_CASES", 100_000) as usize;
     let corpus = corpus();
     for text in &corpus {
         check_case(text.as_bytes()).unwrap();

@@ -4,8 +4,8 @@
 use equipot::model::{Precision, Request};
 use equipot::{AtomGraph, Model, Structure, Workspace};
 
-/// 1 amu·Å²/fs² in eV.
-pub const AMU_A2_PER_FS2_IN_EV: f64 = 103.642_696_56;
+/// 1 amu·Å²/fs² in eV (one definition, shared with the XYZ reader's momenta).
+pub use crate::xyz::AMU_A2_PER_FS2_IN_EV;
 /// Boltzmann's constant, eV/K.
 pub const BOLTZMANN_EV: f64 = 8.617_333_262e-5;
 

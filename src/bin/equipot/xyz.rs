@@ -44,7 +44,7 @@ fn error(line: usize, message: impl Into<String>) -> Error {
 }
 
 /// 1 amu·Å²/fs² in eV; ASE's velocity unit, √(eV/amu), is 1/√ of it in Å/fs.
-const AMU_A2_PER_FS2_IN_EV: f64 = 103.642_696_56;
+pub const AMU_A2_PER_FS2_IN_EV: f64 = 103.642_696_56;
 
 /// Reads every frame of an extended XYZ file's bytes (which must be UTF-8).
 pub fn parse_bytes(bytes: &[u8]) -> Result<Vec<Frame>, Error> {
