@@ -462,7 +462,7 @@ fn md_stops_when_the_dynamics_blow_up() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// md starts from the last frame of a trajectory and says so.
+/// md says where it starts: the last frame of a trajectory, or 0 K for one atom.
 #[test]
 fn md_says_which_frame_it_starts_from() {
     let dir = scratch("md-frames");
@@ -472,5 +472,9 @@ fn md_says_which_frame_it_starts_from() {
     let out = equipot(&dir, &["md", "--model", "ar.json", "two.xyz", "--steps", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("two.xyz has 2 frames; md starts from the last, on line 5"), "{}", stderr(&out));
+    // One atom cannot be given a temperature without total momentum: said, not hidden.
+    std::fs::write(dir.join("one.xyz"), format!("1\n{AR_LATTICE}\nAr 0 0 0\n")).unwrap();
+    let out = equipot(&dir, &["md", "--model", "ar.json", "one.xyz", "--steps", "1"]);
+    assert!(out.status.success() && stderr(&out).contains("md starts at 0 K"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).ok();
 }

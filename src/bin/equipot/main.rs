@@ -371,7 +371,13 @@ fn run_md(args: &Args) -> Outcome<()> {
     };
     match &frame.velocities {
         Some(v) => system.velocities = v.clone(),
-        None => system.thermalize(settings.temperature, &mut rng),
+        None => {
+            system.thermalize(settings.temperature, &mut rng);
+            if settings.temperature > 0.0 && system.temperature() == 0.0 {
+                // One atom: removing the total momentum leaves no motion.
+                eprintln!("equipot: a single atom has no motion at zero total momentum: md starts at 0 K");
+            }
+        }
     }
     let start_context = format!("{}:{}: the starting structure", args.file, frame.line);
     system.compute().map_err(|e| format!("{start_context}: {e}"))?;
