@@ -35,6 +35,9 @@ using std::sin;
 using std::cos;
 using std::floor;
 using std::fabs;
+using std::fmin;
+using std::fmax;
+using std::cbrt;
 
 struct dim3 {
     unsigned x, y, z;

@@ -36,8 +36,15 @@ EDGE_SPECS = {
 
 # Which source each specialization family compiles, and which of its kernels
 # are hot (a spill there fails the check).
+# The convolution's sizes include its path table's counts, which the Rust
+# test computes from the irreps (tests/cuda_reference.rs): its cases come in
+# through --specs, and are SevenNet-0's, l3i5's and a MACE-like layer's.
 SOURCES = {
     "edge_stage.cu": {"specs": EDGE_SPECS, "hot": {"eqp_edge_forward", "eqp_edge_backward"}},
+    # Coordinates are double whatever the model's precision.
+    "neighbors.cu": {"specs": {"any-model": []}, "hot": {"eqp_nl_count", "eqp_nl_fill"}, "reals": ["double"]},
+    "tensor_product_conv.cu": {"specs": {}, "hot": {"eqp_conv_forward", "eqp_conv_backward_x",
+                                                    "eqp_conv_backward_sh", "eqp_conv_backward_w"}},
 }
 
 
@@ -153,9 +160,12 @@ def main():
                 jobs.append((source, name, defines, SOURCES[source]["hot"]))
 
     rows, failures = [], []
+    for source in SOURCES:
+        if not any(job[0] == source for job in jobs):
+            failures.append(f"{source}: no specialization to compile (pass --specs target/cuda-ref)")
     for source, name, defines, hot in jobs:
         text = open(os.path.join(CUDA_DIR, source)).read()
-        for real in ["float", "double"]:
+        for real in SOURCES[source].get("reals", ["float", "double"]):
             opts_d = [f"-D{d}" for d in defines] + [f"-DEQP_REAL={real}"]
             for arch in ARCHS:
                 options = [f"--gpu-architecture=compute_{arch}", "--std=c++17", "-default-device"] + opts_d

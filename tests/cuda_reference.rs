@@ -1,0 +1,376 @@
+//! Writes inputs and the CPU backend's outputs for the CUDA reference kernels
+//! (cuda/*.cu) to target/cuda-ref/<case>/, one directory per case: the
+//! kernels' compile-time sizes (`defines.txt`, one -D per line), which source
+//! they specialize (`source.txt`), scalars (`meta.txt`, `key value` lines),
+//! and raw little-endian arrays (`<name>.f64`, `<name>.i32`). The host build
+//! of the kernels (cuda/host/, run by scripts/ci/35-cuda.sh) reads them and
+//! compares; scripts/cuda_compile_check.py compiles the same specializations
+//! through NVRTC. Nothing here needs a GPU or the CUDA toolkit.
+//!
+//! Only the public API is used, so this test reads the CPU kernels, never
+//! changes them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use equipot::graph::Cell;
+use equipot::nn::{BesselBasis, PolynomialCutoff, UvuTensorProduct, XplorCutoff};
+use equipot::so3::{wigner_3j, Irreps, Normalization, SphericalHarmonics};
+use equipot::{AtomGraph, Structure, Workspace};
+
+/// A small seeded generator (splitmix64), uniform in [lo, hi).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e3779b97f4a7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n).map(|_| self.uniform(lo, hi)).collect()
+    }
+    fn index(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// One case's directory, written file by file.
+struct Case {
+    dir: PathBuf,
+    meta: String,
+}
+
+impl Case {
+    fn new(name: &str, source: &str, defines: &[String]) -> Case {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/cuda-ref").join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("source.txt"), format!("{source}\n")).unwrap();
+        std::fs::write(dir.join("defines.txt"), defines.join("\n") + "\n").unwrap();
+        Case { dir, meta: String::new() }
+    }
+    fn scalar(&mut self, key: &str, value: impl std::fmt::Display) {
+        writeln!(self.meta, "{key} {value}").unwrap();
+    }
+    fn f64s(&self, name: &str, values: &[f64]) {
+        assert!(values.iter().all(|v| v.is_finite()), "{name}: a reference value is not finite");
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(self.dir.join(format!("{name}.f64")), bytes).unwrap();
+    }
+    fn i32s(&self, name: &str, values: &[i32]) {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(self.dir.join(format!("{name}.i32")), bytes).unwrap();
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        std::fs::write(self.dir.join("meta.txt"), &self.meta).unwrap();
+    }
+}
+
+enum Envelope {
+    Xplor { cutoff_on: f64 },
+    Polynomial { p: u32 },
+}
+
+/// The edge stage of one model family: r, Y, B(r)·f(r) with edges r ≥ r_c
+/// masked (the models drop them), and dE/dv for random cotangents.
+fn edge_case(name: &str, lmax: u32, n_basis: usize, cutoff: f64, envelope: Envelope, normalize: bool, mace: bool) {
+    let mut rng = Rng(0x5eed ^ name.len() as u64 * 7919 + lmax as u64);
+    let n_edges = 300;
+    // Lengths from 0.3 Å to past the cutoff, a few at exactly r_c.
+    let mut vectors: Vec<[f64; 3]> = (0..n_edges)
+        .map(|_| {
+            let d: [f64; 3] = std::array::from_fn(|_| rng.uniform(-1.0, 1.0));
+            let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt().max(1e-3);
+            let r = rng.uniform(0.3, cutoff * 1.15);
+            d.map(|x| x / n * r)
+        })
+        .collect();
+    vectors[7] = [cutoff, 0.0, 0.0];
+    vectors[8] = [0.0, -cutoff, 0.0];
+    let coeffs: Vec<f64> = (1..=n_basis)
+        .map(|k| k as f64 * std::f64::consts::PI / cutoff * if mace { 1.0 } else { rng.uniform(0.9, 1.1) })
+        .collect();
+    let prefactor = if mace { (2.0 / cutoff).sqrt() } else { 2.0 / cutoff };
+    let basis = BesselBasis::<f64>::with_prefactor(prefactor, &coeffs).unwrap();
+    let (f, df): (Box<dyn Fn(f64) -> f64>, Box<dyn Fn(f64) -> f64>) = match envelope {
+        Envelope::Xplor { cutoff_on } => {
+            let x = XplorCutoff::<f64>::new(cutoff, cutoff_on).unwrap();
+            let y = x.clone();
+            (Box::new(move |r| x.value(r)), Box::new(move |r| y.derivative(r)))
+        }
+        Envelope::Polynomial { p } => {
+            let x = PolynomialCutoff::<f64>::new(cutoff, p).unwrap();
+            let y = x.clone();
+            (Box::new(move |r| x.value(r)), Box::new(move |r| y.derivative(r)))
+        }
+    };
+    let sh = SphericalHarmonics::new(lmax, normalize, Normalization::Component).unwrap();
+    let dim = sh.dim();
+    let r: Vec<f64> = vectors.iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
+    let mut y = vec![0.0; n_edges * dim];
+    sh.compute(&vectors, &mut y).unwrap();
+    let mut b = vec![0.0; n_edges * n_basis];
+    basis.forward(&r, &mut b).unwrap();
+    let keep: Vec<bool> = r.iter().map(|&r| r < cutoff).collect();
+    let mut embedding = vec![0.0; n_edges * n_basis];
+    for e in 0..n_edges {
+        for k in 0..n_basis {
+            embedding[e * n_basis + k] = if keep[e] { b[e * n_basis + k] * f(r[e]) } else { 0.0 };
+        }
+        if !keep[e] {
+            y[e * dim..(e + 1) * dim].fill(0.0);
+        }
+    }
+    // Backward: dE/dv = SH vjp + dE/dr v/r, dE/dr = g_r + Σ_k g_k (B_k' f + B_k f').
+    let grad_sh = rng.vec(n_edges * dim, -1.0, 1.0);
+    let grad_embedding = rng.vec(n_edges * n_basis, -1.0, 1.0);
+    let grad_r = rng.vec(n_edges, -1.0, 1.0);
+    let mut grad_vectors = vec![[0.0; 3]; n_edges];
+    sh.backward(&vectors, &grad_sh, &mut grad_vectors).unwrap();
+    let g_times_f: Vec<f64> = (0..n_edges * n_basis).map(|i| grad_embedding[i] * f(r[i / n_basis])).collect();
+    let mut through_basis = vec![0.0; n_edges];
+    basis.backward(&r, &g_times_f, &mut through_basis).unwrap();
+    for e in 0..n_edges {
+        if !keep[e] {
+            grad_vectors[e] = [0.0; 3];
+            continue;
+        }
+        let through_f: f64 = (0..n_basis).map(|k| grad_embedding[e * n_basis + k] * b[e * n_basis + k]).sum::<f64>() * df(r[e]);
+        let dr = grad_r[e] + through_basis[e] + through_f;
+        for c in 0..3 {
+            grad_vectors[e][c] += dr * vectors[e][c] / r[e];
+        }
+    }
+
+    let mut defines = vec![format!("EQP_LMAX={lmax}"), format!("EQP_NUM_BASIS={n_basis}")];
+    let cutoff_on = match envelope {
+        Envelope::Xplor { cutoff_on } => {
+            defines.push("EQP_ENVELOPE=EQP_ENVELOPE_XPLOR".into());
+            cutoff_on
+        }
+        Envelope::Polynomial { p } => {
+            defines.extend(["EQP_ENVELOPE=EQP_ENVELOPE_POLYNOMIAL".into(), format!("EQP_POLY_P={p}")]);
+            0.0
+        }
+    };
+    defines.push(format!("EQP_SH_NORMALIZE={}", normalize as i32));
+    let mut case = Case::new(name, "edge_stage.cu", &defines);
+    case.scalar("n_edges", n_edges);
+    case.scalar("cutoff", format!("{cutoff:.17e}"));
+    case.scalar("cutoff_on", format!("{cutoff_on:.17e}"));
+    case.scalar("prefactor", format!("{prefactor:.17e}"));
+    case.f64s("vectors", vectors.as_flattened());
+    case.f64s("coeffs", &coeffs);
+    case.f64s("grad_sh", &grad_sh);
+    case.f64s("grad_embedding", &grad_embedding);
+    case.f64s("grad_r", &grad_r);
+    case.f64s("r", &r);
+    case.f64s("sh", &y);
+    case.f64s("embedding", &embedding);
+    case.f64s("grad_vectors", grad_vectors.as_flattened());
+}
+
+/// C(l1, l2, l3)·scale's nonzero entries (m1, m2, m3, value), as the CPU's
+/// tensor product tables them (src/nn/tensor_product.rs `cg_table`): with a
+/// degree 0, the identity / sqrt(2l + 1) written exactly.
+fn cg_terms(l1: u32, l2: u32, l3: u32, scale: f64) -> Vec<(i32, i32, i32, f64)> {
+    let (d1, d2, d3) = (2 * l1 as usize + 1, 2 * l2 as usize + 1, 2 * l3 as usize + 1);
+    let c = if l1 == 0 || l2 == 0 || l3 == 0 {
+        let d = d1.max(d2).max(d3);
+        let mut c = vec![0.0; d1 * d2 * d3];
+        for m in 0..d {
+            let (i, j, k) = (if l1 == 0 { 0 } else { m }, if l2 == 0 { 0 } else { m }, if l3 == 0 { 0 } else { m });
+            c[(i * d2 + j) * d3 + k] = 1.0 / (d as f64).sqrt();
+        }
+        c
+    } else {
+        wigner_3j(l1, l2, l3).unwrap()
+    };
+    let mut terms = Vec::new();
+    for m1 in 0..d1 {
+        for m3 in 0..d3 {
+            for m2 in 0..d2 {
+                let v = c[(m1 * d2 + m2) * d3 + m3];
+                if v.abs() > 1e-14 {
+                    terms.push((m1 as i32, m2 as i32, m3 as i32, v * scale));
+                }
+            }
+        }
+    }
+    terms
+}
+
+/// The uvu convolution on a random graph: forward and the three gradients.
+fn conv_case(name: &str, x_irreps: &str, sh_lmax: u32, odd_sh: bool, n_nodes: usize, n_edges: usize) {
+    let mut rng = Rng(0xc0ffee + name.len() as u64);
+    let irreps_x = Irreps::parse(x_irreps).unwrap();
+    let sh_str: Vec<String> = (0..=sh_lmax).map(|l| format!("1x{l}{}", if odd_sh && l % 2 == 1 { "o" } else { "e" })).collect();
+    let irreps_sh = Irreps::parse(&sh_str.join("+")).unwrap();
+    let tp = UvuTensorProduct::sevenn(&irreps_x, &irreps_sh, &irreps_x).unwrap();
+    let (d1, d2, d3, nw) = (irreps_x.dim(), irreps_sh.dim(), tp.irreps_out().dim(), tp.weight_numel());
+    // Edges in random order, some nodes with no edges at all (the last one).
+    let centers: Vec<u32> = (0..n_edges).map(|_| rng.index(n_nodes - 1) as u32).collect();
+    let neighbors: Vec<u32> = (0..n_edges).map(|_| rng.index(n_nodes - 1) as u32).collect();
+    let index = equipot::nn::EdgeIndex::new(n_nodes, &centers, &neighbors).unwrap();
+    let x = rng.vec(n_nodes * d1, -1.0, 1.0);
+    let sh = rng.vec(n_edges * d2, -1.0, 1.0);
+    let w = rng.vec(n_edges * nw, -1.0, 1.0);
+    let g = rng.vec(n_nodes * d3, -1.0, 1.0);
+    let scale = 1.0 / 35.98957443237305; // SevenNet-0's denominator
+    let mut out = vec![0.0; n_nodes * d3];
+    tp.conv_forward(&index, &x, &sh, &w, scale, &mut out).unwrap();
+    let (mut gx, mut gsh, mut gw) = (vec![0.0; x.len()], vec![0.0; sh.len()], vec![0.0; w.len()]);
+    tp.conv_backward(&index, &x, &sh, &w, scale, &g, &mut gx, &mut gsh, &mut gw).unwrap();
+
+    // The path table (layout in cuda/tensor_product_conv.cuh).
+    let slices = |irreps: &Irreps| -> Vec<(i32, i32, i32)> {
+        irreps.slices().iter().zip(irreps.iter()).map(|(s, b)| (s.start as i32, b.mul as i32, b.ir.dim() as i32)).collect()
+    };
+    let (b1, b2, b3) = (slices(&irreps_x), slices(&irreps_sh), slices(tp.irreps_out()));
+    let mut paths = Vec::new();
+    let mut terms = Vec::new();
+    let mut coefficients = Vec::new();
+    let mut off_w = 0i32;
+    for (ins, norm) in tp.instructions().iter().zip(tp.path_normalizations()) {
+        let (l1, l2, l3) = (irreps_x.0[ins.i_in1].ir.l, irreps_sh.0[ins.i_in2].ir.l, tp.irreps_out().0[ins.i_out].ir.l);
+        let (mul, mul2) = (irreps_x.0[ins.i_in1].mul as i32, irreps_sh.0[ins.i_in2].mul);
+        assert_eq!(mul2, 1, "the kernels take one copy of each edge irrep");
+        let first = terms.len() as i32 / 3;
+        for (m1, m2, m3, v) in cg_terms(l1, l2, l3, norm) {
+            terms.extend([m1, m2, m3]);
+            coefficients.push(v);
+        }
+        let last = terms.len() as i32 / 3;
+        let w_at = if ins.has_weight { off_w } else { -1 };
+        paths.extend([ins.i_in1 as i32, ins.i_in2 as i32, ins.i_out as i32, w_at, first, last]);
+        if ins.has_weight {
+            off_w += mul;
+        }
+    }
+    assert_eq!(off_w as usize, nw);
+    let mut table: Vec<i32> = paths.clone();
+    for b in [&b1, &b3] {
+        table.extend(b.iter().flat_map(|&(o, m, d)| [o, m, d]));
+    }
+    table.extend(b2.iter().flat_map(|&(o, _, d)| [o, d]));
+    table.extend(&terms);
+    // Receiver and sender CSR, stable (as EdgeIndex builds them).
+    let csr = |key: &[u32]| -> (Vec<i32>, Vec<i32>) {
+        let mut offsets = vec![0i32; n_nodes + 1];
+        for &k in key {
+            offsets[k as usize + 1] += 1;
+        }
+        for i in 0..n_nodes {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets.clone();
+        let mut edges = vec![0i32; key.len()];
+        for (e, &k) in key.iter().enumerate() {
+            edges[next[k as usize] as usize] = e as i32;
+            next[k as usize] += 1;
+        }
+        (offsets, edges)
+    };
+    let (recv_offsets, recv_edges) = csr(&centers);
+    let (send_offsets, send_edges) = csr(&neighbors);
+    let max_l = irreps_x.lmax().max(tp.irreps_out().lmax()).max(sh_lmax);
+    let defines = vec![
+        format!("EQP_CONV_PATHS={}", tp.instructions().len()),
+        format!("EQP_CONV_IN1_BLOCKS={}", b1.len()),
+        format!("EQP_CONV_IN2_BLOCKS={}", b2.len()),
+        format!("EQP_CONV_OUT_BLOCKS={}", b3.len()),
+        format!("EQP_CONV_D1={d1}"),
+        format!("EQP_CONV_D2={d2}"),
+        format!("EQP_CONV_D3={d3}"),
+        format!("EQP_CONV_WEIGHTS={nw}"),
+        format!("EQP_CONV_IN1_CHANNELS={}", irreps_x.iter().map(|b| b.mul).sum::<usize>()),
+        format!("EQP_CONV_OUT_CHANNELS={}", tp.irreps_out().iter().map(|b| b.mul).sum::<usize>()),
+        format!("EQP_CONV_MAX_L={max_l}"),
+    ];
+    let mut case = Case::new(name, "tensor_product_conv.cu", &defines);
+    case.scalar("n_nodes", n_nodes);
+    case.scalar("n_edges", n_edges);
+    case.scalar("n_terms", coefficients.len());
+    case.scalar("scale", format!("{scale:.17e}"));
+    case.i32s("table", &table);
+    case.f64s("coefficients", &coefficients);
+    case.i32s("senders", &neighbors.iter().map(|&j| j as i32).collect::<Vec<_>>());
+    case.i32s("receivers", &centers.iter().map(|&i| i as i32).collect::<Vec<_>>());
+    case.i32s("recv_offsets", &recv_offsets);
+    case.i32s("recv_edges", &recv_edges);
+    case.i32s("send_offsets", &send_offsets);
+    case.i32s("send_edges", &send_edges);
+    case.f64s("x", &x);
+    case.f64s("sh", &sh);
+    case.f64s("w", &w);
+    case.f64s("grad_out", &g);
+    case.f64s("out", &out);
+    case.f64s("grad_x", &gx);
+    case.f64s("grad_sh", &gsh);
+    case.f64s("grad_w", &gw);
+}
+
+/// The CPU graph builder's edges of one structure, and the completed cell
+/// the kernels take (Cell::new's matrix and inverse).
+fn neighbor_case(name: &str, positions: &[[f64; 3]], cell: Option<[[f64; 3]; 3]>, pbc: [bool; 3], cutoff: f64) {
+    let numbers = vec![14; positions.len()];
+    let structure = Structure { positions, numbers: &numbers, cell, pbc };
+    let ws = Workspace::new(1).unwrap();
+    let graph: AtomGraph = AtomGraph::build(&structure, cutoff, &ws).unwrap();
+    let c = Cell::new(cell, pbc).unwrap();
+    let mut case = Case::new(name, "neighbors.cu", &[]);
+    case.scalar("n_atoms", positions.len());
+    case.scalar("n_edges", graph.n_edges());
+    case.scalar("cutoff", format!("{cutoff:.17e}"));
+    case.f64s("positions", positions.as_flattened());
+    case.f64s("matrix", c.matrix.as_flattened());
+    case.f64s("inverse", c.inverse.as_flattened());
+    case.i32s("pbc", &pbc.map(|p| p as i32));
+    case.i32s("offsets", &graph.offsets.iter().map(|&o| o as i32).collect::<Vec<_>>());
+    case.i32s("neighbors", &graph.neighbors.iter().map(|&j| j as i32).collect::<Vec<_>>());
+    case.i32s("shifts", graph.shifts.as_flattened());
+    case.f64s("vectors", graph.vectors.as_flattened());
+}
+
+#[test]
+fn write_cuda_reference_cases() {
+    // Edge stage, the four model families (docs/sevennet-architecture.md, docs/mace-architecture.md).
+    edge_case("edge_sevennet0", 2, 8, 5.0, Envelope::Xplor { cutoff_on: 4.5 }, true, false);
+    edge_case("edge_sevennet0_22may2024", 2, 8, 5.0, Envelope::Xplor { cutoff_on: 4.5 }, false, false);
+    edge_case("edge_l3i5", 3, 8, 5.0, Envelope::Polynomial { p: 6 }, true, false);
+    edge_case("edge_mace", 3, 10, 6.0, Envelope::Polynomial { p: 5 }, true, true);
+
+    // Convolutions: SevenNet-0's and l3i5's first-block irreps, a MACE-like O(3) one.
+    conv_case("conv_sevennet0", "128x0e+64x1e+32x2e", 2, false, 9, 40);
+    conv_case("conv_l3i5", "128x0e+64x1e+32x2e+32x3e", 3, false, 7, 25);
+    conv_case("conv_mace_l1", "16x0e+16x1o", 3, true, 12, 80);
+
+    // Neighbor search: triclinic cells smaller than the cutoff, a slab, a molecule.
+    let mut rng = Rng(42);
+    let skewed = [[4.1, 0.0, 0.0], [1.3, 3.7, 0.0], [-0.9, 0.8, 4.4]];
+    let frac_to_cart = |f: [f64; 3], m: &[[f64; 3]; 3]| -> [f64; 3] {
+        std::array::from_fn(|k| f[0] * m[0][k] + f[1] * m[1][k] + f[2] * m[2][k])
+    };
+    let atoms = |rng: &mut Rng, n: usize, m: &[[f64; 3]; 3], spread: f64| -> Vec<[f64; 3]> {
+        // Fractional coordinates partly outside [0, 1): the kernels must wrap.
+        (0..n).map(|_| frac_to_cart([rng.uniform(-spread, 1.0 + spread), rng.uniform(0.0, 1.0), rng.uniform(-spread, 1.0)], m)).collect()
+    };
+    let p = atoms(&mut rng, 9, &skewed, 0.3);
+    neighbor_case("neighbors_triclinic_small", &p, Some(skewed), [true; 3], 5.0);
+    let big = skewed.map(|row| row.map(|x| 3.0 * x));
+    let p = atoms(&mut rng, 150, &big, 0.0);
+    neighbor_case("neighbors_triclinic_bulk", &p, Some(big), [true; 3], 4.0);
+    let p = atoms(&mut rng, 40, &big, 0.1);
+    neighbor_case("neighbors_slab", &p, Some(big), [true, true, false], 4.5);
+    let p: Vec<[f64; 3]> = (0..30).map(|_| [rng.uniform(0.0, 8.0), rng.uniform(0.0, 6.0), rng.uniform(-2.0, 3.0)]).collect();
+    neighbor_case("neighbors_molecule", &p, None, [false; 3], 3.5);
+}
