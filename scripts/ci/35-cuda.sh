@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The CUDA kernels (cuda/), checked without a GPU (docs/cuda.md):
+#  1. tests/cuda_reference.rs writes inputs and the CPU backend's outputs to
+#     target/cuda-ref/<case>/;
+#  2. the reference kernels, built as host C++ (g++, through
+#     cuda/host_compat.cuh) with each case's compile-time sizes, are run on
+#     them and compared: 1e-12 relative in float64, neighbor lists identical;
+#  3. every kernel is compiled through NVRTC (the nvidia-cuda-nvrtc wheel, no
+#     driver needed) for compute_80 and compute_90 in every specialization,
+#     and ptxas -v (nvidia-cuda-nvcc wheel) records registers, spills and
+#     shared memory (target/cuda-compile/ptxas.tsv); a spill in a hot kernel fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+start=$SECONDS
+
+# CUDA 13 (the GPU machines' driver); below 14 so that a new major never
+# arrives unannounced.
+venv=target/venv-cuda
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q "nvidia-cuda-nvrtc>=13,<14" "nvidia-cuda-nvcc>=13,<14"
+
+echo "== reference cases from the CPU backend (tests/cuda_reference.rs)"
+cargo test --release --test cuda_reference -q
+
+echo "== reference kernels as host C++ against the CPU backend"
+CXX=${CXX:-g++}
+mkdir -p target/cuda-host
+failed=0
+for dir in target/cuda-ref/*/; do
+    case=$(basename "$dir")
+    case $(cat "$dir/source.txt") in
+        edge_stage.cu) check=check_edge_stage ;;
+        tensor_product_conv.cu) check=check_conv ;;
+        neighbors.cu) check=check_neighbors ;;
+        *) echo "FAIL $case: no host check for $(cat "$dir/source.txt")"; failed=1; continue ;;
+    esac
+    mapfile -t defines < <(grep -v '^$' "$dir/defines.txt" | sed 's/^/-D/')
+    $CXX -O2 -std=c++17 -Wall -Wextra -Werror -Wno-unknown-pragmas "${defines[@]}" \
+        "cuda/host/$check.cpp" -o "target/cuda-host/$case"
+    "target/cuda-host/$case" "$dir" || failed=1
+done
+[ "$failed" = 0 ] || { echo "host reference checks failed"; exit 1; }
+
+echo "== NVRTC (compute_80, compute_90) and ptxas -v (sm_80, sm_90)"
+"$venv/bin/python" scripts/cuda_compile_check.py --specs target/cuda-ref --out target/cuda-compile
+
+echo "== CUDA checks passed in $((SECONDS - start)) s"
