@@ -43,6 +43,14 @@ SOURCES = {
     "edge_stage.cu": {"specs": EDGE_SPECS, "hot": {"eqp_edge_forward", "eqp_edge_backward"}},
     # Coordinates are double whatever the model's precision.
     "neighbors.cu": {"specs": {"any-model": []}, "hot": {"eqp_nl_count", "eqp_nl_fill"}, "reals": ["double"]},
+    # Tables (src/model/nequip.rs table_pieces): 3 pieces with XPLOR (a break
+    # at r_on), 2 with the polynomial envelope; widths = the blocks' weight
+    # counts (docs/sevennet-architecture.md): SevenNet-0 384/960/224, l3i5 512/1760/256.
+    "radial_table.cu": {"specs": {**{f"sevennet-0-w{w}": ["EQP_TABLE_PIECES=3", f"EQP_TABLE_WIDTH={w}"]
+                                     for w in [384, 960, 224]},
+                                  **{f"sevennet-l3i5-w{w}": ["EQP_TABLE_PIECES=2", f"EQP_TABLE_WIDTH={w}"]
+                                     for w in [512, 1760, 256]}},
+                        "hot": {"eqp_table_forward", "eqp_table_grad_r"}},
     "tensor_product_conv.cu": {"specs": {}, "hot": {"eqp_conv_forward", "eqp_conv_backward_x",
                                                     "eqp_conv_backward_sh", "eqp_conv_backward_w"}},
 }

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use equipot::graph::Cell;
-use equipot::nn::{BesselBasis, PolynomialCutoff, UvuTensorProduct, XplorCutoff};
+use equipot::nn::{BesselBasis, HermiteTable, PolynomialCutoff, UvuTensorProduct, XplorCutoff};
 use equipot::so3::{wigner_3j, Irreps, Normalization, SphericalHarmonics};
 use equipot::{AtomGraph, Structure, Workspace};
 
@@ -341,6 +341,79 @@ fn neighbor_case(name: &str, positions: &[[f64; 3]], cell: Option<[[f64; 3]; 3]>
     case.f64s("vectors", graph.vectors.as_flattened());
 }
 
+/// A Hermite table of a smooth vector function (SevenNet's radial network
+/// is one, tabulated at load time): values, derivatives and dE/dr at random
+/// lengths, some outside the domain. HermiteTable keeps its coefficients
+/// private, so they are rebuilt here with its formulas (src/nn/spline.rs) and
+/// checked against its values before they are written.
+fn table_case(name: &str, width: usize) {
+    let mut rng = Rng(0x7ab1e + width as u64);
+    let freq: Vec<f64> = (0..width).map(|k| 0.5 + 0.37 * k as f64).collect();
+    let phase: Vec<f64> = (0..width).map(|k| 0.1 * k as f64).collect();
+    let exact = |r: &[f64]| -> equipot::Result<(Vec<f64>, Vec<f64>)> {
+        let mut y = Vec::with_capacity(r.len() * width);
+        let mut dy = Vec::with_capacity(r.len() * width);
+        for &r in r {
+            for k in 0..width {
+                let (s, c, decay) = ((freq[k] * r + phase[k]).sin(), (freq[k] * r + phase[k]).cos(), (-0.3 * r).exp());
+                y.push(s * decay);
+                dy.push((freq[k] * c - 0.3 * s) * decay);
+            }
+        }
+        Ok((y, dy))
+    };
+    // Break points and spacings like SevenNet's tables (src/model/nequip.rs table_pieces).
+    let breaks = [0.2, 2.5, 4.5, 5.0];
+    let spacings = [0.01, 0.004, 0.002];
+    let table = HermiteTable::<f64>::new(&breaks, &spacings, width, exact).unwrap();
+    let (mut pieces, mut first, mut cubics) = (Vec::new(), vec![0i32], Vec::new());
+    for (b, &spacing) in breaks.windows(2).zip(&spacings) {
+        let n = ((b[1] - b[0]) / spacing).ceil().max(1.0) as usize;
+        let h = (b[1] - b[0]) / n as f64;
+        pieces.extend([b[0], b[1], 1.0 / h]);
+        first.push(first.last().unwrap() + n as i32);
+        let knots: Vec<f64> = (0..=n).map(|i| if i == n { b[1] } else { b[0] + i as f64 * h }).collect();
+        let (y, dy) = exact(&knots).unwrap();
+        for k in 0..n {
+            let (y0, y1) = (&y[k * width..(k + 1) * width], &y[(k + 1) * width..(k + 2) * width]);
+            let (m0, m1) = (&dy[k * width..(k + 1) * width], &dy[(k + 1) * width..(k + 2) * width]);
+            cubics.extend_from_slice(y0);
+            cubics.extend(m0.iter().map(|&m| h * m));
+            cubics.extend((0..width).map(|i| 3.0 * (y1[i] - y0[i]) - h * (2.0 * m0[i] + m1[i])));
+            cubics.extend((0..width).map(|i| 2.0 * (y0[i] - y1[i]) + h * (m0[i] + m1[i])));
+        }
+    }
+    assert_eq!(*first.last().unwrap() as usize, table.n_intervals());
+    let n_edges = 400;
+    let mut r = rng.vec(n_edges, 0.1, 5.3);
+    r[0] = breaks[0];
+    r[1] = 5.0;
+    r[2] = 2.5;
+    r[3] = 4.5;
+    let (mut w, mut dw, mut outside, mut grad_r) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let grad_w = rng.vec(n_edges * width, -1.0, 1.0);
+    for (e, &re) in r.iter().enumerate() {
+        let (mut y, mut d) = (vec![0.0; width], vec![0.0; width]);
+        let inside = table.value_and_derivative(re, &mut y, &mut d);
+        outside.push(!inside as i32);
+        grad_r.push(table.derivative_dot(re, &grad_w[e * width..(e + 1) * width]).unwrap_or(0.0));
+        w.extend(y);
+        dw.extend(d);
+    }
+    let mut case = Case::new(name, "radial_table.cu", &[format!("EQP_TABLE_PIECES={}", breaks.len() - 1), format!("EQP_TABLE_WIDTH={width}")]);
+    case.scalar("n_edges", n_edges);
+    case.scalar("n_intervals", table.n_intervals());
+    case.f64s("r", &r);
+    case.f64s("pieces", &pieces);
+    case.i32s("first", &first);
+    case.f64s("cubics", &cubics);
+    case.f64s("grad_w", &grad_w);
+    case.i32s("outside", &outside);
+    case.f64s("w", &w);
+    case.f64s("dw", &dw);
+    case.f64s("grad_r", &grad_r);
+}
+
 #[test]
 fn write_cuda_reference_cases() {
     // Edge stage, the four model families (docs/sevennet-architecture.md, docs/mace-architecture.md).
@@ -353,6 +426,10 @@ fn write_cuda_reference_cases() {
     conv_case("conv_sevennet0", "128x0e+64x1e+32x2e", 2, false, 9, 40);
     conv_case("conv_l3i5", "128x0e+64x1e+32x2e+32x3e", 3, false, 7, 25);
     conv_case("conv_mace_l1", "16x0e+16x1o", 3, true, 12, 80);
+
+    // Radial tables: SevenNet-0 block 1's width (960 = the weights of its 15 paths) and a small one.
+    table_case("table_sevennet0", 960);
+    table_case("table_small", 5);
 
     // Neighbor search: triclinic cells smaller than the cutoff, a slab, a molecule.
     let mut rng = Rng(42);

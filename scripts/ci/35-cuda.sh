@@ -34,6 +34,7 @@ for dir in target/cuda-ref/*/; do
         edge_stage.cu) check=check_edge_stage ;;
         tensor_product_conv.cu) check=check_conv ;;
         neighbors.cu) check=check_neighbors ;;
+        radial_table.cu) check=check_radial_table ;;
         *) echo "FAIL $case: no host check for $(cat "$dir/source.txt")"; failed=1; continue ;;
     esac
     mapfile -t defines < <(grep -v '^$' "$dir/defines.txt" | sed 's/^/-D/')
