@@ -51,6 +51,8 @@ SOURCES = {
                                   **{f"sevennet-l3i5-w{w}": ["EQP_TABLE_PIECES=2", f"EQP_TABLE_WIDTH={w}"]
                                      for w in [512, 1760, 256]}},
                         "hot": {"eqp_table_forward", "eqp_table_grad_r"}},
+    # Path-table counts again come from the Rust cases (--specs).
+    "linear.cu": {"specs": {}, "hot": {"eqp_linear_forward", "eqp_linear_backward"}},
     "tensor_product_conv.cu": {"specs": {}, "hot": {"eqp_conv_forward", "eqp_conv_backward_x",
                                                     "eqp_conv_backward_sh", "eqp_conv_backward_w"}},
 }

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use equipot::graph::Cell;
-use equipot::nn::{BesselBasis, HermiteTable, PolynomialCutoff, UvuTensorProduct, XplorCutoff};
+use equipot::nn::{BesselBasis, HermiteTable, Linear, LinearSpec, PathNormalization, PolynomialCutoff, UvuTensorProduct, XplorCutoff};
 use equipot::so3::{wigner_3j, Irreps, Normalization, SphericalHarmonics};
 use equipot::{AtomGraph, Structure, Workspace};
 
@@ -414,6 +414,59 @@ fn table_case(name: &str, width: usize) {
     case.f64s("grad_r", &grad_r);
 }
 
+/// An e3nn Linear (every pair of equal irreps, 'element' normalization) on
+/// random rows, forward and backward.
+fn linear_case(name: &str, irreps_in: &str, irreps_out: &str, biases: bool, rows: usize) {
+    let mut rng = Rng(0x11ea4 + rows as u64);
+    let (ii, io) = (Irreps::parse(irreps_in).unwrap(), Irreps::parse(irreps_out).unwrap());
+    let spec = LinearSpec::new(&ii, &io, None, biases, PathNormalization::Element).unwrap();
+    let weight = rng.vec(spec.weight_numel(), -1.0, 1.0);
+    let bias = rng.vec(spec.bias_numel(), -1.0, 1.0);
+    let layer = Linear::<f64>::new(&spec, &weight, &bias).unwrap();
+    let x = rng.vec(rows * ii.dim(), -1.0, 1.0);
+    let g = rng.vec(rows * io.dim(), -1.0, 1.0);
+    let (mut y, mut gx) = (vec![0.0; rows * io.dim()], vec![0.0; rows * ii.dim()]);
+    layer.forward(rows, &x, &mut y).unwrap();
+    layer.backward(rows, &g, &mut gx).unwrap();
+    let mut table = Vec::new();
+    let mut alpha = Vec::new();
+    let mut offset = 0;
+    for &(i, o, a) in &spec.instructions {
+        table.extend([i as i32, o as i32, offset as i32]);
+        alpha.push(a);
+        offset += ii.0[i].mul * io.0[o].mul;
+    }
+    for (s, b) in ii.slices().iter().zip(ii.iter()) {
+        table.extend([s.start as i32, b.mul as i32, b.ir.dim() as i32]);
+    }
+    let mut bias_at = 0;
+    for ((s, b), &has_bias) in io.slices().iter().zip(io.iter()).zip(&spec.biases) {
+        table.extend([s.start as i32, b.mul as i32, b.ir.dim() as i32, if has_bias { bias_at as i32 } else { -1 }]);
+        if has_bias {
+            bias_at += b.dim();
+        }
+    }
+    let defines = vec![
+        format!("EQP_LIN_PATHS={}", spec.instructions.len()),
+        format!("EQP_LIN_IN_BLOCKS={}", ii.len()),
+        format!("EQP_LIN_OUT_BLOCKS={}", io.len()),
+        format!("EQP_LIN_DIN={}", ii.dim()),
+        format!("EQP_LIN_DOUT={}", io.dim()),
+    ];
+    let mut case = Case::new(name, "linear.cu", &defines);
+    case.scalar("rows", rows);
+    case.scalar("n_weights", weight.len());
+    case.scalar("n_biases", bias.len());
+    case.i32s("table", &table);
+    case.f64s("alpha", &alpha);
+    case.f64s("weight", &weight);
+    case.f64s("bias", &bias);
+    case.f64s("x", &x);
+    case.f64s("grad_y", &g);
+    case.f64s("y", &y);
+    case.f64s("grad_x", &gx);
+}
+
 #[test]
 fn write_cuda_reference_cases() {
     // Edge stage, the four model families (docs/sevennet-architecture.md, docs/mace-architecture.md).
@@ -426,6 +479,11 @@ fn write_cuda_reference_cases() {
     conv_case("conv_sevennet0", "128x0e+64x1e+32x2e", 2, false, 9, 40);
     conv_case("conv_l3i5", "128x0e+64x1e+32x2e+32x3e", 3, false, 7, 25);
     conv_case("conv_mace_l1", "16x0e+16x1o", 3, true, 12, 80);
+
+    // Linear layers: SevenNet-0's self-interaction 2 of block 1 (the convolution's
+    // output to the gate's input), a MACE-like one with biases on its scalars.
+    linear_case("linear_sevennet0", "224x0e+384x1e+352x2e", "224x0e+64x1e+32x2e", false, 6);
+    linear_case("linear_biased", "16x0e+8x1o+4x2e", "8x0e+4x1o", true, 10);
 
     // Radial tables: SevenNet-0 block 1's width (960 = the weights of its 15 paths) and a small one.
     table_case("table_sevennet0", 960);

@@ -35,6 +35,7 @@ for dir in target/cuda-ref/*/; do
         tensor_product_conv.cu) check=check_conv ;;
         neighbors.cu) check=check_neighbors ;;
         radial_table.cu) check=check_radial_table ;;
+        linear.cu) check=check_linear ;;
         *) echo "FAIL $case: no host check for $(cat "$dir/source.txt")"; failed=1; continue ;;
     esac
     mapfile -t defines < <(grep -v '^$' "$dir/defines.txt" | sed 's/^/-D/')
