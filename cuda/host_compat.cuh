@@ -33,6 +33,7 @@
 using std::sqrt;
 using std::sin;
 using std::cos;
+using std::exp;
 using std::floor;
 using std::fabs;
 using std::fmin;

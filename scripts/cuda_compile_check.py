@@ -52,6 +52,11 @@ SOURCES = {
                                      for w in [512, 1760, 256]}},
                         "hot": {"eqp_table_forward", "eqp_table_grad_r"}},
     # Path-table counts again come from the Rust cases (--specs).
+    # Gates (docs/sevennet-architecture.md): SevenNet-0 blocks 0-3, 224x0e+64x1e+32x2e
+    # -> 128x0e+64x1e+32x2e; l3i5 with 32x3e more (and 32 more gates).
+    "gate.cu": {"specs": {"sevennet-0": ["EQP_GATE_DIN=576", "EQP_GATE_DOUT=480"],
+                          "sevennet-l3i5": ["EQP_GATE_DIN=832", "EQP_GATE_DOUT=704"]},
+                "hot": {"eqp_gate_forward", "eqp_gate_backward"}},
     "linear.cu": {"specs": {}, "hot": {"eqp_linear_forward", "eqp_linear_backward"}},
     "tensor_product_conv.cu": {"specs": {}, "hot": {"eqp_conv_forward", "eqp_conv_backward_x",
                                                     "eqp_conv_backward_sh", "eqp_conv_backward_w"}},

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use equipot::graph::Cell;
-use equipot::nn::{BesselBasis, HermiteTable, Linear, LinearSpec, PathNormalization, PolynomialCutoff, UvuTensorProduct, XplorCutoff};
+use equipot::nn::{Activation, BesselBasis, Gate, HermiteTable, Linear, LinearSpec, PathNormalization, PolynomialCutoff, UvuTensorProduct, XplorCutoff};
 use equipot::so3::{wigner_3j, Irreps, Normalization, SphericalHarmonics};
 use equipot::{AtomGraph, Structure, Workspace};
 
@@ -467,6 +467,61 @@ fn linear_case(name: &str, irreps_in: &str, irreps_out: &str, biases: bool, rows
     case.f64s("grad_x", &gx);
 }
 
+/// SevenNet's gate (silu on scalars and gates) on random rows. The kernels'
+/// flat maps are built here from the layout nn::Gate documents (blocks of
+/// scalars, gates, gated stably sorted by irrep); the comparison with
+/// nn::Gate checks them.
+fn gate_case(name: &str, scalars: &str, gates: &str, gated: &str, rows: usize) {
+    let mut rng = Rng(0x6a7e + rows as u64);
+    let groups = [Irreps::parse(scalars).unwrap(), Irreps::parse(gates).unwrap(), Irreps::parse(gated).unwrap()];
+    let silu = |irreps: &Irreps| vec![Some(Activation::Silu); irreps.len()];
+    let gate = Gate::<f64>::new(&groups[0], &silu(&groups[0]), &groups[1], &silu(&groups[1]), &groups[2]).unwrap();
+    let (din, dout) = (gate.irreps_in().dim(), gate.irreps_out().dim());
+    let mut blocks: Vec<(usize, usize, equipot::so3::MulIr)> =
+        groups.iter().enumerate().flat_map(|(g, irreps)| irreps.iter().enumerate().map(move |(b, m)| (g, b, *m))).collect();
+    blocks.sort_by_key(|&(_, _, m)| m.ir);
+    let mut starts = [vec![0; groups[0].len()], vec![0; groups[1].len()], vec![0; groups[2].len()]];
+    let mut offset = 0;
+    for &(g, b, m) in &blocks {
+        starts[g][b] = offset;
+        offset += m.dim();
+    }
+    let (mut out_map, mut in_map) = (Vec::new(), vec![[3i32, 0, 0, 0, 0]; din]);
+    for (m, &src) in groups[0].iter().zip(&starts[0]) {
+        for u in 0..m.mul {
+            in_map[src + u] = [0, 1, (out_map.len() / 3) as i32, 0, 0];
+            out_map.extend([(src + u) as i32, -1, 1]);
+        }
+    }
+    let gate_inputs: Vec<usize> = groups[1].iter().zip(&starts[1]).flat_map(|(m, &src)| (0..m.mul).map(move |u| src + u)).collect();
+    let copies: Vec<(usize, usize)> =
+        groups[2].iter().zip(&starts[2]).flat_map(|(m, &src)| (0..m.mul).map(move |u| (src + u * m.ir.dim(), m.ir.dim()))).collect();
+    assert_eq!(copies.len(), gate_inputs.len());
+    for (&(src, dim), &g) in copies.iter().zip(&gate_inputs) {
+        let first_out = out_map.len() / 3;
+        in_map[g] = [1, 1, first_out as i32, src as i32, dim as i32];
+        for m in 0..dim {
+            in_map[src + m] = [2, 1, (first_out + m) as i32, g as i32, 0];
+            out_map.extend([(src + m) as i32, g as i32, 1]);
+        }
+    }
+    assert_eq!(out_map.len(), 3 * dout);
+    let x = rng.vec(rows * din, -3.0, 3.0);
+    let g = rng.vec(rows * dout, -1.0, 1.0);
+    let (mut y, mut gx) = (vec![0.0; rows * dout], vec![0.0; rows * din]);
+    gate.forward(rows, &x, &mut y).unwrap();
+    gate.backward(rows, &x, &g, &mut gx).unwrap();
+    let mut case = Case::new(name, "gate.cu", &[format!("EQP_GATE_DIN={din}"), format!("EQP_GATE_DOUT={dout}")]);
+    case.scalar("rows", rows);
+    case.scalar("act_scale", format!("{:.17e}", Activation::Silu.normalization()));
+    case.i32s("out_map", &out_map);
+    case.i32s("in_map", in_map.as_flattened());
+    case.f64s("x", &x);
+    case.f64s("grad_y", &g);
+    case.f64s("y", &y);
+    case.f64s("grad_x", &gx);
+}
+
 #[test]
 fn write_cuda_reference_cases() {
     // Edge stage, the four model families (docs/sevennet-architecture.md, docs/mace-architecture.md).
@@ -484,6 +539,11 @@ fn write_cuda_reference_cases() {
     // output to the gate's input), a MACE-like one with biases on its scalars.
     linear_case("linear_sevennet0", "224x0e+384x1e+352x2e", "224x0e+64x1e+32x2e", false, 6);
     linear_case("linear_biased", "16x0e+8x1o+4x2e", "8x0e+4x1o", true, 10);
+
+    // Gates: SevenNet-0 blocks 1-3 (128 scalars, 96 gates for 64x1e+32x2e), and
+    // one whose gated blocks are reordered by the sort (1o before 2e).
+    gate_case("gate_sevennet0", "128x0e", "96x0e", "64x1e+32x2e", 5);
+    gate_case("gate_sorted_blocks", "6x0e", "3x0e", "1x2e+2x1o", 7);
 
     // Radial tables: SevenNet-0 block 1's width (960 = the weights of its 15 paths) and a small one.
     table_case("table_sevennet0", 960);
