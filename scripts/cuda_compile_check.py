@@ -60,6 +60,9 @@ SOURCES = {
     "linear.cu": {"specs": {}, "hot": {"eqp_linear_forward", "eqp_linear_backward"}},
     "tensor_product_conv.cu": {"specs": {}, "hot": {"eqp_conv_forward", "eqp_conv_backward_x",
                                                     "eqp_conv_backward_sh", "eqp_conv_backward_w"}},
+    # GPU only: the same specializations as the reference convolution.
+    "tensor_product_conv_fast.cu": {"specs": {}, "specs_of": "tensor_product_conv.cu",
+                                    "hot": {"eqp_conv_forward_fast", "eqp_conv_backward_fast"}},
 }
 
 
@@ -171,8 +174,10 @@ def main():
         for source, specs in extra_specs(args.specs).items():
             if source not in SOURCES:
                 sys.exit(f"{args.specs}: unknown source {source}")
-            for name, defines in specs.items():
-                jobs.append((source, name, defines, SOURCES[source]["hot"]))
+            users = [s for s, what in SOURCES.items() if s == source or what.get("specs_of") == source]
+            for user in users:
+                for name, defines in specs.items():
+                    jobs.append((user, name, defines, SOURCES[user]["hot"]))
 
     rows, failures = [], []
     for source in SOURCES:
