@@ -57,6 +57,11 @@ SOURCES = {
     "gate.cu": {"specs": {"sevennet-0": ["EQP_GATE_DIN=576", "EQP_GATE_DOUT=480"],
                           "sevennet-l3i5": ["EQP_GATE_DIN=832", "EQP_GATE_DOUT=704"]},
                 "hot": {"eqp_gate_forward", "eqp_gate_backward"}},
+    # MACE-MP-0 medium's product blocks (docs/mace-architecture.md): 16 = 0e+1o+2e+3o
+    # components per channel, 128 channels, 0e+1o out (4 components), then 0e.
+    "symmetric_contraction.cu": {"specs": {"mace-mp-0-medium-block0": ["EQP_SC_D=16", "EQP_SC_CHANNELS=128", "EQP_SC_COMPONENTS=4"],
+                                           "mace-mp-0-medium-block1": ["EQP_SC_D=16", "EQP_SC_CHANNELS=128", "EQP_SC_COMPONENTS=1"]},
+                                 "hot": {"eqp_sc_forward", "eqp_sc_backward"}},
     "linear.cu": {"specs": {}, "hot": {"eqp_linear_forward", "eqp_linear_backward"}},
     "tensor_product_conv.cu": {"specs": {}, "hot": {"eqp_conv_forward", "eqp_conv_backward_x",
                                                     "eqp_conv_backward_sh", "eqp_conv_backward_w"}},

@@ -10,11 +10,13 @@
 //! Only the public API is used, so this test reads the CPU kernels, never
 //! changes them.
 
+mod nn_support;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use equipot::graph::Cell;
-use equipot::nn::{Activation, BesselBasis, Gate, HermiteTable, Linear, LinearSpec, PathNormalization, PolynomialCutoff, UvuTensorProduct, XplorCutoff};
+use equipot::nn::{Activation, BesselBasis, ContractionTensors, Gate, SymmetricContraction, TensorView, HermiteTable, Linear, LinearSpec, PathNormalization, PolynomialCutoff, UvuTensorProduct, XplorCutoff};
 use equipot::so3::{wigner_3j, Irreps, Normalization, SphericalHarmonics};
 use equipot::{AtomGraph, Structure, Workspace};
 
@@ -522,6 +524,106 @@ fn gate_case(name: &str, scalars: &str, gates: &str, gated: &str, rows: usize) {
     case.f64s("grad_x", &gx);
 }
 
+/// MACE's symmetric contraction on the fixture cases that mace-torch wrote
+/// (tests/fixtures/mace/symmetric_contraction.json: U's exact nonzeros,
+/// weights, inputs), against the CPU layer built from the same tensors.
+fn symmetric_contraction_cases() {
+    let path = format!("{}/tests/fixtures/mace/symmetric_contraction.json", env!("CARGO_MANIFEST_DIR"));
+    let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let usizes = |v: &serde_json::Value| -> Vec<usize> { v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect() };
+    for (n_case, case) in fixture["cases"].as_array().unwrap().iter().enumerate() {
+        let irreps_in = Irreps::parse(case["irreps_in"].as_str().unwrap()).unwrap();
+        let irreps_out = Irreps::parse(case["irreps_out"].as_str().unwrap()).unwrap();
+        let (channels, n_nodes) = (case["channels"].as_u64().unwrap() as usize, case["nodes"].as_u64().unwrap() as usize);
+        let d = irreps_in.iter().map(|m| m.ir.dim()).sum::<usize>();
+        // Dense U and weights per output irrep, by order nu = 1..
+        let mut dense: Vec<(Vec<(Vec<usize>, Vec<f64>)>, Vec<(Vec<usize>, Vec<f64>)>)> = Vec::new();
+        for c in case["contractions"].as_array().unwrap() {
+            let u = c["U"].as_array().unwrap().iter().map(|u| {
+                let shape = usizes(&u["shape"]);
+                let mut values = vec![0.0; shape.iter().product()];
+                for (i, v) in usizes(&u["indices"]).into_iter().zip(nn_support::array(&u["values"])) {
+                    values[i] = v;
+                }
+                (shape, values)
+            }).collect();
+            let w = c["weights"].as_array().unwrap().iter().map(|w| (usizes(&w["shape"]), nn_support::array(&w["values"]))).collect();
+            dense.push((u, w));
+        }
+        let tensors: Vec<ContractionTensors> = dense
+            .iter()
+            .map(|(u, w)| ContractionTensors {
+                u: u.iter().map(|(s, v)| TensorView { shape: s, values: v }).collect(),
+                weights: w.iter().map(|(s, v)| TensorView { shape: s, values: v }).collect(),
+            })
+            .collect();
+        let layer = SymmetricContraction::<f64>::new(&irreps_in, &irreps_out, &tensors).unwrap();
+        let elements = usizes(&case["elements"]);
+        let (x, g) = (nn_support::array(&case["x"]), nn_support::array(&case["g"]));
+        let mut out = vec![0.0; n_nodes * irreps_out.dim()];
+        layer.forward(&elements, &x, &mut out).unwrap();
+        let mut grad_x = vec![0.0; x.len()];
+        layer.backward(&elements, &x, &g, &mut grad_x).unwrap();
+
+        // U's nonzeros as terms, by output component (block by block, m inside).
+        let (mut components, mut component_terms, mut terms, mut values, mut weights) =
+            (Vec::new(), vec![0i32], Vec::new(), Vec::new(), Vec::new());
+        let mut block_offset = 0;
+        for ((u, w), out_irrep) in dense.iter().zip(irreps_out.iter()) {
+            let dim = out_irrep.ir.dim();
+            let mut bases = Vec::new(); // weight offset of each nu
+            for (shape, wv) in w {
+                bases.push((weights.len(), shape[1] * shape[2]));
+                weights.extend_from_slice(wv);
+            }
+            for m in 0..dim {
+                components.extend([block_offset as i32, dim as i32, m as i32]);
+                for (nu0, (shape, uv)) in u.iter().enumerate() {
+                    let nu = nu0 + 1;
+                    let k_count = *shape.last().unwrap();
+                    let per_m: usize = d.pow(nu as u32) * k_count; // entries per output component
+                    let base = if out_irrep.ir.l == 0 { 0 } else { m * per_m };
+                    for flat in 0..per_m {
+                        let v = uv[base + flat];
+                        if v == 0.0 {
+                            continue;
+                        }
+                        let k = flat % k_count;
+                        let mut rest = flat / k_count;
+                        let mut idx = [-1i32; 3];
+                        for a in (0..nu).rev() {
+                            idx[a] = (rest % d) as i32;
+                            rest /= d;
+                        }
+                        let (w_base, stride) = bases[nu0];
+                        terms.extend([block_offset as i32, dim as i32, m as i32, nu as i32, idx[0], idx[1], idx[2]]);
+                        terms.extend([(w_base + k * channels) as i32, stride as i32]);
+                        values.push(v);
+                    }
+                }
+                component_terms.push((values.len()) as i32);
+            }
+            block_offset += out_irrep.mul * dim;
+        }
+        let n_components = components.len() / 3;
+        let defines = vec![format!("EQP_SC_D={d}"), format!("EQP_SC_CHANNELS={channels}"), format!("EQP_SC_COMPONENTS={n_components}")];
+        let mut out_case = Case::new(&format!("sc_mace_fixture{n_case}"), "symmetric_contraction.cu", &defines);
+        out_case.scalar("n_nodes", n_nodes);
+        out_case.scalar("n_terms", values.len());
+        out_case.scalar("n_weights", weights.len());
+        out_case.i32s("elements", &elements.iter().map(|&z| z as i32).collect::<Vec<_>>());
+        out_case.i32s("components", &components);
+        out_case.i32s("component_terms", &component_terms);
+        out_case.i32s("terms", &terms);
+        out_case.f64s("values", &values);
+        out_case.f64s("weights", &weights);
+        out_case.f64s("x", &x);
+        out_case.f64s("grad_out", &g);
+        out_case.f64s("out", &out);
+        out_case.f64s("grad_x", &grad_x);
+    }
+}
+
 #[test]
 fn write_cuda_reference_cases() {
     // Edge stage, the four model families (docs/sevennet-architecture.md, docs/mace-architecture.md).
@@ -544,6 +646,9 @@ fn write_cuda_reference_cases() {
     // one whose gated blocks are reordered by the sort (1o before 2e).
     gate_case("gate_sevennet0", "128x0e", "96x0e", "64x1e+32x2e", 5);
     gate_case("gate_sorted_blocks", "6x0e", "3x0e", "1x2e+2x1o", 7);
+
+    // Symmetric contractions: mace-torch's fixture cases (up to lmax 3, correlation 3).
+    symmetric_contraction_cases();
 
     // Radial tables: SevenNet-0 block 1's width (960 = the weights of its 15 paths) and a small one.
     table_case("table_sevennet0", 960);

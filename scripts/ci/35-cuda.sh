@@ -37,6 +37,7 @@ for dir in target/cuda-ref/*/; do
         radial_table.cu) check=check_radial_table ;;
         linear.cu) check=check_linear ;;
         gate.cu) check=check_gate ;;
+        symmetric_contraction.cu) check=check_symmetric_contraction ;;
         *) echo "FAIL $case: no host check for $(cat "$dir/source.txt")"; failed=1; continue ;;
     esac
     mapfile -t defines < <(grep -v '^$' "$dir/defines.txt" | sed 's/^/-D/')
