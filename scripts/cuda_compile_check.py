@@ -150,6 +150,30 @@ def parse_ptxas(text):
     return kernels
 
 
+def summary(rows):
+    """One markdown row per kernel: register range per precision and arch over
+    the specializations, total spills, the largest stack frame and shared memory."""
+    agg = {}
+    for r in rows:
+        a = agg.setdefault((r["source"], r["kernel"]), {"specs": set(), "spills": 0, "stack": 0, "smem": 0})
+        a.setdefault((r["real"], r["arch"]), []).append(r["registers"])
+        a["specs"].add(r["spec"])
+        a["spills"] += r["spill_stores"] + r["spill_loads"]
+        a["stack"], a["smem"] = max(a["stack"], r["stack"]), max(a["smem"], r["smem"])
+    cols = [(real, f"sm_{arch}") for real in ["float", "double"] for arch in ARCHS]
+    out = ["| kernel | source | specs | " + " | ".join(f"{'f32' if r == 'float' else 'f64'} {a}" for r, a in cols)
+           + " | spills (B) | max stack (B) | max smem (B) |",
+           "|---" * (6 + len(cols)) + "|"]
+    for (source, kernel), a in sorted(agg.items()):
+        cells = []
+        for col in cols:
+            regs = a.get(col)
+            cells.append("—" if not regs else str(min(regs)) if min(regs) == max(regs) else f"{min(regs)}–{max(regs)}")
+        out.append(f"| `{kernel}` | {source} | {len(a['specs'])} | " + " | ".join(cells)
+                   + f" | {a['spills']} | {a['stack']} | {a['smem']} |")
+    return "\n".join(out) + "\n"
+
+
 def extra_specs(directory):
     """Specializations the host reference tests use: <case>/defines.txt."""
     specs = {}
@@ -223,6 +247,8 @@ def main():
             f.write("\t".join(str(r[c]) for c in cols) + "\n")
     with open(os.path.join(args.out, "ptxas.json"), "w") as f:
         json.dump(rows, f, indent=1)
+    with open(os.path.join(args.out, "ptxas-summary.md"), "w") as f:
+        f.write(summary(rows))
     width = max(len(r["kernel"]) for r in rows) if rows else 10
     print(f"{'kernel':<{width}}  {'spec':<28} real   arch   regs spill(st/ld) stack smem")
     for r in rows:
