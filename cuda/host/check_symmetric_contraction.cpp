@@ -10,14 +10,14 @@ int main(int argc, char **argv) {
     auto elements = c.i32("elements", n), terms = c.i32("terms", EQP_SC_TERM * nt);
     auto components = c.i32("components", 3 * EQP_SC_COMPONENTS);
     auto component_terms = c.i32("component_terms", EQP_SC_COMPONENTS + 1);
-    auto values = c.f64("values", nt), weights = c.f64("weights", nw);
-    auto x = c.f64("x", n * EQP_SC_CHANNELS * EQP_SC_D), g = c.f64("grad_out", n * EQP_SC_DOUT);
-    std::vector<double> out(n * EQP_SC_DOUT, NAN), gx(n * EQP_SC_CHANNELS * EQP_SC_D, NAN);
+    auto values = c.as<real>("values", nt), weights = c.as<real>("weights", nw);
+    auto x = c.as<real>("x", n * EQP_SC_CHANNELS * EQP_SC_D), g = c.as<real>("grad_out", n * EQP_SC_DOUT);
+    std::vector<real> out(n * EQP_SC_DOUT, NAN), gx(n * EQP_SC_CHANNELS * EQP_SC_D, NAN);
     launch_host(eqp_sc_forward, blocks_for(n * EQP_SC_DOUT), dim3(128), (int)n, elements.data(), components.data(),
                 terms.data(), component_terms.data(), values.data(), weights.data(), x.data(), out.data());
     launch_host(eqp_sc_backward, blocks_for(n * EQP_SC_CHANNELS * EQP_SC_D), dim3(128), (int)n, (int)nt,
                 elements.data(), terms.data(), values.data(), weights.data(), x.data(), g.data(), gx.data());
-    c.compare("out", out, c.f64("out", n * EQP_SC_DOUT), 1e-12);
-    c.compare("grad_x", gx, c.f64("grad_x", n * EQP_SC_CHANNELS * EQP_SC_D), 1e-12);
+    c.compare("out", out, c.f64("out", n * EQP_SC_DOUT), tolerance<real>());
+    c.compare("grad_x", gx, c.f64("grad_x", n * EQP_SC_CHANNELS * EQP_SC_D), tolerance<real>());
     return c.finish();
 }

@@ -48,6 +48,12 @@ struct ReferenceCase {
         return v;
     }
     std::vector<double> f64(const std::string &name, size_t n) const { return read<double>(name + ".f64", n); }
+    // A float64 input in the kernels' precision T.
+    template <typename T>
+    std::vector<T> as(const std::string &name, size_t n) const {
+        std::vector<double> v = f64(name, n);
+        return std::vector<T>(v.begin(), v.end());
+    }
     std::vector<int> i32(const std::string &name, size_t n) const { return read<int>(name + ".i32", n); }
 
     // max |got - want| / max |want| over the array must be <= tol; both sides
@@ -55,7 +61,8 @@ struct ReferenceCase {
     template <typename T>
     double compare(const std::string &name, const std::vector<T> &got, const std::vector<double> &want, double tol) {
         if (got.size() != want.size()) {
-            std::printf("FAIL %s %s: %zu values, expected %zu\n", dir.c_str(), name.c_str(), got.size(), want.size());
+            std::printf("FAIL %s %s %s: %zu values, expected %zu\n", sizeof(T) == 8 ? "f64" : "f32", dir.c_str(),
+                        name.c_str(), got.size(), want.size());
             ++failures;
             return INFINITY;
         }
@@ -71,8 +78,9 @@ struct ReferenceCase {
         }
         double rel = scale > 0 ? worst / scale : worst;
         bool ok = bad == 0 && rel <= tol && !want.empty();
-        std::printf("%s %-40s %-14s %8zu values  max rel err %.3e (at %zu)%s\n", ok ? "ok  " : "FAIL", dir.c_str(),
-                    name.c_str(), want.size(), rel, at, bad ? "  NON-FINITE VALUES" : want.empty() ? "  EMPTY" : "");
+        std::printf("%s %s %-40s %-14s %8zu values  max rel err %.3e (at %zu)%s\n", ok ? "ok  " : "FAIL",
+                    sizeof(T) == 8 ? "f64" : "f32", dir.c_str(), name.c_str(), want.size(), rel, at,
+                    bad ? "  NON-FINITE VALUES" : want.empty() ? "  EMPTY" : "");
         if (!ok) ++failures;
         return rel;
     }
@@ -86,13 +94,19 @@ struct ReferenceCase {
                 break;
             }
         bool ok = got.size() == want.size() && first == got.size();
-        std::printf("%s %-40s %-14s %8zu values  %s\n", ok ? "ok  " : "FAIL", dir.c_str(), name.c_str(), want.size(),
+        std::printf("%s     %-40s %-14s %8zu values  %s\n", ok ? "ok  " : "FAIL", dir.c_str(), name.c_str(), want.size(),
                     ok ? "identical" : ("differ from " + std::to_string(first)).c_str());
         if (!ok) ++failures;
     }
 
     int finish() const { return failures ? 1 : 0; }
 };
+
+// The tolerance of a check in precision T against the CPU's float64: float64
+// to 1e-12 of each array's largest value; float32 to 1e-5 (the CPU's own
+// float32 parity bound), rounding of inputs included.
+template <typename T>
+constexpr double tolerance() { return sizeof(T) == 8 ? 1e-12 : 1e-5; }
 
 // Blocks of 128 threads covering n items, as a GPU launch would.
 inline dim3 blocks_for(long long n, unsigned threads = 128) { return dim3((unsigned)((n + threads - 1) / threads)); }
