@@ -366,7 +366,9 @@ fn table_case(name: &str, width: usize) {
     };
     // Break points and spacings like SevenNet's tables (src/model/nequip.rs table_pieces).
     let breaks = [0.2, 2.5, 4.5, 5.0];
-    let spacings = [0.01, 0.004, 0.002];
+    // Coarser knots for the wide table: its file stays small enough (~6 MB) to
+    // carry to a GPU machine.
+    let spacings = if width > 100 { [0.05, 0.02, 0.01] } else { [0.01, 0.004, 0.002] };
     let table = HermiteTable::<f64>::new(&breaks, &spacings, width, exact).unwrap();
     let (mut pieces, mut first, mut cubics) = (Vec::new(), vec![0i32], Vec::new());
     for (b, &spacing) in breaks.windows(2).zip(&spacings) {

@@ -9,7 +9,9 @@
 #  3. every kernel is compiled through NVRTC (the nvidia-cuda-nvrtc wheel, no
 #     driver needed) for compute_80 and compute_90 in every specialization,
 #     and ptxas -v (nvidia-cuda-nvcc wheel) records registers, spills and
-#     shared memory (target/cuda-compile/ptxas.tsv); a spill in a hot kernel fails.
+#     shared memory (target/cuda-compile/ptxas.tsv); a spill in a hot kernel fails;
+#  4. scripts/gpu_check.py --dry-run: every cubin the GPU check loads exists, every
+#     input it reads has its length, every launch passes the kernel's arity.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$SECONDS
@@ -53,5 +55,8 @@ done
 
 echo "== NVRTC (compute_80, compute_90) and ptxas -v (sm_80, sm_90)"
 "$venv/bin/python" scripts/cuda_compile_check.py --specs target/cuda-ref --out target/cuda-compile
+
+echo "== the GPU check's plumbing, without a GPU (scripts/gpu_check.py --dry-run)"
+python3 scripts/gpu_check.py --dry-run --cases target/cuda-ref --cubins target/cuda-compile
 
 echo "== CUDA checks passed in $((SECONDS - start)) s"
