@@ -10,34 +10,7 @@
 // zeros: the caller evaluates the exact network for it, as the CPU does.
 // Positions along r are double whatever the precision, as on the CPU.
 #include "host_compat.cuh"
-
-#if !defined(EQP_TABLE_PIECES) || !defined(EQP_TABLE_WIDTH)
-#error "EQP_TABLE_PIECES and EQP_TABLE_WIDTH must be defined"
-#endif
-
-// pieces: EQP_TABLE_PIECES x (start, end, 1/h); first: the first interval of
-// each piece, then the total (EQP_TABLE_PIECES + 1 values).
-struct TableInterval {
-    int64_t at;  // offset of its (a, b, c, d) block in the coefficients
-    double s, inv_h;
-};
-
-__device__ __forceinline__ bool table_interval(const double *pieces, const int *first, double r, TableInterval *out) {
-    for (int p = 0; p < EQP_TABLE_PIECES; ++p) {
-        const double start = pieces[3 * p], end = pieces[3 * p + 1], inv_h = pieces[3 * p + 2];
-        if (!(r <= end)) continue;
-        if (!(r >= start)) return false;
-        const double t = (r - start) * inv_h;
-        const int n = first[p + 1] - first[p];
-        int k = (int)t;
-        k = k < n - 1 ? k : n - 1;
-        out->at = (int64_t)(first[p] + k) * 4 * EQP_TABLE_WIDTH;
-        out->s = t - (double)k;
-        out->inv_h = inv_h;
-        return true;
-    }
-    return false;  // past the end, or NaN
-}
+#include "radial_table.cuh"
 
 // w: n_edges x EQP_TABLE_WIDTH; dw may be null.
 extern "C" __global__ void eqp_table_forward(int64_t n_edges, const real *__restrict__ r, const double *__restrict__ pieces,
@@ -55,11 +28,8 @@ extern "C" __global__ void eqp_table_forward(int64_t n_edges, const real *__rest
         return;
     }
     if (k == 0) outside[e] = 0;
-    const real *c = cubics + iv.at + k;
-    const real a = c[0], b = c[EQP_TABLE_WIDTH], cc = c[2 * EQP_TABLE_WIDTH], d = c[3 * EQP_TABLE_WIDTH];
-    const real s = (real)iv.s;
-    w[t] = s * (s * (s * d + cc) + b) + a;
-    if (dw) dw[t] = (s * ((real)3 * s * d + (cc + cc)) + b) * (real)iv.inv_h;
+    w[t] = table_value(cubics, iv, k);
+    if (dw) dw[t] = table_derivative(cubics, iv, k);
 }
 
 // grad_r[e] = sum_k grad_w[e, k] w_k'(r_e); 0 outside the domain (the exact

@@ -65,6 +65,9 @@ SOURCES = {
     "linear.cu": {"specs": {}, "hot": {"eqp_linear_forward", "eqp_linear_backward"}},
     "tensor_product_conv.cu": {"specs": {}, "hot": {"eqp_conv_forward", "eqp_conv_backward_x",
                                                     "eqp_conv_backward_sh", "eqp_conv_backward_w"}},
+    # Weights from a radial table (reference and fast): the Rust case's sizes.
+    "tensor_product_conv_table.cu": {"specs": {}, "hot": {"eqp_conv_forward_table", "eqp_conv_grad_r_table",
+                                                          "eqp_conv_forward_table_fast"}},
     # GPU only: the same specializations as the reference convolution.
     "tensor_product_conv_fast.cu": {"specs": {}, "specs_of": "tensor_product_conv.cu",
                                     "hot": {"eqp_conv_forward_fast", "eqp_conv_backward_fast"}},

@@ -314,6 +314,38 @@ def check_conv(r):
     r.timed("backward (fast)", r.fn("eqp_conv_backward_fast", fast), n, 128, bwd_fast)
 
 
+def check_conv_table(r):
+    c = r.case
+    n, ne, nt = c.n("n_nodes"), c.n("n_edges"), c.n("n_terms")
+    D1, D2, D3, W = (c.d(f"EQP_CONV_{k}") for k in ["D1", "D2", "D3", "WEIGHTS"])
+    pieces_n, ni, n_exact = c.d("EQP_TABLE_PIECES"), c.n("n_intervals"), c.n("n_exact")
+    table_len = 6 * c.d("EQP_CONV_PATHS") + 3 * c.d("EQP_CONV_IN1_BLOCKS") + 3 * c.d("EQP_CONV_OUT_BLOCKS") \
+        + 2 * c.d("EQP_CONV_IN2_BLOCKS") + 3 * nt
+    table, coef = r.ints("table", table_len), r.reals("coefficients", nt)
+    senders, receivers = r.ints("senders", ne), r.ints("receivers", ne)
+    ro, re_ = r.ints("recv_offsets", n + 1), r.ints("recv_edges", ne)
+    x, sh, g = r.reals("x", n * D1), r.reals("sh", ne * D2), r.reals("grad_out", n * D3)
+
+    class TableWeights(ctypes.Structure):
+        _fields_ = [(k, ctypes.c_uint64) for k in ["r", "pieces", "first", "cubics", "exact_slot", "exact_w"]]
+
+    tw = TableWeights(r.reals("r", ne).value, r.dev(c.read("pieces", "d", 3 * pieces_n)).value,
+                      r.ints("first", pieces_n + 1).value, r.reals("cubics", ni * 4 * W).value,
+                      r.ints("exact_slot", ne).value, r.reals("exact_w", n_exact * W).value)
+    scale = r.scalar(c.f("scale"))
+    out, grad_r, gwe, out_fast = r.out(n * D3), r.out(ne), r.out(n_exact * W), r.out(n * D3)
+    fwd = [i32(n), table, coef, ro, re_, senders, x, sh, tw, scale, out[0]]
+    r.cuda.launch(r.fn("eqp_conv_forward_table"), blocks(n * c.d("EQP_CONV_OUT_CHANNELS")), 128, fwd)
+    r.cuda.launch(r.fn("eqp_conv_grad_r_table"), blocks(ne), 128,
+                  [i32(ne), table, coef, senders, receivers, x, sh, tw, scale, g, grad_r[0], gwe[0]])
+    fwd_fast = [i32(n), table, coef, ro, re_, senders, x, sh, tw, scale, out_fast[0]]
+    r.cuda.launch(r.fn("eqp_conv_forward_table_fast"), n, 128, fwd_fast)
+    for label, buf, name in [("out", out, "out"), ("grad_r", grad_r, "grad_r"), ("grad_w_exact", gwe, "grad_w_exact"),
+                             ("out (fast)", out_fast, "out")]:
+        r.compare(label, buf, name)
+    r.timed("forward, table (fast)", r.fn("eqp_conv_forward_table_fast"), n, 128, fwd_fast)
+
+
 def check_radial_table(r):
     c = r.case
     n, ni, width, pieces = c.n("n_edges"), c.n("n_intervals"), c.d("EQP_TABLE_WIDTH"), c.d("EQP_TABLE_PIECES")
@@ -418,6 +450,7 @@ def check_neighbors(r):
 CHECKS = {
     "edge_stage.cu": check_edge_stage,
     "tensor_product_conv.cu": check_conv,
+    "tensor_product_conv_table.cu": check_conv_table,
     "radial_table.cu": check_radial_table,
     "linear.cu": check_linear,
     "gate.cu": check_gate,

@@ -212,7 +212,10 @@ fn cg_terms(l1: u32, l2: u32, l3: u32, scale: f64) -> Vec<(i32, i32, i32, f64)> 
 }
 
 /// The uvu convolution on a random graph: forward and the three gradients.
-fn conv_case(name: &str, x_irreps: &str, sh_lmax: u32, odd_sh: bool, n_nodes: usize, n_edges: usize) {
+/// With `tabulated`, the weights come from a radial table at random lengths
+/// (three edges, too short for the table, with exact weights), and the case
+/// holds what the table-reading kernels give: out, dE/dr and the exact edges' dE/dw.
+fn conv_case(name: &str, x_irreps: &str, sh_lmax: u32, odd_sh: bool, n_nodes: usize, n_edges: usize, tabulated: bool) {
     let mut rng = Rng(0xc0ffee + name.len() as u64);
     let irreps_x = Irreps::parse(x_irreps).unwrap();
     let sh_str: Vec<String> = (0..=sh_lmax).map(|l| format!("1x{l}{}", if odd_sh && l % 2 == 1 { "o" } else { "e" })).collect();
@@ -225,8 +228,23 @@ fn conv_case(name: &str, x_irreps: &str, sh_lmax: u32, odd_sh: bool, n_nodes: us
     let index = equipot::nn::EdgeIndex::new(n_nodes, &centers, &neighbors).unwrap();
     let x = rng.vec(n_nodes * d1, -1.0, 1.0);
     let sh = rng.vec(n_edges * d2, -1.0, 1.0);
-    let w = rng.vec(n_edges * nw, -1.0, 1.0);
+    let mut w = rng.vec(n_edges * nw, -1.0, 1.0);
     let g = rng.vec(n_nodes * d3, -1.0, 1.0);
+    // Table weights: w rows from the table, but for the exact edges.
+    let (radial, pieces, first, cubics) = if tabulated { sample_table(nw) } else { sample_table(1) };
+    let r: Vec<f64> = (0..n_edges).map(|e| if e % 17 == 3 { 0.15 } else { rng.uniform(0.25, 4.99) as f32 as f64 }).collect();
+    let mut exact_slot = vec![-1i32; n_edges];
+    let mut exact_w = Vec::new();
+    if tabulated {
+        for e in 0..n_edges {
+            let row = &mut w[e * nw..(e + 1) * nw];
+            if !radial.value(r[e], row) {
+                exact_slot[e] = (exact_w.len() / nw) as i32;
+                exact_w.extend_from_slice(row);
+            }
+        }
+        assert!(!exact_w.is_empty());
+    }
     let scale = 1.0 / 35.98957443237305; // SevenNet-0's denominator
     let mut out = vec![0.0; n_nodes * d3];
     tp.conv_forward(&index, &x, &sh, &w, scale, &mut out).unwrap();
@@ -298,7 +316,34 @@ fn conv_case(name: &str, x_irreps: &str, sh_lmax: u32, odd_sh: bool, n_nodes: us
         format!("EQP_CONV_OUT_CHANNELS={}", tp.irreps_out().iter().map(|b| b.mul).sum::<usize>()),
         format!("EQP_CONV_MAX_L={max_l}"),
     ];
-    let mut case = Case::new(name, "tensor_product_conv.cu", &defines);
+    let mut defines = defines;
+    if tabulated {
+        defines.extend([format!("EQP_TABLE_PIECES={}", pieces.len() / 3), format!("EQP_TABLE_WIDTH={nw}")]);
+    }
+    let source = if tabulated { "tensor_product_conv_table.cu" } else { "tensor_product_conv.cu" };
+    let mut case = Case::new(name, source, &defines);
+    if tabulated {
+        // dE/dr of tabulated edges, the exact edges' dE/dw rows.
+        let mut grad_r = vec![0.0; n_edges];
+        let mut grad_w_exact = Vec::new();
+        for e in 0..n_edges {
+            let row = &gw[e * nw..(e + 1) * nw];
+            match radial.derivative_dot(r[e], row) {
+                Some(d) if exact_slot[e] < 0 => grad_r[e] = d,
+                _ => grad_w_exact.extend_from_slice(row),
+            }
+        }
+        case.scalar("n_intervals", radial.n_intervals());
+        case.scalar("n_exact", exact_w.len() / nw);
+        case.f64s("r", &r);
+        case.f64s("pieces", &pieces);
+        case.i32s("first", &first);
+        case.f64s("cubics", &cubics);
+        case.i32s("exact_slot", &exact_slot);
+        case.f64s("exact_w", &exact_w);
+        case.f64s("grad_r", &grad_r);
+        case.f64s("grad_w_exact", &grad_w_exact);
+    }
     case.scalar("n_nodes", n_nodes);
     case.scalar("n_edges", n_edges);
     case.scalar("n_terms", coefficients.len());
@@ -343,13 +388,12 @@ fn neighbor_case(name: &str, positions: &[[f64; 3]], cell: Option<[[f64; 3]; 3]>
     case.f64s("vectors", graph.vectors.as_flattened());
 }
 
-/// A Hermite table of a smooth vector function (SevenNet's radial network
-/// is one, tabulated at load time): values, derivatives and dE/dr at random
-/// lengths, some outside the domain. HermiteTable keeps its coefficients
-/// private, so they are rebuilt here with its formulas (src/nn/spline.rs) and
-/// checked against its values before they are written.
-fn table_case(name: &str, width: usize) {
-    let mut rng = Rng(0x7ab1e + width as u64);
+/// A Hermite table of a smooth vector function of r (SevenNet's radial
+/// network is one, tabulated at load time) on SevenNet's three pieces, with
+/// the kernels' layout of it: (table, pieces, first intervals, cubics).
+/// HermiteTable keeps its coefficients private, so they are rebuilt here with
+/// its formulas (src/nn/spline.rs); the comparisons with its values check them.
+fn sample_table(width: usize) -> (HermiteTable<f64>, Vec<f64>, Vec<i32>, Vec<f64>) {
     let freq: Vec<f64> = (0..width).map(|k| 0.5 + 0.37 * k as f64).collect();
     let phase: Vec<f64> = (0..width).map(|k| 0.1 * k as f64).collect();
     let exact = |r: &[f64]| -> equipot::Result<(Vec<f64>, Vec<f64>)> {
@@ -364,10 +408,10 @@ fn table_case(name: &str, width: usize) {
         }
         Ok((y, dy))
     };
-    // Break points and spacings like SevenNet's tables (src/model/nequip.rs table_pieces).
+    // Break points like SevenNet's tables (src/model/nequip.rs table_pieces);
+    // coarser knots for wide tables, whose files must stay small enough
+    // (~6 MB) to carry to a GPU machine.
     let breaks = [0.2, 2.5, 4.5, 5.0];
-    // Coarser knots for the wide table: its file stays small enough (~6 MB) to
-    // carry to a GPU machine.
     let spacings = if width > 100 { [0.05, 0.02, 0.01] } else { [0.01, 0.004, 0.002] };
     let table = HermiteTable::<f64>::new(&breaks, &spacings, width, exact).unwrap();
     let (mut pieces, mut first, mut cubics) = (Vec::new(), vec![0i32], Vec::new());
@@ -388,6 +432,15 @@ fn table_case(name: &str, width: usize) {
         }
     }
     assert_eq!(*first.last().unwrap() as usize, table.n_intervals());
+    (table, pieces, first, cubics)
+}
+
+/// The table's values, derivatives and dE/dr at random lengths, some outside
+/// the domain.
+fn table_case(name: &str, width: usize) {
+    let mut rng = Rng(0x7ab1e + width as u64);
+    let (table, pieces, first, cubics) = sample_table(width);
+    let breaks = [0.2, 2.5, 4.5, 5.0];
     let n_edges = 400;
     // Lengths exact in float32 too, so the float32 check sees the same points
     // (the fastest columns change by ~1e-4 per float32 rounding of r).
@@ -406,7 +459,7 @@ fn table_case(name: &str, width: usize) {
         w.extend(y);
         dw.extend(d);
     }
-    let mut case = Case::new(name, "radial_table.cu", &[format!("EQP_TABLE_PIECES={}", breaks.len() - 1), format!("EQP_TABLE_WIDTH={width}")]);
+    let mut case = Case::new(name, "radial_table.cu", &[format!("EQP_TABLE_PIECES={}", pieces.len() / 3), format!("EQP_TABLE_WIDTH={width}")]);
     case.scalar("n_edges", n_edges);
     case.scalar("n_intervals", table.n_intervals());
     case.f64s("r", &r);
@@ -637,9 +690,11 @@ fn write_cuda_reference_cases() {
     edge_case("edge_mace", 3, 10, 6.0, Envelope::Polynomial { p: 5 }, true, true);
 
     // Convolutions: SevenNet-0's and l3i5's first-block irreps, a MACE-like O(3) one.
-    conv_case("conv_sevennet0", "128x0e+64x1e+32x2e", 2, false, 9, 40);
-    conv_case("conv_l3i5", "128x0e+64x1e+32x2e+32x3e", 3, false, 7, 25);
-    conv_case("conv_mace_l1", "16x0e+16x1o", 3, true, 12, 80);
+    conv_case("conv_sevennet0", "128x0e+64x1e+32x2e", 2, false, 9, 40, false);
+    conv_case("conv_l3i5", "128x0e+64x1e+32x2e+32x3e", 3, false, 7, 25, false);
+    conv_case("conv_mace_l1", "16x0e+16x1o", 3, true, 12, 80, false);
+    // SevenNet-0 block 1 with its weights from a radial table (960 columns).
+    conv_case("conv_table_sevennet0", "128x0e+64x1e+32x2e", 2, false, 9, 40, true);
 
     // Linear layers: SevenNet-0's self-interaction 2 of block 1 (the convolution's
     // output to the gate's input), a MACE-like one with biases on its scalars.

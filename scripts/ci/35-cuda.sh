@@ -37,6 +37,7 @@ for dir in target/cuda-ref/*/; do
     case $(cat "$dir/source.txt") in
         edge_stage.cu) check=check_edge_stage ;;
         tensor_product_conv.cu) check=check_conv ;;
+        tensor_product_conv_table.cu) check=check_conv_table ;;
         neighbors.cu) check=check_neighbors; reals=double ;;  # float64 coordinates in every precision
         radial_table.cu) check=check_radial_table ;;
         linear.cu) check=check_linear ;;
