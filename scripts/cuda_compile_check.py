@@ -11,6 +11,7 @@ no GPU). Usage:
 line), as tests/cuda_reference.rs writes them under target/cuda-ref/.
 """
 import argparse
+import concurrent.futures
 import ctypes
 import glob
 import json
@@ -215,32 +216,40 @@ def main():
     for source in SOURCES:
         if not any(job[0] == source for job in jobs):
             failures.append(f"{source}: no specialization to compile (pass --specs target/cuda-ref)")
-    for source, name, defines, hot in jobs:
+    def build(job):
+        """One (source, spec, precision, arch): NVRTC, then ptxas -v. Returns (rows, failures)."""
+        source, name, defines, hot, real, arch = job
         text = open(os.path.join(CUDA_DIR, source)).read()
-        for real in SOURCES[source].get("reals", ["float", "double"]):
-            opts_d = [f"-D{d}" for d in defines] + [f"-DEQP_REAL={real}"]
-            for arch in ARCHS:
-                options = [f"--gpu-architecture=compute_{arch}", "--std=c++17", "-default-device"] + opts_d
-                try:
-                    ptx, log = nvrtc.compile(text, source, options, headers)
-                except RuntimeError as e:
-                    failures.append(str(e))
-                    print(f"FAIL {source} {name} {real} compute_{arch}\n{e}")
-                    continue
-                base = os.path.join(args.out, f"{source[:-3]}.{name.replace(':', '_')}.{real}.sm_{arch}")
-                with open(base + ".ptx", "w") as f:
-                    f.write(ptx)
-                run = subprocess.run([ptxas, "-v", f"-arch=sm_{arch}", base + ".ptx", "-o", base + ".cubin"],
-                                     capture_output=True, text=True)
-                if run.returncode != 0:
-                    failures.append(f"ptxas {base}.ptx: {run.stderr}")
-                    print(f"FAIL ptxas {base}.ptx\n{run.stderr}")
-                    continue
-                for kernel, k in sorted(parse_ptxas(run.stderr).items()):
-                    spills = k["spill_stores"] + k["spill_loads"]
-                    rows.append(dict(source=source, spec=name, real=real, arch=f"sm_{arch}", kernel=kernel, **k))
-                    if spills and kernel in hot:
-                        failures.append(f"{kernel} ({source}, {name}, {real}, sm_{arch}) spills {spills} bytes")
+        options = [f"--gpu-architecture=compute_{arch}", "--std=c++17", "-default-device"] \
+            + [f"-D{d}" for d in defines] + [f"-DEQP_REAL={real}"]
+        try:
+            ptx, log = nvrtc.compile(text, source, options, headers)
+        except RuntimeError as e:
+            return [], [f"FAIL {source} {name} {real} compute_{arch}: {e}"]
+        base = os.path.join(args.out, f"{source[:-3]}.{name.replace(':', '_')}.{real}.sm_{arch}")
+        with open(base + ".ptx", "w") as f:
+            f.write(ptx)
+        run = subprocess.run([ptxas, "-v", f"-arch=sm_{arch}", base + ".ptx", "-o", base + ".cubin"],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            return [], [f"ptxas {base}.ptx: {run.stderr}"]
+        out_rows, out_failures = [], []
+        for kernel, k in sorted(parse_ptxas(run.stderr).items()):
+            spills = k["spill_stores"] + k["spill_loads"]
+            out_rows.append(dict(source=source, spec=name, real=real, arch=f"sm_{arch}", kernel=kernel, **k))
+            if spills and kernel in hot:
+                out_failures.append(f"{kernel} ({source}, {name}, {real}, sm_{arch}) spills {spills} bytes")
+        return out_rows, out_failures
+
+    # NVRTC runs in ctypes calls (the GIL released) and ptxas in subprocesses: threads suffice.
+    builds = [(source, name, defines, hot, real, arch) for source, name, defines, hot in jobs
+              for real in SOURCES[source].get("reals", ["float", "double"]) for arch in ARCHS]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for out_rows, out_failures in pool.map(build, builds):
+            rows.extend(out_rows)
+            failures.extend(out_failures)
+            for f_ in out_failures:
+                print(f_)
 
     table = os.path.join(args.out, "ptxas.tsv")
     cols = ["source", "spec", "real", "arch", "kernel", "registers", "spill_stores", "spill_loads", "stack", "smem"]

@@ -231,7 +231,7 @@ fn conv_case(name: &str, x_irreps: &str, sh_lmax: u32, odd_sh: bool, n_nodes: us
     let mut w = rng.vec(n_edges * nw, -1.0, 1.0);
     let g = rng.vec(n_nodes * d3, -1.0, 1.0);
     // Table weights: w rows from the table, but for the exact edges.
-    let (radial, pieces, first, cubics) = if tabulated { sample_table(nw) } else { sample_table(1) };
+    let (radial, pieces, first, cubics) = sample_table(if tabulated { nw } else { 1 }); // (unused when not tabulated)
     let r: Vec<f64> = (0..n_edges).map(|e| if e % 17 == 3 { 0.15 } else { rng.uniform(0.25, 4.99) as f32 as f64 }).collect();
     let mut exact_slot = vec![-1i32; n_edges];
     let mut exact_w = Vec::new();

@@ -31,6 +31,7 @@ echo "== reference kernels as host C++ against the CPU backend (float64, and flo
 CXX=${CXX:-g++}
 mkdir -p target/cuda-host
 failed=0
+jobs=()  # "case real check" triples: built in parallel, then run in order
 for dir in target/cuda-ref/*/; do
     case=$(basename "$dir")
     reals="double float"
@@ -45,12 +46,20 @@ for dir in target/cuda-ref/*/; do
         symmetric_contraction.cu) check=check_symmetric_contraction ;;
         *) echo "FAIL $case: no host check for $(cat "$dir/source.txt")"; failed=1; continue ;;
     esac
-    mapfile -t defines < <(grep -v '^$' "$dir/defines.txt" | sed 's/^/-D/')
-    for real in $reals; do
-        $CXX -O2 -std=c++17 -Wall -Wextra -Werror -Wno-unknown-pragmas "${defines[@]}" -DEQP_REAL=$real \
-            "cuda/host/$check.cpp" -o "target/cuda-host/$case.$real"
-        "target/cuda-host/$case.$real" "$dir" || failed=1
-    done
+    for real in $reals; do jobs+=("$case $real $check"); done
+done
+build() {  # case real check
+    local defines
+    mapfile -t defines < <(grep -v '^$' "target/cuda-ref/$1/defines.txt" | sed 's/^/-D/')
+    $CXX -O2 -std=c++17 -Wall -Wextra -Werror -Wno-unknown-pragmas "${defines[@]}" -DEQP_REAL=$2 \
+        "cuda/host/$3.cpp" -o "target/cuda-host/$1.$2"
+}
+export -f build
+export CXX
+printf '%s\n' "${jobs[@]}" | xargs -P "$(nproc)" -L 1 bash -c 'build "$@"' _ || failed=1
+for job in "${jobs[@]}"; do
+    read -r case real _ <<< "$job"
+    "target/cuda-host/$case.$real" "target/cuda-ref/$case/" || failed=1
 done
 [ "$failed" = 0 ] || { echo "host reference checks failed"; exit 1; }
 
