@@ -732,4 +732,8 @@ fn write_cuda_reference_cases() {
     neighbor_case("neighbors_slab", &p, Some(big), [true, true, false], 4.5);
     let p: Vec<[f64; 3]> = (0..30).map(|_| [rng.uniform(0.0, 8.0), rng.uniform(0.0, 6.0), rng.uniform(-2.0, 3.0)]).collect();
     neighbor_case("neighbors_molecule", &p, None, [false; 3], 3.5);
+    // One atom: its own periodic images are its only neighbors (a small skewed
+    // cell, cutoff past two cells); and a pair too far apart for any edge.
+    neighbor_case("neighbors_single_atom", &[[0.3, -0.2, 0.1]], Some(skewed), [true; 3], 9.0);
+    neighbor_case("neighbors_no_edges", &[[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]], None, [false; 3], 3.0);
 }
