@@ -121,6 +121,9 @@ class DryCuda:
     def free_all(self, ptrs):
         pass
 
+    def call(self, name, *args):
+        pass
+
     def launch(self, f, grid, block, args, shared=0):
         if self.arity.get(f) != len(args):
             self.mismatches.append(f"{f}: {len(args)} arguments, the kernel takes {self.arity.get(f)}")
@@ -447,6 +450,77 @@ def check_neighbors(r):
     r.compare("vectors", vectors, "vectors", allow_empty=True)  # no pairs within the cutoff: no edges
 
 
+def time_sevennet0(cuda, cases, cubins, arch, n_atoms, degree=40):
+    """Timings of the convolution kernels at SevenNet-0's block-1 sizes on a
+    synthetic graph of n_atoms nodes with `degree` edges each (constant
+    features: timing only, nothing is compared). Reuses the path tables of the
+    conv_sevennet0 and conv_table_sevennet0 cases and their cubins."""
+    lines = []
+    for real in ["float", "double"]:
+        case = Case(os.path.join(cases, "conv_sevennet0"))
+        run = Run(cuda, case, real, cubins, arch)
+        c = case
+        nt, n, ne = c.n("n_terms"), n_atoms, n_atoms * degree
+        D1, D2, D3, W = (c.d(f"EQP_CONV_{k}") for k in ["D1", "D2", "D3", "WEIGHTS"])
+        table_len = 6 * c.d("EQP_CONV_PATHS") + 3 * c.d("EQP_CONV_IN1_BLOCKS") + 3 * c.d("EQP_CONV_OUT_BLOCKS") \
+            + 2 * c.d("EQP_CONV_IN2_BLOCKS") + 3 * nt
+        table, coef = run.ints("table", table_len), run.reals("coefficients", nt)
+        # Edge e = i * degree + k goes to receiver i from sender (7 i + 13 k + 1) mod n.
+        receivers = array.array("i", [e // degree for e in range(ne)])
+        senders = array.array("i", [(7 * (e // degree) + 13 * (e % degree) + 1) % n for e in range(ne)])
+        recv_offsets = array.array("i", [i * degree for i in range(n + 1)])
+        counts = [0] * (n + 1)
+        for j in senders:
+            counts[j + 1] += 1
+        for i in range(n):
+            counts[i + 1] += counts[i]
+        send_offsets, fill = array.array("i", counts), list(counts)
+        send_edges = array.array("i", [0]) * ne
+        for e, j in enumerate(senders):
+            send_edges[fill[j]] = e
+            fill[j] += 1
+        dev = lambda a: run.dev(a)
+        rs, ss, ro, so = dev(receivers), dev(senders), dev(recv_offsets), dev(send_offsets)
+        re_, se = dev(array.array("i", range(ne))), dev(send_edges)
+        size = 8 if real == "double" else 4
+
+        def constant(count):  # a normal number in either precision
+            p = ctypes.c_uint64()
+            cuda.call("cuMemAlloc_v2", ctypes.byref(p), count * size)
+            cuda.call("cuMemsetD8_v2", p, 0x3e, count * size)
+            run.ptrs.append(p.value)
+            return ctypes.c_uint64(p.value)
+
+        x, sh, w, g = constant(n * D1), constant(ne * D2), constant(ne * W), constant(n * D3)
+        out, gx, gsh, gw = constant(n * D3), constant(n * D1), constant(ne * D2), constant(ne * W)
+        scale = run.scalar(c.f("scale"))
+        fast = "tensor_product_conv_fast.cu"
+        kernels = [
+            ("forward (reference)", run.fn("eqp_conv_forward"), blocks(n * c.d("EQP_CONV_OUT_CHANNELS")),
+             [i32(n), table, coef, ro, re_, ss, x, sh, w, scale, out]),
+            ("backward_x (reference)", run.fn("eqp_conv_backward_x"), blocks(n * c.d("EQP_CONV_IN1_CHANNELS")),
+             [i32(n), table, coef, so, se, rs, sh, w, scale, g, gx]),
+            ("backward_sh (reference)", run.fn("eqp_conv_backward_sh"), blocks(ne * D2),
+             [i32(ne), table, coef, ss, rs, x, w, scale, g, gsh]),
+            ("backward_w (reference)", run.fn("eqp_conv_backward_w"), blocks(ne * W),
+             [i32(ne), table, coef, ss, rs, x, sh, scale, g, gw]),
+            ("forward (fast)", run.fn("eqp_conv_forward_fast", fast), n,
+             [i32(n), table, coef, ro, re_, ss, x, sh, w, scale, out]),
+            ("backward (fast)", run.fn("eqp_conv_backward_fast", fast), n,
+             [i32(n), table, coef, so, se, rs, x, sh, w, scale, g, gx, gsh, gw]),
+        ]
+        for label, f, grid, args in kernels:
+            cuda.launch(f, grid, 128, args)
+            start = time.perf_counter()
+            for _ in range(10):
+                cuda.launch(f, grid, 128, args)
+            ms = (time.perf_counter() - start) / 10 * 1e3
+            lines.append(f"time {real:<6} SevenNet-0 block 1, {n} atoms x {degree} edges  {label:<26} "
+                         f"{ms:9.3f} ms  {ms * 1e3 / n:8.3f} us/atom")
+        run.done()
+    return lines
+
+
 CHECKS = {
     "edge_stage.cu": check_edge_stage,
     "tensor_product_conv.cu": check_conv,
@@ -466,6 +540,8 @@ def main():
     ap.add_argument("--cubins", default=os.path.join(root, "target", "cuda-compile"))
     ap.add_argument("--arch", help="cubin architecture (default: the device's)")
     ap.add_argument("--dry-run", action="store_true", help="no device: check inputs, cubins and kernel arguments")
+    ap.add_argument("--time-atoms", type=int, default=3000,
+                    help="atoms of the synthetic SevenNet-0 timing graph (0: no timings)")
     args = ap.parse_args()
     try:
         cuda = DryCuda(os.path.join(root, "cuda")) if args.dry_run else Cuda()
@@ -486,6 +562,15 @@ def main():
             failures += run.done()
             if run.lines:
                 print("\n".join(run.lines), flush=True)
+    if args.time_atoms:
+        try:  # (a dry run goes through the same plumbing on a small graph, and prints nothing)
+            dry = isinstance(cuda, DryCuda)
+            lines = time_sevennet0(cuda, args.cases, args.cubins, arch, 50 if dry else args.time_atoms)
+            if not dry:
+                print("\n".join(lines))
+        except Exception as e:
+            print(f"FAIL timings: {type(e).__name__}: {e}")
+            failures += 1
     if isinstance(cuda, DryCuda):
         for cubin in sorted(cuda.missing):
             print(f"FAIL missing {cubin}")
