@@ -3,7 +3,7 @@
 //! SevenNet bad input. The converted models come from tests/sevenn_support.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod cli_support;
 use cli_support::{equipot, scratch, stderr};
