@@ -20,6 +20,7 @@ from equipot import mace as mace_file
 from equipot import model_file
 from equipot.convert import mace
 from equipot.convert.torch_zip import CheckpointError, Stub, Tensor, _stub_class
+from equipot.convert import torch_zip
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / 'tests' / 'fixtures' / 'mace' / 'models'
@@ -151,14 +152,12 @@ def test_refuses_other_pickles(tmp_path):
 
 # --- refusals, on stub trees altered the way other mace models differ ------------------------
 
-class _Storage:
-    """An in-memory storage for a crafted Tensor."""
+class _Storage(torch_zip._Storage):
+    """An in-memory storage for a crafted Tensor (the reader checks views against it)."""
 
     def __init__(self, array):
-        self.record, self._array = 'crafted', array
-
-    def array(self):
-        return self._array
+        super().__init__(None, 'crafted', array.dtype, array.size)
+        self._array = array
 
 
 def tensor(value, dtype=np.float64):
