@@ -11,6 +11,7 @@ use crate::backend::{cpu::zeros, Workspace};
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear};
+use crate::nn::{FullyConnectedTensorProduct, IrrepNormalization, PathNormalization};
 use crate::nn::{PolynomialCutoff, XplorCutoff};
 use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
@@ -48,6 +49,7 @@ struct Network<T> {
 
 #[derive(Clone, Copy, Default)]
 struct ModalInputs {
+    node_embedding: bool,
     self_interaction_1: bool,
     self_interaction_2: bool,
     output_block: bool,
@@ -144,8 +146,44 @@ fn radial_exact<U: Real>(
     Ok((w, dw))
 }
 
+/// sevenn's self-connection: "linear" (an e3nn Linear of the block input) or
+/// "nequip" (a FullyConnectedTensorProduct of the block input with the
+/// species one-hot: a linear map whose weights depend on the species).
+enum SelfConnection<T> {
+    Linear(Linear<T>),
+    Species(FullyConnectedTensorProduct<T>),
+}
+
+impl<T: Real> SelfConnection<T> {
+    fn irreps_in(&self) -> &Irreps {
+        match self {
+            SelfConnection::Linear(l) => &l.spec().irreps_in,
+            SelfConnection::Species(tp) => tp.irreps_in1(),
+        }
+    }
+    /// Whether the backward reads the block input (kept on the tape then).
+    fn needs_input(&self) -> bool {
+        matches!(self, SelfConnection::Species(_))
+    }
+    fn forward(&self, rows: usize, x: &[T], onehot: &[T], out: &mut [T]) -> Result<()> {
+        match self {
+            SelfConnection::Linear(l) => l.forward(rows, x, out),
+            SelfConnection::Species(tp) => tp.forward(x, &onehot[..rows * tp.irreps_in2().dim()], out),
+        }
+    }
+    /// `x` is the block input when `needs_input`, else unused.
+    fn backward(&self, rows: usize, x: &[T], onehot: &[T], grad_out: &[T], grad_x: &mut [T]) -> Result<()> {
+        match self {
+            SelfConnection::Linear(l) => l.backward(rows, grad_out, grad_x),
+            SelfConnection::Species(tp) => {
+                tp.backward(x, &onehot[..rows * tp.irreps_in2().dim()], grad_out, grad_x, None)
+            }
+        }
+    }
+}
+
 struct Block<T> {
-    self_connection: Linear<T>,
+    self_connection: SelfConnection<T>,
     linear_1: Linear<T>,
     radial: FullyConnectedNet<T>,
     /// The radial network tabulated over r (None: evaluate it exactly).
@@ -173,10 +211,11 @@ impl Description<'_> {
     }
 }
 
-/// Irreps plus a modal one-hot appended as its own scalar block.
+/// Irreps plus a modal one-hot appended as its own scalar block (sevenn
+/// appends it for two or more modals).
 fn with_modal(irreps: &Irreps, n_modals: usize, on: bool) -> Irreps {
     let mut out = irreps.clone();
-    if on && n_modals > 0 {
+    if on && n_modals > 1 {
         out.0.push(MulIr { mul: n_modals, ir: "0e".parse().unwrap() });
     }
     out
@@ -217,15 +256,13 @@ impl<T: Real> Network<T> {
             .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
             .unwrap_or_default();
         let flag = |k: &str| d.hyper("modality").ok().and_then(|m| m.get(k)).and_then(Value::as_bool).unwrap_or(false);
-        let modal_in = ModalInputs {
-            self_interaction_1: flag("self_interaction_1"),
-            self_interaction_2: flag("self_interaction_2"),
-            output_block: flag("output_block"),
-        };
-        if flag("node_embedding") || flag("modal_wise_scale") {
-            return Err(Error::Unsupported("modal node embedding or modal-wise scale".into()));
-        }
         let n_modals = if flag("use_modality") { modals.len() } else { 0 };
+        let modal_in = ModalInputs {
+            node_embedding: flag("node_embedding") && n_modals > 1,
+            self_interaction_1: flag("self_interaction_1") && n_modals > 1,
+            self_interaction_2: flag("self_interaction_2") && n_modals > 1,
+            output_block: flag("output_block") && n_modals > 1,
+        };
         let modal_index = if n_modals > 0 {
             let name = modal
                 .map(String::from)
@@ -278,23 +315,20 @@ impl<T: Real> Network<T> {
             other => return Err(format_error(format!("self_connection {other} is not understood"))),
         };
 
-        let embedding = d.linear(
-            "onehot_to_feature_x",
-            &Irreps::parse(&format!("{n_species}x0e"))?,
-            &irreps_node[0],
-        )?;
+        let species_irreps = Irreps::parse(&format!("{n_species}x0e"))?;
+        let embedding =
+            d.linear("onehot_to_feature_x", &with_modal(&species_irreps, n_modals, modal_in.node_embedding), &irreps_node[0])?;
         let mut blocks = Vec::with_capacity(n_blocks);
         for t in 0..n_blocks {
             let (x_in, x_out, conv_out) = (&irreps_node[t], &irreps_node[t + 1], &irreps_conv[t]);
-            if self_connection.get(t).map(String::as_str) != Some("linear") {
-                return Err(Error::Unsupported(format!("self connection {:?} in block {t}", self_connection.get(t))));
-            }
             // Gate: scalars (l = 0) pass through an activation; each gated
-            // irrep copy (l > 0) gets one even scalar gate.
+            // irrep copy (l > 0) gets one scalar gate, even if the scalars
+            // hold a 0e, else odd (sevenn's EquivariantGate).
             let scalars = Irreps(x_out.iter().filter(|m| m.ir.l == 0).copied().collect());
             let gated = Irreps(x_out.iter().filter(|m| m.ir.l > 0).copied().collect());
             let gates = if gated.num_irreps() > 0 {
-                Irreps::parse(&format!("{}x0e", gated.num_irreps()))?
+                let parity = if scalars.iter().any(|m| m.ir.p == 1) { "e" } else { "o" };
+                Irreps::parse(&format!("{}x0{parity}", gated.num_irreps()))?
             } else {
                 Irreps::default()
             };
@@ -327,8 +361,25 @@ impl<T: Real> Network<T> {
                 None
             };
             let denominator = d.tensor(&format!("{t}_convolution.denominator"), 1)?[0];
+            let name = format!("{t}_self_connection_intro");
+            let self_connection = match self_connection.get(t).map(String::as_str) {
+                Some("linear") => SelfConnection::Linear(d.linear(&name, x_in, &gate_in)?),
+                Some("nequip") => {
+                    let numel = FullyConnectedTensorProduct::<T>::count_weights(x_in, &species_irreps, &gate_in);
+                    let weights = d.tensor(&format!("{name}.fc_tensor_product.weight"), numel)?;
+                    SelfConnection::Species(FullyConnectedTensorProduct::new(
+                        x_in,
+                        &species_irreps,
+                        &gate_in,
+                        IrrepNormalization::Component,
+                        PathNormalization::Element,
+                        weights.into_iter().map(T::of).collect(),
+                    )?)
+                }
+                other => return Err(format_error(format!("self connection {other:?} in block {t} (linear or nequip)"))),
+            };
             blocks.push(Block {
-                self_connection: d.linear(&format!("{t}_self_connection_intro"), x_in, &gate_in)?,
+                self_connection,
                 linear_1: d.linear(&format!("{t}_self_interaction_1"), &with_modal(x_in, n_modals, modal_in.self_interaction_1), x_in)?,
                 radial,
                 table,
@@ -346,13 +397,16 @@ impl<T: Real> Network<T> {
         let hidden_irreps = Irreps::parse(&format!("{}x0e", last.dim() / 2))?;
         let readout_hidden = d.linear("reduce_input_to_hidden", &with_modal(last, n_modals, modal_in.output_block), &hidden_irreps)?;
         let readout_energy = d.linear("reduce_hidden_to_energy", &hidden_irreps, &Irreps::parse("1x0e")?)?;
-        let scale = d.tensor("rescale_atomic_energy.scale", n_species)?;
-        let shift_all = d.tensors.f64("rescale_atomic_energy.shift")?.0;
-        let shift = match (shift_all.len(), modal_index) {
-            (n, _) if n == n_species => shift_all,
-            (n, Some(m)) if n == n_species * n_modals => shift_all[m * n_species..(m + 1) * n_species].to_vec(),
-            (n, _) => return Err(format_error(format!("rescale_atomic_energy.shift has {n} values for {n_species} species"))),
+        // Species-wise, or modal- and species-wise: the modal's row.
+        let per_species = |name: &str| -> Result<Vec<f64>> {
+            let all = d.tensors.f64(name)?.0;
+            match (all.len(), modal_index) {
+                (n, _) if n == n_species => Ok(all),
+                (n, Some(m)) if n == n_species * n_modals => Ok(all[m * n_species..(m + 1) * n_species].to_vec()),
+                (n, _) => Err(format_error(format!("{name} has {n} values for {n_species} species"))),
+            }
         };
+        let (shift, scale) = (per_species("rescale_atomic_energy.shift")?, per_species("rescale_atomic_energy.scale")?);
         Ok(Network {
             n_species,
             modal: modal_index.map(one_hot),
@@ -411,10 +465,13 @@ impl<T: Real> Network<T> {
             onehot[i * self.n_species + t] = T::one();
         }
         let mut x = vec![T::zero(); m * self.embedding.spec().irreps_out.dim()];
-        self.embedding.forward(m, &onehot, &mut x)?;
+        let embedding_in = self.modal_rows(self.modal_in.node_embedding, m, onehot.clone());
+        self.embedding.forward(m, &embedding_in, &mut x)?;
+        drop(embedding_in);
 
         // Interaction blocks, keeping what the backward needs.
         struct Tape<T> {
+            x_in: Vec<T>,
             x1: Vec<T>,
             gate_in: Vec<T>,
         }
@@ -426,7 +483,8 @@ impl<T: Real> Network<T> {
         for b in &self.blocks {
             let d_gate = b.gate.irreps_in().dim();
             let mut sc = zeros(m * d_gate);
-            b.self_connection.forward(m, &x, &mut sc)?;
+            b.self_connection.forward(m, &x, &onehot, &mut sc)?;
+            let block_in = if b.self_connection.needs_input() { x.clone() } else { Vec::new() };
             let x_in = self.modal_rows(self.modal_in.self_interaction_1, m, x);
             let d1 = b.linear_1.spec().irreps_out.dim();
             let mut x1 = zeros(n * d1);
@@ -450,7 +508,7 @@ impl<T: Real> Network<T> {
             gate_in.par_iter_mut().zip(&sc).for_each(|(g, s)| *g += *s);
             x = zeros(m * b.gate.irreps_out().dim());
             b.gate.forward(m, &gate_in, &mut x)?;
-            tapes.push(Tape { x1, gate_in });
+            tapes.push(Tape { x_in: block_in, x1, gate_in });
             profile.lap("forward: linears");
         }
 
@@ -486,9 +544,9 @@ impl<T: Real> Network<T> {
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
             let mut grad_gate_in = zeros(tape.gate_in.len());
             b.gate.backward(m, &tape.gate_in, &grad_x, &mut grad_gate_in)?;
-            let d_x_in = b.self_connection.spec().irreps_in.dim();
+            let d_x_in = b.self_connection.irreps_in().dim();
             let mut grad_x_in = zeros(m * d_x_in);
-            b.self_connection.backward(m, &grad_gate_in, &mut grad_x_in)?;
+            b.self_connection.backward(m, &tape.x_in, &onehot, &grad_gate_in, &mut grad_x_in)?;
             let d_conv = b.conv.irreps_out().dim();
             let mut grad_conv = zeros(m * b.linear_2.spec().irreps_in.dim());
             b.linear_2.backward(m, &grad_gate_in, &mut grad_conv)?;
