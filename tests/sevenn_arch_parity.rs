@@ -148,12 +148,12 @@ fn fixtures() -> Vec<Fixture> {
 fn new_architectures_match_sevenn() {
     let ws = Workspace::new(2).unwrap();
     let fixtures = fixtures();
-    for arch in ["mf_ompa", "omat", "omni"] {
-        assert!(fixtures.iter().any(|f| f.model() == arch), "no fixture of {arch}");
-    }
     for f in &fixtures {
         let measured = check(f, &ws);
         eprintln!("ok   {}:{measured}", f.name);
+    }
+    for arch in ["mf_ompa", "omat", "omni"] {
+        assert!(fixtures.iter().any(|f| f.model() == arch), "no fixture of {arch}");
     }
 }
 
@@ -218,4 +218,25 @@ fn cli_eval_matches_sevenn() {
         eprintln!("ok   {} via the CLI (modal {:?})", f.name, f.modal());
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// With sevenn's `is_parity: true` (mf-ompa, omni) the model is O(3)-equivariant:
+/// the energy of the inverted molecule is the same and its forces are inverted.
+/// (omat, like SevenNet-0, labels every irrep even and is SO(3)-only.)
+#[test]
+fn parity_models_are_invariant_under_inversion() {
+    let ws = Workspace::new(2).unwrap();
+    for arch in ["mf_ompa", "omni"] {
+        let f = fixtures().into_iter().find(|f| f.model() == arch && f.cell.is_none() && f.numbers.len() > 1).unwrap();
+        let model = equipot::model::load_modal(model_path(arch), f.modal()).unwrap();
+        let request = Request { forces: true, precision: Precision::F64, ..Default::default() };
+        let a = model.compute(&f.graph(&model, &ws), &request, &ws).unwrap();
+        let mut inverted = f;
+        inverted.positions.iter_mut().for_each(|r| *r = r.map(|x| -x));
+        let b = model.compute(&inverted.graph(&model, &ws), &request, &ws).unwrap();
+        let de = max_abs_diff(arch, &[b.energy], &[a.energy]);
+        let minus: Vec<f64> = flat(&a.forces).iter().map(|x| -x).collect();
+        let df = max_abs_diff(arch, &flat(&b.forces), &minus);
+        assert!(de <= 1e-10 * a.energy.abs().max(1.0) && df <= 1e-10, "{arch}: E(-r) - E(r) = {de:e}, forces {df:e}");
+    }
 }
