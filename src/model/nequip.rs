@@ -1,7 +1,10 @@
 //! NequIP as SevenNet builds it (docs/sevennet-architecture.md): one-hot
-//! embedding, interaction blocks (self-connection, linear, uvu convolution
-//! with radial-MLP weights, linear, gate), readout, species-wise scale and
-//! shift; forces and virial from the hand-written backward.
+//! embedding, interaction blocks (self-connection — linear, or sevenn's
+//! "nequip" tensor product with the species one-hot —, linear, uvu
+//! convolution with radial-MLP weights, linear, gate; even or both parities),
+//! readout, species- or modal-wise scale and shift, a modal one-hot on the
+//! inputs sevenn's config names; forces and virial from the hand-written
+//! backward.
 
 use super::halo::{self, exchange, HaloDirection, HaloExchange};
 use super::description::{format_error, Description, Species};
