@@ -254,6 +254,7 @@ fn halo_exchange_gives_the_periodic_result() {
         let structure = Structure { positions: &f.positions, numbers: &f.numbers, cell: f.cell, pbc: f.pbc };
         let (graph, mut halo) = halo_support::as_halo(&structure, model.cutoff());
         assert!(graph.n_atoms() > 3 * f.numbers.len(), "{}: too few ghosts", f.name);
+        halo_support::check_exchanges_are_collective(&model, &graph);
         for (precision, tolerance) in [(Precision::F64, 1e-11), (Precision::F32, 2e-5)] {
             let request = Request { forces: true, virial: true, precision, ..Default::default() };
             let expected = model.compute(&f.graph(&model, &ws), &request, &ws).unwrap();
