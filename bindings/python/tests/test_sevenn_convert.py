@@ -351,3 +351,27 @@ def test_irreps_the_gate_would_reorder_are_refused():
     manual[1] = '8x0o+4x1e'
     with pytest.raises(sevenn.ConversionError, match='odd gates'):
         sevenn.check_config(config)
+
+
+def test_old_layout_with_parity_is_patched_as_sevenn_does(tmp_path):
+    """sevenn 0.11.0.dev0's layout of the mf_ompa weights (generate_arch.py's
+    old_layout_checkpoint): radial weights in the paths' creation order, and negated
+    Wigner-3j buffers shared by several paths of parity-full irreps, of which sevenn flips
+    only the first (it fixes the buffer in place)."""
+    name = 'mf_ompa_v0.11.0.dev0'
+    out = tmp_path / f'{name}.eqp.safetensors'
+    sevenn.convert(ARCH / 'checkpoints' / f'{name}.pth', out)
+    _, tensors = model_file.read(out)
+    fx = json.loads((ARCH / 'state_dict' / f'{name}.json').read_text())
+    expected = {t['name']: t for t in fx['tensors'] if sevenn.kept(t['name'], np.zeros(t['shape']))}
+    assert set(tensors) == set(expected)
+    for n, t in expected.items():
+        digest = hashlib.sha256(np.ascontiguousarray(tensors[n], dtype='<f4').tobytes()).hexdigest()
+        assert digest == t['sha256'], f'{n} differs from what sevenn loads'
+    # the case it exercises: a (l1, l2, l3) shared by a flipped path and an unflipped one
+    config, _ = sevenn.read_checkpoint(ARCH / 'checkpoints' / 'mf_ompa.pth')
+    filt, blocks = sevenn.layer_irreps(config)
+    x, _, _ = blocks[2]
+    triples = [(x[i][1][0], filt[j][1][0], o[0]) for i, j, o, _, _ in
+               ir.convolution_instructions(x, filt, blocks[2][1])]
+    assert triples.count((1, 1, 1)) > 1
