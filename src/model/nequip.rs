@@ -468,9 +468,11 @@ impl<T: Real> Network<T> {
             onehot[i * self.n_species + t] = T::one();
         }
         let mut x = vec![T::zero(); m * self.embedding.spec().irreps_out.dim()];
-        let embedding_in = self.modal_rows(self.modal_in.node_embedding, m, onehot.clone());
-        self.embedding.forward(m, &embedding_in, &mut x)?;
-        drop(embedding_in);
+        if self.modal_in.node_embedding {
+            self.embedding.forward(m, &self.modal_rows(true, m, onehot.clone()), &mut x)?;
+        } else {
+            self.embedding.forward(m, &onehot, &mut x)?;
+        }
 
         // Interaction blocks, keeping what the backward needs.
         struct Tape<T> {
