@@ -136,6 +136,16 @@ typedef int32_t (*eqp_halo_exchange_t)(void *user_data,
 // A callback of the host (e.g. a halo exchange) returned a failure.
 #define EQP_ERROR_CALLBACK 9
 
+// The evaluation gave a non-finite energy, force or virial (the message names
+// the first bad atom): the structure or the model is broken, the numbers are
+// never returned as a success.
+#define EQP_ERROR_NON_FINITE 10
+
+// The structure needs more memory than the workspace's limit
+// (eqp_workspace_set_memory_limit), or an allocation failed; the message
+// gives the estimate and the limit. Nothing was allocated past the limit.
+#define EQP_ERROR_OUT_OF_MEMORY 11
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -167,8 +177,10 @@ eqp_status_t eqp_compute(const struct eqp_model_t *model,
 // `exchange`, once per layer forward (EQP_HALO_FORWARD) and, when forces or
 // virials are wanted, once per layer in reverse order (EQP_HALO_REVERSE).
 // Every call of a model makes the same exchanges in the same order, also
-// with no atoms, so the callback may communicate collectively (MPI). For a
-// strictly local model (one layer) it never calls `exchange`. `user_data` is
+// with no atoms, so the callback may communicate collectively (MPI). A
+// message-passing model (eqp_model_halo_width > 0, even one with a single
+// interaction block) calls it once per interaction block each way; a model
+// with halo width 0 (Lennard-Jones) never calls `exchange`. `user_data` is
 // passed to `exchange` as it is. Energies, forces and virials are as in
 // eqp_compute; summed over ranks they are those of the whole system.
 eqp_status_t eqp_compute_with_halo(const struct eqp_model_t *model,
@@ -184,7 +196,8 @@ eqp_status_t eqp_compute_with_halo(const struct eqp_model_t *model,
 // - `n_atoms` atoms; `positions` holds 3·n_atoms doubles (Å, x y z per atom);
 //   `numbers` holds n_atoms atomic numbers (1..118);
 // - `cell`: 9 doubles, the lattice vectors as rows (Å), or NULL when no axis
-//   is periodic; `pbc`: 3 flags (NULL: no axis periodic);
+//   is periodic; `pbc`: 3 one-byte flags, any nonzero byte meaning periodic
+//   (NULL: no axis periodic);
 // - `cutoff` (Å) > 0; `workspace` may be NULL (single thread).
 //
 // Zero atoms is valid (an empty graph). Non-finite positions, a singular or
@@ -309,6 +322,16 @@ const char *eqp_last_error(void);
 
 // Creates a workspace running on `n_threads` threads (0: one per core).
 eqp_status_t eqp_workspace_new(int32_t n_threads, struct eqp_workspace_t **workspace);
+
+// Sets the most memory (bytes) one graph build or one evaluation with this
+// workspace may plan to use (default: 80 % of the machine's physical memory).
+// A structure whose estimate is larger is refused with
+// EQP_ERROR_OUT_OF_MEMORY before anything large is allocated: a cell given in
+// nm instead of Å, or a 0.01 Å cell, would otherwise ask for tens of GB.
+eqp_status_t eqp_workspace_set_memory_limit(struct eqp_workspace_t *workspace, size_t bytes);
+
+// The workspace's memory limit in bytes (see eqp_workspace_set_memory_limit).
+eqp_status_t eqp_workspace_memory_limit(const struct eqp_workspace_t *workspace, size_t *bytes);
 
 // Frees a workspace; NULL does nothing.
 void eqp_workspace_free(struct eqp_workspace_t *workspace);

@@ -28,6 +28,14 @@ pub enum Error {
     /// A host callback reported a failure.
     #[error("callback failed: {0}")]
     Callback(String),
+    /// The evaluation produced a non-finite energy, force or virial (the
+    /// message names the first bad atom); never returned as a success.
+    #[error("non-finite result: {0}")]
+    NonFinite(String),
+    /// The structure needs more memory than the workspace's limit allows, or
+    /// an allocation failed (the message gives the estimate and the limit).
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
     /// A bug: a panic caught at the C boundary, or a broken invariant.
     #[error("internal error: {0}")]
     Internal(String),

@@ -1,7 +1,6 @@
 //! The `equipot` command with the SevenNet models: `eval --json` against
 //! sevenn's own numbers (the parity fixtures), `--modal`, a few MD steps, and
-//! SevenNet bad input. Needs $EQUIPOT_SEVENN_MODELS (scripts/ci/10-sevenn-convert.sh);
-//! without it the tests fail and say so.
+//! SevenNet bad input. The converted models come from tests/sevenn_support.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -9,18 +8,10 @@ use std::path::{Path, PathBuf};
 mod cli_support;
 use cli_support::{equipot, scratch, stderr};
 
-fn models_dir() -> PathBuf {
-    match std::env::var_os("EQUIPOT_SEVENN_MODELS") {
-        Some(dir) => dir.into(),
-        None => panic!(
-            "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/10-sevenn-convert.sh (it converts the SevenNet \
-             checkpoints into target/sevenn/models) and set EQUIPOT_SEVENN_MODELS to that directory"
-        ),
-    }
-}
+mod sevenn_support;
 
 fn model(name: &str) -> String {
-    models_dir().join(format!("{name}.eqp.safetensors")).to_string_lossy().into_owned()
+    sevenn_support::model_path(name).to_string_lossy().into_owned()
 }
 
 

@@ -4,9 +4,8 @@
 //! permutation, periodic images behave, an isolated atom is alone, and NVE
 //! molecular dynamics conserves energy.
 //!
-//! The converted model files are not committed: scripts/ci/10-sevenn-convert.sh
-//! converts the checkpoints of the sevenn wheel into a directory named by
-//! $EQUIPOT_SEVENN_MODELS. Without it the tests fail and say so (no silent skip).
+//! The converted model files are not committed: tests/sevenn_support finds or
+//! makes them (scripts/prepare_sevenn_models.sh).
 
 use equipot::graph::Structure;
 use equipot::model::halo::ImageHalo;
@@ -18,19 +17,8 @@ mod halo_support;
 
 type Mat3 = [[f64; 3]; 3];
 
-fn models_dir() -> PathBuf {
-    match std::env::var_os("EQUIPOT_SEVENN_MODELS") {
-        Some(dir) => dir.into(),
-        None => panic!(
-            "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/10-sevenn-convert.sh (it converts the SevenNet \
-             checkpoints of the sevenn wheel into target/sevenn/models) and set EQUIPOT_SEVENN_MODELS to that directory"
-        ),
-    }
-}
-
-fn model_path(name: &str) -> PathBuf {
-    models_dir().join(format!("{name}.eqp.safetensors"))
-}
+mod sevenn_support;
+use sevenn_support::model_path;
 
 fn load(name: &str, modal: Option<&str>) -> Model {
     let path = model_path(name);

@@ -6,10 +6,12 @@ use crate::{Error, Result};
 pub const MAX_THREADS: usize = 4096;
 
 /// The execution context of one caller thread: the pool that graph builds and
-/// model evaluations run on. Models and graphs are immutable and may be shared
-/// between threads; a workspace is used by one caller thread at a time.
+/// model evaluations run on, and the memory a structure may ask for. Models
+/// and graphs are immutable and may be shared between threads; a workspace is
+/// used by one caller thread at a time.
 pub struct Workspace {
     pool: rayon::ThreadPool,
+    memory_limit: usize,
 }
 
 impl Workspace {
@@ -28,7 +30,34 @@ impl Workspace {
             .thread_name(|i| format!("equipot-{i}"))
             .build()
             .map_err(|e| Error::Internal(format!("cannot start {n} threads: {e}")))?;
-        Ok(Workspace { pool })
+        Ok(Workspace { pool, memory_limit: default_memory_limit() })
+    }
+
+    /// Most bytes one graph build or one evaluation may plan to use; a
+    /// structure whose estimate is larger is refused with
+    /// `Error::OutOfMemory` before anything large is allocated.
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit
+    }
+
+    /// Sets the memory limit (bytes; see `memory_limit`).
+    pub fn set_memory_limit(&mut self, bytes: usize) {
+        self.memory_limit = bytes;
+    }
+
+    /// Refuses a plan of `bytes` (an estimate, so a float: it may be huge)
+    /// when it exceeds the memory limit; `what` says what needs it.
+    pub fn check_memory(&self, what: &str, bytes: f64) -> Result<()> {
+        if bytes.is_nan() || bytes > self.memory_limit as f64 {
+            return Err(Error::OutOfMemory(format!(
+                "{what} would need about {:.3} GB, more than this workspace's memory limit of {:.3} GB \
+                 (a cell given in nm instead of Å, or atoms far too dense, do this; if the structure is \
+                 right, raise the limit: eqp_workspace_set_memory_limit, Workspace::set_memory_limit)",
+                bytes / 1e9,
+                self.memory_limit as f64 / 1e9
+            )));
+        }
+        Ok(())
     }
 
     /// Number of threads work is spread over.
@@ -43,11 +72,38 @@ impl Workspace {
     }
 }
 
+/// Runs `f` on the calling thread alone: rayon's parallel iterators inside it
+/// (e.g. while a model builds its tables) then neither start rayon's global
+/// pool, one thread per core in every MPI rank, nor use it.
+pub fn on_current_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).use_current_thread().build() {
+        Ok(pool) => pool.install(f),
+        // Already a worker of some pool: stay in it.
+        Err(_) => f(),
+    }
+}
+
+/// Default memory limit: 80 % of the machine's physical memory (16 GB when
+/// it cannot be read). Several processes on one node (MPI ranks) each get it.
+pub fn default_memory_limit() -> usize {
+    // SAFETY: sysconf only reads system configuration.
+    let (pages, page) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    if pages > 0 && page > 0 {
+        (pages as usize).saturating_mul(page as usize) / 5 * 4
+    } else {
+        16 << 30
+    }
+}
+
 /// A vector of `len` zeros, written by the current pool's threads: large
 /// buffers (n_atoms × features) then cost no serial memset or page faults.
-pub fn zeros<T: Copy + Send + Sync + Default>(len: usize) -> Vec<T> {
+/// Running out of memory is an error, not an abort.
+pub fn zeros<T: Copy + Send + Sync + Default>(len: usize) -> Result<Vec<T>> {
     use rayon::prelude::*;
-    let mut v = Vec::with_capacity(len);
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        Error::OutOfMemory(format!("cannot allocate {:.3} GB", len as f64 * std::mem::size_of::<T>() as f64 / 1e9))
+    })?;
     v.par_extend(rayon::iter::repeat_n(T::default(), len));
-    v
+    Ok(v)
 }

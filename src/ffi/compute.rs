@@ -88,8 +88,10 @@ pub type eqp_halo_exchange_t = Option<
 /// `exchange`, once per layer forward (EQP_HALO_FORWARD) and, when forces or
 /// virials are wanted, once per layer in reverse order (EQP_HALO_REVERSE).
 /// Every call of a model makes the same exchanges in the same order, also
-/// with no atoms, so the callback may communicate collectively (MPI). For a
-/// strictly local model (one layer) it never calls `exchange`. `user_data` is
+/// with no atoms, so the callback may communicate collectively (MPI). A
+/// message-passing model (eqp_model_halo_width > 0, even one with a single
+/// interaction block) calls it once per interaction block each way; a model
+/// with halo width 0 (Lennard-Jones) never calls `exchange`. `user_data` is
 /// passed to `exchange` as it is. Energies, forces and virials are as in
 /// eqp_compute; summed over ranks they are those of the whole system.
 #[no_mangle]

@@ -16,7 +16,8 @@ pub struct eqp_graph_t {
 /// - `n_atoms` atoms; `positions` holds 3·n_atoms doubles (Å, x y z per atom);
 ///   `numbers` holds n_atoms atomic numbers (1..118);
 /// - `cell`: 9 doubles, the lattice vectors as rows (Å), or NULL when no axis
-///   is periodic; `pbc`: 3 flags (NULL: no axis periodic);
+///   is periodic; `pbc`: 3 one-byte flags, any nonzero byte meaning periodic
+///   (NULL: no axis periodic);
 /// - `cutoff` (Å) > 0; `workspace` may be NULL (single thread).
 ///
 /// Zero atoms is valid (an empty graph). Non-finite positions, a singular or
@@ -38,7 +39,8 @@ pub unsafe extern "C" fn eqp_graph_build(
         slot(graph, "graph")?;
         let positions = input(positions.cast::<[f64; 3]>(), n_atoms, "positions")?;
         let numbers = input(numbers, n_atoms, "numbers")?;
-        let pbc = if pbc.is_null() { [false; 3] } else { *pbc.cast::<[bool; 3]>() };
+        // Read as bytes: a Rust bool holding anything but 0 or 1 is undefined behaviour.
+        let pbc = if pbc.is_null() { [false; 3] } else { (*pbc.cast::<[u8; 3]>()).map(|b| b != 0) };
         let cell = if cell.is_null() { None } else { Some(*cell.cast::<[[f64; 3]; 3]>()) };
         let structure = Structure { positions, numbers, cell, pbc };
         let inner = with_workspace(workspace, |ws| AtomGraph::build(&structure, cutoff, ws))?;

@@ -31,6 +31,14 @@ pub const EQP_ERROR_UNSUPPORTED: eqp_status_t = 7;
 pub const EQP_ERROR_INTERNAL: eqp_status_t = 8;
 /// A callback of the host (e.g. a halo exchange) returned a failure.
 pub const EQP_ERROR_CALLBACK: eqp_status_t = 9;
+/// The evaluation gave a non-finite energy, force or virial (the message names
+/// the first bad atom): the structure or the model is broken, the numbers are
+/// never returned as a success.
+pub const EQP_ERROR_NON_FINITE: eqp_status_t = 10;
+/// The structure needs more memory than the workspace's limit
+/// (eqp_workspace_set_memory_limit), or an allocation failed; the message
+/// gives the estimate and the limit. Nothing was allocated past the limit.
+pub const EQP_ERROR_OUT_OF_MEMORY: eqp_status_t = 11;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -61,6 +69,8 @@ fn status_of(error: &Error) -> eqp_status_t {
         Error::Unsupported(_) => EQP_ERROR_UNSUPPORTED,
         Error::Internal(_) => EQP_ERROR_INTERNAL,
         Error::Callback(_) => EQP_ERROR_CALLBACK,
+        Error::NonFinite(_) => EQP_ERROR_NON_FINITE,
+        Error::OutOfMemory(_) => EQP_ERROR_OUT_OF_MEMORY,
     }
 }
 

@@ -21,6 +21,30 @@ pub unsafe extern "C" fn eqp_workspace_new(n_threads: i32, workspace: *mut *mut 
     })
 }
 
+/// Sets the most memory (bytes) one graph build or one evaluation with this
+/// workspace may plan to use (default: 80 % of the machine's physical memory).
+/// A structure whose estimate is larger is refused with
+/// EQP_ERROR_OUT_OF_MEMORY before anything large is allocated: a cell given in
+/// nm instead of Å, or a 0.01 Å cell, would otherwise ask for tens of GB.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_workspace_set_memory_limit(workspace: *mut eqp_workspace_t, bytes: usize) -> eqp_status_t {
+    guard("eqp_workspace_set_memory_limit", || {
+        let ws = workspace.as_mut().ok_or_else(|| crate::Error::NullPointer("`workspace` is NULL".into()))?;
+        ws.inner.set_memory_limit(bytes);
+        Ok(())
+    })
+}
+
+/// The workspace's memory limit in bytes (see eqp_workspace_set_memory_limit).
+#[no_mangle]
+pub unsafe extern "C" fn eqp_workspace_memory_limit(workspace: *const eqp_workspace_t, bytes: *mut usize) -> eqp_status_t {
+    guard("eqp_workspace_memory_limit", || {
+        let ws = handle(workspace, "workspace")?;
+        *output(bytes, 1, "bytes")?.first_mut().unwrap() = ws.inner.memory_limit();
+        Ok(())
+    })
+}
+
 /// Frees a workspace; NULL does nothing.
 #[no_mangle]
 pub unsafe extern "C" fn eqp_workspace_free(workspace: *mut eqp_workspace_t) {

@@ -150,9 +150,14 @@ const MAX_CELLS_AWAY: f64 = (1 << 29) as f64;
 /// center, then neighbor, then shift (cell lists, `cell_list.rs`); an error
 /// for two atoms at the same position. `numbers` and `n_local` are left for
 /// the caller to fill.
-pub(super) fn neighbors(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result<AtomGraph> {
+pub(super) fn neighbors(
+    positions: &[[f64; 3]],
+    cell: &Cell,
+    cutoff: f64,
+    max_edges: usize,
+) -> Result<std::result::Result<AtomGraph, (usize, usize)>> {
     cell.check_reach(cutoff)?;
-    super::cell_list::search(positions, cell, cutoff)
+    super::cell_list::search(positions, cell, cutoff, max_edges)
 }
 
 pub(crate) fn det(m: &[[f64; 3]; 3]) -> f64 {

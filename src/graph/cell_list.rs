@@ -10,6 +10,7 @@
 //! the output does not depend on the number of threads.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use rayon::prelude::*;
 
@@ -34,17 +35,44 @@ const MAX_BINS_PER_ATOM: usize = 2;
 /// outside its bin, and a pair at exactly the cutoff must still be checked.
 const SLACK: f64 = 1e-9;
 
-pub(super) fn search(positions: &[[f64; 3]], cell: &Cell, cutoff: f64) -> Result<AtomGraph> {
+/// The graph, or `Err(found)` when more than `max_edges` edges turned up
+/// after the search of `found.1` centers had found `found.0` (the search
+/// stops there, so memory stays bounded whatever the structure).
+pub(super) fn search(
+    positions: &[[f64; 3]],
+    cell: &Cell,
+    cutoff: f64,
+    max_edges: usize,
+) -> Result<std::result::Result<AtomGraph, (usize, usize)>> {
     let n = positions.len();
     let wrapped: Vec<([f64; 3], [i32; 3])> =
         positions.par_iter().map(|r| cell.wrap(r)).collect::<Result<_>>()?;
     let grid = Grid::new(&wrapped, cell, cutoff);
+    let budget = Budget { max_edges, found: AtomicUsize::new(0), centers: AtomicUsize::new(0) };
     let rows: Vec<Rows> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
-        .map(|c| grid.rows(c * CHUNK..n.min((c + 1) * CHUNK), &wrapped, cell, cutoff))
+        .map(|c| grid.rows(c * CHUNK..n.min((c + 1) * CHUNK), &wrapped, cell, cutoff, &budget))
         .collect();
     drop(grid);
-    assemble(positions, &wrapped, cell, cutoff, rows)
+    let found = budget.found.load(Relaxed);
+    if found > max_edges {
+        return Ok(Err((found, budget.centers.load(Relaxed).max(1))));
+    }
+    assemble(positions, &wrapped, cell, cutoff, rows).map(Ok)
+}
+
+/// The edges all threads have found so far, against the most allowed.
+struct Budget {
+    max_edges: usize,
+    found: AtomicUsize,
+    /// Centers whose rows are complete.
+    centers: AtomicUsize,
+}
+
+impl Budget {
+    fn exceeded(&self, pending: usize) -> bool {
+        self.found.load(Relaxed) + pending > self.max_edges
+    }
 }
 
 /// Wrapped atoms sorted into bins along the cell axes.
@@ -142,12 +170,24 @@ impl Grid {
     }
 
     /// The sorted rows of neighbors of the centers in `centers`.
-    fn rows(&self, centers: Range<usize>, wrapped: &[([f64; 3], [i32; 3])], cell: &Cell, cutoff: f64) -> Rows {
+    /// The sorted rows of neighbors of the centers in `centers`; cut short
+    /// (rows incomplete) once `budget` is exceeded.
+    fn rows(
+        &self,
+        centers: Range<usize>,
+        wrapped: &[([f64; 3], [i32; 3])],
+        cell: &Cell,
+        cutoff: f64,
+        budget: &Budget,
+    ) -> Rows {
         let cut2 = cutoff * cutoff;
         let mut rows = Rows { counts: Vec::with_capacity(centers.len()), edges: Vec::new() };
         let mut runs: [Vec<(usize, usize, i32)>; 3] = Default::default();
         for i in centers {
             let start = rows.edges.len();
+            if budget.exceeded(start) {
+                break;
+            }
             let wi = wrapped[i].0;
             for (k, runs) in runs.iter_mut().enumerate() {
                 self.runs(self.coords[i][k], k, cell.pbc[k], runs);
@@ -156,6 +196,12 @@ impl Grid {
             for &(x0, x1, a) in &runs[0] {
                 let ta = m[0].map(|x| a as f64 * x);
                 for nx in x0..=x1 {
+                    // A cell far smaller than the cutoff has millions of
+                    // images in reach: stop as soon as the budget is spent.
+                    if budget.exceeded(rows.edges.len()) {
+                        budget.found.fetch_add(rows.edges.len(), Relaxed);
+                        return rows;
+                    }
                     for &(y0, y1, b) in &runs[1] {
                         let tab: [f64; 3] = std::array::from_fn(|k| ta[k] + b as f64 * m[1][k]);
                         for ny in y0..=y1 {
@@ -181,7 +227,9 @@ impl Grid {
             }
             sort_row(&mut rows.edges[start..]);
             rows.counts.push(rows.edges.len() - start);
+            budget.centers.fetch_add(1, Relaxed);
         }
+        budget.found.fetch_add(rows.edges.len(), Relaxed);
         rows
     }
 }
@@ -240,10 +288,10 @@ fn assemble(
         offsets.push(offsets.last().unwrap() + count);
     }
     let n_edges = *offsets.last().unwrap();
-    let mut centers = output(n_edges, 0u32);
-    let mut neighbors = output(n_edges, 0u32);
-    let mut shifts = output(n_edges, [0i32; 3]);
-    let mut vectors = output(n_edges, [0.0f64; 3]);
+    let mut centers = output::<u32>(n_edges)?;
+    let mut neighbors = output::<u32>(n_edges)?;
+    let mut shifts = output::<[i32; 3]>(n_edges)?;
+    let mut vectors = output::<[f64; 3]>(n_edges)?;
     let lengths: Vec<usize> = rows.iter().map(|r| r.edges.len()).collect();
     let parts: Vec<_> = split(&mut centers, &lengths)
         .into_iter()
@@ -314,11 +362,31 @@ fn sort_row(row: &mut [Edge]) {
     }
 }
 
+/// Plain data whose all-zero bytes are its zero.
+trait Zeroed: Copy {}
+impl Zeroed for u32 {}
+impl Zeroed for [i32; 3] {}
+impl Zeroed for [f64; 3] {}
+
 /// A zeroed output array. Zeroed allocations are free until written, and
 /// each element is written once; large ones ask Linux for huge pages, since
 /// faulting hundreds of MB in 4 KiB pages costs as much as the search itself.
-fn output<T: Clone>(n: usize, zero: T) -> Vec<T> {
-    let v = vec![zero; n];
+/// Running out of memory is an error, not an abort.
+fn output<T: Zeroed>(n: usize) -> Result<Vec<T>> {
+    let failed = || crate::Error::OutOfMemory(format!("cannot allocate the graph's {n} edges"));
+    let layout = std::alloc::Layout::array::<T>(n).map_err(|_| failed())?;
+    if layout.size() == 0 {
+        return Ok(vec![]);
+    }
+    // SAFETY: a non-zero-sized layout; all-zero bytes are a valid T (Zeroed),
+    // and the Vec takes ownership of the allocation with that layout.
+    let v = unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<T>();
+        if ptr.is_null() {
+            return Err(failed());
+        }
+        Vec::from_raw_parts(ptr, n, n)
+    };
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
@@ -330,7 +398,7 @@ fn output<T: Clone>(n: usize, zero: T) -> Vec<T> {
             unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
         }
     }
-    v
+    Ok(v)
 }
 
 /// Splits `slice` into consecutive pieces of the given lengths.

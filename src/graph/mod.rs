@@ -28,6 +28,10 @@ pub const MAX_ATOMIC_NUMBER: i32 = 118;
 /// Two atoms closer than this (Å) are rejected as coinciding.
 pub const MIN_DISTANCE: f64 = 1e-6;
 
+/// Bytes a graph holds per edge (center, neighbor, shift, vector), plus the
+/// search's own 8: what the memory limit is weighed against.
+pub const BYTES_PER_EDGE: usize = 4 + 4 + 12 + 24 + 8;
+
 /// A structure as a host code describes it.
 #[derive(Clone, Copy, Debug)]
 pub struct Structure<'a> {
@@ -93,7 +97,27 @@ impl AtomGraph {
         check_atoms(structure.positions, structure.numbers)?;
         check_cutoff(cutoff)?;
         let cell = Cell::new(structure.cell, structure.pbc)?;
-        let mut graph = ws.run(|| cell::neighbors(structure.positions, &cell, cutoff))?;
+        let n = structure.positions.len() as f64;
+        let what = |edges: f64| format!("the graph of {n} atoms within {cutoff} Å ({edges:.3e} edges)");
+        if cell.pbc == [true; 3] {
+            // Expected edges at uniform density, before anything is allocated.
+            let volume = cell::det(&cell.matrix).abs();
+            let edges = n * n * 4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3) / volume;
+            ws.check_memory(&what(edges), edges * BYTES_PER_EDGE as f64)?;
+        }
+        // Any structure: the search stops once the edges pass the limit.
+        let max_edges = ws.memory_limit() / BYTES_PER_EDGE;
+        let mut graph = match ws.run(|| cell::neighbors(structure.positions, &cell, cutoff, max_edges))? {
+            Ok(graph) => graph,
+            Err((found, centers)) => {
+                let edges = found as f64 * n / centers as f64;
+                ws.check_memory(&what(edges), edges * BYTES_PER_EDGE as f64)?;
+                return Err(crate::Error::OutOfMemory(format!(
+                    "{} needs more than {max_edges} edges, the most this workspace's memory limit allows",
+                    what(edges)
+                )));
+            }
+        };
         graph.numbers = structure.numbers.to_vec();
         graph.n_local = structure.positions.len();
         Ok(graph)
@@ -112,6 +136,43 @@ impl AtomGraph {
     /// Number of edges.
     pub fn n_edges(&self) -> usize {
         self.centers.len()
+    }
+
+    /// The graph without its edges of length ≥ `cutoff` (None: it has none;
+    /// parallel on the current pool).
+    /// A host's neighbor list with a skin, or a graph built for a longer
+    /// cutoff, then gives exactly the model's numbers: the XPLOR envelope
+    /// grows past the cutoff and the polynomial one turns negative there.
+    pub fn within(&self, cutoff: f64) -> Option<AtomGraph> {
+        use rayon::prelude::*;
+        let cut2 = cutoff * cutoff;
+        let inside = |e: usize| norm2(&self.vectors[e]) < cut2;
+        if (0..self.n_edges()).into_par_iter().all(inside) {
+            return None;
+        }
+        let kept: Vec<usize> = (0..self.n_edges()).filter(|&e| inside(e)).collect();
+        let mut offsets = Vec::with_capacity(self.offsets.len());
+        offsets.push(0);
+        let mut e = 0;
+        for i in 0..self.n_atoms() {
+            while e < kept.len() && (self.centers[kept[e]] as usize) == i {
+                e += 1;
+            }
+            offsets.push(e);
+        }
+        Some(AtomGraph {
+            positions: self.positions.clone(),
+            numbers: self.numbers.clone(),
+            n_local: self.n_local,
+            cell: self.cell,
+            pbc: self.pbc,
+            cutoff: cutoff.min(self.cutoff),
+            centers: kept.iter().map(|&e| self.centers[e]).collect(),
+            neighbors: kept.iter().map(|&e| self.neighbors[e]).collect(),
+            shifts: kept.iter().map(|&e| self.shifts[e]).collect(),
+            vectors: kept.iter().map(|&e| self.vectors[e]).collect(),
+            offsets,
+        })
     }
 
     /// Volume of the cell when periodic in all three axes.

@@ -31,8 +31,13 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model> {
 
 /// Loads a model, choosing the fidelity head (`modal`, e.g. "PBE") of a
 /// multi-fidelity model; `None` takes the file's default.
+/// Loading runs on the calling thread only.
 pub fn load_modal(path: impl AsRef<Path>, modal: Option<&str>) -> Result<Model> {
     let path = path.as_ref();
+    crate::backend::cpu::on_current_thread(|| load_on_this_thread(path, modal))
+}
+
+fn load_on_this_thread(path: &Path, modal: Option<&str>) -> Result<Model> {
     let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
     let (meta, tensors) = if bytes.first() == Some(&b'{') {
         let root: Value = serde_json::from_slice(&bytes)

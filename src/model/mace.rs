@@ -151,22 +151,36 @@ impl<T: Real> Network<T> {
         }
         let attrs = Irreps::parse(&format!("{n_species}x0e"))?;
 
-        // Edge embedding: Bessel basis with mace's √(2/r_max), polynomial cutoff.
+        // Edge embedding: Bessel basis (mace's prefactor √(2/r_max)) and polynomial cutoff, with the
+        // values the model stores (format 1.2: "stored" tensors, rounded as the model's dtype
+        // rounded them; format 1.1 files of float64 models: computed from r_max).
         let basis_spec = d.hyper("radial_basis")?;
-        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel")
-            || basis_spec.get("prefactor").and_then(Value::as_str) != Some("sqrt(2/r_max)")
-        {
+        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel") {
             return Err(format_error(format!("radial basis {basis_spec} is not supported")));
         }
         let n_basis = basis_spec.get("num_basis").and_then(Value::as_u64).unwrap_or(0) as usize;
         let freqs = d.tensor("radial_embedding.bessel_fn.bessel_weights", n_basis)?;
-        let basis = BesselBasis::with_prefactor((2.0 / cutoff).sqrt(), &freqs)?;
+        let prefactor = match basis_spec.get("prefactor").and_then(Value::as_str) {
+            Some("stored") => d.tensor("radial_embedding.bessel_fn.prefactor", 1)?[0],
+            Some("sqrt(2/r_max)") => (2.0 / cutoff).sqrt(),
+            _ => return Err(format_error(format!("radial basis {basis_spec} is not supported"))),
+        };
+        let basis = BesselBasis::with_prefactor(prefactor, &freqs)?;
         let cut = d.hyper("cutoff_function")?;
         if cut.get("name").and_then(Value::as_str) != Some("polynomial") {
             return Err(format_error(format!("cutoff function {cut} is not supported")));
         }
         let p = cut.get("p").and_then(Value::as_u64).ok_or_else(|| format_error("polynomial cutoff needs p".into()))?;
-        let cutoff_fn = PolynomialCutoff::new(cutoff, p as u32)?;
+        let envelope_r_max = match cut.get("r_max").map(Value::as_str) {
+            Some(Some("stored")) => d.tensor("radial_embedding.cutoff_fn.r_max", 1)?[0],
+            None => cutoff,
+            _ => return Err(format_error(format!("cutoff function {cut} is not supported"))),
+        };
+        // mace zeroes the envelope from its r_max on; equipot's graph ends at the cutoff instead
+        if (envelope_r_max - cutoff).abs() > 1e-12 * cutoff {
+            return Err(format_error(format!("the cutoff function's r_max {envelope_r_max} differs from the cutoff {cutoff}")));
+        }
+        let cutoff_fn = PolynomialCutoff::new(envelope_r_max, p as u32)?;
         let irreps_sh = Irreps::parse(d.hyper("irreps_spherical_harmonics")?.as_str().unwrap_or(""))?;
         let sh = SphericalHarmonics::new(irreps_sh.lmax(), true, Normalization::Component)?;
         if irreps_sh.dim() != sh.dim() || irreps_sh.iter().any(|m| m.ir.p != if m.ir.l % 2 == 0 { 1 } else { -1 }) {
@@ -313,10 +327,10 @@ impl<T: Real> Edges<T> {
     fn new(net: &Network<T>, graph: &AtomGraph) -> Result<Self> {
         let u: Vec<[T; 3]> = graph.vectors.par_iter().map(|v| [T::of(-v[0]), T::of(-v[1]), T::of(-v[2])]).collect();
         let r: Vec<T> = u.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
-        let mut sh = vec![T::zero(); u.len() * net.sh.dim()];
+        let mut sh = zeros(u.len() * net.sh.dim())?;
         net.sh.compute(&u, &mut sh)?;
         let nb = net.basis.len();
-        let mut basis = vec![T::zero(); r.len() * nb];
+        let mut basis = zeros(r.len() * nb)?;
         net.basis.forward(&r, &mut basis)?;
         let mut embedding = basis.clone();
         embedding.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
@@ -349,6 +363,20 @@ fn add<T: Real>(a: &mut [T], b: &[T]) {
 }
 
 impl<T: Real> Network<T> {
+    /// Roughly the peak bytes of `run`: per edge the geometry, spherical
+    /// harmonics and their gradients, the embedding, and every block's
+    /// radial weights and MLP tape (kept for the backward); per atom every
+    /// block's tape and a few feature-sized temporaries.
+    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+        let t = std::mem::size_of::<T>() as f64;
+        let sh = self.sh.dim() as f64;
+        let radial: f64 = self.blocks.iter().map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64).sum();
+        let per_edge = t * (12.0 + 3.0 * sh + 4.0 * self.basis.len() as f64 + radial) + 64.0;
+        let widest = self.blocks.iter().map(|b| b.conv.irreps_out().dim().max(b.contraction.irreps_out().dim())).max().unwrap_or(0) as f64;
+        let per_atom = t * self.blocks.len() as f64 * 8.0 * widest + 200.0;
+        edges as f64 * per_edge + atoms as f64 * per_atom
+    }
+
     /// Energies (E0 included) of the atoms whose features it computes and,
     /// when asked, ∂E/∂v per edge. Without a halo it computes every atom's
     /// features; with one, those of the local atoms, and the ghosts'
@@ -372,62 +400,62 @@ impl<T: Real> Network<T> {
         let index = EdgeIndex::from_graph(graph)?;
         let edges = Edges::new(self, graph)?;
         let n_e = edges.r.len();
-        let mut onehot = vec![T::zero(); m * self.n_species];
+        let mut onehot = zeros(m * self.n_species)?;
         for (i, &t) in types.iter().enumerate() {
             onehot[i * self.n_species + t] = T::one();
         }
-        let mut h = zeros(m * self.embedding.spec().irreps_out.dim());
+        let mut h = zeros(m * self.embedding.spec().irreps_out.dim())?;
         self.embedding.forward(m, &onehot, &mut h)?;
 
-        let mut node_energy = vec![T::zero(); m];
+        let mut node_energy = zeros(m)?;
         let mut tapes = Vec::with_capacity(self.blocks.len());
         for b in &self.blocks {
             let d_up = b.linear_up.spec().irreps_out.dim();
-            let mut h_up = zeros(n * d_up);
+            let mut h_up = zeros(n * d_up)?;
             b.linear_up.forward(m, &h, &mut h_up[..m * d_up])?;
             if let Some(halo) = halo.as_deref_mut() {
                 exchange(halo, HaloDirection::Forward, &mut h_up, d_up)?;
             }
             let n_w = b.conv.weight_numel();
-            let mut w = zeros(n_e * n_w);
-            let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 });
+            let mut w = zeros(n_e * n_w)?;
+            let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 })?;
             b.radial.forward(n_e, &edges.embedding, &mut w, want_grad.then_some(radial_tape.as_mut_slice()))?;
-            let mut message = zeros(n * b.conv.irreps_out().dim());
+            let mut message = zeros(n * b.conv.irreps_out().dim())?;
             b.conv.conv_forward(&index, &h_up, &edges.sh, &w, b.inv_avg_num_neighbors, &mut message)?;
             message.truncate(m * b.conv.irreps_out().dim());
             let d_target = b.linear.spec().irreps_out.dim();
-            let mut out = zeros(m * d_target);
+            let mut out = zeros(m * d_target)?;
             b.linear.forward(m, &message, &mut out)?;
             let mut sc = Vec::new();
             let mut pre_skip = Vec::new();
             match b.kind {
                 Kind::Plain => {
-                    let mut skipped = zeros(m * d_target);
+                    let mut skipped = zeros(m * d_target)?;
                     b.skip.forward(&out, &onehot, &mut skipped)?;
                     pre_skip = std::mem::replace(&mut out, skipped);
                 }
                 Kind::Residual => {
-                    sc = zeros(m * b.skip.irreps_out().dim());
+                    sc = zeros(m * b.skip.irreps_out().dim())?;
                     b.skip.forward(&h, &onehot, &mut sc)?;
                 }
             }
-            let mut x = zeros(m * d_target);
+            let mut x = zeros(m * d_target)?;
             reshape_irreps(&b.linear.spec().irreps_out, m, &out, &mut x, false);
             let d_out = b.contraction.irreps_out().dim();
-            let mut basis_out = zeros(m * d_out);
+            let mut basis_out = zeros(m * d_out)?;
             b.contraction.forward(types, &x, &mut basis_out)?;
-            let mut h_next = zeros(m * d_out);
+            let mut h_next = zeros(m * d_out)?;
             b.product_linear.forward(m, &basis_out, &mut h_next)?;
             if b.product_residual {
                 add(&mut h_next, &sc);
             }
-            let mut e = vec![T::zero(); m];
+            let mut e = zeros(m)?;
             let mut readout_pre = Vec::new();
             match &b.readout {
                 Readout::Linear(lin) => lin.forward(m, &h_next, &mut e)?,
                 Readout::NonLinear { hidden, act, energy } => {
                     let dh = hidden.spec().irreps_out.dim();
-                    readout_pre = zeros(m * dh);
+                    readout_pre = zeros(m * dh)?;
                     hidden.forward(m, &h_next, &mut readout_pre)?;
                     let y: Vec<T> = readout_pre.par_iter().map(|&z| act.value(z)).collect();
                     energy.forward(m, &y, &mut e)?;
@@ -450,17 +478,17 @@ impl<T: Real> Network<T> {
 
         // Backward: E = Σ_local scale·e_i + ..., so ∂E/∂e_i = scale (local atoms).
         let grad_e: Vec<T> = (0..m).map(|i| if i < graph.n_local { self.scale } else { T::zero() }).collect();
-        let mut grad_sh = vec![T::zero(); edges.sh.len()];
-        let mut grad_embedding = vec![T::zero(); edges.embedding.len()];
+        let mut grad_sh = zeros(edges.sh.len())?;
+        let mut grad_embedding = zeros(edges.embedding.len())?;
         // ∂E/∂h_{t+1} flowing back from later blocks.
-        let mut grad_h = zeros(self.blocks.last().map_or(0, |b| m * b.contraction.irreps_out().dim()));
+        let mut grad_h = zeros(self.blocks.last().map_or(0, |b| m * b.contraction.irreps_out().dim()))?;
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
             // Readout.
-            let mut g = zeros(tape.h_next.len());
+            let mut g = zeros(tape.h_next.len())?;
             match &b.readout {
                 Readout::Linear(lin) => lin.backward(m, &grad_e, &mut g)?,
                 Readout::NonLinear { hidden, act, energy } => {
-                    let mut grad_y = zeros(tape.readout_pre.len());
+                    let mut grad_y = zeros(tape.readout_pre.len())?;
                     energy.backward(m, &grad_e, &mut grad_y)?;
                     grad_y.par_iter_mut().zip(&tape.readout_pre).for_each(|(g, &z)| *g *= act.derivative(z));
                     hidden.backward(m, &grad_y, &mut g)?;
@@ -468,17 +496,17 @@ impl<T: Real> Network<T> {
             }
             add(&mut grad_h, &g);
             // Product.
-            let mut grad_basis = zeros(grad_h.len());
+            let mut grad_basis = zeros(grad_h.len())?;
             b.product_linear.backward(m, &grad_h, &mut grad_basis)?;
-            let mut grad_x = zeros(tape.x.len());
+            let mut grad_x = zeros(tape.x.len())?;
             b.contraction.backward(types, &tape.x, &grad_basis, &mut grad_x)?;
             let target = b.linear.spec().irreps_out.clone();
-            let mut grad_out = zeros(tape.x.len());
+            let mut grad_out = zeros(tape.x.len())?;
             reshape_irreps(&target, m, &grad_x, &mut grad_out, true);
-            let mut grad_h_in = zeros(tape.h.len());
+            let mut grad_h_in = zeros(tape.h.len())?;
             match b.kind {
                 Kind::Plain => {
-                    let mut g = zeros(grad_out.len());
+                    let mut g = zeros(grad_out.len())?;
                     b.skip.backward(&tape.pre_skip, &onehot, &grad_out, &mut g, None)?;
                     grad_out = g;
                 }
@@ -490,9 +518,9 @@ impl<T: Real> Network<T> {
             }
             // Interaction.
             let d_message = b.conv.irreps_out().dim();
-            let mut grad_message = zeros(n * d_message);
+            let mut grad_message = zeros(n * d_message)?;
             b.linear.backward(m, &grad_out, &mut grad_message[..m * d_message])?;
-            let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len()), zeros(edges.sh.len()), zeros(tape.w.len()));
+            let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len())?, zeros(edges.sh.len())?, zeros(tape.w.len())?);
             b.conv.conv_backward(
                 &index,
                 &tape.h_up,
@@ -505,14 +533,14 @@ impl<T: Real> Network<T> {
                 &mut grad_w,
             )?;
             add(&mut grad_sh, &grad_sh_b);
-            let mut grad_emb_b = zeros(grad_embedding.len());
+            let mut grad_emb_b = zeros(grad_embedding.len())?;
             b.radial.backward(n_e, &tape.radial_tape, &grad_w, &mut grad_emb_b)?;
             add(&mut grad_embedding, &grad_emb_b);
             let d_up = b.linear_up.spec().irreps_out.dim();
             if let Some(halo) = halo.as_deref_mut() {
                 exchange(halo, HaloDirection::Reverse, &mut grad_h_up, d_up)?;
             }
-            let mut g_up = zeros(tape.h.len());
+            let mut g_up = zeros(tape.h.len())?;
             b.linear_up.backward(m, &grad_h_up[..m * d_up], &mut g_up)?;
             add(&mut grad_h_in, &g_up);
             grad_h = grad_h_in;
@@ -520,7 +548,7 @@ impl<T: Real> Network<T> {
 
         // Edge embedding B(r)·f(r) and spherical harmonics back to u, then v = −u.
         let nb = self.basis.len();
-        let mut grad_r = vec![T::zero(); n_e];
+        let mut grad_r = zeros(n_e)?;
         let mut grad_basis = grad_embedding.clone();
         grad_basis
             .par_chunks_mut(nb)
@@ -534,10 +562,10 @@ impl<T: Real> Network<T> {
                 let f = self.cutoff_fn.value(r);
                 gb.iter_mut().for_each(|g| *g *= f);
             });
-        let mut grad_r_basis = vec![T::zero(); n_e];
+        let mut grad_r_basis = zeros(n_e)?;
         self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
         add(&mut grad_r, &grad_r_basis);
-        let mut grad_u = vec![[T::zero(); 3]; n_e];
+        let mut grad_u = zeros::<[T; 3]>(n_e)?;
         self.sh.backward(&edges.u, &grad_sh, &mut grad_u)?;
         let grads = grad_u
             .par_iter()
@@ -572,6 +600,15 @@ impl Potential for Mace {
     }
     fn halo_width(&self) -> usize {
         self.f64.blocks.iter().map(|b| b.linear_up.spec().irreps_out.dim()).max().unwrap_or(0)
+    }
+    fn min_distance(&self) -> f64 {
+        super::LEARNED_MIN_DISTANCE
+    }
+    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
+        match request.precision {
+            Precision::F64 => self.f64.memory_estimate(atoms, edges),
+            Precision::F32 => self.f32.memory_estimate(atoms, edges),
+        }
     }
     fn compute_with_halo(
         &self,

@@ -21,6 +21,12 @@ pub use lennard_jones::LennardJones;
 use crate::backend::Workspace;
 use crate::graph::AtomGraph;
 use crate::{Error, Result};
+use rayon::prelude::*;
+
+/// Shortest edge (Å) a learned model without a short-range repulsion accepts:
+/// the shortest bond there is (H₂) is 0.74 Å, and 2-atom cells given in nm
+/// instead of Å put atoms 0.2–0.5 Å apart.
+pub const LEARNED_MIN_DISTANCE: f64 = 0.5;
 
 /// Floating-point precision of a model evaluation. Results are always
 /// returned in f64; energies are always accumulated in f64.
@@ -89,6 +95,21 @@ pub trait Potential: Send + Sync {
     }
     /// Atomic numbers the model knows, in its own order.
     fn species(&self) -> &[i32];
+    /// Shortest edge the model is defined for, Å (0: any). Learned models
+    /// never saw closer pairs in training, and evaluating them there gives
+    /// meaningless, huge numbers (float32 and float64 then differ by orders
+    /// of magnitude): such a structure is refused instead.
+    fn min_distance(&self) -> f64 {
+        0.0
+    }
+    /// Roughly how many bytes one evaluation on `atoms` atoms and `edges`
+    /// edges allocates at its peak (checked against the workspace's memory
+    /// limit before it starts).
+    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
+        let _ = request;
+        // Outputs and per-edge gradients.
+        atoms as f64 * 100.0 + edges as f64 * 48.0
+    }
     /// Evaluates the model on a graph built with at least `cutoff()`.
     fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs>;
     /// Width of the widest node feature a halo exchange carries (0: the
@@ -135,14 +156,16 @@ impl Model {
         self.inner.as_ref()
     }
 
-    /// Evaluates the model, after checking that the graph fits it.
+    /// Evaluates the model, after checking that the graph fits it. Edges of
+    /// length ≥ the model's cutoff are left out (a graph built with any
+    /// longer cutoff gives the same numbers), and a non-finite result is an
+    /// error, never a success.
     pub fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
-        self.check(graph)?;
-        self.inner.compute(graph, request, ws)
+        self.evaluate(graph, request, ws, |graph| self.inner.compute(graph, request, ws))
     }
 
     /// Evaluates the model with a halo exchange (see `Potential::compute_with_halo`),
-    /// after checking that the graph fits it.
+    /// with the checks of `compute`.
     pub fn compute_with_halo(
         &self,
         graph: &AtomGraph,
@@ -150,8 +173,43 @@ impl Model {
         ws: &Workspace,
         halo: &mut dyn HaloExchange,
     ) -> Result<Outputs> {
+        self.evaluate(graph, request, ws, |graph| self.inner.compute_with_halo(graph, request, ws, halo))
+    }
+
+    fn evaluate(
+        &self,
+        graph: &AtomGraph,
+        request: &Request,
+        ws: &Workspace,
+        run: impl FnOnce(&AtomGraph) -> Result<Outputs>,
+    ) -> Result<Outputs> {
         self.check(graph)?;
-        self.inner.compute_with_halo(graph, request, ws, halo)
+        let trimmed = ws.run(|| graph.within(self.inner.cutoff()));
+        let graph = trimmed.as_ref().unwrap_or(graph);
+        ws.run(|| self.check_distances(graph))?;
+        let bytes = self.inner.memory_estimate(graph.n_atoms(), graph.n_edges(), request);
+        ws.check_memory(
+            &format!("evaluating {} atoms and {} edges with this {} model", graph.n_atoms(), graph.n_edges(), self.architecture()),
+            bytes,
+        )?;
+        let out = run(graph)?;
+        check_finite(graph, &out)?;
+        Ok(out)
+    }
+
+    fn check_distances(&self, graph: &AtomGraph) -> Result<()> {
+        let shortest = self.inner.min_distance();
+        let r2 = |e: &usize| crate::graph::norm2(&graph.vectors[*e]);
+        let closest = (0..graph.n_edges()).into_par_iter().min_by(|a, b| r2(a).total_cmp(&r2(b)));
+        if let Some(e) = closest.filter(|e| r2(e) < shortest * shortest) {
+            let r = r2(&e).sqrt();
+            return Err(Error::InvalidArgument(format!(
+                "atoms {} and {} (image {:?}) are {r:.3} Å apart, the closest pair; this {} model is not defined closer than \
+                 {shortest} Å (is the cell in Å, not nm? did the dynamics blow up?)",
+                graph.centers[e], graph.neighbors[e], graph.shifts.get(e).copied().unwrap_or_default(), self.architecture()
+            )));
+        }
+        Ok(())
     }
 
     fn check(&self, graph: &AtomGraph) -> Result<()> {
@@ -179,6 +237,34 @@ impl std::ops::Deref for Model {
     fn deref(&self) -> &Self::Target {
         self.inner.as_ref()
     }
+}
+
+/// A non-finite energy, force or virial is an error naming the first bad atom.
+fn check_finite(graph: &AtomGraph, out: &Outputs) -> Result<()> {
+    let atom = |i: usize| format!("atom {i} (Z = {})", graph.numbers[i]);
+    let bad_force = out.forces.iter().position(|f| !f.iter().all(|x| x.is_finite()));
+    let bad_energy = out.atom_energies.iter().position(|e| !e.is_finite());
+    let bad_atom_virial = out.atom_virials.iter().position(|w| !w.iter().flatten().all(|x| x.is_finite()));
+    let first = [bad_force, bad_energy, bad_atom_virial].into_iter().flatten().min();
+    let mut problems = Vec::new();
+    if !out.energy.is_finite() {
+        problems.push(format!("the energy is {}", out.energy));
+    }
+    if !out.virial.iter().flatten().all(|x| x.is_finite()) {
+        problems.push(format!("the virial is {:?}", out.virial));
+    }
+    if let Some(i) = first {
+        let force = out.forces.get(i).map_or(String::new(), |f| format!(", force {f:?}"));
+        let energy = out.atom_energies.get(i).map_or(String::new(), |e| format!(", energy {e}"));
+        problems.push(format!("{} is the first bad atom{force}{energy}", atom(i)));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NonFinite(format!(
+        "{} (atoms too close together, a broken structure, or a model file with bad weights)",
+        problems.join("; ")
+    )))
 }
 
 /// The outputs of a message-passing model from the local atoms' energies (the

@@ -426,6 +426,21 @@ impl<T: Real> Network<T> {
         })
     }
 
+    /// Roughly the peak bytes of `run`: per edge its vectors, lengths,
+    /// spherical harmonics and their gradients, and (exact networks) the
+    /// radial weights, their gradients and tape; per atom the blocks' tapes
+    /// and a few feature-sized temporaries.
+    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+        let t = std::mem::size_of::<T>() as f64;
+        let sh = self.sh.dim() as f64;
+        let exact = self.blocks.iter().filter(|b| b.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
+        let per_edge = t * (12.0 + 3.0 * sh + 3.0 * self.basis.len() as f64 + exact.fold(0.0, f64::max)) + 64.0;
+        let widest = self.blocks.iter().map(|b| b.gate.irreps_in().dim().max(b.conv.irreps_out().dim())).max().unwrap_or(0) as f64;
+        let tapes: f64 = self.blocks.iter().map(|b| (b.linear_1.spec().irreps_out.dim() + b.gate.irreps_in().dim()) as f64).sum();
+        let per_atom = t * (tapes + 6.0 * widest) + 200.0;
+        edges as f64 * per_edge + atoms as f64 * per_atom
+    }
+
     /// Appends the modal one-hot to each row when `on`.
     fn modal_rows(&self, on: bool, rows: usize, x: Vec<T>) -> Vec<T> {
         match (&self.modal, on) {
@@ -463,11 +478,11 @@ impl<T: Real> Network<T> {
         profile.lap("edges: index, r, Y(r), embedding");
 
         // Node embedding from the one-hot types.
-        let mut onehot = vec![T::zero(); m * self.n_species];
+        let mut onehot = zeros(m * self.n_species)?;
         for (i, &t) in types[..m].iter().enumerate() {
             onehot[i * self.n_species + t] = T::one();
         }
-        let mut x = vec![T::zero(); m * self.embedding.spec().irreps_out.dim()];
+        let mut x = zeros(m * self.embedding.spec().irreps_out.dim())?;
         if self.modal_in.node_embedding {
             self.embedding.forward(m, &self.modal_rows(true, m, onehot.clone()), &mut x)?;
         } else {
@@ -487,12 +502,12 @@ impl<T: Real> Network<T> {
         let mut w = Vec::new();
         for b in &self.blocks {
             let d_gate = b.gate.irreps_in().dim();
-            let mut sc = zeros(m * d_gate);
+            let mut sc = zeros(m * d_gate)?;
             b.self_connection.forward(m, &x, &onehot, &mut sc)?;
             let block_in = if b.self_connection.needs_input() { x.clone() } else { Vec::new() };
             let x_in = self.modal_rows(self.modal_in.self_interaction_1, m, x);
             let d1 = b.linear_1.spec().irreps_out.dim();
-            let mut x1 = zeros(n * d1);
+            let mut x1 = zeros(n * d1)?;
             b.linear_1.forward(m, &x_in, &mut x1[..m * d1])?;
             profile.lap("forward: linears");
             if let Some(h) = halo.as_deref_mut() {
@@ -502,16 +517,16 @@ impl<T: Real> Network<T> {
             let weights = self.radial_weights(b, &edges, &mut w, None)?;
             profile.lap("forward: radial");
             let d_conv = b.conv.irreps_out().dim();
-            let mut conv = zeros(n * d_conv);
+            let mut conv = zeros(n * d_conv)?;
             b.conv.conv_forward_with(&index, &x1, &edges.sh, weights.as_ref(), b.inv_denominator, &mut conv)?;
             drop(weights);
             profile.lap("forward: convolution");
             conv.truncate(m * d_conv);
             let conv = self.modal_rows(self.modal_in.self_interaction_2, m, conv);
-            let mut gate_in = zeros(m * d_gate);
+            let mut gate_in = zeros(m * d_gate)?;
             b.linear_2.forward(m, &conv, &mut gate_in)?;
             gate_in.par_iter_mut().zip(&sc).for_each(|(g, s)| *g += *s);
-            x = zeros(m * b.gate.irreps_out().dim());
+            x = zeros(m * b.gate.irreps_out().dim())?;
             b.gate.forward(m, &gate_in, &mut x)?;
             tapes.push(Tape { x_in: block_in, x1, gate_in });
             profile.lap("forward: linears");
@@ -520,9 +535,9 @@ impl<T: Real> Network<T> {
         // Readout, scale and shift.
         let x_last = self.modal_rows(self.modal_in.output_block, m, x);
         let d_hidden = self.readout_hidden.spec().irreps_out.dim();
-        let mut hidden = vec![T::zero(); m * d_hidden];
+        let mut hidden = zeros(m * d_hidden)?;
         self.readout_hidden.forward(m, &x_last, &mut hidden)?;
-        let mut e = vec![T::zero(); m];
+        let mut e = zeros(m)?;
         self.readout_energy.forward(m, &hidden, &mut e)?;
         let energies: Vec<f64> =
             e.iter().zip(types).map(|(&e, &t)| (e * self.scale[t] + self.shift[t]).f64()).collect();
@@ -535,25 +550,25 @@ impl<T: Real> Network<T> {
         // Backward: E = Σ_local E_i.
         let grad_e: Vec<T> =
             types[..m].iter().enumerate().map(|(i, &t)| if i < graph.n_local { self.scale[t] } else { T::zero() }).collect();
-        let mut grad_hidden = vec![T::zero(); m * d_hidden];
+        let mut grad_hidden = zeros(m * d_hidden)?;
         self.readout_energy.backward(m, &grad_e, &mut grad_hidden)?;
-        let mut grad_x = vec![T::zero(); x_last.len()];
+        let mut grad_x = zeros(x_last.len())?;
         self.readout_hidden.backward(m, &grad_hidden, &mut grad_x)?;
         let mut grad_x = strip_modal(grad_x, m, self.blocks.last().map_or(0, |b| b.gate.irreps_out().dim()));
-        let mut grad_sh = vec![T::zero(); edges.sh.len()];
-        let mut grad_r = vec![T::zero(); n_e];
-        let mut grad_embedding = vec![T::zero(); edges.embedding.len()];
+        let mut grad_sh = zeros(edges.sh.len())?;
+        let mut grad_r = zeros(n_e)?;
+        let mut grad_embedding = zeros(edges.embedding.len())?;
         // ∂E/∂w (exact networks) or ∂E/∂r (tables) per edge, and the exact networks' tape.
         let (mut grad_weights, mut radial_tape) = (Vec::new(), Vec::new());
         profile.lap("backward: linears");
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
-            let mut grad_gate_in = zeros(tape.gate_in.len());
+            let mut grad_gate_in = zeros(tape.gate_in.len())?;
             b.gate.backward(m, &tape.gate_in, &grad_x, &mut grad_gate_in)?;
             let d_x_in = b.self_connection.irreps_in().dim();
-            let mut grad_x_in = zeros(m * d_x_in);
+            let mut grad_x_in = zeros(m * d_x_in)?;
             b.self_connection.backward(m, &tape.x_in, &onehot, &grad_gate_in, &mut grad_x_in)?;
             let d_conv = b.conv.irreps_out().dim();
-            let mut grad_conv = zeros(m * b.linear_2.spec().irreps_in.dim());
+            let mut grad_conv = zeros(m * b.linear_2.spec().irreps_in.dim())?;
             b.linear_2.backward(m, &grad_gate_in, &mut grad_conv)?;
             let mut grad_conv = strip_modal(grad_conv, m, d_conv);
             grad_conv.resize(n * d_conv, T::zero());
@@ -561,8 +576,8 @@ impl<T: Real> Network<T> {
             // Recompute the radial weights rather than keep them (memory).
             let weights = self.radial_weights(b, &edges, &mut w, Some(&mut radial_tape))?;
             profile.lap("backward: radial");
-            let mut grad_x1 = zeros(tape.x1.len());
-            let mut grad_sh_b = vec![T::zero(); edges.sh.len()];
+            let mut grad_x1 = zeros(tape.x1.len())?;
+            let mut grad_sh_b = zeros(edges.sh.len())?;
             grad_weights.clear();
             grad_weights.resize(n_e * weights.gradient_width(), T::zero());
             b.conv.conv_backward_with(
@@ -586,7 +601,7 @@ impl<T: Real> Network<T> {
                 exchange(h, HaloDirection::Reverse, &mut grad_x1, d1)?;
                 profile.lap("backward: halo exchange");
             }
-            let mut grad_x1_in = zeros(m * b.linear_1.spec().irreps_in.dim());
+            let mut grad_x1_in = zeros(m * b.linear_1.spec().irreps_in.dim())?;
             b.linear_1.backward(m, &grad_x1[..m * d1], &mut grad_x1_in)?;
             let grad_x1_in = strip_modal(grad_x1_in, m, d_x_in);
             grad_x_in.par_iter_mut().zip(&grad_x1_in).for_each(|(a, b)| *a += *b);
@@ -606,11 +621,11 @@ impl<T: Real> Network<T> {
                     gb.iter_mut().for_each(|g| *g *= f);
                 },
             );
-            let mut grad_r_basis = vec![T::zero(); n_e];
+            let mut grad_r_basis = zeros(n_e)?;
             self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
             grad_r.par_iter_mut().zip(&grad_r_basis).for_each(|(a, b)| *a += *b);
         }
-        let mut grad_v = vec![[T::zero(); 3]; n_e];
+        let mut grad_v = zeros::<[T; 3]>(n_e)?;
         self.sh.backward(&edges.vectors, &grad_sh, &mut grad_v)?;
         let grads = grad_v
             .par_iter()
@@ -674,7 +689,7 @@ impl<T: Real> Network<T> {
         if b.table.is_some() {
             grad_r.par_iter_mut().zip(grad_weights).for_each(|(a, b)| *a += *b);
         } else {
-            let mut g = vec![T::zero(); grad_embedding.len()];
+            let mut g = zeros(grad_embedding.len())?;
             b.radial.backward(n_edges, tape, grad_weights, &mut g)?;
             grad_embedding.par_iter_mut().zip(&g).for_each(|(a, b)| *a += *b);
         }
@@ -756,7 +771,7 @@ impl<T: Real> Edges<T> {
     fn new(net: &Network<T>, graph: &AtomGraph) -> Result<Self> {
         let vectors: Vec<[T; 3]> = graph.vectors.par_iter().map(|v| v.map(T::of)).collect();
         let r: Vec<T> = vectors.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
-        let mut sh = vec![T::zero(); vectors.len() * net.sh.dim()];
+        let mut sh = zeros(vectors.len() * net.sh.dim())?;
         net.sh.compute(&vectors, &mut sh)?;
         let domain = net.blocks.iter().find_map(|b| b.table.as_ref().map(|t| t.domain()));
         let untabulated = match domain {
@@ -766,7 +781,7 @@ impl<T: Real> Edges<T> {
         let (mut basis, mut embedding) = (Vec::new(), Vec::new());
         if net.blocks.iter().any(|b| b.table.is_none()) {
             let nb = net.basis.len();
-            basis = vec![T::zero(); r.len() * nb];
+            basis = zeros(r.len() * nb)?;
             net.basis.forward(&r, &mut basis)?;
             embedding = basis.clone();
             embedding.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
@@ -841,6 +856,15 @@ impl Potential for Nequip {
     fn halo_width(&self) -> usize {
         self.f64.blocks.iter().map(|b| b.linear_1.spec().irreps_out.dim()).max().unwrap_or(0)
     }
+    fn min_distance(&self) -> f64 {
+        super::LEARNED_MIN_DISTANCE
+    }
+    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
+        match request.precision {
+            Precision::F64 => self.f64.memory_estimate(atoms, edges),
+            Precision::F32 => self.f32.memory_estimate(atoms, edges),
+        }
+    }
     fn compute_with_halo(
         &self,
         graph: &AtomGraph,
@@ -864,13 +888,19 @@ impl Nequip {
     }
 }
 
+/// Where the tests find the converted SevenNet checkpoints (shared with tests/).
+#[cfg(test)]
+#[path = "../../tests/sevenn_support/mod.rs"]
+mod sevenn_support;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::sevenn_support;
 
     /// The radial tables against the exact networks (float64, forward-mode
-    /// derivative) on random edge lengths, for every block of every model in
-    /// $EQUIPOT_SEVENN_MODELS (skipped, with a message, without it).
+    /// derivative) on random edge lengths, for every block of every converted
+    /// SevenNet checkpoint (tests/sevenn_support).
     ///
     /// Bound. Cubic Hermite interpolation with knot spacing h errs by at most
     /// h⁴/384·max|w⁗| in w and h³/(72√3)·max|w⁗| in dw/dr. With h = 0.005 Å
@@ -883,14 +913,8 @@ mod tests {
     /// (plus rounding), and asserts these bounds relative to max|w|, max|w'|.
     #[test]
     fn radial_tables_match_the_network() {
-        let Some(dir) = std::env::var_os("EQUIPOT_SEVENN_MODELS") else {
-            panic!(
-                "EQUIPOT_SEVENN_MODELS is not set: run scripts/ci/10-sevenn-convert.sh, which converts \
-                 the SevenNet checkpoints into target/sevenn/models, and point the variable there"
-            );
-        };
         let mut checked = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
+        for entry in std::fs::read_dir(sevenn_support::models_dir()).unwrap() {
             let path = entry.unwrap().path();
             if !path.to_string_lossy().ends_with(".eqp.safetensors") {
                 continue;

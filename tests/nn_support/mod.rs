@@ -48,9 +48,16 @@ pub fn back<T: Real>(v: &[T]) -> Vec<f64> {
     v.iter().map(|x| x.f64()).collect()
 }
 
+/// Both arrays of equal length and every value finite: a NaN or a missing
+/// value never passes a comparison.
+fn check_comparable(a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    assert!(a.iter().chain(b).all(|x| x.is_finite()), "non-finite value in a comparison");
+}
+
 /// ‖a − b‖ / ‖b‖ (2-norms).
 pub fn rel_err(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
+    check_comparable(a, b);
     let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
     let norm: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
     assert!(norm > 0.0, "reference is all zeros: the comparison would prove nothing");
@@ -59,7 +66,7 @@ pub fn rel_err(a: &[f64], b: &[f64]) -> f64 {
 
 /// max |a − b| / max |b|.
 pub fn max_rel_err(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
+    check_comparable(a, b);
     let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
     let norm = b.iter().map(|y| y.abs()).fold(0.0, f64::max);
     assert!(norm > 0.0, "reference is all zeros: the comparison would prove nothing");
@@ -207,4 +214,12 @@ pub fn rotate(irreps: &Irreps, r: &[[f64; 3]; 3], x: &[f64]) -> Vec<f64> {
 /// r v for a 3-vector.
 pub fn apply(r: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
     [0, 1, 2].map(|i| r[i][0] * v[0] + r[i][1] * v[1] + r[i][2] * v[2])
+}
+
+/// max |a − b| over equal-length slices; NaN when any difference is NaN (a fold with
+/// `f64::max` would drop it), so `!(err <= tol)` fails on NaN. Panics, naming `what`, when
+/// the lengths differ (a missing entry).
+pub fn max_abs_err(what: &str, a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "{what}: {} values, the reference has {}", a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, |m, d| if m.is_nan() || d.is_nan() { f64::NAN } else { m.max(d) })
 }

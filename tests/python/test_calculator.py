@@ -58,7 +58,7 @@ def test_bad_input_raises(lj_model, tmp_path):
     atoms = structures()[0]
     atoms.positions[0, 0] = np.nan
     atoms.calc = EquipotCalculator(lj_model)
-    with pytest.raises(EquipotError, match="not finite"):
+    with pytest.raises(ValueError, match=r"positions holds a non-finite value \(NaN or inf\) at index \(0, 0\)"):
         atoms.get_potential_energy()
     wrong = bulk("Si")
     wrong.calc = EquipotCalculator(lj_model)

@@ -4,13 +4,16 @@ C++, Fortran and LAMMPS see."""
 
 import ctypes
 import enum
+import operator
 import os
 import pathlib
+from numbers import Real
 
 import numpy as np
 
 _c_double_p = ctypes.POINTER(ctypes.c_double)
 _c_int32_p = ctypes.POINTER(ctypes.c_int32)
+_c_uint8_p = ctypes.POINTER(ctypes.c_uint8)
 
 
 class EquipotError(RuntimeError):
@@ -72,8 +75,9 @@ _signatures = {
     "eqp_workspace_free": (None, [ctypes.c_void_p]),
     "eqp_graph_build": (
         _status,
+        # pbc goes as 3 bytes 0/1: valid as C bool and as bytes read "nonzero is true"
         [ctypes.c_void_p, ctypes.c_size_t, _c_double_p, _c_int32_p, _c_double_p,
-         ctypes.POINTER(ctypes.c_bool), ctypes.c_double, ctypes.POINTER(ctypes.c_void_p)],
+         _c_uint8_p, ctypes.c_double, ctypes.POINTER(ctypes.c_void_p)],
     ),
     "eqp_graph_from_neighbor_list": (
         _status,
@@ -123,6 +127,116 @@ def _ptr(array, ctype):
     return array.ctypes.data_as(ctypes.POINTER(ctype))
 
 
+# ---- argument checks: nothing reaches C before its shape, dtype, length and values are known ----
+
+_INT32_MAX = 2**31 - 1
+_SIZE_MAX = 2**64 - 1 if ctypes.sizeof(ctypes.c_size_t) == 8 else 2**32 - 1
+
+
+def _as_array(name, value):
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as e:  # ragged nested lists, objects numpy cannot read
+        raise ValueError(f"{name} is not an array: {e}") from None
+
+
+def _floats(name, value, shape):
+    """`value` as a C-contiguous float64 array of `shape` ("n": any length), all finite.
+    Only numeric input (integers or floats) is converted."""
+    array = _as_array(name, value)
+    expected = "(" + ", ".join(map(str, shape)) + ")"
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a numeric array of shape {expected}, got dtype {array.dtype}")
+    if array.size == 0 and shape[0] == "n":
+        array = array.reshape((0,) + tuple(shape[1:]))
+    if array.ndim != len(shape) or any(s != "n" and s != got for s, got in zip(shape, array.shape)):
+        raise ValueError(f"{name} must have shape {expected}, got {array.shape}")
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(f"{name} holds a non-finite value (NaN or inf) at index {tuple(bad.tolist())}")
+    return array
+
+
+def _integers(name, value, low, high, dtype=np.int32, length=None):
+    """`value` as a C-contiguous 1-D array of `dtype` whose entries lie in low..high (and of
+    `length` entries when given). Integer dtypes only: floats are refused, never truncated."""
+    array = _as_array(name, value)
+    want = f"a 1-D integer array of {'length ' + str(length) if length is not None else 'any length'}"
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be {want}, got shape {array.shape}")
+    if length is not None and len(array) != length:
+        raise ValueError(f"{name} must be {want}, got length {len(array)}")
+    if array.size == 0:
+        return np.zeros(0, dtype)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be {want}, got dtype {array.dtype}")
+    assert np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max
+    outside = (array < low) | (array > high)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise ValueError(f"{name}[{i}] = {array[i]} is outside {low}..{high}")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def _flags(name, value):
+    """Three periodicity flags (bools, or the ints 0/1) as 3 bytes 0/1; None: none periodic."""
+    array = _as_array(name, [False] * 3 if value is None else value)
+    if array.shape != (3,):
+        raise ValueError(f"{name} must be 3 booleans (x, y, z), got shape {array.shape}")
+    if array.dtype.kind not in "biu":
+        raise TypeError(f"{name} must be 3 booleans (x, y, z), got dtype {array.dtype}")
+    if not np.isin(array, (0, 1)).all():
+        raise ValueError(f"{name} must be 3 booleans (x, y, z) or 0/1, got {array.tolist()}")
+    return np.ascontiguousarray(array, dtype=np.uint8)
+
+
+def _count(name, value, high=_SIZE_MAX):
+    """A Python or numpy integer in 0..high (no bools, no floats, no wrapping in ctypes)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if not 0 <= value <= high:
+        raise ValueError(f"{name} = {value} is outside 0..{high}")
+    return value
+
+
+def _cutoff(value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise TypeError(f"cutoff must be a number (Å), got {type(value).__name__}")
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"cutoff must be a finite number > 0 (Å), got {value}")
+    return value
+
+
+def _c_string(name, data):
+    """`data` (bytes) for a NUL-terminated C string: an embedded NUL would cut it short."""
+    if b"\0" in data:
+        raise ValueError(f"{name} must not contain a NUL character")
+    return data
+
+
+def _handle(name, value, cls, optional=False):
+    """The C pointer of a live `cls` object (or NULL for None when optional)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, cls) or not getattr(value, "_ptr", None):
+        raise TypeError(f"{name} must be a {cls.__name__}{' or None' if optional else ''}, "
+                        f"got {type(value).__name__}")
+    return value._ptr
+
+
+def _structure(positions, numbers):
+    """positions (n, 3) finite float64 and numbers (n atomic numbers 1..118) of equal length."""
+    positions = _floats("positions", positions, ("n", 3))
+    numbers = _integers("numbers", numbers, 1, 118, length=len(positions))
+    return positions, numbers
+
+
 class _Handle:
     _free = None
 
@@ -142,7 +256,7 @@ class Workspace(_Handle):
 
     def __init__(self, threads=0):
         p = ctypes.c_void_p()
-        check(lib.eqp_workspace_new(int(threads), ctypes.byref(p)))
+        check(lib.eqp_workspace_new(_count("threads", threads, _INT32_MAX), ctypes.byref(p)))
         super().__init__(p)
 
 
@@ -155,8 +269,8 @@ class Model(_Handle):
 
     def __init__(self, path, modal=None):
         p = ctypes.c_void_p()
-        modal_bytes = None if modal is None else str(modal).encode()
-        check(lib.eqp_model_load_modal(os.fsencode(path), modal_bytes, ctypes.byref(p)))
+        modal_bytes = None if modal is None else _c_string("modal", str(modal).encode())
+        check(lib.eqp_model_load_modal(_c_string("path", os.fsencode(path)), modal_bytes, ctypes.byref(p)))
         super().__init__(p)
         self.modal = modal
         self.architecture = lib.eqp_model_architecture(self._ptr).decode()
@@ -166,10 +280,9 @@ class Model(_Handle):
         self.n_layers = self._size(lib.eqp_model_n_layers)
         # The most values per atom a halo exchange carries; 0: it never exchanges.
         self.halo_width = self._size(lib.eqp_model_halo_width)
-        n = ctypes.c_size_t()
-        check(lib.eqp_model_n_species(self._ptr, ctypes.byref(n)))
-        species = np.zeros(n.value, dtype=np.int32)
-        check(lib.eqp_model_species(self._ptr, n.value, _ptr(species, ctypes.c_int32)))
+        n = self._size(lib.eqp_model_n_species)
+        species = np.zeros(n, dtype=np.int32)
+        check(lib.eqp_model_species(self._ptr, n, _ptr(species, ctypes.c_int32)))
         self.species = species.tolist()
 
     def _size(self, query):
@@ -179,53 +292,71 @@ class Model(_Handle):
 
 
 class Graph(_Handle):
-    """The neighbor graph of a structure (full list, cell lists)."""
+    """The neighbor graph of a structure (full list, cell lists).
+
+    `positions`: (n, 3) Å; `numbers`: n atomic numbers (integers 1..118); `cell`:
+    (3, 3), lattice vectors as rows (Å), or None when no axis is periodic; `pbc`:
+    3 booleans (or 0/1; None: no axis periodic). Bad arguments raise TypeError/ValueError naming them."""
 
     _free = lib.eqp_graph_free
 
     def __init__(self, positions, numbers, cell, pbc, cutoff, workspace=None):
-        positions = np.ascontiguousarray(positions, dtype=np.float64).reshape(-1, 3)
-        numbers = np.ascontiguousarray(numbers, dtype=np.int32)
-        pbc = np.ascontiguousarray(pbc, dtype=np.bool_).reshape(3)
+        positions, numbers = _structure(positions, numbers)
+        pbc = _flags("pbc", pbc)
+        cutoff = _cutoff(cutoff)
+        ws = _handle("workspace", workspace, Workspace, optional=True)
         cell_ptr = None
         if cell is not None:
-            cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
+            cell = _floats("cell", cell, (3, 3))
             cell_ptr = _ptr(cell, ctypes.c_double)
+        elif pbc.any():
+            raise ValueError(f"cell is None but pbc {pbc.astype(bool).tolist()} has a periodic axis: "
+                             "give the (3, 3) cell")
         p = ctypes.c_void_p()
         check(lib.eqp_graph_build(
-            workspace._ptr if workspace else None, len(numbers),
-            _ptr(positions, ctypes.c_double), _ptr(numbers, ctypes.c_int32), cell_ptr,
-            _ptr(pbc, ctypes.c_bool), float(cutoff), ctypes.byref(p)))
+            ws, len(numbers), _ptr(positions, ctypes.c_double), _ptr(numbers, ctypes.c_int32), cell_ptr,
+            _ptr(pbc, ctypes.c_uint8), cutoff, ctypes.byref(p)))
         super().__init__(p)
-        self.n_atoms = len(numbers)
 
     @classmethod
     def from_neighbor_list(cls, positions, numbers, n_local, offsets, neighbors, cutoff):
         """A graph from a host's neighbor list (eqp_graph_from_neighbor_list):
         atoms [0, n_local) are local, the rest ghosts; the neighbors of atom i
         are neighbors[offsets[i]:offsets[i + 1]] (0-based), for the
-        len(offsets) - 1 first atoms."""
-        positions = np.ascontiguousarray(positions, dtype=np.float64).reshape(-1, 3)
-        numbers = np.ascontiguousarray(numbers, dtype=np.int32)
-        offsets = np.ascontiguousarray(offsets, dtype=np.uintp)
-        neighbors = np.ascontiguousarray(neighbors, dtype=np.int32)
-        if len(positions) != len(numbers) or len(offsets) < 1:
-            raise EquipotError(2, "Graph.from_neighbor_list: positions and numbers differ in length, "
-                                  "or offsets is empty")
+        len(offsets) - 1 first atoms. offsets start at 0, never decrease and end
+        at len(neighbors); neighbors are indices into the n atoms."""
+        positions, numbers = _structure(positions, numbers)
+        n = len(numbers)
+        n_local = _count("n_local", n_local, n)
+        neighbors = _integers("neighbors", neighbors, 0, min(n - 1, _INT32_MAX))
+        offsets = _integers("offsets", offsets, 0, len(neighbors), dtype=np.uintp)
+        if not 1 <= len(offsets) <= n + 1:
+            raise ValueError(f"offsets must have n_rows + 1 entries with 0 <= n_rows <= {n} atoms, "
+                             f"got length {len(offsets)}")
+        if offsets[0] != 0 or offsets[-1] != len(neighbors) or (np.diff(offsets.astype(np.int64)) < 0).any():
+            raise ValueError(f"offsets must start at 0, never decrease and end at len(neighbors) = "
+                             f"{len(neighbors)}, got {offsets.tolist() if len(offsets) <= 8 else offsets}")
+        cutoff = _cutoff(cutoff)
         p = ctypes.c_void_p()
         check(lib.eqp_graph_from_neighbor_list(
-            len(numbers), int(n_local), _ptr(positions, ctypes.c_double), _ptr(numbers, ctypes.c_int32),
+            n, n_local, _ptr(positions, ctypes.c_double), _ptr(numbers, ctypes.c_int32),
             len(offsets) - 1, _ptr(offsets, ctypes.c_size_t), len(neighbors), _ptr(neighbors, ctypes.c_int32),
-            float(cutoff), ctypes.byref(p)))
+            cutoff, ctypes.byref(p)))
         graph = cls.__new__(cls)
         _Handle.__init__(graph, p)
-        graph.n_atoms = len(numbers)
         return graph
+
+    @property
+    def n_atoms(self):
+        """Atoms (local + ghost), as the library reports them."""
+        n = ctypes.c_size_t()
+        check(lib.eqp_graph_n_atoms(_handle("graph", self, Graph), ctypes.byref(n)))
+        return n.value
 
     def edges(self):
         """(centers, neighbors, shifts, vectors) as numpy arrays."""
         n = ctypes.c_size_t()
-        check(lib.eqp_graph_n_edges(self._ptr, ctypes.byref(n)))
+        check(lib.eqp_graph_n_edges(_handle("graph", self, Graph), ctypes.byref(n)))
         centers = np.zeros(n.value, np.int32)
         neighbors = np.zeros(n.value, np.int32)
         shifts = np.zeros((n.value, 3), np.int32)
@@ -244,7 +375,7 @@ def _precision(precision):
 
 
 def _outputs(graph):
-    n = graph.n_atoms
+    n = graph.n_atoms  # from the library: the buffers always fit the graph
     result = {"energy": 0.0, "energies": np.zeros(n), "forces": np.zeros((n, 3)), "virial": np.zeros((3, 3))}
     out = _Outputs(n, 0.0, _ptr(result["forces"], ctypes.c_double), _ptr(result["virial"], ctypes.c_double),
                    _ptr(result["energies"], ctypes.c_double), None)
@@ -254,9 +385,10 @@ def _outputs(graph):
 def compute(model, graph, workspace=None, precision="float64"):
     """Energy (eV), per-atom energies, forces (eV/Å) and virial (eV, 3×3)."""
     code = _precision(precision)
+    args = _handle("model", model, Model), _handle("graph", graph, Graph)
+    ws = _handle("workspace", workspace, Workspace, optional=True)
     result, out = _outputs(graph)
-    check(lib.eqp_compute(model._ptr, graph._ptr, workspace._ptr if workspace else None,
-                          code, ctypes.byref(out)))
+    check(lib.eqp_compute(*args, ws, code, ctypes.byref(out)))
     result["energy"] = out.energy
     return result
 
@@ -277,6 +409,10 @@ def compute_with_halo(model, graph, exchange, workspace=None, precision="float64
     add the ghosts' to their owners.
     """
     code = _precision(precision)
+    args = _handle("model", model, Model), _handle("graph", graph, Graph)
+    ws = _handle("workspace", workspace, Workspace, optional=True)
+    if not callable(exchange):
+        raise TypeError(f"exchange must be callable, got {type(exchange).__name__}")
     result, out = _outputs(graph)
     raised = []
 
@@ -293,8 +429,7 @@ def compute_with_halo(model, graph, exchange, workspace=None, precision="float64
             return 1
 
     callback = _HaloExchange(trampoline)  # kept alive until the call returns
-    status = lib.eqp_compute_with_halo(model._ptr, graph._ptr, workspace._ptr if workspace else None,
-                                       code, callback, None, ctypes.byref(out))
+    status = lib.eqp_compute_with_halo(*args, ws, code, callback, None, ctypes.byref(out))
     if raised:
         raise raised.pop()  # its __traceback__ still holds the exchange's frames
     check(status)

@@ -3,7 +3,7 @@
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from ._capi import Graph, Model, Workspace, compute
+from ._capi import Graph, Model, Workspace, _precision, compute
 
 
 class EquipotCalculator(Calculator):
@@ -28,14 +28,16 @@ class EquipotCalculator(Calculator):
             self.model = model
         else:
             self.model = Model(model, modal=modal)
+        _precision(precision)  # a bad precision is refused now, not at the first step
         self.precision = precision
         self.workspace = Workspace(threads)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        pbc = np.asarray(atoms.pbc, dtype=bool)
-        cell = np.asarray(atoms.cell.array) if pbc.any() else None
+        # Graph checks every array (shape, dtype, length, values) before it reaches C.
+        pbc = atoms.pbc
+        cell = atoms.cell.array if np.any(pbc) else None
         graph = Graph(atoms.positions, atoms.numbers, cell, pbc, self.model.cutoff, self.workspace)
         out = compute(self.model, graph, self.workspace, self.precision)
         self.results = {
@@ -44,7 +46,7 @@ class EquipotCalculator(Calculator):
             "energies": out["energies"],
             "forces": out["forces"],
         }
-        if pbc.all():
+        if np.all(pbc):
             s = -out["virial"] / atoms.get_volume()
             self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
         elif "stress" in properties:

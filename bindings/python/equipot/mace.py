@@ -37,6 +37,11 @@ def expected_tensors(meta):
         'scale_shift.scale': (1,),
         'scale_shift.shift': (1,),
     }
+    # format 1.2: the Bessel prefactor and the cutoff's r_max as the model stores them
+    if hp['radial_basis'].get('prefactor') == 'stored':
+        out['radial_embedding.bessel_fn.prefactor'] = (1,)
+    if hp['cutoff_function'].get('r_max') == 'stored':
+        out['radial_embedding.cutoff_fn.r_max'] = (1,)
     n_int = hp['num_interactions']
     for t in range(n_int):
         h_in, h_out = nodes[t], nodes[t + 1]

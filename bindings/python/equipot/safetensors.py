@@ -6,6 +6,7 @@ then the raw little-endian tensor bytes; offsets are relative to the end of the 
 """
 
 import json
+import math
 import struct
 
 import numpy as np
@@ -92,10 +93,12 @@ def loads(blob, source='<bytes>'):
     for name, info in header.items():
         try:
             dtype = DTYPES[info['dtype']]
-            shape = tuple(int(s) for s in info['shape'])
-            begin, end = (int(x) for x in info['data_offsets'])
+            shape = tuple(info['shape'])
+            begin, end = info['data_offsets']
         except (KeyError, TypeError, ValueError):
             raise SafetensorsError(f'{source}: tensor {name!r}: malformed header entry {info!r}') from None
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in shape + (begin, end)):
+            raise SafetensorsError(f'{source}: tensor {name!r}: shape and data_offsets must be integers, got {info!r}')
         if any(s < 0 for s in shape) or not 0 <= begin <= end:
             raise SafetensorsError(f'{source}: tensor {name!r}: bad shape or offsets')
         if end > len(data):
@@ -103,7 +106,7 @@ def loads(blob, source='<bytes>'):
                 f'{source}: truncated file: tensor {name!r} ends at byte {end} of the data section, '
                 f'which has only {len(data)} bytes'
             )
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize  # exact: no int64 wrap-around
         if end - begin != nbytes:
             raise SafetensorsError(
                 f'{source}: tensor {name!r}: {end - begin} bytes for shape {list(shape)} of {info["dtype"]}'

@@ -19,15 +19,22 @@ import pytest
 from equipot import mace as mace_file
 from equipot import model_file
 from equipot.convert import mace
-from equipot.convert.torch_zip import CheckpointError
+from equipot.convert.torch_zip import CheckpointError, Stub, Tensor, _stub_class
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / 'tests' / 'fixtures' / 'mace' / 'models'
-NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int')
+NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32')
 
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
+
+
+def stored(fx, key):
+    """A number of the generator's configuration as the model stores it (float32-saved models
+    hold their buffers rounded to float32)."""
+    value = fx['hyperparameters'][key]
+    return float(np.float32(value)) if fx['hyperparameters'].get('dtype') == 'float32' else value
 
 
 @pytest.fixture(scope='module', params=NAMES)
@@ -60,7 +67,8 @@ def test_conversion_reproduces_committed_file(model, tmp_path):
     assert out.read_bytes() == (MODELS / f'{name}.eqp.safetensors').read_bytes()
     hp = fx['hyperparameters']
     assert meta['species'] == hp['atomic_numbers']
-    assert meta['cutoff'] == hp['r_max']
+    assert meta['cutoff'] == stored(fx, 'r_max')
+    assert meta['provenance']['source_dtype'] == hp.get('dtype', 'float64')
     assert meta['hyperparameters']['avg_num_neighbors'] == [hp['avg_num_neighbors']] * hp['num_interactions']
     assert meta['hyperparameters']['correlation'] == [hp['correlation']] * hp['num_interactions']
     first = {mace.INTERACTIONS[k]: k for k in mace.INTERACTIONS}
@@ -81,8 +89,14 @@ def test_file_tensors_are_mace_tensors(model, tmp_path):
         elif key in tensors:
             assert np.array_equal(tensors[key].reshape(state[key].shape), state[key]), key
     assert n_u > 0
-    assert tensors['scale_shift.scale'][0] == fx['hyperparameters']['scale']
-    assert tensors['scale_shift.shift'][0] == fx['hyperparameters']['shift']
+    assert tensors['scale_shift.scale'][0] == stored(fx, 'scale')
+    assert tensors['scale_shift.shift'][0] == stored(fx, 'shift')
+    r_max = stored(fx, 'r_max')
+    assert tensors['radial_embedding.cutoff_fn.r_max'][0] == r_max == meta['cutoff']
+    # the stored prefactor, not sqrt(2 / r_max) (which differs from it in a float32 model)
+    assert tensors['radial_embedding.bessel_fn.prefactor'][0] == state['radial_embedding.bessel_fn.prefactor']
+    for name in mace.STORED_F64:
+        assert tensors[name].dtype == np.float64, name
 
 
 def test_refuses_what_it_does_not_describe(model):
@@ -122,6 +136,151 @@ def test_file_checks(tmp_path):
         mace_file.check_tensors(meta, broken, 'x')
 
 
+def test_format_1_1_file_still_reads():
+    """Files of format 1.1 hold no prefactor or cutoff r_max tensors: both follow from r_max."""
+    meta, tensors = model_file.read(MODELS / 'format_1_1' / 'mp0_l0_3int.eqp.safetensors', expect_architecture='mace')
+    assert meta['format_version'] == '1.1' and meta['hyperparameters']['radial_basis']['prefactor'] == 'sqrt(2/r_max)'
+    mace_file.check_tensors(meta, tensors, 'x')
+    assert 'radial_embedding.bessel_fn.prefactor' not in mace_file.expected_tensors(meta)
+
+
 def test_refuses_other_pickles(tmp_path):
     with pytest.raises(CheckpointError):
         mace.convert(MODELS / 'mp0_l1.json', tmp_path / 'x.eqp.safetensors')
+
+
+# --- refusals, on stub trees altered the way other mace models differ ------------------------
+
+class _Storage:
+    """An in-memory storage for a crafted Tensor."""
+
+    def __init__(self, array):
+        self.record, self._array = 'crafted', array
+
+    def array(self):
+        return self._array
+
+
+def tensor(value, dtype=np.float64):
+    if isinstance(dtype, Stub):  # a tree: its float dtype
+        dtype = dtype.state['_buffers']['r_max'].numpy().dtype
+    a = np.asarray(value, dtype=dtype)
+    return Tensor(_Storage(a.reshape(-1)), 0, a.shape, [int(np.prod(a.shape[k + 1:])) for k in range(a.ndim)])
+
+
+def stub(qualname, **buffers):
+    module, name = qualname.rsplit('.', 1)
+    obj = _stub_class(module, name)()
+    obj.state = {'_parameters': {}, '_buffers': {k: tensor(v) for k, v in buffers.items()}, '_modules': {}}
+    return obj
+
+
+def retype(root, path, qualname):
+    module, name = qualname.rsplit('.', 1)
+    mace.child(root, path).__class__ = _stub_class(module, name)
+
+
+def add(root, path, kind, name, value):
+    """Adds a parameter, buffer or submodule `name` to the module at `path` ('' = the root)."""
+    module = mace.child(root, path) if path else root
+    module.state[kind][name] = value
+
+
+def other_dtype(root, path):
+    """Turns one buffer of a float32 model into float64, or of a float64 one into float32."""
+    module, name = path.rsplit('.', 1)
+    buffers = mace.child(root, module).state['_buffers']
+    value = buffers[name].numpy()
+    buffers[name] = tensor(value, np.float64 if value.dtype == np.float32 else np.float32)
+
+
+REFUSALS = {
+    'multi-head': (lambda r: r.state.__setitem__('heads', ['a', 'b']), 'multi-head'),
+    'per-head E0': (lambda r: add(r, 'atomic_energies_fn', '_buffers', 'atomic_energies', tensor(np.zeros((2, 4)), r)),
+                    r'atomic_energies_fn.atomic_energies has shape \[2, 4\]'),
+    'per-head scale': (lambda r: add(r, 'scale_shift', '_buffers', 'scale', tensor([1.0, 2.0], r)), 'scale_shift.scale has shape'),
+    'ZBL': (lambda r: add(r, '', '_modules', 'pair_repulsion_fn', stub('mace.modules.radial.ZBLBasis', p=5)),
+            r'pair_repulsion_fn: mace.modules.radial.ZBLBasis \(ZBL pair repulsion\)'),
+    'Agnesi': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform', stub('mace.modules.radial.AgnesiTransform')),
+               r'radial_embedding.distance_transform: .*Agnesi distance transform'),
+    'Soft': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform', stub('mace.modules.radial.SoftTransform')),
+             r'radial_embedding.distance_transform: .*Soft distance transform'),
+    'density': (lambda r: retype(r, 'interactions.0', 'mace.modules.blocks.RealAgnosticDensityInteractionBlock'),
+                r'interactions.0: .*density-normalized'),
+    'density residual': (lambda r: retype(r, 'interactions.1', 'mace.modules.blocks.RealAgnosticDensityResidualInteractionBlock'),
+                         r'interactions.1: .*density-normalized'),
+    'non-linear': (lambda r: retype(r, 'interactions.1', 'mace.modules.blocks.RealAgnosticResidualNonLinearInteractionBlock'),
+                   'non-linear interaction'),
+    'Gaussian': (lambda r: retype(r, 'radial_embedding.bessel_fn', 'mace.modules.radial.GaussianBasis'), 'Gaussian radial basis'),
+    'Chebyshev': (lambda r: retype(r, 'radial_embedding.bessel_fn', 'mace.modules.radial.ChebychevBasis'), 'Chebyshev radial basis'),
+    'unknown cutoff': (lambda r: retype(r, 'radial_embedding.cutoff_fn', 'mace.modules.radial.CosineCutoff'),
+                       'radial_embedding.cutoff_fn: unknown class mace.modules.radial.CosineCutoff'),
+    'unknown interaction': (lambda r: retype(r, 'interactions.1', 'mace.modules.blocks.MyInteractionBlock'),
+                            'interactions.1: unknown class mace.modules.blocks.MyInteractionBlock'),
+    'unknown readout': (lambda r: retype(r, 'readouts.0', 'mace.modules.blocks.MyReadoutBlock'),
+                        'readouts.0: unknown class'),
+    'bias readout': (lambda r: retype(r, 'readouts.1', 'mace.modules.blocks.NonLinearBiasReadoutBlock'), 'readout with biases'),
+    'MACE class': (lambda r: setattr(r, '__class__', _stub_class('mace.modules.models', 'MACE')), 'only mace.modules.models.ScaleShiftMACE'),
+    'extra buffer': (lambda r: add(r, 'radial_embedding.bessel_fn', '_buffers', 'offset', tensor(0.1, r)),
+                     'radial_embedding.bessel_fn: unexpected buffer offset on mace.modules.radial.BesselBasis'),
+    'extra submodule': (lambda r: add(r, 'interactions.1', '_modules', 'density_fn', stub('e3nn.nn._fc.FullyConnectedNet')),
+                        'interactions.1: unexpected submodule density_fn'),
+    'extra parameter': (lambda r: add(r, 'scale_shift', '_parameters', 'extra', tensor([1.0], r)),
+                        'scale_shift: unexpected parameter extra'),
+    'dtype mixture': (lambda r: other_dtype(r, 'radial_embedding.bessel_fn.prefactor'),
+                      r'mixes floating-point dtypes \(r_max is float(32|64), radial_embedding.bessel_fn.prefactor is'),
+    'cutoff r_max': (lambda r: add(r, 'radial_embedding.cutoff_fn', '_buffers', 'r_max', tensor(3.0, r)),
+                     'radial_embedding.cutoff_fn.r_max 3.0 differs from the model r_max'),
+    'apply_cutoff': (lambda r: mace.child(r, 'radial_embedding').state.__setitem__('apply_cutoff', False), 'apply_cutoff=False'),
+    'one readout': (lambda r: mace.child(r, 'readouts').state['_modules'].pop('0'),
+                    'readouts: 1 modules for num_interactions = 2'),
+    'avg_num_neighbors': (lambda r: mace.child(r, 'interactions.0').state.__setitem__('avg_num_neighbors', 'x'),
+                          'interactions.0.avg_num_neighbors .* must be a positive number'),
+}
+
+
+@pytest.fixture(params=['mp0_l1', 'off_l0_f32'])
+def tree(request, tmp_path):
+    """(path of a pickled fixture model, a fresh stub tree of it)."""
+    path = tmp_path / f'{request.param}.model'
+    with lzma.open(MODELS / f'{request.param}.model.xz') as src, open(path, 'wb') as dst:
+        shutil.copyfileobj(src, dst)
+    return path, mace.read_model(path)[0]
+
+
+@pytest.mark.parametrize('case', REFUSALS)
+def test_refuses(case, tree, tmp_path, monkeypatch):
+    path, root = tree
+    alter, message = REFUSALS[case]
+    alter(root)
+    with pytest.raises(mace.ConversionError, match=message):
+        mace.model_for_file(root)
+    # and convert writes nothing
+    monkeypatch.setattr(mace, 'read_model', lambda _: (root, None))
+    out = tmp_path / 'out.eqp.safetensors'
+    with pytest.raises(mace.ConversionError):
+        mace.convert(path, out)
+    assert not out.exists()
+
+
+def test_float16_is_refused(tree):
+    _, root = tree
+    for _, module in mace._tree(root):
+        for kind in ('_parameters', '_buffers'):
+            for name, t in module.state.get(kind, {}).items() if isinstance(module.state, dict) else ():
+                if t is not None and t.numpy().dtype.kind == 'f':
+                    module.state[kind][name] = tensor(t.numpy(), np.float16)
+    with pytest.raises(mace.ConversionError, match='dtype float16 is not supported'):
+        mace.model_for_file(root)
+
+
+def test_stored_values_are_kept(tree):
+    """What mace reads from its buffers is stored as it is, never recomputed."""
+    _, root = tree
+    add(root, 'radial_embedding.bessel_fn', '_buffers', 'prefactor', tensor(0.7, root))
+    mace.child(root, 'interactions.0').state['avg_num_neighbors'] = tensor(5.5)
+    meta, tensors = mace.model_for_file(root)
+    prefactor = mace.state_dict(root)['radial_embedding.bessel_fn.prefactor']
+    assert prefactor == np.float32(0.7) if prefactor.dtype == np.float32 else prefactor == 0.7
+    assert tensors['radial_embedding.bessel_fn.prefactor'].tolist() == [float(prefactor)]
+    assert meta['hyperparameters']['avg_num_neighbors'][0] == 5.5

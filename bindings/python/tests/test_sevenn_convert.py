@@ -266,6 +266,22 @@ def test_data_offsets_beyond_file(tmp_path):
         safetensors.load(path)
 
 
+@pytest.mark.parametrize('entry, message', [
+    ({'dtype': 'F32', 'shape': [2**62, 4], 'data_offsets': [0, 0]}, '0 bytes for shape'),  # int64 product wraps to 0
+    ({'dtype': 'F32', 'shape': [2.5], 'data_offsets': [0, 8]}, 'must be integers'),  # was truncated to 2
+    ({'dtype': 'F32', 'shape': [2], 'data_offsets': [0.0, 8]}, 'must be integers'),
+    ({'dtype': 'F32', 'shape': [-2], 'data_offsets': [0, 8]}, 'bad shape or offsets'),
+    ({'dtype': 'F32', 'shape': [2], 'data_offsets': [8, 0]}, 'bad shape or offsets'),
+    ({'dtype': 'C64', 'shape': [1], 'data_offsets': [0, 8]}, 'malformed header entry'),
+])
+def test_safetensors_header_entries_are_exact(tmp_path, entry, message):
+    header = json.dumps({'w': entry}).encode()
+    path = tmp_path / 'bad.safetensors'
+    path.write_bytes(struct.pack('<Q', len(header)) + header + b'\0' * 8)
+    with pytest.raises(safetensors.SafetensorsError, match=message):
+        safetensors.load(path)
+
+
 def test_safetensors_round_trip(tmp_path):
     tensors = {'a': np.arange(6, dtype=np.float32).reshape(2, 3), 'b': np.array([1.5], dtype=np.float64),
                'c': np.arange(4, dtype=np.int64)}

@@ -7,14 +7,19 @@ them into an inert stub holding the module's __dict__ (its `_parameters`,
 From that tree this module rebuilds mace's state dict, reads the
 hyper-parameters mace keeps as attributes (irreps, avg_num_neighbors,
 correlation, the normalize2mom constants, ...), refuses everything
-docs/mace-architecture.md does not describe, and writes the format-1.1
-"mace" file (docs/model-format.md) with the U matrices stored sparse.
+docs/mace-architecture.md does not describe (every module must be of a class
+in LAYOUT, with the children mace gives it), and writes the format-1.2 "mace"
+file (docs/model-format.md) with the U matrices stored sparse. Models saved in
+float32 convert exactly: what mace's forward reads from buffers (Bessel
+prefactor and frequencies, the cutoff's r_max, E0, scale, shift) is stored as
+it is, never recomputed.
 """
 
 import hashlib
 import json
 import math
 import os
+import re
 
 import numpy as np
 
@@ -24,7 +29,7 @@ from .. import model_file
 from . import irreps as ir
 from .torch_zip import CheckpointError, Stub, Tensor, load
 
-FORMAT_VERSION = '1.1'
+FORMAT_VERSION = '1.2'
 STUB_MODULES = ('mace', 'e3nn', 'torch.nn', 'torch.fx')
 INTERACTIONS = {
     'mace.modules.blocks.RealAgnosticInteractionBlock': 'plain',
@@ -37,6 +42,63 @@ READOUTS = {
 SILU = 'torch.nn.functional.silu'
 TOP_MODULES = {'node_embedding', 'radial_embedding', 'spherical_harmonics', 'atomic_energies_fn',
                'interactions', 'products', 'readouts', 'scale_shift'}
+# The buffers mace's forward reads as they are stored (a float32 model holds them rounded to
+# float32): the file keeps them, exactly, as F64 tensors.
+STORED_F64 = ('radial_embedding.bessel_fn.bessel_weights', 'radial_embedding.bessel_fn.prefactor',
+              'radial_embedding.cutoff_fn.r_max', 'atomic_energies_fn.atomic_energies',
+              'scale_shift.scale', 'scale_shift.shift')
+
+# Classes of mace 0.3.16 this converter knows it cannot evaluate, and what they are.
+UNSUPPORTED = {
+    'mace.modules.radial.ZBLBasis': 'ZBL pair repulsion',
+    'mace.modules.radial.AgnesiTransform': 'the Agnesi distance transform',
+    'mace.modules.radial.SoftTransform': 'the Soft distance transform',
+    'mace.modules.radial.GaussianBasis': 'a Gaussian radial basis',
+    'mace.modules.radial.ChebychevBasis': 'a Chebyshev radial basis',
+    'mace.modules.blocks.RealAgnosticDensityInteractionBlock': 'a density-normalized interaction',
+    'mace.modules.blocks.RealAgnosticDensityResidualInteractionBlock': 'a density-normalized interaction',
+    'mace.modules.blocks.RealAgnosticAttResidualInteractionBlock': 'an attention interaction',
+    'mace.modules.blocks.RealAgnosticResidualNonLinearInteractionBlock': 'a non-linear interaction',
+    'mace.modules.radial.RadialMLP': 'a non-linear interaction\'s radial MLP',
+    'mace.modules.blocks.NonLinearBiasReadoutBlock': 'a readout with biases',
+    'mace.modules.blocks.GeneralNonLinearBiasReadoutBlock': 'a readout with biases',
+}
+_INTERACTION_CHILDREN = 'conv_tp|conv_tp_weights|linear|linear_up|reshape|skip_tp'
+_CODEGEN = r'_compiled_main\w*'  # e3nn's generated code (and its Wigner-3j buffers), not read
+# Every class the converter reads: the names its parameters, buffers and submodules may have
+# (regular expressions). Anything else in the tree is refused: it would compute something this
+# converter does not know about.
+LAYOUT = {
+    'mace.modules.models.ScaleShiftMACE': ('', 'atomic_numbers|num_interactions|r_max', '|'.join(sorted(TOP_MODULES))),
+    'mace.modules.blocks.LinearNodeEmbeddingBlock': ('', '', 'linear'),
+    'mace.modules.blocks.RadialEmbeddingBlock': ('', '', 'bessel_fn|cutoff_fn'),
+    'mace.modules.radial.BesselBasis': ('bessel_weights', 'bessel_weights|prefactor|r_max', ''),
+    'mace.modules.radial.PolynomialCutoff': ('', 'p|r_max', ''),
+    'mace.modules.blocks.AtomicEnergiesBlock': ('', 'atomic_energies', ''),
+    'mace.modules.blocks.RealAgnosticInteractionBlock': ('', '', _INTERACTION_CHILDREN),
+    'mace.modules.blocks.RealAgnosticResidualInteractionBlock': ('', '', _INTERACTION_CHILDREN),
+    'mace.modules.irreps_tools.reshape_irreps': ('', '', ''),
+    'mace.modules.blocks.EquivariantProductBasisBlock': ('', '', 'linear|symmetric_contractions'),
+    'mace.modules.symmetric_contraction.SymmetricContraction': ('', '', 'contractions'),
+    'mace.modules.symmetric_contraction.Contraction': (
+        'weights_max', r'U_matrix_\d+|weights_(\d+|max)_zeroed',
+        'contractions_features|contractions_weighting|graph_opt_main|weights'),
+    'mace.modules.blocks.LinearReadoutBlock': ('', '', 'linear'),
+    'mace.modules.blocks.NonLinearReadoutBlock': ('', '', 'linear_1|linear_2|non_linearity'),
+    'mace.modules.blocks.ScaleShiftBlock': ('', 'scale|shift', ''),
+    'e3nn.o3._linear.Linear': ('weight', 'bias|output_mask', _CODEGEN),
+    'e3nn.o3._spherical_harmonics.SphericalHarmonics': ('', '', ''),
+    'e3nn.o3._tensor_product._sub.FullyConnectedTensorProduct': ('weight', 'output_mask', _CODEGEN),
+    'e3nn.o3._tensor_product._tensor_product.TensorProduct': ('', 'output_mask|weight', _CODEGEN),
+    'e3nn.nn._fc.FullyConnectedNet': ('', '', r'layer\d+'),
+    'e3nn.nn._fc._Layer': ('weight', '', 'act'),
+    'e3nn.nn._activation.Activation': ('', '', 'acts'),
+    'e3nn.math._normalize_activation.normalize2mom': ('', '', ''),
+    'torch.nn.modules.container.ModuleList': ('', '', r'\d+'),
+    'torch.nn.modules.container.ParameterList': (r'\d+', '', ''),
+    # mace's traced contraction code: the converter evaluates the contraction from its tensors
+    'torch.fx.graph_module.reduce_graph_module': ('', '', '.*'),
+}
 
 
 class ConversionError(ValueError):
@@ -81,11 +143,11 @@ def state_dict(module, prefix=''):
     out = {}
     for name, p in st.get('_parameters', {}).items():
         if p is not None:
-            out[prefix + name] = p.numpy()
+            out[prefix + name] = p.numpy(prefix + name)
     skip = st.get('_non_persistent_buffers_set', set())
     for name, b in st.get('_buffers', {}).items():
         if b is not None and name not in skip:
-            out[prefix + name] = b.numpy()
+            out[prefix + name] = b.numpy(prefix + name)
     for name, m in st.get('_modules', {}).items():
         if m is not None:
             out.update(state_dict(m, f'{prefix}{name}.'))
@@ -113,6 +175,53 @@ def _instructions(module):
 
 # --- checks and hyper-parameters ---------------------------------------------------------------
 
+def _tree(module, path=''):
+    """(path, module) of every module, depth first; generated code (fx graphs, e3nn's
+    `_compiled_main*`) is not entered."""
+    yield path, module
+    if _kind(module) == 'torch.fx.graph_module.reduce_graph_module':
+        return
+    for name, sub in _state(module).get('_modules', {}).items():
+        if sub is not None and not re.fullmatch(_CODEGEN, name):
+            yield from _tree(sub, f'{path}.{name}' if path else name)
+
+
+def check_layout(root):
+    """Refuse a class the converter cannot evaluate, an unknown class, or a known class with a
+    parameter, buffer or submodule mace 0.3.16 does not give it."""
+    tree = list(_tree(root))
+    for path, module in tree:
+        if _kind(module) in UNSUPPORTED:
+            raise ConversionError(f'{path or "the model"}: {_kind(module)} ({UNSUPPORTED[_kind(module)]}) '
+                                  'is not supported')
+    for path, module in tree:
+        where = path or 'the model'
+        if _kind(module) not in LAYOUT:
+            raise ConversionError(f'{where}: unknown class {_kind(module)} is not supported')
+        st = _state(module)
+        for what, key, pattern in zip(('parameter', 'buffer', 'submodule'), ('_parameters', '_buffers', '_modules'),
+                                      LAYOUT[_kind(module)]):
+            for name, value in st.get(key, {}).items():
+                if value is not None and not re.fullmatch(pattern, name):
+                    raise ConversionError(f'{where}: unexpected {what} {name} on {_kind(module)}')
+
+
+def check_dtypes(state):
+    """The floating-point dtype shared by every tensor: a model mixing float32 and float64 (which
+    mace's own forward either refuses or evaluates with type promotion) is refused."""
+    dtypes = {}
+    for name, arr in state.items():
+        if arr.dtype.kind == 'f':
+            dtypes.setdefault(arr.dtype, name)
+    if len(dtypes) > 1:
+        parts = ', '.join(f'{name} is {dt}' for dt, name in dtypes.items())
+        raise ConversionError(f'the model mixes floating-point dtypes ({parts}): not supported')
+    dtype = next(iter(dtypes), np.dtype(np.float64))
+    if dtype not in (np.float32, np.float64):
+        raise ConversionError(f'{dtypes[dtype]}: dtype {dtype} is not supported (only float32 or float64)')
+    return str(dtype)
+
+
 def _normalize2mom(module, constants, where):
     """The silu of a normalize2mom module: record its constant (must agree everywhere)."""
     if _kind(module) != 'e3nn.math._normalize_activation.normalize2mom':
@@ -121,6 +230,8 @@ def _normalize2mom(module, constants, where):
     if getattr(f, 'qualname', None) != SILU:
         raise ConversionError(f'{where}: activation {getattr(f, "qualname", f)} is not supported (only silu)')
     cst = float(attr(module, 'cst'))
+    if attr(module, '_is_id', False):  # e3nn then skips the constant
+        raise ConversionError(f'{where}: normalize2mom marked as identity (cst {cst}) is not supported')
     if constants.setdefault('silu', cst) != cst:
         raise ConversionError(f'{where}: normalize2mom constant {cst} differs from {constants["silu"]}')
 
@@ -146,12 +257,10 @@ def _no_bias(module, where):
 
 
 def describe(root):
-    """(hyperparameters, constants, species, cutoff) of a ScaleShiftMACE stub tree."""
+    """(hyperparameters, constants, species, cutoff, dtype) of a ScaleShiftMACE stub tree."""
     if _kind(root) != 'mace.modules.models.ScaleShiftMACE':
         raise ConversionError(f'{_kind(root)} is not supported (only mace.modules.models.ScaleShiftMACE)')
-    extra = set(attr(root, '_modules')) - TOP_MODULES
-    if extra:
-        raise ConversionError(f'modules {sorted(extra)} are not supported (ZBL, embeddings, LAMMPS, ...)')
+    check_layout(root)
     heads = attr(root, 'heads', ['Default'])
     if len(heads) != 1:
         raise ConversionError(f'multi-head models ({heads}) are not supported yet')
@@ -163,24 +272,34 @@ def describe(root):
     if attr(root, 'edge_irreps', None) is not None:
         raise ConversionError('edge_irreps is not supported')
     state = state_dict(root)
+    dtype = check_dtypes(state)
     species = [int(z) for z in state['atomic_numbers']]
     if species != sorted(set(species)):
         raise ConversionError('atomic_numbers must be increasing')
     cutoff = float(state['r_max'])
     constants = {}
+    for name, want in (('atomic_energies_fn.atomic_energies', (len(species),)), ('scale_shift.scale', ()),
+                       ('scale_shift.shift', ())):
+        if np.shape(state[name]) not in (want, (1,) + want):
+            raise ConversionError(f'{name} has shape {list(np.shape(state[name]))} (per-head values of a '
+                                  'multi-head model?): not supported')
 
+    # Bessel basis and polynomial cutoff: mace evaluates them with their stored buffers (the
+    # prefactor sqrt(2/r_max) and the frequencies n pi / r_max as rounded in the model's dtype),
+    # which the file keeps (STORED_F64); the Bessel r_max enters nothing but their construction.
     radial = child(root, 'radial_embedding')
-    if set(attr(radial, '_modules')) != {'bessel_fn', 'cutoff_fn'}:
-        raise ConversionError(f'radial embedding {sorted(attr(radial, "_modules"))}: only Bessel basis + '
-                              'polynomial cutoff are supported (no distance transform)')
-    bessel, cut = child(radial, 'bessel_fn'), child(radial, 'cutoff_fn')
-    if _kind(bessel) != 'mace.modules.radial.BesselBasis' or _kind(cut) != 'mace.modules.radial.PolynomialCutoff':
-        raise ConversionError(f'radial embedding {_kind(bessel)} / {_kind(cut)} is not supported')
-    prefactor = float(state['radial_embedding.bessel_fn.prefactor'])
-    if float(state['radial_embedding.bessel_fn.r_max']) != cutoff or float(state['radial_embedding.cutoff_fn.r_max']) != cutoff:
-        raise ConversionError('the radial embedding r_max differs from the model r_max')
-    if not math.isclose(prefactor, math.sqrt(2.0 / cutoff), rel_tol=1e-12):
-        raise ConversionError(f'Bessel prefactor {prefactor} is not sqrt(2 / r_max)')
+    if not attr(radial, 'apply_cutoff', True):
+        raise ConversionError('radial_embedding: apply_cutoff=False is not supported')
+    for name in ('radial_embedding.bessel_fn.prefactor', 'radial_embedding.cutoff_fn.r_max'):
+        value = np.asarray(state[name])
+        if value.shape != () or not np.isfinite(value) or value <= 0:
+            raise ConversionError(f'{name} = {value} must be a positive number')
+    if float(state['radial_embedding.cutoff_fn.r_max']) != cutoff:
+        raise ConversionError(f'radial_embedding.cutoff_fn.r_max {float(state["radial_embedding.cutoff_fn.r_max"])} '
+                              f'differs from the model r_max {cutoff}')
+    p = state['radial_embedding.cutoff_fn.p']
+    if p.shape != () or p.dtype.kind not in 'iu' or p < 1:
+        raise ConversionError(f'radial_embedding.cutoff_fn.p = {p} must be a positive integer')
 
     sh = child(root, 'spherical_harmonics')
     if attr(sh, 'normalize') is not True or attr(sh, 'normalization') != 'component':
@@ -192,6 +311,11 @@ def describe(root):
 
     n_int = int(state['num_interactions'])
     interactions, products, readouts = (child(root, n) for n in ('interactions', 'products', 'readouts'))
+    for name, modules in (('interactions', interactions), ('products', products), ('readouts', readouts)):
+        # mace's forward runs the modules it has, whatever num_interactions says
+        if len([m for m in attr(modules, '_modules').values() if m is not None]) != n_int:
+            raise ConversionError(f'{name}: {len(attr(modules, "_modules"))} modules for num_interactions = {n_int} '
+                                  '(use_last_readout_only?): not supported')
     hp_nodes, hp_edge, hp_target, kinds, avg, corr, residual, ro, mlp = [], [], [], [], [], [], [], [], []
     for t in range(n_int):
         block, product, readout = (child(m, str(t)) for m in (interactions, products, readouts))
@@ -217,7 +341,7 @@ def describe(root):
         for name in ('linear_up', 'linear'):
             _no_bias(child(block, name), f'interactions.{t}.{name}')
         mlp.append(_radial_mlp(child(block, 'conv_tp_weights'), constants, f'interactions.{t}.conv_tp_weights'))
-        avg.append(float(attr(block, 'avg_num_neighbors')))
+        avg.append(_number(attr(block, 'avg_num_neighbors'), f'interactions.{t}.avg_num_neighbors'))
         sc = child(product, 'symmetric_contractions')
         h_out = irreps(attr(sc, 'irreps_out'))
         if irreps(attr(sc, 'irreps_in')) != target:
@@ -273,8 +397,8 @@ def describe(root):
         'correlation': corr,
         'product_residual': residual,
         'radial_basis': {'name': 'bessel', 'num_basis': int(state['radial_embedding.bessel_fn.bessel_weights'].size),
-                         'prefactor': 'sqrt(2/r_max)'},
-        'cutoff_function': {'name': 'polynomial', 'p': int(state['radial_embedding.cutoff_fn.p'])},
+                         'prefactor': 'stored'},
+        'cutoff_function': {'name': 'polynomial', 'p': int(p), 'r_max': 'stored'},
         'apply_cutoff': True,
         'distance_transform': None,
         'pair_repulsion': None,
@@ -283,7 +407,20 @@ def describe(root):
         'readouts': ro,
         'use_bias_in_linear': False,
     }
-    return hyper, {'normalize2mom': constants}, species, cutoff
+    return hyper, {'normalize2mom': constants}, species, cutoff, dtype
+
+
+def _number(value, where):
+    """A plain float attribute (or a 0-d tensor holding one) as a Python float."""
+    if isinstance(value, Tensor):
+        value = value.numpy()
+    try:
+        number = float(value) if np.shape(value) == () else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not number > 0 or not math.isfinite(number):
+        raise ConversionError(f'{where} = {value!r} must be a positive number')
+    return number
 
 
 # --- tensors ------------------------------------------------------------------------------------
@@ -300,9 +437,9 @@ def tensors_for_file(state, hyper):
     out = {}
     nodes = [ir.parse(x) for x in hyper['irreps_node']]
     for name, arr in state.items():
-        if name in ('atomic_numbers', 'r_max', 'num_interactions') or name.startswith(
-                ('radial_embedding.bessel_fn.r_max', 'radial_embedding.bessel_fn.prefactor', 'radial_embedding.cutoff_fn.')):
-            continue  # moved to the metadata (checked in describe)
+        if name in ('atomic_numbers', 'r_max', 'num_interactions', 'radial_embedding.bessel_fn.r_max',
+                    'radial_embedding.cutoff_fn.p'):
+            continue  # moved to the metadata, or unused by mace's forward (checked in describe)
         if name.endswith(('.output_mask', '.bias', 'conv_tp.weight')) or '._w3j_' in name:
             if name.endswith(('.bias', 'conv_tp.weight')) and arr.size:
                 raise ConversionError(f'{name}: a non-empty tensor mace should not have here')
@@ -315,8 +452,8 @@ def tensors_for_file(state, hyper):
             shape, idx, values = sparse(arr)
             out[f'{name}.shape'], out[f'{name}.indices'], out[f'{name}.values'] = shape, idx, values
             continue
-        if name.startswith('scale_shift.') or name == 'atomic_energies_fn.atomic_energies':
-            arr = np.asarray(arr).reshape(-1)
+        if name in STORED_F64:
+            arr = np.asarray(arr, dtype=np.float64).reshape(-1)  # exact: float32 -> float64
         out[name] = np.ascontiguousarray(arr)
     for t in range(hyper['num_interactions']):
         for k in range(len(nodes[t + 1])):
@@ -344,10 +481,9 @@ def read_model(path):
     return root, state_dict(root)
 
 
-def convert(model_path, out):
-    """Convert a pickled mace-torch ScaleShiftMACE to an equipot model file. Returns the metadata."""
-    root, state = read_model(model_path)
-    hyper, constants, species, cutoff = describe(root)
+def model_for_file(root, source='the model', provenance=None):
+    """(metadata, tensors) of the equipot file for a ScaleShiftMACE stub tree, every check done."""
+    hyper, constants, species, cutoff, dtype = describe(root)
     meta = {
         'format_version': FORMAT_VERSION,
         'architecture': 'mace',
@@ -362,14 +498,26 @@ def convert(model_path, out):
         'tensor_names': 'mace',
         'provenance': {
             'converter': f'equipot.convert.mace {__version__}',
-            'source_file': os.path.basename(str(model_path)),
-            'source_sha256': _sha256(model_path),
+            **(provenance or {}),
             'source_format': 'pickled torch.nn.Module (mace-torch)',
             'source_version': 'mace-torch 0.3.x, e3nn 0.4.4',
+            'source_dtype': dtype,
         },
     }
-    tensors = tensors_for_file(state, hyper)
-    mace_file.check_tensors(meta, tensors, str(out))
+    tensors = tensors_for_file(state_dict(root), hyper)
+    try:
+        mace_file.check_tensors(meta, tensors, source)
+    except ValueError as e:
+        raise ConversionError(str(e)) from None
+    return meta, tensors
+
+
+def convert(model_path, out):
+    """Convert a pickled mace-torch ScaleShiftMACE to an equipot model file. Returns the metadata.
+    Nothing is written unless every check passes."""
+    root, _ = read_model(model_path)
+    name = os.path.basename(str(model_path))
+    meta, tensors = model_for_file(root, name, {'source_file': name, 'source_sha256': _sha256(model_path)})
     model_file.write(out, meta, tensors)
     return meta
 

@@ -258,7 +258,7 @@ def read_checkpoint(path):
     for name, value in ck['model_state_dict'].items():
         if not isinstance(value, Tensor):
             raise ConversionError(f'{path}: state dict entry {name} is not a tensor')
-        state[name] = value.numpy()
+        state[name] = value.numpy(name)
     config = check_config(patch_old_config(config))
     version, suffix = _version(config['version'])
     if version < (0, 10, 0):

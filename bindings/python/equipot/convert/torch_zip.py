@@ -10,6 +10,7 @@ state the pickle gives them and run nothing.
 
 import collections
 import io
+import math
 import pickle
 import zipfile
 
@@ -58,25 +59,52 @@ class _Storage:
         return self._array
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class Tensor:
-    """A torch tensor as stored: a strided view of a storage. numpy() gives a copy."""
+    """A torch tensor as stored: a strided view of a storage. numpy() gives a copy.
+
+    The view (offset, shape, stride) comes from the pickle as it is; numpy() checks it
+    against its storage before it reads a byte."""
 
     def __init__(self, storage, offset, shape, stride):
-        self.storage, self.offset = storage, int(offset)
-        self.shape, self.stride = tuple(int(s) for s in shape), tuple(int(s) for s in stride)
+        self.storage, self.offset, self.shape, self.stride = storage, offset, shape, stride
 
-    def numpy(self):
+    def _check(self, name):
+        """Refuse a view that is not non-negative ints, or that reaches past its storage."""
+        what = f'tensor {name}' if name else 'a tensor'
+        if not isinstance(self.storage, _Storage):
+            raise CheckpointError(f'{what} is not backed by a tensor storage ({type(self.storage).__name__})')
+        where = f'{what} (storage {self.storage.record}, {self.storage.numel} elements)'
+        view = f'offset {self.offset!r}, shape {self.shape!r}, stride {self.stride!r}'
+        if not (_is_int(self.offset) and isinstance(self.shape, (tuple, list)) and isinstance(self.stride, (tuple, list))
+                and all(map(_is_int, self.shape)) and all(map(_is_int, self.stride))):
+            raise CheckpointError(f'{where}: malformed view ({view}): expected integers')
+        if len(self.shape) != len(self.stride):
+            raise CheckpointError(f'{where}: shape and stride differ in length ({view})')
+        if self.offset < 0 or any(n < 0 for n in self.shape) or any(s < 0 for s in self.stride):
+            raise CheckpointError(f'{where}: negative offset, size or stride ({view})')
+        count = math.prod(self.shape)
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride))
+        if count and last >= self.storage.numel:
+            raise CheckpointError(f'{where}: the view ({view}) runs past its storage')
+        if count > self.storage.numel:  # only overlapping views (stride 0) could: refused, never multiplied
+            raise CheckpointError(f'{where}: the view ({view}) has more elements than its storage')
+        return count
+
+    def numpy(self, name=None):
+        """The tensor as a numpy array (a copy). `name` names it in errors."""
+        count = self._check(name)
+        if count == 0:
+            return np.zeros(self.shape, dtype=self.storage.dtype)
         base = self.storage.array()
         if not self.shape:
             return base[self.offset].copy()
-        span = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride) if n > 0)
-        if any(n == 0 for n in self.shape):
-            return np.zeros(self.shape, dtype=base.dtype)
-        if span >= base.size:
-            raise CheckpointError(f'tensor view runs past its storage {self.storage.record}')
         item = base.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
-            base[self.offset:], shape=self.shape, strides=tuple(s * item for s in self.stride)
+            base[self.offset:], shape=tuple(self.shape), strides=tuple(s * item for s in self.stride)
         )
         return np.array(view)
 
@@ -167,6 +195,9 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if module == 'torch' and name in _STORAGE_DTYPES:
             return _StorageType(name)
+        if module == 'torch' and name.endswith('Storage'):
+            raise CheckpointError(f'tensor storage type torch.{name} is not supported '
+                                  f'(known: {", ".join(sorted(_STORAGE_DTYPES))})')
         if (module, name) in _ALLOWED:
             return _ALLOWED[(module, name)]()
         if self.stubs and (module, name) in _BUILTINS:
@@ -181,9 +212,15 @@ class _Unpickler(pickle.Unpickler):
         _, kind, key, _location, numel = pid
         if not isinstance(kind, _StorageType):
             raise CheckpointError(f'unexpected storage type {kind!r}')
+        if not isinstance(key, str) or not _is_int(numel) or numel < 0:
+            raise CheckpointError(f'malformed storage id {pid!r}')
         if key not in self.storages:
-            self.storages[key] = _Storage(self.archive, f'{self.prefix}data/{key}', kind.dtype, int(numel))
-        return self.storages[key]
+            self.storages[key] = _Storage(self.archive, f'{self.prefix}data/{key}', kind.dtype, numel)
+        storage = self.storages[key]
+        if (storage.dtype, storage.numel) != (kind.dtype, numel):
+            raise CheckpointError(f'storage {storage.record} is declared both as {storage.numel} x {storage.dtype} '
+                                  f'and as {numel} x {kind.dtype}')
+        return storage
 
 
 def load(path, stubs=()):
