@@ -75,6 +75,12 @@ gcc -std=c11 -Wall -Wextra -Werror tests/c/bad_input.c $(pkg-config --cflags --l
     -Wl,-rpath,"$lib" -o "$work/bin/bad_input"
 "$work/bin/bad_input"
 
+echo "-- tests/c/model_file_errors.c: corrupted and absurd model files"
+# shellcheck disable=SC2046
+gcc -std=c11 -Wall -Wextra -Werror tests/c/model_file_errors.c $(pkg-config --cflags --libs equipot) -lm \
+    -Wl,-rpath,"$lib" -o "$work/bin/model_file_errors"
+"$work/bin/model_file_errors"
+
 echo "-- Fortran: the installed module source and bindings/fortran/test_equipot.f90 (gfortran)"
 # shellcheck disable=SC2046
 gfortran -std=f2018 -Wall -Wextra -Werror -fcheck=all -g -J "$work/bin" \

@@ -13,7 +13,10 @@
 //! on the choice (parity-respecting model), but the odd-l features do, so the
 //! model uses mace's to stay comparable layer by layer.
 
-use super::description::{format_error, Description, Species};
+use super::description::{
+    boolean, check_divisor, enum_str, format_error, from_file_error, int_in, irreps, Description, Species, MAX_BASIS,
+    MAX_BLOCKS, MAX_CORRELATION, MAX_POLYNOMIAL_P,
+};
 use super::halo::{self, exchange, HaloDirection, HaloExchange};
 use super::safetensors::SafeTensors;
 use super::{local_outputs, Outputs, Potential, Precision, Request};
@@ -106,23 +109,45 @@ fn reshape_irreps<T: Real>(irreps: &Irreps, rows: usize, x: &[T], out: &mut [T],
     });
 }
 
-fn hyper_list<'a>(d: &Description<'a>, key: &str, n: usize) -> Result<&'a Vec<Value>> {
-    d.hyper(key)?
-        .as_array()
-        .filter(|a| a.len() == n)
-        .ok_or_else(|| format_error(format!("\"{key}\" must be a list of {n} entries")))
+/// The dense U matrices of a model may hold at most this many values
+/// together (2²⁵, 256 MiB in f64; the test models hold ~10⁵).
+const MAX_DENSE_U: usize = 1 << 25;
+
+/// `key` must be null (absent counts as null); a string names a mace
+/// feature equipot does not implement.
+fn must_be_null(d: &Description, key: &str) -> Result<()> {
+    match d.hyper(key)? {
+        Value::Null => Ok(()),
+        Value::String(s) => Err(Error::Unsupported(format!("MACE {key} {s:?}"))),
+        other => Err(format_error(format!("\"{key}\" must be null, found {other}"))),
+    }
 }
 
 impl Mace {
-    /// Builds the model from a model file's description and tensors.
+    /// Builds the model from a model file's description and tensors. A
+    /// malformed file is `Error::ModelFormat`, a valid one using what
+    /// equipot does not implement `Error::Unsupported`.
     pub fn from_file(meta: &Value, tensors: &SafeTensors) -> Result<Mace> {
-        let d = Description { meta, tensors };
+        let d = Description::new(meta, tensors, "mace-torch", "mace")?;
         let species = Species::from_meta(meta)?;
-        if meta.get("modals").and_then(Value::as_array).is_some_and(|m| !m.is_empty()) {
-            return Err(Error::Unsupported("multi-head MACE models".into()));
+        match meta.get("modals") {
+            None => {}
+            Some(Value::Array(m)) if m.is_empty() => {}
+            Some(Value::Array(m)) if m.iter().all(Value::is_string) => {
+                return Err(Error::Unsupported("multi-head MACE models".into()))
+            }
+            Some(other) => return Err(format_error(format!("\"modals\" must be a list of strings, found {other}"))),
         }
-        let f64 = Network::build(&d, &species)?;
-        let f32 = Network::build(&d, &species)?;
+        if meta.get("default_modal").is_some_and(|m| !m.is_null()) {
+            return Err(format_error("\"default_modal\" must be null for a MACE model".into()));
+        }
+        let build = || -> Result<(Network<f64>, Network<f32>)> {
+            let f64 = Network::build(&d, &species)?;
+            let f32 = Network::build(&d, &species)?;
+            d.check_all_used()?;
+            Ok((f64, f32))
+        };
+        let (f64, f32) = build().map_err(from_file_error)?;
         Ok(Mace { n_blocks: f64.blocks.len(), species, f64, f32 })
     }
 }
@@ -131,85 +156,75 @@ impl<T: Real> Network<T> {
     fn build(d: &Description, species: &Species) -> Result<Self> {
         let n_species = species.species.len();
         let cutoff = species.cutoff;
-        if d.usize("num_species")? != n_species {
+        if d.int("num_species", 1, crate::graph::MAX_ATOMIC_NUMBER as u64)? != n_species {
             return Err(format_error("num_species differs from the length of species".into()));
         }
-        for (key, allowed) in [("apply_cutoff", Value::Bool(true)), ("distance_transform", Value::Null), ("pair_repulsion", Value::Null)] {
-            if d.hyper(key)? != &allowed {
-                return Err(Error::Unsupported(format!("MACE {key} = {}", d.hyper(key)?)));
-            }
+        if !d.boolean("apply_cutoff")? {
+            return Err(Error::Unsupported("MACE apply_cutoff = false".into()));
         }
-        if d.hyper("use_bias_in_linear")?.as_bool() != Some(false) {
-            return Err(Error::Unsupported("MACE linear layers with biases".into()));
+        must_be_null(d, "distance_transform")?;
+        must_be_null(d, "pair_repulsion")?;
+        if d.boolean("use_bias_in_linear")? {
+            return Err(format_error("\"use_bias_in_linear\" is true; format 1.2 allows only false".into()));
         }
-        let n_blocks = d.usize("num_interactions")?;
-        let nodes = d.irreps_list("irreps_node")?;
-        let edge = d.irreps_list("irreps_edge")?;
-        let target = d.irreps_list("irreps_target")?;
-        if nodes.len() != n_blocks + 1 || edge.len() != n_blocks || target.len() != n_blocks {
-            return Err(format_error(format!("{n_blocks} interactions need {} irreps_node and {n_blocks} irreps_edge, irreps_target", n_blocks + 1)));
-        }
+        let n_blocks = d.int("num_interactions", 1, MAX_BLOCKS as u64)?;
+        let nodes = d.irreps_list("irreps_node", n_blocks + 1)?;
+        let edge = d.irreps_list("irreps_edge", n_blocks)?;
+        let target = d.irreps_list("irreps_target", n_blocks)?;
         let attrs = Irreps::parse(&format!("{n_species}x0e"))?;
 
         // Edge embedding: Bessel basis (mace's prefactor √(2/r_max)) and polynomial cutoff, with the
         // values the model stores (format 1.2: "stored" tensors, rounded as the model's dtype
         // rounded them; format 1.1 files of float64 models: computed from r_max).
         let basis_spec = d.hyper("radial_basis")?;
-        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel") {
-            return Err(format_error(format!("radial basis {basis_spec} is not supported")));
-        }
-        let n_basis = basis_spec.get("num_basis").and_then(Value::as_u64).unwrap_or(0) as usize;
-        let freqs = d.tensor("radial_embedding.bessel_fn.bessel_weights", n_basis)?;
-        let prefactor = match basis_spec.get("prefactor").and_then(Value::as_str) {
-            Some("stored") => d.tensor("radial_embedding.bessel_fn.prefactor", 1)?[0],
-            Some("sqrt(2/r_max)") => (2.0 / cutoff).sqrt(),
-            _ => return Err(format_error(format!("radial basis {basis_spec} is not supported"))),
+        enum_str("radial_basis.name", basis_spec.get("name"), &["bessel"])?;
+        let n_basis = int_in("radial_basis.num_basis", basis_spec.get("num_basis"), 1, MAX_BASIS as u64)?;
+        let freqs = d.tensor("radial_embedding.bessel_fn.bessel_weights", &[n_basis])?;
+        let prefactor = match enum_str("radial_basis.prefactor", basis_spec.get("prefactor"), &["stored", "sqrt(2/r_max)"])? {
+            "stored" => d.tensor("radial_embedding.bessel_fn.prefactor", &[1])?[0],
+            _ => (2.0 / cutoff).sqrt(),
         };
         let basis = BesselBasis::with_prefactor(prefactor, &freqs)?;
         let cut = d.hyper("cutoff_function")?;
-        if cut.get("name").and_then(Value::as_str) != Some("polynomial") {
-            return Err(format_error(format!("cutoff function {cut} is not supported")));
-        }
-        let p = cut.get("p").and_then(Value::as_u64).ok_or_else(|| format_error("polynomial cutoff needs p".into()))?;
-        let envelope_r_max = match cut.get("r_max").map(Value::as_str) {
-            Some(Some("stored")) => d.tensor("radial_embedding.cutoff_fn.r_max", 1)?[0],
+        enum_str("cutoff_function.name", cut.get("name"), &["polynomial"])?;
+        let p = int_in("cutoff_function.p", cut.get("p"), 1, MAX_POLYNOMIAL_P)?;
+        let envelope_r_max = match cut.get("r_max") {
             None => cutoff,
-            _ => return Err(format_error(format!("cutoff function {cut} is not supported"))),
+            Some(v) => {
+                enum_str("cutoff_function.r_max", Some(v), &["stored"])?;
+                d.tensor("radial_embedding.cutoff_fn.r_max", &[1])?[0]
+            }
         };
         // mace zeroes the envelope from its r_max on; equipot's graph ends at the cutoff instead
         if (envelope_r_max - cutoff).abs() > 1e-12 * cutoff {
             return Err(format_error(format!("the cutoff function's r_max {envelope_r_max} differs from the cutoff {cutoff}")));
         }
         let cutoff_fn = PolynomialCutoff::new(envelope_r_max, p as u32)?;
-        let irreps_sh = Irreps::parse(d.hyper("irreps_spherical_harmonics")?.as_str().unwrap_or(""))?;
-        let sh = SphericalHarmonics::new(irreps_sh.lmax(), true, Normalization::Component)?;
-        if irreps_sh.dim() != sh.dim() || irreps_sh.iter().any(|m| m.ir.p != if m.ir.l % 2 == 0 { 1 } else { -1 }) {
-            return Err(format_error(format!("spherical harmonics {irreps_sh} must be 1x0e+1x1o+... up to lmax")));
+        let irreps_sh = d.irreps("irreps_spherical_harmonics")?;
+        if irreps_sh.iter().enumerate().any(|(l, m)| m.mul != 1 || m.ir.l as usize != l || m.ir.p != if l % 2 == 0 { 1 } else { -1 }) {
+            return Err(format_error(format!("\"irreps_spherical_harmonics\" is {irreps_sh}: it must be 1x0e+1x1o+1x2e+... up to lmax")));
         }
+        let sh = SphericalHarmonics::new(irreps_sh.lmax(), true, Normalization::Component)?;
 
-        let radial_act = d.activation(d.hyper("activation_radial")?.as_str().unwrap_or(""))?;
-        let hidden: Vec<usize> = d
-            .hyper("radial_mlp_hidden")?
-            .as_array()
-            .and_then(|a| a.iter().map(|h| h.as_u64().map(|h| h as usize)).collect())
-            .ok_or_else(|| format_error("radial_mlp_hidden must be a list of integers".into()))?;
-        let kinds = hyper_list(d, "interactions", n_blocks)?;
-        let avg = hyper_list(d, "avg_num_neighbors", n_blocks)?;
-        let correlation = hyper_list(d, "correlation", n_blocks)?;
-        let residual = hyper_list(d, "product_residual", n_blocks)?;
-        let readouts = hyper_list(d, "readouts", n_blocks)?;
+        let radial_act = d.activation("activation_radial", Some(d.hyper("activation_radial")?))?;
+        let hidden = d.hidden_widths("radial_mlp_hidden")?;
+        let kinds = d.list("interactions", n_blocks)?;
+        let avg = d.list("avg_num_neighbors", n_blocks)?;
+        let correlation = d.list("correlation", n_blocks)?;
+        let residual = d.list("product_residual", n_blocks)?;
+        let readouts = d.list("readouts", n_blocks)?;
 
         let embedding = d.linear_weight("node_embedding.linear.weight", &attrs, &nodes[0])?;
         let mut blocks = Vec::with_capacity(n_blocks);
+        let mut dense_budget = MAX_DENSE_U;
         for t in 0..n_blocks {
             let (h_in, h_out) = (&nodes[t], &nodes[t + 1]);
             let b = format!("interactions.{t}");
-            let kind = match kinds[t].as_str() {
-                Some("plain") => Kind::Plain,
-                Some("residual") => Kind::Residual,
-                other => return Err(Error::Unsupported(format!("MACE interaction {other:?}"))),
+            let kind = match enum_str(&format!("interactions[{t}]"), Some(&kinds[t]), &["plain", "residual"])? {
+                "plain" => Kind::Plain,
+                _ => Kind::Residual,
             };
-            let product_residual = residual[t].as_bool().unwrap_or(false);
+            let product_residual = boolean(&format!("product_residual[{t}]"), Some(&residual[t]))?;
             if product_residual && kind != Kind::Residual {
                 return Err(format_error(format!("block {t}: product_residual needs a residual interaction")));
             }
@@ -218,17 +233,18 @@ impl<T: Real> Network<T> {
             hs.extend(&hidden);
             hs.push(conv.weight_numel());
             let radial_weights: Vec<Vec<f64>> = (0..hs.len() - 1)
-                .map(|k| d.tensor(&format!("{b}.conv_tp_weights.layer{k}.weight"), hs[k] * hs[k + 1]))
+                .map(|k| d.tensor(&format!("{b}.conv_tp_weights.layer{k}.weight"), &[hs[k], hs[k + 1]]))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
             let radial = FullyConnectedNet::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
-            let avg_num_neighbors = avg[t].as_f64().filter(|a| *a > 0.0).ok_or_else(|| format_error(format!("block {t}: avg_num_neighbors must be positive")))?;
+            let avg_num_neighbors = avg[t].as_f64().ok_or_else(|| format_error(format!("avg_num_neighbors[{t}] must be a number")))?;
+            let avg_num_neighbors = check_divisor(&format!("avg_num_neighbors[{t}]"), avg_num_neighbors)?;
             let (skip_in, skip_out) = match kind {
                 Kind::Plain => (&target[t], &target[t]),
                 Kind::Residual => (h_in, h_out),
             };
             let skip_numel = FullyConnectedTensorProduct::<T>::count_weights(skip_in, &attrs, skip_out);
-            let skip_weights = d.tensor(&format!("{b}.skip_tp.weight"), skip_numel)?;
+            let skip_weights = d.tensor(&format!("{b}.skip_tp.weight"), &[skip_numel])?;
             let skip = FullyConnectedTensorProduct::new(
                 skip_in,
                 &attrs,
@@ -237,20 +253,20 @@ impl<T: Real> Network<T> {
                 PathNormalization::Element,
                 skip_weights.into_iter().map(T::of).collect(),
             )?;
-            let nu_max = correlation[t].as_u64().filter(|c| *c >= 1).ok_or_else(|| format_error(format!("block {t}: correlation must be ≥ 1")))? as usize;
-            let contraction = contraction(d, t, &target[t], h_out, nu_max)?;
-            let readout = match readouts[t].get("kind").and_then(Value::as_str) {
-                Some("linear") => Readout::Linear(d.linear_weight(&format!("readouts.{t}.linear.weight"), h_out, &Irreps::parse("1x0e")?)?),
-                Some("nonlinear") => {
-                    let hidden_irreps = Irreps::parse(readouts[t].get("irreps_hidden").and_then(Value::as_str).unwrap_or(""))?;
-                    let act = d.activation(readouts[t].get("activation").and_then(Value::as_str).unwrap_or(""))?;
+            let nu_max = int_in(&format!("correlation[{t}]"), Some(&correlation[t]), 1, MAX_CORRELATION)?;
+            let contraction = contraction(d, t, n_species, &target[t], h_out, nu_max, &mut dense_budget)?;
+            let readout_key = format!("readouts[{t}]");
+            let readout = match enum_str(&format!("{readout_key}.kind"), readouts[t].get("kind"), &["linear", "nonlinear"])? {
+                "linear" => Readout::Linear(d.linear_weight(&format!("readouts.{t}.linear.weight"), h_out, &Irreps::parse("1x0e")?)?),
+                _ => {
+                    let hidden_irreps = irreps(&format!("{readout_key}.irreps_hidden"), readouts[t].get("irreps_hidden"))?;
+                    let act = d.activation(&format!("{readout_key}.activation"), readouts[t].get("activation"))?;
                     Readout::NonLinear {
                         hidden: d.linear_weight(&format!("readouts.{t}.linear_1.weight"), h_out, &hidden_irreps)?,
                         act: ScaledActivation::normalized(act, 1.0),
                         energy: d.linear_weight(&format!("readouts.{t}.linear_2.weight"), &hidden_irreps, &Irreps::parse("1x0e")?)?,
                     }
                 }
-                other => return Err(format_error(format!("block {t}: readout {other:?} is not supported"))),
             };
             blocks.push(Block {
                 kind,
@@ -266,42 +282,65 @@ impl<T: Real> Network<T> {
                 readout,
             });
         }
-        let e0 = d.tensor("atomic_energies_fn.atomic_energies", n_species)?;
-        let scale = d.tensor("scale_shift.scale", 1)?[0];
-        let shift = d.tensor("scale_shift.shift", 1)?[0];
+        let e0 = d.energy_tensor("atomic_energies_fn.atomic_energies", &[n_species])?;
+        let scale = d.tensor("scale_shift.scale", &[1])?[0];
+        let shift = d.energy_tensor("scale_shift.shift", &[1])?[0];
         Ok(Network { n_species, embedding, basis, cutoff_fn, sh, blocks, e0, scale: T::of(scale), shift })
     }
 }
 
 /// Block t's symmetric contraction, its U matrices rebuilt dense from the
-/// file's sparse triples.
-fn contraction<T: Real>(d: &Description, t: usize, irreps_in: &Irreps, irreps_out: &Irreps, nu_max: usize) -> Result<SymmetricContraction<T>> {
+/// file's sparse triples (`.shape`: I64, the dense shape; `.indices`: I64,
+/// increasing flat indices into it; `.values`: the nonzeros).
+fn contraction<T: Real>(
+    d: &Description,
+    t: usize,
+    n_species: usize,
+    irreps_in: &Irreps,
+    irreps_out: &Irreps,
+    nu_max: usize,
+    dense_budget: &mut usize,
+) -> Result<SymmetricContraction<T>> {
     struct Dense {
         shape: Vec<usize>,
         values: Vec<f64>,
     }
+    let channels = irreps_in.0.first().map_or(1, |m| m.mul);
+    let dim = irreps_in.dim() / channels;
     let mut per_output: Vec<(Vec<Dense>, Vec<Dense>)> = Vec::new();
     for k in 0..irreps_out.len() {
         let prefix = format!("products.{t}.symmetric_contractions.contractions.{k}");
         let (mut us, mut ws) = (Vec::new(), Vec::new());
+        let l = irreps_out.0[k].ir.l as usize;
         for nu in 1..=nu_max {
+            let w = if nu == nu_max { format!("{prefix}.weights_max") } else { format!("{prefix}.weights.{}", nu_max - 1 - nu) };
+            let (w_values, w_shape) = d.tensor_like(&w, &[Some(n_species), None, Some(channels)])?;
+            // The dense shape: [2L+1 (L > 0)] + [D] * nu + [K], K from the weights.
             let u = format!("{prefix}.U_matrix_{nu}");
-            let shape: Vec<usize> = d.tensors.f64(&format!("{u}.shape"))?.0.iter().map(|&s| s as usize).collect();
-            let numel: usize = shape.iter().product();
-            let indices = d.tensors.f64(&format!("{u}.indices"))?.0;
-            let values = d.tensors.f64(&format!("{u}.values"))?.0;
-            if indices.len() != values.len() {
-                return Err(format_error(format!("{u}: {} indices for {} values", indices.len(), values.len())));
+            let mut expected: Vec<usize> = if l > 0 { vec![2 * l + 1] } else { vec![] };
+            expected.extend(std::iter::repeat(dim).take(nu));
+            expected.push(w_shape[1]);
+            let shape = d.index_tensor(&format!("{u}.shape"), Some(&[expected.len()]))?;
+            if shape.iter().zip(&expected).any(|(&s, &e)| s != e as i64) {
+                return Err(format_error(format!("{u} has shape {shape:?}, expected {expected:?}")));
+            }
+            let numel = expected.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).filter(|&n| n <= *dense_budget);
+            let numel = numel.ok_or_else(|| {
+                format_error(format!("{u} of shape {expected:?} would take the dense U matrices beyond {MAX_DENSE_U} values"))
+            })?;
+            *dense_budget -= numel;
+            let indices = d.index_tensor(&format!("{u}.indices"), None)?;
+            let (values, _) = d.tensor_like(&format!("{u}.values"), &[Some(indices.len())])?;
+            let increasing = indices.windows(2).all(|w| w[0] < w[1]);
+            if !increasing || indices.first().is_some_and(|&i| i < 0) || indices.last().is_some_and(|&i| i as u64 >= numel as u64) {
+                return Err(format_error(format!("{u}.indices are not increasing flat indices into the shape {expected:?}")));
             }
             let mut dense = vec![0.0; numel];
             for (&i, &v) in indices.iter().zip(&values) {
-                let slot = (i >= 0.0).then_some(i as usize).and_then(|i| dense.get_mut(i));
-                *slot.ok_or_else(|| format_error(format!("{u}: index {i} outside the shape {shape:?}")))? = v;
+                dense[i as usize] = v;
             }
-            us.push(Dense { shape, values: dense });
-            let w = if nu == nu_max { format!("{prefix}.weights_max") } else { format!("{prefix}.weights.{}", nu_max - 1 - nu) };
-            let (values, shape) = d.tensors.f64(&w)?;
-            ws.push(Dense { shape, values });
+            us.push(Dense { shape: expected, values: dense });
+            ws.push(Dense { shape: w_shape, values: w_values });
         }
         per_output.push((us, ws));
     }

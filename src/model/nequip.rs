@@ -7,7 +7,10 @@
 //! backward.
 
 use super::halo::{self, exchange, HaloDirection, HaloExchange};
-use super::description::{format_error, Description, Species};
+use super::description::{
+    boolean, enum_str, format_error, from_file_error, int_in, number_in, Description, Species, MAX_BASIS, MAX_BLOCKS,
+    MAX_POLYNOMIAL_P,
+};
 use super::safetensors::SafeTensors;
 use super::{local_outputs, Outputs, Potential, Precision, Request};
 use crate::backend::{cpu::zeros, Workspace};
@@ -197,21 +200,22 @@ struct Block<T> {
     gate: Gate<T>,
 }
 
-impl Description<'_> {
-    fn envelope<T: Real>(&self, cutoff: f64) -> Result<Envelope<T>> {
-        let spec = self.hyper("cutoff_function")?;
-        Ok(match spec.get("name").and_then(Value::as_str) {
-            Some("XPLOR") => Envelope::Xplor(XplorCutoff::new(
-                cutoff,
-                spec.get("cutoff_on").and_then(Value::as_f64).ok_or_else(|| format_error("XPLOR needs cutoff_on".into()))?,
-            )?),
-            Some("poly_cut") => Envelope::Polynomial(PolynomialCutoff::new(
-                cutoff,
-                spec.get("poly_cut_p_value").and_then(Value::as_u64).unwrap_or(6) as u32,
-            )?),
-            _ => return Err(format_error(format!("cutoff function {spec} is not supported"))),
-        })
-    }
+/// The radial envelope of `hyperparameters.cutoff_function`.
+fn read_envelope<T: Real>(d: &Description, cutoff: f64) -> Result<Envelope<T>> {
+    let spec = d.hyper("cutoff_function")?;
+    Ok(match enum_str("cutoff_function.name", spec.get("name"), &["XPLOR", "poly_cut"])? {
+        "XPLOR" => {
+            let on = number_in("cutoff_function.cutoff_on", spec.get("cutoff_on"), 0.0, cutoff)?;
+            if on >= cutoff {
+                return Err(format_error(format!("\"cutoff_function.cutoff_on\" is {on}: it must be below the cutoff {cutoff}")));
+            }
+            Envelope::Xplor(XplorCutoff::new(cutoff, on)?)
+        }
+        _ => {
+            let p = int_in("cutoff_function.poly_cut_p_value", spec.get("poly_cut_p_value"), 1, MAX_POLYNOMIAL_P)?;
+            Envelope::Polynomial(PolynomialCutoff::new(cutoff, p as u32)?)
+        }
+    })
 }
 
 /// Irreps plus a modal one-hot appended as its own scalar block (sevenn
@@ -224,104 +228,185 @@ fn with_modal(irreps: &Irreps, n_modals: usize, on: bool) -> Irreps {
     out
 }
 
+/// Values the float32 radial tables of all blocks may hold together (1 GiB):
+/// SevenNet-l3i5 needs 3.4·10⁷ at its 5 Å cutoff.
+const MAX_TABLE_VALUES: usize = 1 << 28;
+
+/// Number of intervals `HermiteTable::new` makes of these pieces.
+fn table_intervals(breaks: &[f64], spacings: &[f64]) -> usize {
+    breaks.windows(2).zip(spacings).map(|(b, &h)| ((b[1] - b[0]) / h).ceil().max(1.0) as usize).sum()
+}
+
+/// The modal structure of a multi-fidelity model (`modals`,
+/// `default_modal`, `hyperparameters.modality`).
+struct Modality {
+    modals: Vec<String>,
+    default_modal: Option<String>,
+    /// Number of modal one-hot columns (0: single fidelity).
+    n_modals: usize,
+    inputs: ModalInputs,
+    modal_wise_shift: bool,
+    modal_wise_scale: bool,
+}
+
+impl Modality {
+    fn read(d: &Description) -> Result<Modality> {
+        let modals: Vec<String> = match d.meta.get("modals") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|m| m.as_str().filter(|m| !m.is_empty()).map(String::from))
+                .collect::<Option<_>>()
+                .ok_or_else(|| format_error("\"modals\" must be a list of non-empty strings".into()))?,
+            Some(other) => return Err(format_error(format!("\"modals\" must be a list of strings, found {other}"))),
+        };
+        if let Some(m) = modals.iter().enumerate().find_map(|(k, m)| modals[..k].contains(m).then_some(m)) {
+            return Err(format_error(format!("\"modals\" lists {m:?} twice")));
+        }
+        let default_modal = match d.meta.get("default_modal") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(m)) if modals.contains(m) => Some(m.clone()),
+            Some(other) => {
+                return Err(format_error(format!("\"default_modal\" is {other}: it must be null or one of {modals:?}")))
+            }
+        };
+        let spec = d.hyper_opt("modality");
+        if spec.is_some_and(|s| !s.is_object()) {
+            return Err(format_error("\"modality\" must be an object of booleans".into()));
+        }
+        let flag = |k: &str| -> Result<bool> {
+            match spec.and_then(|s| s.get(k)) {
+                None => Ok(false),
+                v => boolean(&format!("modality.{k}"), v),
+            }
+        };
+        let use_modality = flag("use_modality")?;
+        let inputs = ModalInputs {
+            node_embedding: flag("node_embedding")?,
+            self_interaction_1: flag("self_interaction_1")?,
+            self_interaction_2: flag("self_interaction_2")?,
+            output_block: flag("output_block")?,
+        };
+        let (modal_wise_shift, modal_wise_scale) = (flag("modal_wise_shift")?, flag("modal_wise_scale")?);
+        let any = inputs.node_embedding || inputs.self_interaction_1 || inputs.self_interaction_2 || inputs.output_block;
+        if !use_modality && (any || modal_wise_shift || modal_wise_scale || !modals.is_empty()) {
+            return Err(format_error(
+                "modality.use_modality is false, but modals or modality flags are set".into(),
+            ));
+        }
+        if use_modality && modals.len() < 2 {
+            return Err(format_error(format!("modality.use_modality needs at least two modals, the file has {modals:?}")));
+        }
+        let n_modals = if use_modality { modals.len() } else { 0 };
+        Ok(Modality { modals, default_modal, n_modals, inputs, modal_wise_shift, modal_wise_scale })
+    }
+
+    /// The modal index the caller's `modal` (None: the file's default)
+    /// selects; an unknown modal is the caller's error.
+    fn select(&self, modal: Option<&str>) -> Result<Option<usize>> {
+        let modals = &self.modals;
+        if self.n_modals == 0 {
+            return match modal {
+                Some(m) => Err(Error::InvalidArgument(format!("modal {m:?} given, but this model has none"))),
+                None => Ok(None),
+            };
+        }
+        let name = modal
+            .map(String::from)
+            .or_else(|| self.default_modal.clone())
+            .ok_or_else(|| Error::InvalidArgument(format!("this model needs a modal, one of {modals:?}")))?;
+        let index = modals.iter().position(|m| *m == name);
+        Ok(Some(index.ok_or_else(|| Error::InvalidArgument(format!("unknown modal {name:?}: this model has {modals:?}")))?))
+    }
+}
+
 impl Nequip {
     /// Builds the model from a model file's description and tensors;
     /// `modal` picks the fidelity head of a multi-fidelity model (default:
-    /// the file's default).
+    /// the file's default). A malformed file is `Error::ModelFormat`, a valid
+    /// one using what equipot does not implement `Error::Unsupported`, an
+    /// unknown `modal` `Error::InvalidArgument`.
     pub fn from_file(meta: &Value, tensors: &SafeTensors, modal: Option<&str>) -> Result<Nequip> {
-        let d = Description { meta, tensors };
+        let d = Description::new(meta, tensors, "sevennet", "sevenn")?;
         let Species { species, cutoff, type_of } = Species::from_meta(meta)?;
-        let f64 = Network::build(&d, species.len(), cutoff, modal)?;
-        let f32 = Network::build(&d, species.len(), cutoff, modal)?;
+        let modality = Modality::read(&d)?;
+        let modal_index = modality.select(modal)?;
+        let build = || -> Result<(Network<f64>, Network<f32>)> {
+            let f64 = Network::build(&d, species.len(), cutoff, &modality, modal_index)?;
+            let f32 = Network::build(&d, species.len(), cutoff, &modality, modal_index)?;
+            d.check_all_used()?;
+            Ok((f64, f32))
+        };
+        let (f64, f32) = build().map_err(from_file_error)?;
         Ok(Nequip { n_blocks: f64.blocks.len(), species, cutoff, type_of, f64, f32 })
     }
 }
 
 impl<T: Real> Network<T> {
-    fn build(d: &Description, n_species: usize, cutoff: f64, modal: Option<&str>) -> Result<Self> {
-        if d.usize("num_species")? != n_species {
+    fn build(d: &Description, n_species: usize, cutoff: f64, modality: &Modality, modal_index: Option<usize>) -> Result<Self> {
+        if d.int("num_species", 1, crate::graph::MAX_ATOMIC_NUMBER as u64)? != n_species {
             return Err(format_error("num_species differs from the length of species".into()));
         }
-        let n_blocks = d.usize("num_interaction_blocks")?;
-        let irreps_node = d.irreps_list("irreps_node")?;
-        let irreps_conv = d.irreps_list("irreps_convolution_out")?;
-        if irreps_node.len() != n_blocks + 1 || irreps_conv.len() != n_blocks {
-            return Err(format_error(format!(
-                "{n_blocks} blocks need {} irreps_node and {n_blocks} irreps_convolution_out",
-                n_blocks + 1
-            )));
+        let n_blocks = d.int("num_interaction_blocks", 1, MAX_BLOCKS as u64)?;
+        let irreps_node = d.irreps_list("irreps_node", n_blocks + 1)?;
+        let irreps_conv = d.irreps_list("irreps_convolution_out", n_blocks)?;
+        d.enum_str("readout", &["linear"])?;
+        if d.boolean("use_bias_in_linear")? {
+            return Err(format_error("\"use_bias_in_linear\" is true; format 1.0 allows only false".into()));
         }
-        // Modality.
-        let modals: Vec<String> = d
-            .meta
-            .get("modals")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
-            .unwrap_or_default();
-        let flag = |k: &str| d.hyper("modality").ok().and_then(|m| m.get(k)).and_then(Value::as_bool).unwrap_or(false);
-        let n_modals = if flag("use_modality") { modals.len() } else { 0 };
-        let modal_in = ModalInputs {
-            node_embedding: flag("node_embedding") && n_modals > 1,
-            self_interaction_1: flag("self_interaction_1") && n_modals > 1,
-            self_interaction_2: flag("self_interaction_2") && n_modals > 1,
-            output_block: flag("output_block") && n_modals > 1,
-        };
-        let modal_index = if n_modals > 0 {
-            let name = modal
-                .map(String::from)
-                .or_else(|| d.meta.get("default_modal").and_then(Value::as_str).map(String::from))
-                .ok_or_else(|| Error::InvalidArgument(format!("this model needs a modal, one of {modals:?}")))?;
-            Some(modals.iter().position(|m| *m == name).ok_or_else(|| {
-                Error::InvalidArgument(format!("unknown modal {name:?}: this model has {modals:?}"))
-            })?)
-        } else {
-            if let Some(m) = modal {
-                return Err(Error::InvalidArgument(format!("modal {m:?} given, but this model has none")));
-            }
-            None
-        };
+        let (n_modals, modal_in) = (modality.n_modals, modality.inputs);
         let one_hot = |k: usize| -> Vec<T> { (0..n_modals).map(|i| if i == k { T::one() } else { T::zero() }).collect() };
 
         // Edge embedding.
         let basis_spec = d.hyper("radial_basis")?;
-        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel") {
-            return Err(format_error(format!("radial basis {basis_spec} is not supported (bessel)")));
-        }
-        let n_basis = basis_spec.get("num_basis").and_then(Value::as_u64).unwrap_or(8) as usize;
-        let coeffs = d.tensor("edge_embedding.basis_function.coeffs", n_basis)?;
+        enum_str("radial_basis.name", basis_spec.get("name"), &["bessel"])?;
+        let n_basis = int_in("radial_basis.num_basis", basis_spec.get("num_basis"), 1, MAX_BASIS as u64)?;
+        let coeffs = if boolean("radial_basis.trainable", basis_spec.get("trainable"))? {
+            d.tensor("edge_embedding.basis_function.coeffs", &[n_basis])?
+        } else {
+            (1..=n_basis).map(|k| k as f64 * std::f64::consts::PI / cutoff).collect()
+        };
         let basis = BesselBasis::with_coeffs(cutoff, &coeffs)?;
-        let envelope = d.envelope::<T>(cutoff)?;
+        let envelope = read_envelope::<T>(d, cutoff)?;
         // The exact edge embedding in float64, to tabulate the radial networks.
         let tabulate = tabulate_radial::<T>();
-        let (basis_f64, envelope_f64) = (BesselBasis::<f64>::with_coeffs(cutoff, &coeffs)?, d.envelope::<f64>(cutoff)?);
+        let (basis_f64, envelope_f64) = (BesselBasis::<f64>::with_coeffs(cutoff, &coeffs)?, read_envelope::<f64>(d, cutoff)?);
         let (breaks, spacings) = table_pieces(cutoff, &envelope_f64);
-        let irreps_sh = Irreps::parse(d.hyper("irreps_spherical_harmonics")?.as_str().unwrap_or(""))?;
-        let normalize = d.hyper("spherical_harmonics_normalize")?.as_bool().unwrap_or(true);
-        let sh = SphericalHarmonics::new(irreps_sh.lmax(), normalize, Normalization::Component)?;
-        if irreps_sh.dim() != sh.dim() {
-            return Err(format_error(format!("spherical harmonics {irreps_sh} must hold every l up to its lmax")));
+        let irreps_sh = d.irreps("irreps_spherical_harmonics")?;
+        if irreps_sh.iter().enumerate().any(|(l, m)| m.mul != 1 || m.ir.l as usize != l) {
+            return Err(format_error(format!(
+                "\"irreps_spherical_harmonics\" is {irreps_sh}: it must hold 1x of each l = 0, 1, ..., lmax in order"
+            )));
         }
+        let normalize = d.boolean("spherical_harmonics_normalize")?;
+        let sh = SphericalHarmonics::new(irreps_sh.lmax(), normalize, Normalization::Component)?;
 
         let act = |key: &str, parity: &str| -> Result<Activation> {
-            let name = d.hyper(key)?.get(parity).and_then(Value::as_str).unwrap_or("silu");
-            d.activation(name)
+            d.activation(&format!("{key}.{parity}"), d.hyper(key)?.get(parity))
         };
-        let radial_act = d.activation(d.hyper("activation_radial")?.as_str().unwrap_or("silu"))?;
-        let hidden: Vec<usize> = d
-            .hyper("radial_mlp_hidden")?
-            .as_array()
-            .and_then(|a| a.iter().map(|h| h.as_u64().map(|h| h as usize)).collect())
-            .ok_or_else(|| format_error("radial_mlp_hidden must be a list of integers".into()))?;
-        let self_connection: Vec<String> = match d.hyper("self_connection")? {
-            Value::String(s) => vec![s.clone(); n_blocks],
-            Value::Array(a) => a.iter().map(|s| s.as_str().unwrap_or("").to_string()).collect(),
-            other => return Err(format_error(format!("self_connection {other} is not understood"))),
+        // Both parities' activations are checked, used or not.
+        for key in ["activation_scalars", "activation_gates"] {
+            act(key, "e")?;
+            act(key, "o")?;
+        }
+        let radial_act = d.activation("activation_radial", Some(d.hyper("activation_radial")?))?;
+        let hidden = d.hidden_widths("radial_mlp_hidden")?;
+        const CONNECTIONS: [&str; 2] = ["linear", "nequip"];
+        let self_connection: Vec<&str> = match d.hyper("self_connection")? {
+            Value::String(_) => vec![d.enum_str("self_connection", &CONNECTIONS)?; n_blocks],
+            _ => d
+                .list("self_connection", n_blocks)?
+                .iter()
+                .enumerate()
+                .map(|(t, s)| enum_str(&format!("self_connection[{t}]"), Some(s), &CONNECTIONS))
+                .collect::<Result<_>>()?,
         };
 
         let species_irreps = Irreps::parse(&format!("{n_species}x0e"))?;
         let embedding =
             d.linear("onehot_to_feature_x", &with_modal(&species_irreps, n_modals, modal_in.node_embedding), &irreps_node[0])?;
         let mut blocks = Vec::with_capacity(n_blocks);
+        let mut table_values = 0usize;
         for t in 0..n_blocks {
             let (x_in, x_out, conv_out) = (&irreps_node[t], &irreps_node[t + 1], &irreps_conv[t]);
             // Gate: scalars (l = 0) pass through an activation; each gated
@@ -351,11 +436,18 @@ impl<T: Real> Network<T> {
             hs.extend(&hidden);
             hs.push(conv.weight_numel());
             let radial_weights: Vec<Vec<f64>> = (0..hs.len() - 1)
-                .map(|k| d.tensor(&format!("{t}_convolution.weight_nn.layer{k}.weight"), hs[k] * hs[k + 1]))
+                .map(|k| d.tensor(&format!("{t}_convolution.weight_nn.layer{k}.weight"), &[hs[k], hs[k + 1]]))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
             let radial = FullyConnectedNet::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
             let table = if tabulate {
+                table_values = table_values.saturating_add(table_intervals(&breaks, &spacings).saturating_mul(4 * conv.weight_numel()));
+                if table_values > MAX_TABLE_VALUES {
+                    return Err(format_error(format!(
+                        "the radial tables of blocks 0..={t} would hold {table_values} values (more than {MAX_TABLE_VALUES}): \
+                         the cutoff {cutoff} Å and the convolution widths are too large together"
+                    )));
+                }
                 let exact = FullyConnectedNet::<f64>::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
                 Some(HermiteTable::new(&breaks, &spacings, conv.weight_numel(), |r| {
                     radial_exact(&basis_f64, &envelope_f64, &exact, r)
@@ -363,13 +455,13 @@ impl<T: Real> Network<T> {
             } else {
                 None
             };
-            let denominator = d.tensor(&format!("{t}_convolution.denominator"), 1)?[0];
+            let denominator = d.divisor(&format!("{t}_convolution.denominator"))?;
             let name = format!("{t}_self_connection_intro");
-            let self_connection = match self_connection.get(t).map(String::as_str) {
-                Some("linear") => SelfConnection::Linear(d.linear(&name, x_in, &gate_in)?),
-                Some("nequip") => {
+            let self_connection = match self_connection[t] {
+                "linear" => SelfConnection::Linear(d.linear(&name, x_in, &gate_in)?),
+                "nequip" => {
                     let numel = FullyConnectedTensorProduct::<T>::count_weights(x_in, &species_irreps, &gate_in);
-                    let weights = d.tensor(&format!("{name}.fc_tensor_product.weight"), numel)?;
+                    let weights = d.tensor(&format!("{name}.fc_tensor_product.weight"), &[numel])?;
                     SelfConnection::Species(FullyConnectedTensorProduct::new(
                         x_in,
                         &species_irreps,
@@ -397,19 +489,22 @@ impl<T: Real> Network<T> {
             });
         }
         let last = &irreps_node[n_blocks];
+        if last.dim() < 2 {
+            return Err(format_error(format!("irreps_node[{n_blocks}] is {last}: the readout needs a dimension of 2 or more")));
+        }
         let hidden_irreps = Irreps::parse(&format!("{}x0e", last.dim() / 2))?;
         let readout_hidden = d.linear("reduce_input_to_hidden", &with_modal(last, n_modals, modal_in.output_block), &hidden_irreps)?;
         let readout_energy = d.linear("reduce_hidden_to_energy", &hidden_irreps, &Irreps::parse("1x0e")?)?;
-        // Species-wise, or modal- and species-wise: the modal's row.
-        let per_species = |name: &str| -> Result<Vec<f64>> {
-            let all = d.tensors.f64(name)?.0;
-            match (all.len(), modal_index) {
-                (n, _) if n == n_species => Ok(all),
-                (n, Some(m)) if n == n_species * n_modals => Ok(all[m * n_species..(m + 1) * n_species].to_vec()),
-                (n, _) => Err(format_error(format!("{name} has {n} values for {n_species} species"))),
-            }
+        // Species-wise, or modal- and species-wise (then the modal's row).
+        let modal_row = |all: Vec<f64>, m: usize| all[m * n_species..(m + 1) * n_species].to_vec();
+        let scale = match (modality.modal_wise_scale, modal_index) {
+            (true, Some(m)) => modal_row(d.tensor("rescale_atomic_energy.scale", &[n_modals, n_species])?, m),
+            _ => d.tensor("rescale_atomic_energy.scale", &[n_species])?,
         };
-        let (shift, scale) = (per_species("rescale_atomic_energy.shift")?, per_species("rescale_atomic_energy.scale")?);
+        let shift = match (modality.modal_wise_shift, modal_index) {
+            (true, Some(m)) => modal_row(d.energy_tensor("rescale_atomic_energy.shift", &[n_modals, n_species])?, m),
+            _ => d.energy_tensor("rescale_atomic_energy.shift", &[n_species])?,
+        };
         Ok(Network {
             n_species,
             modal: modal_index.map(one_hot),
