@@ -352,13 +352,14 @@ fn unknown_values_of_known_keys_name_the_key_and_the_allowed_values() {
 
 #[test]
 fn unsupported_is_only_for_valid_files_using_unimplemented_features() {
-    expect_error(nequip_with("/hyperparameters/self_connection/0", json!("nequip")), unsupported, &["self connection \"nequip\" in block 0"]);
     expect_error(mace_with("/hyperparameters/pair_repulsion", json!("zbl")), unsupported, &["MACE pair_repulsion \"zbl\""]);
     expect_error(mace_with("/hyperparameters/apply_cutoff", json!(false)), unsupported, &["apply_cutoff"]);
     expect_error(mace_with("/modals", json!(["a", "b"])), unsupported, &["multi-head MACE models"]);
+    // Implemented since (7net-mf-ompa, 7net-omni): their tensors are then required.
+    bad_format(nequip_with("/hyperparameters/self_connection/0", json!("nequip")), &["missing tensor \"0_self_connection_intro.fc_tensor_product.weight\""]);
     let mut f = tiny_nequip(true);
     f.set("/hyperparameters/modality/modal_wise_scale", json!(true));
-    expect_error(f.bytes(), unsupported, &["modal-wise scale"]);
+    bad_format(f.bytes(), &["tensor \"rescale_atomic_energy.scale\" has shape"]);
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! NequIP as SevenNet builds it (docs/sevennet-architecture.md): one-hot
-//! embedding, interaction blocks (self-connection, linear, uvu convolution
-//! with radial-MLP weights, linear, gate), readout, species-wise scale and
-//! shift; forces and virial from the hand-written backward.
+//! embedding, interaction blocks (self-connection — linear, or sevenn's
+//! "nequip" tensor product with the species one-hot —, linear, uvu
+//! convolution with radial-MLP weights, linear, gate; even or both parities),
+//! readout, species- or modal-wise scale and shift, a modal one-hot on the
+//! inputs sevenn's config names; forces and virial from the hand-written
+//! backward.
 
 use super::halo::{self, exchange, HaloDirection, HaloExchange};
 use super::description::{
@@ -14,6 +17,7 @@ use crate::backend::{cpu::zeros, Workspace};
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear};
+use crate::nn::{FullyConnectedTensorProduct, IrrepNormalization, PathNormalization};
 use crate::nn::{PolynomialCutoff, XplorCutoff};
 use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
@@ -51,6 +55,7 @@ struct Network<T> {
 
 #[derive(Clone, Copy, Default)]
 struct ModalInputs {
+    node_embedding: bool,
     self_interaction_1: bool,
     self_interaction_2: bool,
     output_block: bool,
@@ -147,8 +152,44 @@ fn radial_exact<U: Real>(
     Ok((w, dw))
 }
 
+/// sevenn's self-connection: "linear" (an e3nn Linear of the block input) or
+/// "nequip" (a FullyConnectedTensorProduct of the block input with the
+/// species one-hot: a linear map whose weights depend on the species).
+enum SelfConnection<T> {
+    Linear(Linear<T>),
+    Species(FullyConnectedTensorProduct<T>),
+}
+
+impl<T: Real> SelfConnection<T> {
+    fn irreps_in(&self) -> &Irreps {
+        match self {
+            SelfConnection::Linear(l) => &l.spec().irreps_in,
+            SelfConnection::Species(tp) => tp.irreps_in1(),
+        }
+    }
+    /// Whether the backward reads the block input (kept on the tape then).
+    fn needs_input(&self) -> bool {
+        matches!(self, SelfConnection::Species(_))
+    }
+    fn forward(&self, rows: usize, x: &[T], onehot: &[T], out: &mut [T]) -> Result<()> {
+        match self {
+            SelfConnection::Linear(l) => l.forward(rows, x, out),
+            SelfConnection::Species(tp) => tp.forward(x, &onehot[..rows * tp.irreps_in2().dim()], out),
+        }
+    }
+    /// `x` is the block input when `needs_input`, else unused.
+    fn backward(&self, rows: usize, x: &[T], onehot: &[T], grad_out: &[T], grad_x: &mut [T]) -> Result<()> {
+        match self {
+            SelfConnection::Linear(l) => l.backward(rows, grad_out, grad_x),
+            SelfConnection::Species(tp) => {
+                tp.backward(x, &onehot[..rows * tp.irreps_in2().dim()], grad_out, grad_x, None)
+            }
+        }
+    }
+}
+
 struct Block<T> {
-    self_connection: Linear<T>,
+    self_connection: SelfConnection<T>,
     linear_1: Linear<T>,
     radial: FullyConnectedNet<T>,
     /// The radial network tabulated over r (None: evaluate it exactly).
@@ -177,10 +218,11 @@ fn read_envelope<T: Real>(d: &Description, cutoff: f64) -> Result<Envelope<T>> {
     })
 }
 
-/// Irreps plus a modal one-hot appended as its own scalar block.
+/// Irreps plus a modal one-hot appended as its own scalar block (sevenn
+/// appends it for two or more modals).
 fn with_modal(irreps: &Irreps, n_modals: usize, on: bool) -> Irreps {
     let mut out = irreps.clone();
-    if on && n_modals > 0 {
+    if on && n_modals > 1 {
         out.0.push(MulIr { mul: n_modals, ir: "0e".parse().unwrap() });
     }
     out
@@ -204,6 +246,7 @@ struct Modality {
     n_modals: usize,
     inputs: ModalInputs,
     modal_wise_shift: bool,
+    modal_wise_scale: bool,
 }
 
 impl Modality {
@@ -239,14 +282,14 @@ impl Modality {
         };
         let use_modality = flag("use_modality")?;
         let inputs = ModalInputs {
+            node_embedding: flag("node_embedding")?,
             self_interaction_1: flag("self_interaction_1")?,
             self_interaction_2: flag("self_interaction_2")?,
             output_block: flag("output_block")?,
         };
-        let modal_wise_shift = flag("modal_wise_shift")?;
-        let (node_embedding, modal_wise_scale) = (flag("node_embedding")?, flag("modal_wise_scale")?);
-        let any = inputs.self_interaction_1 || inputs.self_interaction_2 || inputs.output_block;
-        if !use_modality && (any || modal_wise_shift || node_embedding || modal_wise_scale || !modals.is_empty()) {
+        let (modal_wise_shift, modal_wise_scale) = (flag("modal_wise_shift")?, flag("modal_wise_scale")?);
+        let any = inputs.node_embedding || inputs.self_interaction_1 || inputs.self_interaction_2 || inputs.output_block;
+        if !use_modality && (any || modal_wise_shift || modal_wise_scale || !modals.is_empty()) {
             return Err(format_error(
                 "modality.use_modality is false, but modals or modality flags are set".into(),
             ));
@@ -254,11 +297,8 @@ impl Modality {
         if use_modality && modals.len() < 2 {
             return Err(format_error(format!("modality.use_modality needs at least two modals, the file has {modals:?}")));
         }
-        if node_embedding || modal_wise_scale {
-            return Err(Error::Unsupported("multi-fidelity models with a modal node embedding or modal-wise scale".into()));
-        }
         let n_modals = if use_modality { modals.len() } else { 0 };
-        Ok(Modality { modals, default_modal, n_modals, inputs, modal_wise_shift })
+        Ok(Modality { modals, default_modal, n_modals, inputs, modal_wise_shift, modal_wise_scale })
     }
 
     /// The modal index the caller's `modal` (None: the file's default)
@@ -362,24 +402,21 @@ impl<T: Real> Network<T> {
                 .collect::<Result<_>>()?,
         };
 
-        let embedding = d.linear(
-            "onehot_to_feature_x",
-            &Irreps::parse(&format!("{n_species}x0e"))?,
-            &irreps_node[0],
-        )?;
+        let species_irreps = Irreps::parse(&format!("{n_species}x0e"))?;
+        let embedding =
+            d.linear("onehot_to_feature_x", &with_modal(&species_irreps, n_modals, modal_in.node_embedding), &irreps_node[0])?;
         let mut blocks = Vec::with_capacity(n_blocks);
         let mut table_values = 0usize;
         for t in 0..n_blocks {
             let (x_in, x_out, conv_out) = (&irreps_node[t], &irreps_node[t + 1], &irreps_conv[t]);
-            if self_connection[t] != "linear" {
-                return Err(Error::Unsupported(format!("self connection \"{}\" in block {t}", self_connection[t])));
-            }
             // Gate: scalars (l = 0) pass through an activation; each gated
-            // irrep copy (l > 0) gets one even scalar gate.
+            // irrep copy (l > 0) gets one scalar gate, even if the scalars
+            // hold a 0e, else odd (sevenn's EquivariantGate).
             let scalars = Irreps(x_out.iter().filter(|m| m.ir.l == 0).copied().collect());
             let gated = Irreps(x_out.iter().filter(|m| m.ir.l > 0).copied().collect());
             let gates = if gated.num_irreps() > 0 {
-                Irreps::parse(&format!("{}x0e", gated.num_irreps()))?
+                let parity = if scalars.iter().any(|m| m.ir.p == 1) { "e" } else { "o" };
+                Irreps::parse(&format!("{}x0{parity}", gated.num_irreps()))?
             } else {
                 Irreps::default()
             };
@@ -419,8 +456,25 @@ impl<T: Real> Network<T> {
                 None
             };
             let denominator = d.divisor(&format!("{t}_convolution.denominator"))?;
+            let name = format!("{t}_self_connection_intro");
+            let self_connection = match self_connection[t] {
+                "linear" => SelfConnection::Linear(d.linear(&name, x_in, &gate_in)?),
+                "nequip" => {
+                    let numel = FullyConnectedTensorProduct::<T>::count_weights(x_in, &species_irreps, &gate_in);
+                    let weights = d.tensor(&format!("{name}.fc_tensor_product.weight"), &[numel])?;
+                    SelfConnection::Species(FullyConnectedTensorProduct::new(
+                        x_in,
+                        &species_irreps,
+                        &gate_in,
+                        IrrepNormalization::Component,
+                        PathNormalization::Element,
+                        weights.into_iter().map(T::of).collect(),
+                    )?)
+                }
+                other => return Err(format_error(format!("self connection {other:?} in block {t} (linear or nequip)"))),
+            };
             blocks.push(Block {
-                self_connection: d.linear(&format!("{t}_self_connection_intro"), x_in, &gate_in)?,
+                self_connection,
                 linear_1: d.linear(&format!("{t}_self_interaction_1"), &with_modal(x_in, n_modals, modal_in.self_interaction_1), x_in)?,
                 radial,
                 table,
@@ -441,12 +495,14 @@ impl<T: Real> Network<T> {
         let hidden_irreps = Irreps::parse(&format!("{}x0e", last.dim() / 2))?;
         let readout_hidden = d.linear("reduce_input_to_hidden", &with_modal(last, n_modals, modal_in.output_block), &hidden_irreps)?;
         let readout_energy = d.linear("reduce_hidden_to_energy", &hidden_irreps, &Irreps::parse("1x0e")?)?;
-        let scale = d.tensor("rescale_atomic_energy.scale", &[n_species])?;
+        // Species-wise, or modal- and species-wise (then the modal's row).
+        let modal_row = |all: Vec<f64>, m: usize| all[m * n_species..(m + 1) * n_species].to_vec();
+        let scale = match (modality.modal_wise_scale, modal_index) {
+            (true, Some(m)) => modal_row(d.tensor("rescale_atomic_energy.scale", &[n_modals, n_species])?, m),
+            _ => d.tensor("rescale_atomic_energy.scale", &[n_species])?,
+        };
         let shift = match (modality.modal_wise_shift, modal_index) {
-            (true, Some(m)) => {
-                let all = d.energy_tensor("rescale_atomic_energy.shift", &[n_modals, n_species])?;
-                all[m * n_species..(m + 1) * n_species].to_vec()
-            }
+            (true, Some(m)) => modal_row(d.energy_tensor("rescale_atomic_energy.shift", &[n_modals, n_species])?, m),
             _ => d.energy_tensor("rescale_atomic_energy.shift", &[n_species])?,
         };
         Ok(Network {
@@ -522,10 +578,15 @@ impl<T: Real> Network<T> {
             onehot[i * self.n_species + t] = T::one();
         }
         let mut x = zeros(m * self.embedding.spec().irreps_out.dim())?;
-        self.embedding.forward(m, &onehot, &mut x)?;
+        if self.modal_in.node_embedding {
+            self.embedding.forward(m, &self.modal_rows(true, m, onehot.clone()), &mut x)?;
+        } else {
+            self.embedding.forward(m, &onehot, &mut x)?;
+        }
 
         // Interaction blocks, keeping what the backward needs.
         struct Tape<T> {
+            x_in: Vec<T>,
             x1: Vec<T>,
             gate_in: Vec<T>,
         }
@@ -537,7 +598,8 @@ impl<T: Real> Network<T> {
         for b in &self.blocks {
             let d_gate = b.gate.irreps_in().dim();
             let mut sc = zeros(m * d_gate)?;
-            b.self_connection.forward(m, &x, &mut sc)?;
+            b.self_connection.forward(m, &x, &onehot, &mut sc)?;
+            let block_in = if b.self_connection.needs_input() { x.clone() } else { Vec::new() };
             let x_in = self.modal_rows(self.modal_in.self_interaction_1, m, x);
             let d1 = b.linear_1.spec().irreps_out.dim();
             let mut x1 = zeros(n * d1)?;
@@ -561,7 +623,7 @@ impl<T: Real> Network<T> {
             gate_in.par_iter_mut().zip(&sc).for_each(|(g, s)| *g += *s);
             x = zeros(m * b.gate.irreps_out().dim())?;
             b.gate.forward(m, &gate_in, &mut x)?;
-            tapes.push(Tape { x1, gate_in });
+            tapes.push(Tape { x_in: block_in, x1, gate_in });
             profile.lap("forward: linears");
         }
 
@@ -597,9 +659,9 @@ impl<T: Real> Network<T> {
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
             let mut grad_gate_in = zeros(tape.gate_in.len())?;
             b.gate.backward(m, &tape.gate_in, &grad_x, &mut grad_gate_in)?;
-            let d_x_in = b.self_connection.spec().irreps_in.dim();
+            let d_x_in = b.self_connection.irreps_in().dim();
             let mut grad_x_in = zeros(m * d_x_in)?;
-            b.self_connection.backward(m, &grad_gate_in, &mut grad_x_in)?;
+            b.self_connection.backward(m, &tape.x_in, &onehot, &grad_gate_in, &mut grad_x_in)?;
             let d_conv = b.conv.irreps_out().dim();
             let mut grad_conv = zeros(m * b.linear_2.spec().irreps_in.dim())?;
             b.linear_2.backward(m, &grad_gate_in, &mut grad_conv)?;
