@@ -10,6 +10,10 @@
  * - handles are opaque; eqp_*_free(NULL) does nothing; models and graphs are
  *   immutable and may be shared between threads, a workspace is used by one
  *   thread at a time;
+ * - ABI: EQP_ABI_VERSION is bumped on any incompatible change; check
+ *   eqp_abi_version() == EQP_ABI_VERSION when loading the library. The
+ *   *_options_t structs and eqp_results_t start with their own size and only
+ *   grow at the end (see eqp_workspace_options_t), without a bump;
  * - units are LAMMPS "metal": positions and cells in Å, energies in eV,
  *   forces in eV/Å, virials in eV, stresses in eV/Å³;
  * - forces are F = -dE/dr; the virial is W = -sum_edges r_ij (x) dE/dr_ij
@@ -92,7 +96,8 @@ typedef struct eqp_outputs_t {
 } eqp_outputs_t;
 
 // Options of eqp_compute_with_options. Initialize with
-// eqp_evaluation_options_default, then set the fields wanted.
+// eqp_evaluation_options_default(&options, sizeof options), then set the
+// fields wanted (a sized struct: see eqp_workspace_options_t).
 typedef struct eqp_evaluation_options_t {
   // sizeof(eqp_evaluation_options_t) as the caller was compiled with.
   size_t struct_size;
@@ -110,10 +115,13 @@ typedef struct eqp_evaluation_options_t {
 } eqp_evaluation_options_t;
 
 // Where eqp_compute_with_options writes its results: eqp_outputs_t with a
-// leading `struct_size`, so that outputs can be appended (see
-// eqp_evaluation_options_t for the rule). Set `struct_size` to
-// sizeof(eqp_results_t), `n_atoms` and the wanted buffers; NULL pointers are
-// skipped. Units and signs as in eqp_outputs_t.
+// leading `struct_size`, so that outputs can be appended (a sized struct:
+// see eqp_workspace_options_t; its struct_size must cover at least the
+// fields below). Set `struct_size` to sizeof(eqp_results_t), `n_atoms` and
+// the wanted buffers; NULL pointers are skipped. Units and signs as in
+// eqp_outputs_t. (eqp_outputs_t keeps its layout for eqp_compute and
+// eqp_compute_with_halo, which are thin wrappers over the _with_options
+// entry points.)
 typedef struct eqp_results_t {
   // In: sizeof(eqp_results_t) as the caller was compiled with.
   size_t struct_size;
@@ -155,7 +163,18 @@ typedef struct eqp_device_t {
 } eqp_device_t;
 
 // Options of eqp_workspace_new_with_options. Initialize with
-// eqp_workspace_options_default, then set the fields wanted.
+// eqp_workspace_options_default(&options, sizeof options), then set the
+// fields wanted.
+//
+// Sized structs (this one, eqp_evaluation_options_t, eqp_results_t) start
+// with `struct_size`, and fields are only ever appended (with no padding at
+// the end; an appended field's zero means its default), so the ABI version
+// stays. The library reads the fields that fit in `struct_size` and takes
+// defaults for the others (a caller built against an older header); a larger
+// struct_size (a newer header) is accepted when the bytes past the fields it
+// knows are all zero and refused with EQP_ERROR_UNSUPPORTED otherwise; a
+// struct_size below sizeof(size_t), not a multiple of 8 or above 4096 is
+// EQP_ERROR_INVALID_ARGUMENT. NULL options mean the defaults.
 typedef struct eqp_workspace_options_t {
   // sizeof(eqp_workspace_options_t) as the caller was compiled with.
   size_t struct_size;
