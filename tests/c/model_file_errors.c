@@ -20,18 +20,6 @@
 static const char *const MACE = "tests/fixtures/mace/models/mp0_l1.eqp.safetensors";
 static char scratch[2048];
 
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc((size_t)size + 16);
-    *n = data ? fread(data, 1, (size_t)size, f) : 0;
-    fclose(f);
-    return data;
-}
-
 static void write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     EXPECT(f != NULL);
@@ -68,16 +56,7 @@ static void mace_variant(const char *name, const char *from, const char *to, siz
     unsigned char *data = slurp(MACE, &n);
     EXPECT(data != NULL);
     if (!data) return;
-    if (from) {
-        size_t len = strlen(from);
-        EXPECT(len == strlen(to));
-        unsigned char *hit = NULL;
-        for (size_t i = 8; i + len <= n && !hit; i++) {
-            if (memcmp(data + i, from, len) == 0) hit = data + i;
-        }
-        EXPECT(hit != NULL);
-        if (hit) memcpy(hit, to, len);
-    }
+    if (from) replace_once(data, n, n, from, to);
     memset(data + n, 0, extra);
     snprintf(path, size, "%s/%s", scratch, name);
     write_file(path, data, n + extra);

@@ -35,22 +35,6 @@ static eqp_model_t *load(const char *name, const char *modal) {
     return model;
 }
 
-/* Reads a whole file; *size gets its length. */
-static unsigned char *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc(*size);
-    if (data && fread(data, 1, *size, f) != *size) {
-        free(data);
-        data = NULL;
-    }
-    fclose(f);
-    return data;
-}
-
 /* Writes SevenNet-0's file to `name` in the scratch directory, its first
  * `keep` bytes only, after replacing `from` by `to` (same length) once in its
  * header. */
@@ -61,16 +45,7 @@ static void write_variant(const char *name, size_t keep, const char *from, const
     unsigned char *data = slurp(source, &n);
     EXPECT(data != NULL);
     if (!data) return;
-    if (from) {
-        size_t len = strlen(from);
-        EXPECT(len == strlen(to));
-        unsigned char *hit = NULL;
-        for (size_t i = 8; i + len <= n && i < 200000 && !hit; i++) {
-            if (memcmp(data + i, from, len) == 0) hit = data + i;
-        }
-        EXPECT(hit != NULL);
-        if (hit) memcpy(hit, to, len);
-    }
+    if (from) replace_once(data, n, 200000, from, to);
     path_in(out, size, scratch_dir, name);
     FILE *f = fopen(out, "wb");
     EXPECT(f != NULL);
