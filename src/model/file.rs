@@ -88,22 +88,22 @@ fn read_model(bytes: Vec<u8>, modal: Option<&str>) -> Result<Model> {
         return Err(format_error("the \"equipot\" description is not a JSON object"));
     }
     check_format_version(&meta)?;
-    let architecture = meta.get("architecture").and_then(Value::as_str).ok_or_else(|| format_error("no \"architecture\" string"))?;
+    let architecture = meta.get("architecture").and_then(Value::as_str).ok_or_else(|| format_error("no \"architecture\" string"))?.to_string();
     let no_modal = || match modal {
         Some(m) => Err(Error::InvalidArgument(format!("modal {m:?} given, but this model has none"))),
         None => Ok(()),
     };
-    match (architecture, &tensors) {
+    match (architecture.as_str(), tensors) {
         ("lennard-jones", None) => {
             no_modal()?;
             lennard_jones(&meta)
         }
         ("lennard-jones", Some(_)) => Err(format_error("a \"lennard-jones\" model is a JSON description, not a safetensors file")),
-        ("nequip", Some(tensors)) => super::nequip::Nequip::from_file(&meta, tensors, modal).map(Model::new),
+        ("nequip", Some(tensors)) => super::nequip::Nequip::load(meta, tensors, modal).map(Model::new),
         ("nequip", None) => Err(format_error("a \"nequip\" model needs its weights: a safetensors file, not JSON")),
         ("mace", Some(tensors)) => {
             no_modal()?;
-            super::mace::Mace::from_file(&meta, tensors).map(Model::new)
+            super::mace::Mace::load(meta, tensors).map(Model::new)
         }
         ("mace", None) => Err(format_error("a \"mace\" model needs its weights: a safetensors file, not JSON")),
         (other, _) => Err(format_error(&format!(

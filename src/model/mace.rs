@@ -14,13 +14,14 @@
 //! model uses mace's to stay comparable layer by layer.
 
 use super::description::{
-    boolean, check_divisor, enum_str, format_error, from_file_error, int_in, irreps, Description, Species, MAX_BASIS,
+    boolean, check_divisor, enum_str, format_error, int_in, irreps, Description, Species, MAX_BASIS,
     MAX_BLOCKS, MAX_CORRELATION, MAX_POLYNOMIAL_P,
 };
-use super::halo::{self, exchange, HaloDirection, HaloExchange};
+use super::edges::{Direction, EdgeStage, Envelope};
+use super::halo::{exchange, HaloDirection, HaloExchange};
 use super::safetensors::SafeTensors;
-use super::{local_outputs, Outputs, Potential, Precision, Request};
-use crate::backend::{cpu::zeros, Workspace};
+use super::learned::{Architecture, Executor, Learned};
+use crate::backend::cpu::zeros;
 use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
 use crate::nn::{
@@ -32,13 +33,8 @@ use crate::{Error, Real, Result};
 use rayon::prelude::*;
 use serde_json::Value;
 
-/// A MACE model, ready in both precisions.
-pub struct Mace {
-    species: Species,
-    n_blocks: usize,
-    f64: Network<f64>,
-    f32: Network<f32>,
-}
+/// The MACE architecture (nothing to choose at load yet).
+pub struct Mace;
 
 /// Where a block applies its element-dependent skip tensor product.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,12 +66,10 @@ enum Readout<T> {
 }
 
 /// The layers, in one precision.
-struct Network<T> {
+pub(super) struct Network<T> {
     n_species: usize,
     embedding: Linear<T>,
-    basis: BesselBasis<T>,
-    cutoff_fn: PolynomialCutoff<T>,
-    sh: SphericalHarmonics,
+    edge: EdgeStage<T>,
     blocks: Vec<Block<T>>,
     e0: Vec<f64>,
     scale: T,
@@ -127,9 +121,7 @@ impl Mace {
     /// Builds the model from a model file's description and tensors. A
     /// malformed file is `Error::ModelFormat`, a valid one using what
     /// equipot does not implement `Error::Unsupported`.
-    pub fn from_file(meta: &Value, tensors: &SafeTensors) -> Result<Mace> {
-        let d = Description::new(meta, tensors, "mace-torch", "mace")?;
-        let species = Species::from_meta(meta)?;
+    pub(super) fn load(meta: Value, tensors: SafeTensors) -> Result<Learned<Mace>> {
         match meta.get("modals") {
             None => {}
             Some(Value::Array(m)) if m.is_empty() => {}
@@ -141,14 +133,16 @@ impl Mace {
         if meta.get("default_modal").is_some_and(|m| !m.is_null()) {
             return Err(format_error("\"default_modal\" must be null for a MACE model".into()));
         }
-        let build = || -> Result<(Network<f64>, Network<f32>)> {
-            let f64 = Network::build(&d, &species)?;
-            let f32 = Network::build(&d, &species)?;
-            d.check_all_used()?;
-            Ok((f64, f32))
-        };
-        let (f64, f32) = build().map_err(from_file_error)?;
-        Ok(Mace { n_blocks: f64.blocks.len(), species, f64, f32 })
+        Learned::load(Mace, meta, tensors)
+    }
+}
+
+impl Architecture for Mace {
+    type Network<T: Real> = Network<T>;
+    const NAME: &'static str = "mace";
+    const FILE_KIND: (&'static str, &'static str) = ("mace-torch", "mace");
+    fn build<T: Real>(&self, d: &Description, species: &Species) -> Result<Network<T>> {
+        Network::build(d, species)
     }
 }
 
@@ -285,7 +279,8 @@ impl<T: Real> Network<T> {
         let e0 = d.energy_tensor("atomic_energies_fn.atomic_energies", &[n_species])?;
         let scale = d.tensor("scale_shift.scale", &[1])?[0];
         let shift = d.energy_tensor("scale_shift.shift", &[1])?[0];
-        Ok(Network { n_species, embedding, basis, cutoff_fn, sh, blocks, e0, scale: T::of(scale), shift })
+        let edge = EdgeStage { basis, envelope: Envelope::Polynomial(cutoff_fn), sh, direction: Direction::Reversed };
+        Ok(Network { n_species, embedding, edge, blocks, e0, scale: T::of(scale), shift })
     }
 }
 
@@ -352,34 +347,6 @@ fn contraction<T: Real>(
     SymmetricContraction::new(irreps_in, irreps_out, &tensors)
 }
 
-/// What the blocks read of each edge (mace's direction u = −vectors[e]).
-struct Edges<T> {
-    u: Vec<[T; 3]>,
-    r: Vec<T>,
-    sh: Vec<T>,
-    /// Bessel basis B(r), and the embedding B(r)·f(r).
-    basis: Vec<T>,
-    embedding: Vec<T>,
-}
-
-impl<T: Real> Edges<T> {
-    fn new(net: &Network<T>, graph: &AtomGraph) -> Result<Self> {
-        let u: Vec<[T; 3]> = graph.vectors.par_iter().map(|v| [T::of(-v[0]), T::of(-v[1]), T::of(-v[2])]).collect();
-        let r: Vec<T> = u.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
-        let mut sh = zeros(u.len() * net.sh.dim())?;
-        net.sh.compute(&u, &mut sh)?;
-        let nb = net.basis.len();
-        let mut basis = zeros(r.len() * nb)?;
-        net.basis.forward(&r, &mut basis)?;
-        let mut embedding = basis.clone();
-        embedding.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
-            let f = net.cutoff_fn.value(r);
-            row.iter_mut().for_each(|b| *b *= f);
-        });
-        Ok(Edges { u, r, sh, basis, embedding })
-    }
-}
-
 /// What a block's backward needs from its forward.
 struct Tape<T> {
     /// Block input h_t, and its up-projection (every node).
@@ -408,9 +375,9 @@ impl<T: Real> Network<T> {
     /// block's tape and a few feature-sized temporaries.
     fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
         let t = std::mem::size_of::<T>() as f64;
-        let sh = self.sh.dim() as f64;
+        let sh = self.edge.sh.dim() as f64;
         let radial: f64 = self.blocks.iter().map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64).sum();
-        let per_edge = t * (12.0 + 3.0 * sh + 4.0 * self.basis.len() as f64 + radial) + 64.0;
+        let per_edge = t * (12.0 + 3.0 * sh + 4.0 * self.edge.basis.len() as f64 + radial) + 64.0;
         let widest = self.blocks.iter().map(|b| b.conv.irreps_out().dim().max(b.contraction.irreps_out().dim())).max().unwrap_or(0) as f64;
         let per_atom = t * self.blocks.len() as f64 * 8.0 * widest + 200.0;
         edges as f64 * per_edge + atoms as f64 * per_atom
@@ -437,7 +404,7 @@ impl<T: Real> Network<T> {
         let m = if halo.is_some() { graph.n_local } else { n };
         let types = &types[..m];
         let index = EdgeIndex::from_graph(graph)?;
-        let edges = Edges::new(self, graph)?;
+        let edges = self.edge.forward(graph, true)?;
         let n_e = edges.r.len();
         let mut onehot = zeros(m * self.n_species)?;
         for (i, &t) in types.iter().enumerate() {
@@ -585,99 +552,23 @@ impl<T: Real> Network<T> {
             grad_h = grad_h_in;
         }
 
-        // Edge embedding B(r)·f(r) and spherical harmonics back to u, then v = −u.
-        let nb = self.basis.len();
-        let mut grad_r = zeros(n_e)?;
-        let mut grad_basis = grad_embedding.clone();
-        grad_basis
-            .par_chunks_mut(nb)
-            .zip(grad_embedding.par_chunks(nb))
-            .zip(edges.basis.par_chunks(nb))
-            .zip(&mut grad_r)
-            .zip(&edges.r)
-            .for_each(|((((gb, ge), basis), gr), &r)| {
-                let d_cutoff: T = ge.iter().zip(basis).map(|(&g, &b)| g * b).sum();
-                *gr = d_cutoff * self.cutoff_fn.derivative(r);
-                let f = self.cutoff_fn.value(r);
-                gb.iter_mut().for_each(|g| *g *= f);
-            });
-        let mut grad_r_basis = zeros(n_e)?;
-        self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
-        add(&mut grad_r, &grad_r_basis);
-        let mut grad_u = zeros::<[T; 3]>(n_e)?;
-        self.sh.backward(&edges.u, &grad_sh, &mut grad_u)?;
-        let grads = grad_u
-            .par_iter()
-            .zip(&edges.u)
-            .zip(&edges.r)
-            .zip(&grad_r)
-            .map(|(((g, u), &r), &gr)| {
-                let dr = gr / r;
-                // ∂E/∂v = −∂E/∂u
-                [-(g[0] + dr * u[0]).f64(), -(g[1] + dr * u[1]).f64(), -(g[2] + dr * u[2]).f64()]
-            })
-            .collect();
+        let grads = self.edge.backward(&edges, &grad_sh, &grad_embedding, zeros(n_e)?)?;
         Ok((energies, grads))
     }
 }
 
-impl Potential for Mace {
-    fn architecture(&self) -> &str {
-        "mace"
+impl<T: Real> Executor<T> for Network<T> {
+    fn run(&self, graph: &AtomGraph, types: &[usize], want_grad: bool, halo: Option<&mut dyn HaloExchange>) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+        Network::run(self, graph, types, want_grad, halo)
     }
-    fn cutoff(&self) -> f64 {
-        self.species.cutoff
+    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+        Network::memory_estimate(self, atoms, edges)
     }
     fn n_layers(&self) -> usize {
-        self.n_blocks
-    }
-    fn species(&self) -> &[i32] {
-        &self.species.species
-    }
-    fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
-        self.evaluate(graph, request, ws, None)
+        self.blocks.len()
     }
     fn halo_width(&self) -> usize {
-        self.f64.blocks.iter().map(|b| b.linear_up.spec().irreps_out.dim()).max().unwrap_or(0)
-    }
-    fn min_distance(&self) -> f64 {
-        super::LEARNED_MIN_DISTANCE
-    }
-    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
-        match request.precision {
-            Precision::F64 => self.f64.memory_estimate(atoms, edges),
-            Precision::F32 => self.f32.memory_estimate(atoms, edges),
-        }
-    }
-    fn compute_with_halo(
-        &self,
-        graph: &AtomGraph,
-        request: &Request,
-        ws: &Workspace,
-        halo: &mut dyn HaloExchange,
-    ) -> Result<Outputs> {
-        self.evaluate(graph, request, ws, Some(halo))
-    }
-}
-
-impl Mace {
-    /// Without a halo, ghosts are computed like local atoms (they need
-    /// neighbor rows out to (L − 1) × cutoff); only local energies count.
-    fn evaluate(&self, graph: &AtomGraph, request: &Request, ws: &Workspace, halo: Option<&mut dyn HaloExchange>) -> Result<Outputs> {
-        let types: Vec<usize> = graph
-            .numbers
-            .iter()
-            .map(|&z| {
-                let t = usize::try_from(z).ok().and_then(|z| self.species.type_of.get(z)).copied().unwrap_or(-1);
-                usize::try_from(t).map_err(|_| Error::InvalidArgument(format!("element Z = {z} is not in this MACE model's species {:?}", self.species.species)))
-            })
-            .collect::<Result<_>>()?;
-        let want_grad = request.needs_edge_gradients();
-        let (energies, grads) = halo::evaluate(ws, halo, |halo| match request.precision {
-            Precision::F64 => self.f64.run(graph, &types, want_grad, halo),
-            Precision::F32 => self.f32.run(graph, &types, want_grad, halo),
-        })?;
-        Ok(local_outputs(graph, &energies, &grads, request))
+        self.blocks.iter().map(|b| b.linear_up.spec().irreps_out.dim()).max().unwrap_or(0)
     }
 }
 

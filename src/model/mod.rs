@@ -7,6 +7,8 @@
 //! - energy sums per-atom energies of local atoms only.
 
 mod description;
+mod edges;
+mod learned;
 pub mod file;
 pub mod halo;
 pub mod mace;
@@ -102,6 +104,12 @@ pub trait Potential: Send + Sync {
     fn min_distance(&self) -> f64 {
         0.0
     }
+    /// Makes ready what an evaluation in `precision` needs (a learned
+    /// model builds that precision's network when first asked).
+    fn prepare(&self, precision: Precision) -> Result<()> {
+        let _ = precision;
+        Ok(())
+    }
     /// Roughly how many bytes one evaluation on `atoms` atoms and `edges`
     /// edges allocates at its peak (checked against the workspace's memory
     /// limit before it starts).
@@ -187,6 +195,7 @@ impl Model {
         let trimmed = ws.run(|| graph.within(self.inner.cutoff()));
         let graph = trimmed.as_ref().unwrap_or(graph);
         ws.run(|| self.check_distances(graph))?;
+        ws.run(|| self.inner.prepare(request.precision))?;
         let bytes = self.inner.memory_estimate(graph.n_atoms(), graph.n_edges(), request);
         ws.check_memory(
             &format!("evaluating {} atoms and {} edges with this {} model", graph.n_atoms(), graph.n_edges(), self.architecture()),

@@ -6,14 +6,15 @@
 //! inputs sevenn's config names; forces and virial from the hand-written
 //! backward.
 
-use super::halo::{self, exchange, HaloDirection, HaloExchange};
+use super::halo::{exchange, HaloDirection, HaloExchange};
+use super::edges::{Direction, EdgeFeatures, EdgeStage, Envelope};
 use super::description::{
-    boolean, enum_str, format_error, from_file_error, int_in, number_in, Description, Species, MAX_BASIS, MAX_BLOCKS,
+    boolean, enum_str, format_error, int_in, number_in, Description, Species, MAX_BASIS, MAX_BLOCKS,
     MAX_POLYNOMIAL_P,
 };
 use super::safetensors::SafeTensors;
-use super::{local_outputs, Outputs, Potential, Precision, Request};
-use crate::backend::{cpu::zeros, Workspace};
+use super::learned::{Architecture, Executor, Learned};
+use crate::backend::cpu::zeros;
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear};
@@ -25,27 +26,21 @@ use rayon::prelude::*;
 use serde_json::Value;
 use std::time::Instant;
 
-/// A SevenNet/NequIP model, ready in both precisions.
+/// The SevenNet/NequIP architecture of one model file: its modal structure
+/// and the modal chosen at load (multi-fidelity models).
 pub struct Nequip {
-    species: Vec<i32>,
-    cutoff: f64,
-    /// Type index of each atomic number (-1: unknown).
-    type_of: Vec<i32>,
-    n_blocks: usize,
-    f64: Network<f64>,
-    f32: Network<f32>,
+    modality: Modality,
+    modal_index: Option<usize>,
 }
 
 /// The layers, in one precision.
-struct Network<T> {
+pub(super) struct Network<T> {
     n_species: usize,
     /// Modal one-hot appended to the inputs of some linear layers (MF models).
     modal: Option<Vec<T>>,
     modal_in: ModalInputs,
     embedding: Linear<T>,
-    basis: BesselBasis<T>,
-    envelope: Envelope<T>,
-    sh: SphericalHarmonics,
+    edge: EdgeStage<T>,
     blocks: Vec<Block<T>>,
     readout_hidden: Linear<T>,
     readout_energy: Linear<T>,
@@ -59,34 +54,6 @@ struct ModalInputs {
     self_interaction_1: bool,
     self_interaction_2: bool,
     output_block: bool,
-}
-
-enum Envelope<T> {
-    Xplor(XplorCutoff<T>),
-    Polynomial(PolynomialCutoff<T>),
-}
-
-impl<T: Real> Envelope<T> {
-    fn value(&self, r: T) -> T {
-        match self {
-            Envelope::Xplor(c) => c.value(r),
-            Envelope::Polynomial(c) => c.value(r),
-        }
-    }
-    fn derivative(&self, r: T) -> T {
-        match self {
-            Envelope::Xplor(c) => c.derivative(r),
-            Envelope::Polynomial(c) => c.derivative(r),
-        }
-    }
-    /// Where the envelope is only C¹ (XPLOR switches on): a table must
-    /// have a knot there.
-    fn break_point(&self) -> Option<f64> {
-        match self {
-            Envelope::Xplor(c) => Some(c.r_on().f64()),
-            Envelope::Polynomial(_) => None,
-        }
-    }
 }
 
 /// Knot spacing of the radial tables (Å): the cubic Hermite error bound
@@ -321,24 +288,24 @@ impl Modality {
 }
 
 impl Nequip {
-    /// Builds the model from a model file's description and tensors;
-    /// `modal` picks the fidelity head of a multi-fidelity model (default:
-    /// the file's default). A malformed file is `Error::ModelFormat`, a valid
-    /// one using what equipot does not implement `Error::Unsupported`, an
-    /// unknown `modal` `Error::InvalidArgument`.
-    pub fn from_file(meta: &Value, tensors: &SafeTensors, modal: Option<&str>) -> Result<Nequip> {
-        let d = Description::new(meta, tensors, "sevennet", "sevenn")?;
-        let Species { species, cutoff, type_of } = Species::from_meta(meta)?;
-        let modality = Modality::read(&d)?;
+    /// Reads a model file; `modal` picks the fidelity head of a
+    /// multi-fidelity model (default: the file's default). A malformed file
+    /// is `Error::ModelFormat`, a valid one using what equipot does not
+    /// implement `Error::Unsupported`, an unknown `modal`
+    /// `Error::InvalidArgument`.
+    pub(super) fn load(meta: Value, tensors: SafeTensors, modal: Option<&str>) -> Result<Learned<Nequip>> {
+        let modality = Modality::read(&Description::new(&meta, &tensors, "sevennet", "sevenn")?)?;
         let modal_index = modality.select(modal)?;
-        let build = || -> Result<(Network<f64>, Network<f32>)> {
-            let f64 = Network::build(&d, species.len(), cutoff, &modality, modal_index)?;
-            let f32 = Network::build(&d, species.len(), cutoff, &modality, modal_index)?;
-            d.check_all_used()?;
-            Ok((f64, f32))
-        };
-        let (f64, f32) = build().map_err(from_file_error)?;
-        Ok(Nequip { n_blocks: f64.blocks.len(), species, cutoff, type_of, f64, f32 })
+        Learned::load(Nequip { modality, modal_index }, meta, tensors)
+    }
+}
+
+impl Architecture for Nequip {
+    type Network<T: Real> = Network<T>;
+    const NAME: &'static str = "nequip";
+    const FILE_KIND: (&'static str, &'static str) = ("sevennet", "sevenn");
+    fn build<T: Real>(&self, d: &Description, species: &Species) -> Result<Network<T>> {
+        Network::build(d, species.species.len(), species.cutoff, &self.modality, self.modal_index)
     }
 }
 
@@ -510,9 +477,7 @@ impl<T: Real> Network<T> {
             modal: modal_index.map(one_hot),
             modal_in,
             embedding,
-            basis,
-            envelope,
-            sh,
+            edge: EdgeStage { basis, envelope, sh, direction: Direction::AsGraph },
             blocks,
             readout_hidden,
             readout_energy,
@@ -527,9 +492,9 @@ impl<T: Real> Network<T> {
     /// and a few feature-sized temporaries.
     fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
         let t = std::mem::size_of::<T>() as f64;
-        let sh = self.sh.dim() as f64;
+        let sh = self.edge.sh.dim() as f64;
         let exact = self.blocks.iter().filter(|b| b.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
-        let per_edge = t * (12.0 + 3.0 * sh + 3.0 * self.basis.len() as f64 + exact.fold(0.0, f64::max)) + 64.0;
+        let per_edge = t * (12.0 + 3.0 * sh + 3.0 * self.edge.basis.len() as f64 + exact.fold(0.0, f64::max)) + 64.0;
         let widest = self.blocks.iter().map(|b| b.gate.irreps_in().dim().max(b.conv.irreps_out().dim())).max().unwrap_or(0) as f64;
         let tapes: f64 = self.blocks.iter().map(|b| (b.linear_1.spec().irreps_out.dim() + b.gate.irreps_in().dim()) as f64).sum();
         let per_atom = t * (tapes + 6.0 * widest) + 200.0;
@@ -704,34 +669,7 @@ impl<T: Real> Network<T> {
             profile.lap("backward: linears");
         }
 
-        // Edge embedding backward (exact networks only): d(B·f)/dr.
-        if !grad_embedding.is_empty() {
-            let nb = self.basis.len();
-            let mut grad_basis = grad_embedding.clone();
-            grad_basis.par_chunks_mut(nb).zip(grad_embedding.par_chunks(nb)).zip(edges.basis.par_chunks(nb)).zip(&mut grad_r).enumerate().for_each(
-                |(e, (((gb, ge), b), gr))| {
-                    let d_envelope: T = ge.iter().zip(b).map(|(&g, &b)| g * b).sum();
-                    *gr += d_envelope * self.envelope.derivative(edges.r[e]);
-                    let f = self.envelope.value(edges.r[e]);
-                    gb.iter_mut().for_each(|g| *g *= f);
-                },
-            );
-            let mut grad_r_basis = zeros(n_e)?;
-            self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
-            grad_r.par_iter_mut().zip(&grad_r_basis).for_each(|(a, b)| *a += *b);
-        }
-        let mut grad_v = zeros::<[T; 3]>(n_e)?;
-        self.sh.backward(&edges.vectors, &grad_sh, &mut grad_v)?;
-        let grads = grad_v
-            .par_iter()
-            .zip(&edges.vectors)
-            .zip(&edges.r)
-            .zip(&grad_r)
-            .map(|(((g, v), &r), &gr)| {
-                let dr = gr / r;
-                [(g[0] + dr * v[0]).f64(), (g[1] + dr * v[1]).f64(), (g[2] + dr * v[2]).f64()]
-            })
-            .collect();
+        let grads = self.edge.backward(&edges, &grad_sh, &grad_embedding, grad_r)?;
         profile.lap("backward: Y(r), chain to vectors");
         profile.report(n, n_e);
         Ok((energies, grads))
@@ -764,7 +702,7 @@ impl<T: Real> Network<T> {
         let (exact_w, exact_dw) = if r.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            radial_exact(&self.basis, &self.envelope, &b.radial, &r)?
+            radial_exact(&self.edge.basis, &self.edge.envelope, &b.radial, &r)?
         };
         Ok(Box::new(TableWeights { table, r: &edges.r, untabulated: &edges.untabulated, exact_w, exact_dw }))
     }
@@ -850,41 +788,30 @@ impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
     }
 }
 
-/// What the blocks read of each edge.
+/// The shared edge features, and the edges outside the radial tables'
+/// domain (exact networks for them).
 struct Edges<T> {
-    vectors: Vec<[T; 3]>,
-    r: Vec<T>,
-    sh: Vec<T>,
-    /// Edges outside the radial tables' domain (exact networks for them).
+    features: EdgeFeatures<T>,
     untabulated: Vec<usize>,
-    /// Bessel basis B(r) and embedding B(r)·f(r), only for exact networks.
-    basis: Vec<T>,
-    embedding: Vec<T>,
 }
 
 impl<T: Real> Edges<T> {
     fn new(net: &Network<T>, graph: &AtomGraph) -> Result<Self> {
-        let vectors: Vec<[T; 3]> = graph.vectors.par_iter().map(|v| v.map(T::of)).collect();
-        let r: Vec<T> = vectors.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
-        let mut sh = zeros(vectors.len() * net.sh.dim())?;
-        net.sh.compute(&vectors, &mut sh)?;
-        let domain = net.blocks.iter().find_map(|b| b.table.as_ref().map(|t| t.domain()));
-        let untabulated = match domain {
+        // The embedding B(r)·f(r) feeds only exact networks.
+        let features = net.edge.forward(graph, net.blocks.iter().any(|b| b.table.is_none()))?;
+        let r = &features.r;
+        let untabulated = match net.blocks.iter().find_map(|b| b.table.as_ref().map(|t| t.domain())) {
             Some((lo, hi)) => (0..r.len()).filter(|&e| !(r[e].f64() >= lo && r[e].f64() <= hi)).collect(),
             None => Vec::new(),
         };
-        let (mut basis, mut embedding) = (Vec::new(), Vec::new());
-        if net.blocks.iter().any(|b| b.table.is_none()) {
-            let nb = net.basis.len();
-            basis = zeros(r.len() * nb)?;
-            net.basis.forward(&r, &mut basis)?;
-            embedding = basis.clone();
-            embedding.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
-                let f = net.envelope.value(r);
-                row.iter_mut().for_each(|b| *b *= f);
-            });
-        }
-        Ok(Edges { vectors, r, sh, untabulated, basis, embedding })
+        Ok(Edges { features, untabulated })
+    }
+}
+
+impl<T> std::ops::Deref for Edges<T> {
+    type Target = EdgeFeatures<T>;
+    fn deref(&self) -> &EdgeFeatures<T> {
+        &self.features
     }
 }
 
@@ -932,54 +859,18 @@ fn strip_modal<T: Real>(grad: Vec<T>, rows: usize, dim: usize) -> Vec<T> {
     grad.chunks(wide).flat_map(|row| row[..dim].iter().copied()).collect()
 }
 
-impl Potential for Nequip {
-    fn architecture(&self) -> &str {
-        "nequip"
+impl<T: Real> Executor<T> for Network<T> {
+    fn run(&self, graph: &AtomGraph, types: &[usize], want_grad: bool, halo: Option<&mut dyn HaloExchange>) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+        Network::run(self, graph, types, want_grad, halo)
     }
-    fn cutoff(&self) -> f64 {
-        self.cutoff
+    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+        Network::memory_estimate(self, atoms, edges)
     }
     fn n_layers(&self) -> usize {
-        self.n_blocks
-    }
-    fn species(&self) -> &[i32] {
-        &self.species
-    }
-    fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
-        self.evaluate(graph, request, ws, None)
+        self.blocks.len()
     }
     fn halo_width(&self) -> usize {
-        self.f64.blocks.iter().map(|b| b.linear_1.spec().irreps_out.dim()).max().unwrap_or(0)
-    }
-    fn min_distance(&self) -> f64 {
-        super::LEARNED_MIN_DISTANCE
-    }
-    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
-        match request.precision {
-            Precision::F64 => self.f64.memory_estimate(atoms, edges),
-            Precision::F32 => self.f32.memory_estimate(atoms, edges),
-        }
-    }
-    fn compute_with_halo(
-        &self,
-        graph: &AtomGraph,
-        request: &Request,
-        ws: &Workspace,
-        halo: &mut dyn HaloExchange,
-    ) -> Result<Outputs> {
-        self.evaluate(graph, request, ws, Some(halo))
-    }
-}
-
-impl Nequip {
-    fn evaluate(&self, graph: &AtomGraph, request: &Request, ws: &Workspace, halo: Option<&mut dyn HaloExchange>) -> Result<Outputs> {
-        let types: Vec<usize> = graph.numbers.iter().map(|&z| self.type_of[z as usize] as usize).collect();
-        let want_grad = request.needs_edge_gradients();
-        let (energies, grads) = halo::evaluate(ws, halo, |halo| match request.precision {
-            Precision::F64 => self.f64.run(graph, &types, want_grad, halo),
-            Precision::F32 => self.f32.run(graph, &types, want_grad, halo),
-        })?;
-        Ok(local_outputs(graph, &energies, &grads, request))
+        self.blocks.iter().map(|b| b.linear_1.spec().irreps_out.dim()).max().unwrap_or(0)
     }
 }
 
@@ -1016,8 +907,8 @@ mod tests {
             }
             let tensors = SafeTensors::parse(std::fs::read(&path).unwrap()).unwrap();
             let meta: Value = serde_json::from_str(&tensors.metadata["equipot"]).unwrap();
-            let model = Nequip::from_file(&meta, &tensors, None).unwrap();
-            let (f32net, f64net) = (&model.f32, &model.f64);
+            let model = Nequip::load(meta, tensors, None).unwrap();
+            let (f64net, f32net) = model.networks();
             // Random lengths over the domain, plus the midpoints of the first knots.
             let mut seed = 0x9e3779b97f4a7c15u64;
             let mut uniform = || {
@@ -1026,17 +917,17 @@ mod tests {
                 seed ^= seed << 17;
                 (seed >> 11) as f64 / (1u64 << 53) as f64
             };
-            let (lo, hi) = (TABLE_START, model.cutoff);
+            let (lo, hi) = (TABLE_START, crate::model::Potential::cutoff(&model));
             let mut r: Vec<f64> = (0..2000).map(|_| lo + (hi - lo) * uniform()).collect();
             r.extend((0..200).map(|k| lo + (k as f64 + 0.5) * KNOT_SPACING));
             for (t, (b32, b64)) in f32net.blocks.iter().zip(&f64net.blocks).enumerate() {
-                let (w, dw) = radial_exact(&f64net.basis, &f64net.envelope, &b64.radial, &r).unwrap();
+                let (w, dw) = radial_exact(&f64net.edge.basis, &f64net.edge.envelope, &b64.radial, &r).unwrap();
                 let nw = b64.conv.weight_numel();
                 let scale = |v: &[f64]| v.iter().fold(0f64, |m, x| m.max(x.abs()));
                 let (w_max, dw_max) = (scale(&w), scale(&dw));
-                let (breaks, spacings) = table_pieces(hi, &f64net.envelope);
+                let (breaks, spacings) = table_pieces(hi, &f64net.edge.envelope);
                 let table64 = HermiteTable::<f64>::new(&breaks, &spacings, nw, |r| {
-                    radial_exact(&f64net.basis, &f64net.envelope, &b64.radial, r)
+                    radial_exact(&f64net.edge.basis, &f64net.edge.envelope, &b64.radial, r)
                 })
                 .unwrap();
                 let table32 = b32.table.as_ref().expect("float32 evaluates tables");
