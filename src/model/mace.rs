@@ -18,6 +18,7 @@ use super::description::{
     MAX_BLOCKS, MAX_CORRELATION, MAX_POLYNOMIAL_P,
 };
 use super::halo::{self, exchange, HaloDirection, HaloExchange};
+use super::profile::Stopwatch;
 use super::safetensors::SafeTensors;
 use super::{local_outputs, Outputs, Potential, Precision, Request};
 use crate::backend::{cpu::zeros, Workspace};
@@ -430,6 +431,7 @@ impl<T: Real> Network<T> {
         graph: &AtomGraph,
         types: &[usize],
         want_grad: bool,
+        profile: &mut Stopwatch,
         mut halo: Option<&mut dyn HaloExchange>,
     ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
         let n = graph.n_atoms();
@@ -439,6 +441,7 @@ impl<T: Real> Network<T> {
         let index = EdgeIndex::from_graph(graph)?;
         let edges = Edges::new(self, graph)?;
         let n_e = edges.r.len();
+        profile.lap("edges: index, r, Y(r), embedding");
         let mut onehot = zeros(m * self.n_species)?;
         for (i, &t) in types.iter().enumerate() {
             onehot[i * self.n_species + t] = T::one();
@@ -452,15 +455,19 @@ impl<T: Real> Network<T> {
             let d_up = b.linear_up.spec().irreps_out.dim();
             let mut h_up = zeros(n * d_up)?;
             b.linear_up.forward(m, &h, &mut h_up[..m * d_up])?;
+            profile.lap("forward: linears");
             if let Some(halo) = halo.as_deref_mut() {
                 exchange(halo, HaloDirection::Forward, &mut h_up, d_up)?;
+                profile.lap("forward: halo exchange");
             }
             let n_w = b.conv.weight_numel();
             let mut w = zeros(n_e * n_w)?;
             let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 })?;
             b.radial.forward(n_e, &edges.embedding, &mut w, want_grad.then_some(radial_tape.as_mut_slice()))?;
+            profile.lap("forward: radial");
             let mut message = zeros(n * b.conv.irreps_out().dim())?;
             b.conv.conv_forward(&index, &h_up, &edges.sh, &w, b.inv_avg_num_neighbors, &mut message)?;
+            profile.lap("forward: convolution");
             message.truncate(m * b.conv.irreps_out().dim());
             let d_target = b.linear.spec().irreps_out.dim();
             let mut out = zeros(m * d_target)?;
@@ -480,9 +487,11 @@ impl<T: Real> Network<T> {
             }
             let mut x = zeros(m * d_target)?;
             reshape_irreps(&b.linear.spec().irreps_out, m, &out, &mut x, false);
+            profile.lap("forward: linears");
             let d_out = b.contraction.irreps_out().dim();
             let mut basis_out = zeros(m * d_out)?;
             b.contraction.forward(types, &x, &mut basis_out)?;
+            profile.lap("forward: symmetric contraction");
             let mut h_next = zeros(m * d_out)?;
             b.product_linear.forward(m, &basis_out, &mut h_next)?;
             if b.product_residual {
@@ -505,6 +514,7 @@ impl<T: Real> Network<T> {
             if want_grad {
                 tapes.push(Tape { h: h_prev, h_up, w, radial_tape, pre_skip, x, h_next, readout_pre });
             }
+            profile.lap("forward: linears, readout");
         }
         let energies: Vec<f64> = node_energy
             .iter()
@@ -537,8 +547,10 @@ impl<T: Real> Network<T> {
             // Product.
             let mut grad_basis = zeros(grad_h.len())?;
             b.product_linear.backward(m, &grad_h, &mut grad_basis)?;
+            profile.lap("backward: linears, readout");
             let mut grad_x = zeros(tape.x.len())?;
             b.contraction.backward(types, &tape.x, &grad_basis, &mut grad_x)?;
+            profile.lap("backward: symmetric contraction");
             let target = b.linear.spec().irreps_out.clone();
             let mut grad_out = zeros(tape.x.len())?;
             reshape_irreps(&target, m, &grad_x, &mut grad_out, true);
@@ -559,6 +571,7 @@ impl<T: Real> Network<T> {
             let d_message = b.conv.irreps_out().dim();
             let mut grad_message = zeros(n * d_message)?;
             b.linear.backward(m, &grad_out, &mut grad_message[..m * d_message])?;
+            profile.lap("backward: linears, readout");
             let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len())?, zeros(edges.sh.len())?, zeros(tape.w.len())?);
             b.conv.conv_backward(
                 &index,
@@ -572,17 +585,21 @@ impl<T: Real> Network<T> {
                 &mut grad_w,
             )?;
             add(&mut grad_sh, &grad_sh_b);
+            profile.lap("backward: convolution");
             let mut grad_emb_b = zeros(grad_embedding.len())?;
             b.radial.backward(n_e, &tape.radial_tape, &grad_w, &mut grad_emb_b)?;
             add(&mut grad_embedding, &grad_emb_b);
+            profile.lap("backward: radial");
             let d_up = b.linear_up.spec().irreps_out.dim();
             if let Some(halo) = halo.as_deref_mut() {
                 exchange(halo, HaloDirection::Reverse, &mut grad_h_up, d_up)?;
+                profile.lap("backward: halo exchange");
             }
             let mut g_up = zeros(tape.h.len())?;
             b.linear_up.backward(m, &grad_h_up[..m * d_up], &mut g_up)?;
             add(&mut grad_h_in, &g_up);
             grad_h = grad_h_in;
+            profile.lap("backward: linears, readout");
         }
 
         // Edge embedding B(r)·f(r) and spherical harmonics back to u, then v = −u.
@@ -617,6 +634,7 @@ impl<T: Real> Network<T> {
                 [-(g[0] + dr * u[0]).f64(), -(g[1] + dr * u[1]).f64(), -(g[2] + dr * u[2]).f64()]
             })
             .collect();
+        profile.lap("backward: Y(r), chain to vectors");
         Ok((energies, grads))
     }
 }
@@ -673,11 +691,15 @@ impl Mace {
             })
             .collect::<Result<_>>()?;
         let want_grad = request.needs_edge_gradients();
+        let mut profile = Stopwatch::new(request.profile);
         let (energies, grads) = halo::evaluate(ws, halo, |halo| match request.precision {
-            Precision::F64 => self.f64.run(graph, &types, want_grad, halo),
-            Precision::F32 => self.f32.run(graph, &types, want_grad, halo),
+            Precision::F64 => self.f64.run(graph, &types, want_grad, &mut profile, halo),
+            Precision::F32 => self.f32.run(graph, &types, want_grad, &mut profile, halo),
         })?;
-        Ok(local_outputs(graph, &energies, &grads, request))
+        let mut out = local_outputs(graph, &energies, &grads, request);
+        profile.lap("outputs: forces, virial");
+        out.profile = profile.finish();
+        Ok(out)
     }
 }
 

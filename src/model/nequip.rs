@@ -12,7 +12,8 @@ use super::description::{
     MAX_POLYNOMIAL_P,
 };
 use super::safetensors::SafeTensors;
-use super::{local_outputs, Outputs, Potential, Precision, Request};
+use super::profile::Stopwatch;
+use super::{local_outputs, Outputs, Potential, Precision, RadialMode, Request};
 use crate::backend::{cpu::zeros, Workspace};
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
@@ -23,7 +24,6 @@ use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
 use rayon::prelude::*;
 use serde_json::Value;
-use std::time::Instant;
 
 /// A SevenNet/NequIP model, ready in both precisions.
 pub struct Nequip {
@@ -112,11 +112,10 @@ fn table_pieces(cutoff: f64, envelope: &Envelope<f64>) -> (Vec<f64>, Vec<f64>) {
     (breaks, spacings)
 }
 
-/// Whether precision T evaluates the radial networks from their tables
-/// (EQUIPOT_RADIAL=exact forces the exact networks, for checks and timings).
+/// Whether precision T builds radial tables at load (RadialMode::Exact
+/// evaluates the exact networks even so).
 fn tabulate_radial<T: Real>() -> bool {
-    let forced_exact = std::env::var("EQUIPOT_RADIAL").is_ok_and(|v| v == "exact");
-    !forced_exact && (TABULATE_F64 || std::mem::size_of::<T>() == 4)
+    TABULATE_F64 || std::mem::size_of::<T>() == 4
 }
 const TABULATE_F64: bool = false;
 
@@ -525,10 +524,10 @@ impl<T: Real> Network<T> {
     /// spherical harmonics and their gradients, and (exact networks) the
     /// radial weights, their gradients and tape; per atom the blocks' tapes
     /// and a few feature-sized temporaries.
-    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+    fn memory_estimate(&self, atoms: usize, edges: usize, tables: bool) -> f64 {
         let t = std::mem::size_of::<T>() as f64;
         let sh = self.sh.dim() as f64;
-        let exact = self.blocks.iter().filter(|b| b.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
+        let exact = self.blocks.iter().filter(|b| !tables || b.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
         let per_edge = t * (12.0 + 3.0 * sh + 3.0 * self.basis.len() as f64 + exact.fold(0.0, f64::max)) + 64.0;
         let widest = self.blocks.iter().map(|b| b.gate.irreps_in().dim().max(b.conv.irreps_out().dim())).max().unwrap_or(0) as f64;
         let tapes: f64 = self.blocks.iter().map(|b| (b.linear_1.spec().irreps_out.dim() + b.gate.irreps_in().dim()) as f64).sum();
@@ -553,22 +552,25 @@ impl<T: Real> Network<T> {
     }
 
     /// Energies of the atoms whose features it computes and, when asked,
-    /// ∂E/∂v per edge. Without a halo it computes every atom's features; with
+    /// ∂E/∂v per edge, reading the radial tables when `tables` (and the model
+    /// has them). Without a halo it computes every atom's features; with
     /// one, those of the local atoms, and the ghosts' come from their owners
     /// before each convolution (see the `halo` module).
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         graph: &AtomGraph,
         types: &[usize],
         want_grad: bool,
+        tables: bool,
+        profile: &mut Stopwatch,
         mut halo: Option<&mut dyn HaloExchange>,
     ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
-        let mut profile = Profile::start();
         let n = graph.n_atoms();
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
         let index = EdgeIndex::from_graph(graph)?;
-        let edges = Edges::new(self, graph)?;
+        let edges = Edges::new(self, graph, tables)?;
         let n_e = edges.r.len();
         profile.lap("edges: index, r, Y(r), embedding");
 
@@ -638,7 +640,6 @@ impl<T: Real> Network<T> {
             e.iter().zip(types).map(|(&e, &t)| (e * self.scale[t] + self.shift[t]).f64()).collect();
         profile.lap("forward: linears");
         if !want_grad {
-            profile.report(n, n_e);
             return Ok((energies, Vec::new()));
         }
 
@@ -689,7 +690,7 @@ impl<T: Real> Network<T> {
             drop(weights);
             grad_sh.par_iter_mut().zip(&grad_sh_b).for_each(|(a, b)| *a += *b);
             profile.lap("backward: convolution");
-            self.radial_backward(b, n_e, &radial_tape, &grad_weights, &mut grad_r, &mut grad_embedding)?;
+            self.radial_backward(b, &edges, &radial_tape, &grad_weights, &mut grad_r, &mut grad_embedding)?;
             profile.lap("backward: radial");
             let d1 = b.linear_1.spec().irreps_out.dim();
             if let Some(h) = halo.as_deref_mut() {
@@ -733,7 +734,6 @@ impl<T: Real> Network<T> {
             })
             .collect();
         profile.lap("backward: Y(r), chain to vectors");
-        profile.report(n, n_e);
         Ok((energies, grads))
     }
 
@@ -748,7 +748,7 @@ impl<T: Real> Network<T> {
         tape: Option<&mut Vec<T>>,
     ) -> Result<Box<dyn EdgeWeights<T> + 'a>> {
         let nw = b.conv.weight_numel();
-        let Some(table) = &b.table else {
+        let Some(table) = edges.table(b) else {
             w.clear();
             w.resize(edges.r.len() * nw, T::zero());
             let tape = tape.map(|t| {
@@ -775,13 +775,14 @@ impl<T: Real> Network<T> {
     fn radial_backward(
         &self,
         b: &Block<T>,
-        n_edges: usize,
+        edges: &Edges<T>,
         tape: &[T],
         grad_weights: &[T],
         grad_r: &mut [T],
         grad_embedding: &mut [T],
     ) -> Result<()> {
-        if b.table.is_some() {
+        let n_edges = edges.r.len();
+        if edges.table(b).is_some() {
             grad_r.par_iter_mut().zip(grad_weights).for_each(|(a, b)| *a += *b);
         } else {
             let mut g = zeros(grad_embedding.len())?;
@@ -860,21 +861,28 @@ struct Edges<T> {
     /// Bessel basis B(r) and embedding B(r)·f(r), only for exact networks.
     basis: Vec<T>,
     embedding: Vec<T>,
+    /// This evaluation reads the radial tables (where the blocks have them).
+    tables: bool,
 }
 
 impl<T: Real> Edges<T> {
-    fn new(net: &Network<T>, graph: &AtomGraph) -> Result<Self> {
+    /// Block b's table, if this evaluation reads it.
+    fn table<'a>(&self, b: &'a Block<T>) -> Option<&'a HermiteTable<T>> {
+        b.table.as_ref().filter(|_| self.tables)
+    }
+
+    fn new(net: &Network<T>, graph: &AtomGraph, tables: bool) -> Result<Self> {
         let vectors: Vec<[T; 3]> = graph.vectors.par_iter().map(|v| v.map(T::of)).collect();
         let r: Vec<T> = vectors.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
         let mut sh = zeros(vectors.len() * net.sh.dim())?;
         net.sh.compute(&vectors, &mut sh)?;
-        let domain = net.blocks.iter().find_map(|b| b.table.as_ref().map(|t| t.domain()));
+        let domain = net.blocks.iter().find_map(|b| b.table.as_ref().filter(|_| tables).map(|t| t.domain()));
         let untabulated = match domain {
             Some((lo, hi)) => (0..r.len()).filter(|&e| !(r[e].f64() >= lo && r[e].f64() <= hi)).collect(),
             None => Vec::new(),
         };
         let (mut basis, mut embedding) = (Vec::new(), Vec::new());
-        if net.blocks.iter().any(|b| b.table.is_none()) {
+        if !tables || net.blocks.iter().any(|b| b.table.is_none()) {
             let nb = net.basis.len();
             basis = zeros(r.len() * nb)?;
             net.basis.forward(&r, &mut basis)?;
@@ -884,42 +892,7 @@ impl<T: Real> Edges<T> {
                 row.iter_mut().for_each(|b| *b *= f);
             });
         }
-        Ok(Edges { vectors, r, sh, untabulated, basis, embedding })
-    }
-}
-
-/// Per-stage wall times of one evaluation, printed to stderr when
-/// EQUIPOT_PROFILE is set.
-struct Profile {
-    last: Option<Instant>,
-    stages: Vec<(&'static str, f64)>,
-}
-
-impl Profile {
-    fn start() -> Self {
-        Profile { last: std::env::var_os("EQUIPOT_PROFILE").map(|_| Instant::now()), stages: Vec::new() }
-    }
-    /// Charges the time since the last lap to `stage` (summed over blocks).
-    fn lap(&mut self, stage: &'static str) {
-        let Some(last) = self.last else { return };
-        let now = Instant::now();
-        let dt = (now - last).as_secs_f64();
-        match self.stages.iter_mut().find(|(s, _)| *s == stage) {
-            Some((_, t)) => *t += dt,
-            None => self.stages.push((stage, dt)),
-        }
-        self.last = Some(now);
-    }
-    fn report(&self, atoms: usize, edges: usize) {
-        if self.last.is_none() {
-            return;
-        }
-        let total: f64 = self.stages.iter().map(|s| s.1).sum();
-        let mut text = format!("equipot profile: nequip, {atoms} atoms, {edges} edges, {:.1} ms\n", total * 1e3);
-        for (stage, t) in &self.stages {
-            text += &format!("  {stage:<36} {:9.1} ms {:5.1}%\n", t * 1e3, 100.0 * t / total);
-        }
-        eprint!("{text}");
+        Ok(Edges { vectors, r, sh, untabulated, basis, embedding, tables })
     }
 }
 
@@ -954,10 +927,17 @@ impl Potential for Nequip {
     fn min_distance(&self) -> f64 {
         super::LEARNED_MIN_DISTANCE
     }
+    fn has_radial_tables(&self, precision: Precision) -> bool {
+        match precision {
+            Precision::F64 => self.f64.blocks.iter().all(|b| b.table.is_some()),
+            Precision::F32 => self.f32.blocks.iter().all(|b| b.table.is_some()),
+        }
+    }
     fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
+        let tables = request.radial != RadialMode::Exact;
         match request.precision {
-            Precision::F64 => self.f64.memory_estimate(atoms, edges),
-            Precision::F32 => self.f32.memory_estimate(atoms, edges),
+            Precision::F64 => self.f64.memory_estimate(atoms, edges, tables),
+            Precision::F32 => self.f32.memory_estimate(atoms, edges, tables),
         }
     }
     fn compute_with_halo(
@@ -975,11 +955,16 @@ impl Nequip {
     fn evaluate(&self, graph: &AtomGraph, request: &Request, ws: &Workspace, halo: Option<&mut dyn HaloExchange>) -> Result<Outputs> {
         let types: Vec<usize> = graph.numbers.iter().map(|&z| self.type_of[z as usize] as usize).collect();
         let want_grad = request.needs_edge_gradients();
+        let tables = request.radial != RadialMode::Exact;
+        let mut profile = Stopwatch::new(request.profile);
         let (energies, grads) = halo::evaluate(ws, halo, |halo| match request.precision {
-            Precision::F64 => self.f64.run(graph, &types, want_grad, halo),
-            Precision::F32 => self.f32.run(graph, &types, want_grad, halo),
+            Precision::F64 => self.f64.run(graph, &types, want_grad, tables, &mut profile, halo),
+            Precision::F32 => self.f32.run(graph, &types, want_grad, tables, &mut profile, halo),
         })?;
-        Ok(local_outputs(graph, &energies, &grads, request))
+        let mut out = local_outputs(graph, &energies, &grads, request);
+        profile.lap("outputs: forces, virial");
+        out.profile = profile.finish();
+        Ok(out)
     }
 }
 
