@@ -297,3 +297,7 @@ def test_evaluation_options(model):
     with pytest.raises(_capi.EquipotError, match="radial tables") as error:
         compute(model, graph, radial="tables")
     assert error.value.status != 0
+    with pytest.raises(ValueError, match="radial"):
+        EquipotCalculator(model, radial="fast")
+    with pytest.raises(ValueError, match="simd"):
+        EquipotCalculator(model, simd="avx9000")
