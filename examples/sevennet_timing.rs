@@ -4,13 +4,15 @@
 //! changes on a shared machine (CPU time is the steadier number); the
 //! comparison with sevenn is scripts/bench_sevennet.py.
 //!
-//! cargo run --release --example sevennet_timing -- MODEL [cells=4] [steps=3] [threads=2] [f32|f64]
-//! (cells = 4: 512 atoms; 8: 4096.) EQUIPOT_PROFILE=1 adds per-stage times.
+//! cargo run --release --example sevennet_timing -- MODEL [cells=4] [steps=3] [threads=2] [f32|f64] [profile] [exact]
+//! (cells = 4: 512 atoms; 8: 4096.) `profile` prints the last step's per-stage
+//! times (Request::profile); `exact` evaluates the exact radial networks
+//! instead of the float32 tables (RadialMode::Exact).
 
 use std::time::Instant;
 
 use equipot::graph::Structure;
-use equipot::model::{Precision, Request};
+use equipot::model::{Precision, RadialMode, Request};
 use equipot::{AtomGraph, Workspace};
 
 #[path = "../benches/support/silicon.rs"]
@@ -32,7 +34,10 @@ fn main() {
     let n = positions.len();
     let numbers = vec![14; n];
     let structure = Structure { positions: &positions, numbers: &numbers, cell: Some(cell), pbc: [true; 3] };
-    let request = Request { forces: true, virial: true, precision, ..Default::default() };
+    let flag = |name: &str| args.iter().skip(5).any(|a| a == name);
+    let radial = if flag("exact") { RadialMode::Exact } else { RadialMode::Auto };
+    let request = Request { forces: true, virial: true, precision, radial, profile: flag("profile"), ..Default::default() };
+    let mut profile = equipot::model::Profile::default();
     let (mut walls, mut cpus) = (Vec::new(), Vec::new());
     for step in 0..=steps {
         let (w0, c0) = (Instant::now(), process_cpu_time().as_secs_f64());
@@ -40,6 +45,7 @@ fn main() {
         let out = model.compute(&graph, &request, &ws).unwrap();
         let (wall, cpu) = (w0.elapsed().as_secs_f64(), process_cpu_time().as_secs_f64() - c0);
         assert!(out.energy.is_finite());
+        profile = out.profile;
         if step > 0 {
             walls.push(wall * 1e6 / n as f64);
             cpus.push(cpu * 1e6 / n as f64);
@@ -54,4 +60,7 @@ fn main() {
         "{n} atoms, {threads} threads: {wall:.0} µs/atom-step wall, {cpu:.0} CPU (median); {:.0} wall, {:.0} CPU (best)",
         walls[0], cpus[0]
     );
+    if request.profile {
+        print!("last step, model evaluation:\n{}", profile.table());
+    }
 }

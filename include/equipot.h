@@ -44,11 +44,35 @@
 // refuse a mismatch.
 #define EQP_ABI_VERSION 1
 
+// Length of eqp_profile_stage_t::name, its terminating NUL included.
+#define EQP_PROFILE_NAME_LEN 48
+
 // The CPU: the workspace's thread pool.
 #define EQP_DEVICE_CPU 0
 
 // A CUDA GPU (this build has no CUDA backend: EQP_ERROR_UNSUPPORTED).
 #define EQP_DEVICE_CUDA 1
+
+// options.radial_tables: as the model was loaded (the default).
+#define EQP_RADIAL_DEFAULT -1
+
+// options.radial_tables: the exact radial networks.
+#define EQP_RADIAL_EXACT 0
+
+// options.radial_tables: the radial tables.
+#define EQP_RADIAL_TABLES 1
+
+// options.simd: the best level the CPU has (the default).
+#define EQP_SIMD_DEFAULT -1
+
+// options.simd: portable code, no AVX.
+#define EQP_SIMD_NONE 0
+
+// options.simd: AVX2 and FMA (x86-64).
+#define EQP_SIMD_AVX2 1
+
+// options.simd: AVX-512F (x86-64).
+#define EQP_SIMD_AVX512 2
 
 // An atom graph: atoms (local, then ghost) and the directed edges between
 // them. Edge e goes from center i to neighbor j, with the vector
@@ -103,16 +127,31 @@ typedef struct eqp_evaluation_options_t {
   size_t struct_size;
   // Arithmetic precision; default EQP_FLOAT64.
   int32_t precision;
-  // Radial networks: -1 (default) as the model was loaded; 0 exact
-  // networks and 1 tables are reserved (EQP_ERROR_UNSUPPORTED for now).
+  // Radial networks: EQP_RADIAL_DEFAULT (-1, the default) as the model
+  // was loaded (SevenNet/NequIP: tables in float32, exact in float64;
+  // MACE: exact), EQP_RADIAL_EXACT (0) the exact networks, EQP_RADIAL_TABLES
+  // (1) the tables (EQP_ERROR_UNSUPPORTED where the model has none in that
+  // precision: float64, MACE, Lennard-Jones).
   int32_t radial_tables;
-  // SIMD level: -1 (default) the best the CPU has; explicit levels are
-  // reserved (EQP_ERROR_UNSUPPORTED for now).
+  // Instruction set of the CPU kernels: EQP_SIMD_DEFAULT (-1, the default)
+  // the best the CPU has, or EQP_SIMD_NONE, EQP_SIMD_AVX2, EQP_SIMD_AVX512
+  // (EQP_ERROR_UNSUPPORTED when the CPU lacks it). float64 results differ
+  // between levels only by rounding (FMA).
   int32_t simd;
-  // 1: per-stage timings; 0 (default) none. Reserved (1 is
-  // EQP_ERROR_UNSUPPORTED for now). An int, not a bool: no padding.
+  // 1: per-stage wall times, written to results->profile (see
+  // eqp_results_t); 0 (default) none. An int, not a bool: no padding.
   int32_t profile;
 } eqp_evaluation_options_t;
+
+// Wall time of one stage of an evaluation (options.profile = 1). The
+// stages cover the whole evaluation; a stage run once per interaction block
+// holds the sum over blocks.
+typedef struct eqp_profile_stage_t {
+  // What ran ("forward: convolution", ...), NUL-terminated (cut to fit).
+  char name[EQP_PROFILE_NAME_LEN];
+  // Seconds.
+  double seconds;
+} eqp_profile_stage_t;
 
 // Where eqp_compute_with_options writes its results: eqp_outputs_t with a
 // leading `struct_size`, so that outputs can be appended (a sized struct:
@@ -137,6 +176,15 @@ typedef struct eqp_results_t {
   double *atom_energies;
   // Out (optional): 9·n_atoms per-atom virials, eV, row-major per atom.
   double *atom_virials;
+  // In (optional): room for `profile_capacity` stages of the profile that
+  // options.profile = 1 asks for; NULL (default) when none is wanted.
+  struct eqp_profile_stage_t *profile;
+  // In: number of entries `profile` holds (0 by default).
+  size_t profile_capacity;
+  // Out: number of stages of the profile (0 unless options.profile = 1);
+  // the first min(n_profile_stages, profile_capacity) are written, so a
+  // call with capacity 0 asks how many there are.
+  size_t n_profile_stages;
 } eqp_results_t;
 
 // Direction of a halo exchange (see eqp_halo_exchange_t).

@@ -22,7 +22,8 @@ pub mod so3;
 pub use backend::Workspace;
 pub use error::{Error, Result};
 pub use graph::{AtomGraph, NeighborList, Structure};
-pub use model::{Model, Outputs, Precision, Request};
+pub use model::{Model, Outputs, Precision, Profile, RadialMode, Request};
+pub use nn::SimdLevel;
 pub use real::Real;
 
 /// Version of the library, as in Cargo.toml.

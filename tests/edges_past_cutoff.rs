@@ -36,7 +36,7 @@ fn structure(model: &Model) -> (Vec<[f64; 3]>, Vec<i32>, [[f64; 3]; 3]) {
 }
 
 fn compute(model: &Model, graph: &AtomGraph, precision: Precision, ws: &Workspace) -> Outputs {
-    let request = Request { forces: true, virial: true, atom_energies: true, atom_virials: true, precision };
+    let request = Request { forces: true, virial: true, atom_energies: true, atom_virials: true, precision, ..Default::default() };
     model.compute(graph, &request, ws).unwrap()
 }
 

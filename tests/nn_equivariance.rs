@@ -30,31 +30,35 @@ fn check(what: &str, irreps_in: &Irreps, irreps_out: &Irreps, rows: usize, f: im
 
 #[test]
 fn linear_is_equivariant() {
-    for file in ["linear.json", "linear_sevennet.json"] {
-        for (k, case) in fixture(file)["cases"].as_array().unwrap().iter().enumerate() {
-            let spec = nn_support::linear_spec(case);
-            let lin = Linear::<f64>::new(&spec, &array(&case["weight"]), &array(&case["bias"])).unwrap();
-            let rows = 3;
-            check(&format!("{file} case {k}"), &spec.irreps_in, &spec.irreps_out, rows, |x| {
-                let mut y = vec![0.0; rows * spec.irreps_out.dim()];
-                lin.forward(rows, x, &mut y).unwrap();
-                y
-            });
+    nn_support::every_simd(|| {
+        for file in ["linear.json", "linear_sevennet.json"] {
+            for (k, case) in fixture(file)["cases"].as_array().unwrap().iter().enumerate() {
+                let spec = nn_support::linear_spec(case);
+                let lin = Linear::<f64>::new(&spec, &array(&case["weight"]), &array(&case["bias"])).unwrap();
+                let rows = 3;
+                check(&format!("{file} case {k}"), &spec.irreps_in, &spec.irreps_out, rows, |x| {
+                    let mut y = vec![0.0; rows * spec.irreps_out.dim()];
+                    lin.forward(rows, x, &mut y).unwrap();
+                    y
+                });
+            }
         }
-    }
+    });
 }
 
 #[test]
 fn gate_is_equivariant() {
-    for (k, case) in fixture("gate.json")["cases"].as_array().unwrap().iter().enumerate() {
-        let gate = nn_support::gate::<f64>(case);
-        let rows = 3;
-        check(&format!("gate case {k}"), gate.irreps_in(), gate.irreps_out(), rows, |x| {
-            let mut y = vec![0.0; rows * gate.irreps_out().dim()];
-            gate.forward(rows, x, &mut y).unwrap();
-            y
-        });
-    }
+    nn_support::every_simd(|| {
+        for (k, case) in fixture("gate.json")["cases"].as_array().unwrap().iter().enumerate() {
+            let gate = nn_support::gate::<f64>(case);
+            let rows = 3;
+            check(&format!("gate case {k}"), gate.irreps_in(), gate.irreps_out(), rows, |x| {
+                let mut y = vec![0.0; rows * gate.irreps_out().dim()];
+                gate.forward(rows, x, &mut y).unwrap();
+                y
+            });
+        }
+    });
 }
 
 /// Edge vectors → lengths → Bessel basis × cutoff → FullyConnectedNet (the
@@ -62,45 +66,47 @@ fn gate_is_equivariant() {
 /// inversion of the vectors, for every fc.json net and both cutoffs.
 #[test]
 fn radial_pipeline_is_invariant() {
-    let radial = fixture("radial.json");
-    let cutoff = radial["cutoff"].as_f64().unwrap();
-    let poly = PolynomialCutoff::<f64>::new(cutoff, 6).unwrap();
-    let xplor = XplorCutoff::<f64>::new(cutoff, radial["xplor"]["cutoff_on"].as_f64().unwrap()).unwrap();
-    let mut rng = Rng::new(3);
-    let vectors: Vec<[f64; 3]> = (0..40)
-        .map(|_| {
-            let v = [rng.normal(), rng.normal(), rng.normal()];
-            let length = 0.3 + (cutoff - 0.3) * rng.uniform();
-            let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            v.map(|x| x * length / n)
-        })
-        .collect();
-    let n = vectors.len();
-    for (k, case) in fixture("fc.json")["cases"].as_array().unwrap().iter().enumerate() {
-        let (net, hs) = nn_support::fc_net::<f64>(case);
-        let bessel = BesselBasis::<f64>::new(cutoff, hs[0]).unwrap();
-        // [Bessel × polynomial cutoff, Bessel × XPLOR cutoff] → net, per edge
-        let pipeline = |vs: &[[f64; 3]]| -> Vec<f64> {
-            let r: Vec<f64> = vs.iter().map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
-            let mut basis = vec![0.0; n * hs[0]];
-            bessel.forward(&r, &mut basis).unwrap();
-            let (mut c_poly, mut c_xplor) = (vec![0.0; n], vec![0.0; n]);
-            poly.forward(&r, &mut c_poly).unwrap();
-            xplor.forward(&r, &mut c_xplor).unwrap();
-            let mut out = vec![];
-            for c in [c_poly, c_xplor] {
-                let x: Vec<f64> = basis.iter().enumerate().map(|(i, b)| b * c[i / hs[0]]).collect();
-                let mut y = vec![0.0; n * hs[hs.len() - 1]];
-                net.forward(n, &x, &mut y, None).unwrap();
-                out.extend(c);
-                out.extend(y);
+    nn_support::every_simd(|| {
+        let radial = fixture("radial.json");
+        let cutoff = radial["cutoff"].as_f64().unwrap();
+        let poly = PolynomialCutoff::<f64>::new(cutoff, 6).unwrap();
+        let xplor = XplorCutoff::<f64>::new(cutoff, radial["xplor"]["cutoff_on"].as_f64().unwrap()).unwrap();
+        let mut rng = Rng::new(3);
+        let vectors: Vec<[f64; 3]> = (0..40)
+            .map(|_| {
+                let v = [rng.normal(), rng.normal(), rng.normal()];
+                let length = 0.3 + (cutoff - 0.3) * rng.uniform();
+                let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+                v.map(|x| x * length / n)
+            })
+            .collect();
+        let n = vectors.len();
+        for (k, case) in fixture("fc.json")["cases"].as_array().unwrap().iter().enumerate() {
+            let (net, hs) = nn_support::fc_net::<f64>(case);
+            let bessel = BesselBasis::<f64>::new(cutoff, hs[0]).unwrap();
+            // [Bessel × polynomial cutoff, Bessel × XPLOR cutoff] → net, per edge
+            let pipeline = |vs: &[[f64; 3]]| -> Vec<f64> {
+                let r: Vec<f64> = vs.iter().map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
+                let mut basis = vec![0.0; n * hs[0]];
+                bessel.forward(&r, &mut basis).unwrap();
+                let (mut c_poly, mut c_xplor) = (vec![0.0; n], vec![0.0; n]);
+                poly.forward(&r, &mut c_poly).unwrap();
+                xplor.forward(&r, &mut c_xplor).unwrap();
+                let mut out = vec![];
+                for c in [c_poly, c_xplor] {
+                    let x: Vec<f64> = basis.iter().enumerate().map(|(i, b)| b * c[i / hs[0]]).collect();
+                    let mut y = vec![0.0; n * hs[hs.len() - 1]];
+                    net.forward(n, &x, &mut y, None).unwrap();
+                    out.extend(c);
+                    out.extend(y);
+                }
+                out
+            };
+            let expected = pipeline(&vectors);
+            for (name, r) in rotations(9, 3) {
+                let moved: Vec<[f64; 3]> = vectors.iter().map(|&v| apply(&r, v)).collect();
+                assert_close(&format!("fc case {k} radial pipeline ({name})"), &pipeline(&moved), &expected, TOL);
             }
-            out
-        };
-        let expected = pipeline(&vectors);
-        for (name, r) in rotations(9, 3) {
-            let moved: Vec<[f64; 3]> = vectors.iter().map(|&v| apply(&r, v)).collect();
-            assert_close(&format!("fc case {k} radial pipeline ({name})"), &pipeline(&moved), &expected, TOL);
         }
-    }
+    });
 }

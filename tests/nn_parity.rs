@@ -28,16 +28,18 @@ fn rows(case: &Value) -> usize {
 
 #[test]
 fn normalize2mom_constants_match_e3nn() {
-    let constants = fixture("normalize2mom.json");
-    for (name, c) in constants.as_object().unwrap() {
-        let act = Activation::from_name(name).unwrap();
-        let expected = c["cst"].as_f64().unwrap();
-        let got = act.second_moment_constant();
-        let err = (got - expected).abs() / expected;
-        assert!(err <= TOL_F64, "{name}: normalize2mom {got} vs e3nn {expected} ({err:.2e})");
-        let is_id = c["is_id"].as_bool().unwrap();
-        assert_eq!(act.normalization() == 1.0, is_id, "{name}: e3nn's identity shortcut");
-    }
+    nn_support::every_simd(|| {
+        let constants = fixture("normalize2mom.json");
+        for (name, c) in constants.as_object().unwrap() {
+            let act = Activation::from_name(name).unwrap();
+            let expected = c["cst"].as_f64().unwrap();
+            let got = act.second_moment_constant();
+            let err = (got - expected).abs() / expected;
+            assert!(err <= TOL_F64, "{name}: normalize2mom {got} vs e3nn {expected} ({err:.2e})");
+            let is_id = c["is_id"].as_bool().unwrap();
+            assert_eq!(act.normalization() == 1.0, is_id, "{name}: e3nn's identity shortcut");
+        }
+    });
 }
 
 fn check_linear<T: Real>(file: &str) {
@@ -56,10 +58,12 @@ fn check_linear<T: Real>(file: &str) {
 
 #[test]
 fn linear_matches_e3nn() {
-    for file in ["linear.json", "linear_sevennet.json"] {
-        check_linear::<f64>(file);
-        check_linear::<f32>(file);
-    }
+    nn_support::every_simd(|| {
+        for file in ["linear.json", "linear_sevennet.json"] {
+            check_linear::<f64>(file);
+            check_linear::<f32>(file);
+        }
+    });
 }
 
 fn check_gate<T: Real>() {
@@ -80,8 +84,10 @@ fn check_gate<T: Real>() {
 
 #[test]
 fn gate_matches_e3nn() {
-    check_gate::<f64>();
-    check_gate::<f32>();
+    nn_support::every_simd(|| {
+        check_gate::<f64>();
+        check_gate::<f32>();
+    });
 }
 
 fn check_fc<T: Real>() {
@@ -104,8 +110,10 @@ fn check_fc<T: Real>() {
 
 #[test]
 fn fully_connected_net_matches_e3nn() {
-    check_fc::<f64>();
-    check_fc::<f32>();
+    nn_support::every_simd(|| {
+        check_fc::<f64>();
+        check_fc::<f32>();
+    });
 }
 
 fn check_radial<T: Real>() {
@@ -141,8 +149,10 @@ fn check_radial<T: Real>() {
 
 #[test]
 fn radial_functions_match_sevenn() {
-    check_radial::<f64>();
-    check_radial::<f32>();
+    nn_support::every_simd(|| {
+        check_radial::<f64>();
+        check_radial::<f32>();
+    });
 }
 
 fn check_rescale<T: Real>() {
@@ -159,6 +169,8 @@ fn check_rescale<T: Real>() {
 
 #[test]
 fn species_rescale_matches_sevenn() {
-    check_rescale::<f64>();
-    check_rescale::<f32>();
+    nn_support::every_simd(|| {
+        check_rescale::<f64>();
+        check_rescale::<f32>();
+    });
 }

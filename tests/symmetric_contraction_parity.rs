@@ -134,44 +134,52 @@ fn check_parity<T: Real>(tol: f64) {
 
 #[test]
 fn forward_and_backward_match_mace_f64() {
-    check_parity::<f64>(TOL_F64);
+    nn_support::every_simd(|| {
+        check_parity::<f64>(TOL_F64);
+    });
 }
 
 #[test]
 fn forward_and_backward_match_mace_f32() {
-    check_parity::<f32>(TOL_F32);
+    nn_support::every_simd(|| {
+        check_parity::<f32>(TOL_F32);
+    });
 }
 
 #[test]
 fn fixture_covers_mace_mp_structure() {
-    // The lmax-3, correlation-3, 0e+1o case: the structure of MACE-MP-0's product blocks.
-    let cases = fixture();
-    assert!(cases
-        .iter()
-        .any(|c| c["correlation"] == 3 && irreps(&c["irreps_in"]).lmax() == 3 && irreps(&c["irreps_out"]).len() == 2));
+    nn_support::every_simd(|| {
+        // The lmax-3, correlation-3, 0e+1o case: the structure of MACE-MP-0's product blocks.
+        let cases = fixture();
+        assert!(cases
+            .iter()
+            .any(|c| c["correlation"] == 3 && irreps(&c["irreps_in"]).lmax() == 3 && irreps(&c["irreps_out"]).len() == 2));
+    });
 }
 
 /// d/dx of g·out(x) by central differences, every entry of x.
 #[test]
 fn backward_matches_finite_differences() {
-    let h = 1e-5;
-    for (k, case) in fixture().iter().enumerate() {
-        let tensors = Tensors::of(case);
-        let layer = layer::<f64>(case, &tensors);
-        let elements = usizes(&case["elements"]);
-        let (x, g) = (array(&case["x"]), array(&case["g"]));
-        let loss = |x: &[f64]| forward(&layer, &elements, x).iter().zip(&g).map(|(a, b)| a * b).sum::<f64>();
-        let numeric: Vec<f64> = (0..x.len())
-            .map(|i| {
-                let (mut plus, mut minus) = (x.clone(), x.clone());
-                plus[i] += h;
-                minus[i] -= h;
-                (loss(&plus) - loss(&minus)) / (2.0 * h)
-            })
-            .collect();
-        let analytic = backward(&layer, &elements, &x, &g);
-        check(&format!("case {k} finite differences"), &analytic, &numeric, TOL_FINITE_DIFFERENCES);
-    }
+    nn_support::every_simd(|| {
+        let h = 1e-5;
+        for (k, case) in fixture().iter().enumerate() {
+            let tensors = Tensors::of(case);
+            let layer = layer::<f64>(case, &tensors);
+            let elements = usizes(&case["elements"]);
+            let (x, g) = (array(&case["x"]), array(&case["g"]));
+            let loss = |x: &[f64]| forward(&layer, &elements, x).iter().zip(&g).map(|(a, b)| a * b).sum::<f64>();
+            let numeric: Vec<f64> = (0..x.len())
+                .map(|i| {
+                    let (mut plus, mut minus) = (x.clone(), x.clone());
+                    plus[i] += h;
+                    minus[i] -= h;
+                    (loss(&plus) - loss(&minus)) / (2.0 * h)
+                })
+                .collect();
+            let analytic = backward(&layer, &elements, &x, &g);
+            check(&format!("case {k} finite differences"), &analytic, &numeric, TOL_FINITE_DIFFERENCES);
+        }
+    });
 }
 
 /// The irreps of one channel's D-vector: irreps_in with multiplicity 1.
@@ -182,18 +190,20 @@ fn coupling(irreps_in: &Irreps) -> Irreps {
 /// out(D_in x) = D_out out(x) for rotations with and without inversion.
 #[test]
 fn equivariant_under_rotations_and_inversion() {
-    for (k, case) in fixture().iter().enumerate() {
-        let tensors = Tensors::of(case);
-        let layer = layer::<f64>(case, &tensors);
-        let elements = usizes(&case["elements"]);
-        let x = array(&case["x"]);
-        let (irreps_x, irreps_out) = (coupling(&irreps(&case["irreps_in"])), irreps(&case["irreps_out"]));
-        let out = forward(&layer, &elements, &x);
-        for (what, r) in rotations(40 + k as u64, 2) {
-            let rotated_out = forward(&layer, &elements, &rotate(&irreps_x, &r, &x));
-            check(&format!("case {k} {what}"), &rotated_out, &rotate(&irreps_out, &r, &out), TOL_F64);
+    nn_support::every_simd(|| {
+        for (k, case) in fixture().iter().enumerate() {
+            let tensors = Tensors::of(case);
+            let layer = layer::<f64>(case, &tensors);
+            let elements = usizes(&case["elements"]);
+            let x = array(&case["x"]);
+            let (irreps_x, irreps_out) = (coupling(&irreps(&case["irreps_in"])), irreps(&case["irreps_out"]));
+            let out = forward(&layer, &elements, &x);
+            for (what, r) in rotations(40 + k as u64, 2) {
+                let rotated_out = forward(&layer, &elements, &rotate(&irreps_x, &r, &x));
+                check(&format!("case {k} {what}"), &rotated_out, &rotate(&irreps_out, &r, &out), TOL_F64);
+            }
         }
-    }
+    });
 }
 
 fn is_err<T>(result: equipot::Result<T>, what: &str) {
@@ -202,71 +212,75 @@ fn is_err<T>(result: equipot::Result<T>, what: &str) {
 
 #[test]
 fn bad_input_is_an_error() {
-    let case = &fixture()[2];
-    let tensors = Tensors::of(case);
-    let (irreps_in, irreps_out) = (irreps(&case["irreps_in"]), irreps(&case["irreps_out"]));
-    let layer = layer::<f64>(case, &tensors);
-    let elements = usizes(&case["elements"]);
-    let x = array(&case["x"]);
-    let out_len = elements.len() * irreps_out.dim();
-    let mut out = vec![0.0; out_len];
-    let mut gx = vec![0.0; x.len()];
+    nn_support::every_simd(|| {
+        let case = &fixture()[2];
+        let tensors = Tensors::of(case);
+        let (irreps_in, irreps_out) = (irreps(&case["irreps_in"]), irreps(&case["irreps_out"]));
+        let layer = layer::<f64>(case, &tensors);
+        let elements = usizes(&case["elements"]);
+        let x = array(&case["x"]);
+        let out_len = elements.len() * irreps_out.dim();
+        let mut out = vec![0.0; out_len];
+        let mut gx = vec![0.0; x.len()];
 
-    is_err(layer.forward(&elements, &x[1..], &mut out), "short x");
-    is_err(layer.forward(&elements, &x, &mut out[1..]), "short out");
-    is_err(layer.forward(&elements[1..], &x, &mut out), "too few elements");
-    let mut wrong = elements.clone();
-    wrong[0] = layer.n_elements();
-    let e = layer.forward(&wrong, &x, &mut out).unwrap_err();
-    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
-    is_err(layer.backward(&elements, &x, &out[1..], &mut gx), "short grad_out");
-    is_err(layer.backward(&elements, &x, &out, &mut gx[1..]), "short grad_x");
-    is_err(layer.backward(&wrong, &x, &out, &mut gx), "element out of range");
+        is_err(layer.forward(&elements, &x[1..], &mut out), "short x");
+        is_err(layer.forward(&elements, &x, &mut out[1..]), "short out");
+        is_err(layer.forward(&elements[1..], &x, &mut out), "too few elements");
+        let mut wrong = elements.clone();
+        wrong[0] = layer.n_elements();
+        let e = layer.forward(&wrong, &x, &mut out).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+        is_err(layer.backward(&elements, &x, &out[1..], &mut gx), "short grad_out");
+        is_err(layer.backward(&elements, &x, &out, &mut gx[1..]), "short grad_x");
+        is_err(layer.backward(&wrong, &x, &out, &mut gx), "element out of range");
 
-    let views = tensors.views();
-    let new = |i: &Irreps, o: &Irreps, t: &[ContractionTensors]| SymmetricContraction::<f64>::new(i, o, t);
-    is_err(new(&irreps_in, &irreps_out, &views[..1]), "one tensor set for two output irreps");
-    is_err(new(&Irreps::parse("4x0e+3x1o+4x2e").unwrap(), &irreps_out, &views), "uneven multiplicities");
-    is_err(new(&Irreps::parse("4x0e+4x1o").unwrap(), &irreps_out, &views), "U of another input dimension");
-    is_err(new(&irreps_in, &Irreps::parse("4x0e+4x2e").unwrap(), &views), "U of another output irrep");
-    is_err(new(&irreps_in, &Irreps::parse("4x0e+3x1o").unwrap(), &views), "output multiplicity");
-    is_err(new(&irreps_in, &Irreps::parse("").unwrap(), &[]), "no outputs");
+        let views = tensors.views();
+        let new = |i: &Irreps, o: &Irreps, t: &[ContractionTensors]| SymmetricContraction::<f64>::new(i, o, t);
+        is_err(new(&irreps_in, &irreps_out, &views[..1]), "one tensor set for two output irreps");
+        is_err(new(&Irreps::parse("4x0e+3x1o+4x2e").unwrap(), &irreps_out, &views), "uneven multiplicities");
+        is_err(new(&Irreps::parse("4x0e+4x1o").unwrap(), &irreps_out, &views), "U of another input dimension");
+        is_err(new(&irreps_in, &Irreps::parse("4x0e+4x2e").unwrap(), &views), "U of another output irrep");
+        is_err(new(&irreps_in, &Irreps::parse("4x0e+3x1o").unwrap(), &views), "output multiplicity");
+        is_err(new(&irreps_in, &Irreps::parse("").unwrap(), &[]), "no outputs");
 
-    let mut missing = views.clone();
-    missing[1].weights.pop();
-    is_err(new(&irreps_in, &irreps_out, &missing), "one weight tensor missing");
-    let mut short = views.clone();
-    short[0].u[2].values = &short[0].u[2].values[1..];
-    is_err(new(&irreps_in, &irreps_out, &short), "U shorter than its shape");
-    let mut shape = views.clone();
-    let bad_shape = [3, 5, 4];
-    shape[1].weights[0].shape = &bad_shape;
-    is_err(new(&irreps_in, &irreps_out, &shape), "weights of the wrong shape");
-    let nan_weights: Vec<f64> = views[0].weights[0].values.iter().map(|_| f64::NAN).collect();
-    let mut nan = views.clone();
-    nan[0].weights[0].values = &nan_weights;
-    is_err(new(&irreps_in, &irreps_out, &nan), "NaN weights");
+        let mut missing = views.clone();
+        missing[1].weights.pop();
+        is_err(new(&irreps_in, &irreps_out, &missing), "one weight tensor missing");
+        let mut short = views.clone();
+        short[0].u[2].values = &short[0].u[2].values[1..];
+        is_err(new(&irreps_in, &irreps_out, &short), "U shorter than its shape");
+        let mut shape = views.clone();
+        let bad_shape = [3, 5, 4];
+        shape[1].weights[0].shape = &bad_shape;
+        is_err(new(&irreps_in, &irreps_out, &shape), "weights of the wrong shape");
+        let nan_weights: Vec<f64> = views[0].weights[0].values.iter().map(|_| f64::NAN).collect();
+        let mut nan = views.clone();
+        nan[0].weights[0].values = &nan_weights;
+        is_err(new(&irreps_in, &irreps_out, &nan), "NaN weights");
+    });
 }
 
 /// Zero nodes is a valid batch; random inputs give finite values.
 #[test]
 fn empty_batch_and_random_inputs() {
-    let case = &fixture()[4];
-    let tensors = Tensors::of(case);
-    let layer = layer::<f32>(case, &tensors);
-    layer.forward(&[], &[], &mut []).unwrap();
-    layer.backward(&[], &[], &[], &mut []).unwrap();
-    let mut rng = Rng::new(7);
-    let nodes = 37; // not a multiple of the task size
-    let x = rng.normals(nodes * irreps(&case["irreps_in"]).dim());
-    let elements: Vec<usize> = (0..nodes).map(|i| i % layer.n_elements()).collect();
-    let out = forward(&layer, &elements, &x);
-    assert!(out.iter().all(|v| v.is_finite()) && out.iter().any(|&v| v != 0.0));
-    // Node by node equals the batch.
-    let x_row = x.len() / nodes;
-    let out_row = out.len() / nodes;
-    for n in [0, 5, 36] {
-        let single = forward(&layer, &elements[n..n + 1], &x[n * x_row..][..x_row]);
-        assert_eq!(single, out[n * out_row..][..out_row].to_vec(), "node {n}");
-    }
+    nn_support::every_simd(|| {
+        let case = &fixture()[4];
+        let tensors = Tensors::of(case);
+        let layer = layer::<f32>(case, &tensors);
+        layer.forward(&[], &[], &mut []).unwrap();
+        layer.backward(&[], &[], &[], &mut []).unwrap();
+        let mut rng = Rng::new(7);
+        let nodes = 37; // not a multiple of the task size
+        let x = rng.normals(nodes * irreps(&case["irreps_in"]).dim());
+        let elements: Vec<usize> = (0..nodes).map(|i| i % layer.n_elements()).collect();
+        let out = forward(&layer, &elements, &x);
+        assert!(out.iter().all(|v| v.is_finite()) && out.iter().any(|&v| v != 0.0));
+        // Node by node equals the batch.
+        let x_row = x.len() / nodes;
+        let out_row = out.len() / nodes;
+        for n in [0, 5, 36] {
+            let single = forward(&layer, &elements[n..n + 1], &x[n * x_row..][..x_row]);
+            assert_eq!(single, out[n * out_row..][..out_row].to_vec(), "node {n}");
+        }
+    });
 }

@@ -240,6 +240,11 @@ private:
 };
 
 enum class Precision : eqp_precision_t { Float64 = EQP_FLOAT64, Float32 = EQP_FLOAT32 };
+// Radial networks as loaded (SevenNet float32: tables), exact, or tables (an
+// error where the model has none in that precision).
+enum class Radial : int32_t { Auto = EQP_RADIAL_DEFAULT, Exact = EQP_RADIAL_EXACT, Tables = EQP_RADIAL_TABLES };
+// Instruction set of the CPU kernels (a level the CPU lacks is an error).
+enum class Simd : int32_t { Auto = EQP_SIMD_DEFAULT, None = EQP_SIMD_NONE, Avx2 = EQP_SIMD_AVX2, Avx512 = EQP_SIMD_AVX512 };
 
 // What to compute besides the energy.
 struct Request {
@@ -248,6 +253,9 @@ struct Request {
     bool atom_energies = false;
     bool atom_virials = false;
     Precision precision = Precision::Float64;
+    Radial radial = Radial::Auto;
+    Simd simd = Simd::Auto;
+    bool profile = false;  // per-stage wall times in Results::profile
 };
 
 // Results of Model::compute; vectors are empty unless requested.
@@ -257,6 +265,7 @@ struct Results {
     Mat3 virial{};                    // eV, zero unless requested
     std::vector<double> atom_energies;  // eV
     std::vector<Mat3> atom_virials;   // eV
+    std::vector<std::pair<std::string, double>> profile;  // (stage, seconds), when requested
 };
 
 // Which way a halo exchange moves rows (see eqp_halo_exchange_t).
@@ -327,10 +336,11 @@ public:
     // Evaluates the model on `graph`; `ws` may be null (single thread).
     Results compute(const Graph& graph, Workspace* ws = nullptr, const Request& request = Request()) const {
         Results r;
-        eqp_results_t out = outputs_for(graph, request, r);
+        std::vector<eqp_profile_stage_t> stages;
+        eqp_results_t out = outputs_for(graph, request, r, stages);
         const eqp_evaluation_options_t options = options_for(request);
         detail::check(eqp_compute_with_options(get(), graph.get(), detail::raw(ws), &options, &out));
-        r.energy = out.energy;
+        finish(out, stages, r);
         return r;
     }
 
@@ -367,13 +377,14 @@ public:
             }
         };
         Results r;
-        eqp_results_t out = outputs_for(graph, request, r);
+        std::vector<eqp_profile_stage_t> stages;
+        eqp_results_t out = outputs_for(graph, request, r, stages);
         const eqp_evaluation_options_t options = options_for(request);
         const eqp_status_t status = eqp_compute_with_halo_and_options(get(), graph.get(), detail::raw(ws), &options,
                                                                       trampoline, &context, &out);
         if (context.error) std::rethrow_exception(context.error);
         detail::check(status);
-        r.energy = out.energy;
+        finish(out, stages, r);
         return r;
     }
 
@@ -386,15 +397,32 @@ private:
         eqp_evaluation_options_t options;
         detail::check(eqp_evaluation_options_default(&options, sizeof options));
         options.precision = static_cast<eqp_precision_t>(request.precision);
+        options.radial_tables = static_cast<int32_t>(request.radial);
+        options.simd = static_cast<int32_t>(request.simd);
+        options.profile = request.profile ? 1 : 0;
         return options;
     }
 
+    // The energy and the profile's stages (the library counts them all; 64 is room for any model's).
+    static void finish(const eqp_results_t& out, const std::vector<eqp_profile_stage_t>& stages, Results& r) {
+        r.energy = out.energy;
+        for (size_t k = 0; k < out.n_profile_stages && k < stages.size(); k++) {
+            r.profile.emplace_back(stages[k].name, stages[k].seconds);
+        }
+    }
+
     // Sizes r's vectors for `request` and points the C outputs at them.
-    static eqp_results_t outputs_for(const Graph& graph, const Request& request, Results& r) {
+    static eqp_results_t outputs_for(const Graph& graph, const Request& request, Results& r,
+                                     std::vector<eqp_profile_stage_t>& stages) {
         const size_t n = graph.n_atoms();
         eqp_results_t out{};
         out.struct_size = sizeof out;
         out.n_atoms = n;
+        if (request.profile) {
+            stages.resize(64);
+            out.profile = stages.data();
+            out.profile_capacity = stages.size();
+        }
         if (request.forces) {
             r.forces.resize(n);
             out.forces = n ? r.forces.front().data() : nullptr;

@@ -70,6 +70,12 @@ impl Workspace {
     pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         self.pool.install(f)
     }
+
+    /// Runs `f` once on each of this workspace's threads (for per-thread
+    /// settings such as the SIMD level of nn::simd).
+    pub(crate) fn on_every_thread(&self, f: impl Fn() + Sync) {
+        self.pool.broadcast(|_| f());
+    }
 }
 
 /// Runs `f` on the calling thread alone: rayon's parallel iterators inside it

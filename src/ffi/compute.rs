@@ -3,9 +3,9 @@ use super::model::eqp_model_t;
 use super::options::*;
 use super::status::*;
 use super::workspace::{eqp_workspace_t, with_workspace};
-use crate::model::{HaloDirection, HaloExchange, Precision, Request};
+use crate::model::{HaloDirection, HaloExchange, Precision, Profile, RadialMode, Request, SimdLevel};
 use crate::Error;
-use std::os::raw::c_void;
+use std::os::raw::{c_char, c_void};
 
 /// Arithmetic precision of an evaluation (results are always double).
 pub type eqp_precision_t = i32;
@@ -63,7 +63,35 @@ pub struct eqp_results_t {
     pub atom_energies: *mut f64,
     /// Out (optional): 9·n_atoms per-atom virials, eV, row-major per atom.
     pub atom_virials: *mut f64,
+    /// In (optional): room for `profile_capacity` stages of the profile that
+    /// options.profile = 1 asks for; NULL (default) when none is wanted.
+    pub profile: *mut eqp_profile_stage_t,
+    /// In: number of entries `profile` holds (0 by default).
+    pub profile_capacity: usize,
+    /// Out: number of stages of the profile (0 unless options.profile = 1);
+    /// the first min(n_profile_stages, profile_capacity) are written, so a
+    /// call with capacity 0 asks how many there are.
+    pub n_profile_stages: usize,
 }
+
+/// Length of eqp_profile_stage_t::name, its terminating NUL included.
+pub const EQP_PROFILE_NAME_LEN: usize = 48;
+
+/// Wall time of one stage of an evaluation (options.profile = 1). The
+/// stages cover the whole evaluation; a stage run once per interaction block
+/// holds the sum over blocks.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct eqp_profile_stage_t {
+    /// What ran ("forward: convolution", ...), NUL-terminated (cut to fit).
+    pub name: [c_char; EQP_PROFILE_NAME_LEN],
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// Size of the first eqp_results_t, without the profile fields: the smallest
+/// struct_size accepted.
+const RESULTS_V1_SIZE: usize = std::mem::offset_of!(eqp_results_t, profile);
 
 impl Default for eqp_results_t {
     fn default() -> Self {
@@ -76,6 +104,9 @@ impl Default for eqp_results_t {
             virial: null,
             atom_energies: null,
             atom_virials: null,
+            profile: std::ptr::null_mut(),
+            profile_capacity: 0,
+            n_profile_stages: 0,
         }
     }
 }
@@ -261,20 +292,28 @@ unsafe fn compute(
         return Err(Error::NullPointer("`outputs` is NULL".into()));
     }
     // Every field of the first eqp_results_t is needed.
-    let out = read_sized(results, std::mem::size_of::<eqp_results_t>(), "eqp_results_t")?;
+    let out = read_sized(results, RESULTS_V1_SIZE, "eqp_results_t")?;
     let options = read_sized(options, std::mem::size_of::<usize>(), "eqp_evaluation_options_t")?;
-    let precision = evaluation_precision(&options)?;
+    let mut request = evaluation_request(&options)?;
     let n = graph.n_atoms();
     if out.n_atoms != n {
         return Err(Error::LengthMismatch(format!("outputs.n_atoms is {} but the graph has {n} atoms", out.n_atoms)));
     }
-    let request = Request {
-        forces: !out.forces.is_null(),
-        virial: !out.virial.is_null(),
-        atom_energies: !out.atom_energies.is_null(),
-        atom_virials: !out.atom_virials.is_null(),
-        precision,
-    };
+    if request.profile && out.struct_size < std::mem::size_of::<eqp_results_t>() {
+        return Err(Error::InvalidArgument(format!(
+            "options.profile = 1, but this eqp_results_t (struct_size {}) has no profile fields: \
+             compile against the header that has them (struct_size {})",
+            out.struct_size,
+            std::mem::size_of::<eqp_results_t>()
+        )));
+    }
+    if out.profile.is_null() && out.profile_capacity > 0 {
+        return Err(Error::NullPointer(format!("results.profile is NULL with profile_capacity {}", out.profile_capacity)));
+    }
+    request.forces = !out.forces.is_null();
+    request.virial = !out.virial.is_null();
+    request.atom_energies = !out.atom_energies.is_null();
+    request.atom_virials = !out.atom_virials.is_null();
     let result = with_workspace(workspace, |ws| match halo {
         None => model.compute(graph, &request, ws),
         Some(h) => model.compute_with_halo(graph, &request, ws, h),
@@ -293,36 +332,58 @@ unsafe fn compute(
         output(out.atom_virials.cast::<[[f64; 3]; 3]>(), n, "outputs.atom_virials")?
             .copy_from_slice(&result.atom_virials);
     }
+    if out.struct_size >= std::mem::size_of::<eqp_results_t>() {
+        write_profile(&result.profile, &out, results)?;
+    }
     Ok(())
 }
 
-/// The precision of `options`, refusing the options this build cannot honour
-/// yet (reserved in the ABI so that they can come without breaking it).
-fn evaluation_precision(options: &eqp_evaluation_options_t) -> crate::Result<Precision> {
+/// Writes the first stages of `profile` that fit into `out.profile`, and how
+/// many there are into `results`.
+unsafe fn write_profile(profile: &Profile, out: &eqp_results_t, results: *mut eqp_results_t) -> crate::Result<()> {
+    (*results).n_profile_stages = profile.stages.len();
+    let written = profile.stages.len().min(out.profile_capacity);
+    if written == 0 {
+        return Ok(());
+    }
+    for (slot, stage) in output(out.profile, written, "results.profile")?.iter_mut().zip(&profile.stages) {
+        let mut name = [0 as c_char; EQP_PROFILE_NAME_LEN];
+        for (c, &b) in name.iter_mut().zip(stage.name.as_bytes().iter().take(EQP_PROFILE_NAME_LEN - 1)) {
+            *c = b as c_char;
+        }
+        *slot = eqp_profile_stage_t { name, seconds: stage.seconds };
+    }
+    Ok(())
+}
+
+/// The request `options` describe (outputs still to be set), or why they are invalid.
+fn evaluation_request(options: &eqp_evaluation_options_t) -> crate::Result<Request> {
     let precision = match options.precision {
         EQP_FLOAT64 => Precision::F64,
         EQP_FLOAT32 => Precision::F32,
         p => return Err(Error::InvalidArgument(format!("unknown precision {p}"))),
     };
-    match options.radial_tables {
-        -1 => {}
-        0 | 1 => return Err(reserved("radial_tables", options.radial_tables)),
-        v => return Err(Error::InvalidArgument(format!("options.radial_tables = {v} (-1, 0 or 1)"))),
-    }
-    match options.simd {
-        -1 => {}
-        v if v >= 0 => return Err(reserved("simd", v)),
-        v => return Err(Error::InvalidArgument(format!("options.simd = {v} (-1 or a level)"))),
-    }
-    match options.profile {
-        0 => Ok(precision),
-        1 => Err(reserved("profile", 1)),
-        v => Err(Error::InvalidArgument(format!("options.profile = {v} (0 or 1)"))),
-    }
-}
-
-fn reserved(field: &str, value: i32) -> Error {
-    Error::Unsupported(format!(
-        "options.{field} = {value} is reserved: this build takes only the default (-1, profile 0)"
-    ))
+    let radial = match options.radial_tables {
+        EQP_RADIAL_DEFAULT => RadialMode::Auto,
+        EQP_RADIAL_EXACT => RadialMode::Exact,
+        EQP_RADIAL_TABLES => RadialMode::Tables,
+        v => return Err(Error::InvalidArgument(format!("options.radial_tables = {v} (-1 default, 0 exact, 1 tables)"))),
+    };
+    let simd = match options.simd {
+        EQP_SIMD_DEFAULT => SimdLevel::Auto,
+        EQP_SIMD_NONE => SimdLevel::None,
+        EQP_SIMD_AVX2 => SimdLevel::Avx2,
+        EQP_SIMD_AVX512 => SimdLevel::Avx512,
+        v => {
+            return Err(Error::InvalidArgument(format!(
+                "options.simd = {v} (-1 default, 0 none, 1 AVX2, 2 AVX-512: EQP_SIMD_*)"
+            )))
+        }
+    };
+    let profile = match options.profile {
+        0 => false,
+        1 => true,
+        v => return Err(Error::InvalidArgument(format!("options.profile = {v} (0 or 1)"))),
+    };
+    Ok(Request { precision, radial, simd, profile, ..Default::default() })
 }

@@ -68,16 +68,37 @@ pub struct eqp_evaluation_options_t {
     pub struct_size: usize,
     /// Arithmetic precision; default EQP_FLOAT64.
     pub precision: i32,
-    /// Radial networks: -1 (default) as the model was loaded; 0 exact
-    /// networks and 1 tables are reserved (EQP_ERROR_UNSUPPORTED for now).
+    /// Radial networks: EQP_RADIAL_DEFAULT (-1, the default) as the model
+    /// was loaded (SevenNet/NequIP: tables in float32, exact in float64;
+    /// MACE: exact), EQP_RADIAL_EXACT (0) the exact networks, EQP_RADIAL_TABLES
+    /// (1) the tables (EQP_ERROR_UNSUPPORTED where the model has none in that
+    /// precision: float64, MACE, Lennard-Jones).
     pub radial_tables: i32,
-    /// SIMD level: -1 (default) the best the CPU has; explicit levels are
-    /// reserved (EQP_ERROR_UNSUPPORTED for now).
+    /// Instruction set of the CPU kernels: EQP_SIMD_DEFAULT (-1, the default)
+    /// the best the CPU has, or EQP_SIMD_NONE, EQP_SIMD_AVX2, EQP_SIMD_AVX512
+    /// (EQP_ERROR_UNSUPPORTED when the CPU lacks it). float64 results differ
+    /// between levels only by rounding (FMA).
     pub simd: i32,
-    /// 1: per-stage timings; 0 (default) none. Reserved (1 is
-    /// EQP_ERROR_UNSUPPORTED for now). An int, not a bool: no padding.
+    /// 1: per-stage wall times, written to results->profile (see
+    /// eqp_results_t); 0 (default) none. An int, not a bool: no padding.
     pub profile: i32,
 }
+
+/// options.radial_tables: as the model was loaded (the default).
+pub const EQP_RADIAL_DEFAULT: i32 = -1;
+/// options.radial_tables: the exact radial networks.
+pub const EQP_RADIAL_EXACT: i32 = 0;
+/// options.radial_tables: the radial tables.
+pub const EQP_RADIAL_TABLES: i32 = 1;
+
+/// options.simd: the best level the CPU has (the default).
+pub const EQP_SIMD_DEFAULT: i32 = -1;
+/// options.simd: portable code, no AVX.
+pub const EQP_SIMD_NONE: i32 = 0;
+/// options.simd: AVX2 and FMA (x86-64).
+pub const EQP_SIMD_AVX2: i32 = 1;
+/// options.simd: AVX-512F (x86-64).
+pub const EQP_SIMD_AVX512: i32 = 2;
 
 /// The most `struct_size` the library believes: anything larger is not the
 /// size of an options struct but garbage (an uninitialized field).

@@ -10,6 +10,7 @@
 
 use super::description::{from_file_error, Description, Species};
 use super::halo::{self, HaloExchange};
+use super::profile::Stopwatch;
 use super::safetensors::SafeTensors;
 use super::{local_outputs, Outputs, Potential, Precision, Request, LEARNED_MIN_DISTANCE};
 use crate::backend::Workspace;
@@ -39,19 +40,25 @@ pub(super) trait Architecture: Send + Sync + 'static {
 pub(super) trait Executor<T: Real>: Send + Sync {
     /// Energies of the atoms whose features it computes and, when asked,
     /// ∂E/∂v per edge (see `halo` for what a halo changes).
+    /// `profile` gets the stages' times when the request asks for them.
     fn run(
         &self,
         graph: &AtomGraph,
         types: &[usize],
-        want_grad: bool,
+        request: &Request,
+        profile: &mut Stopwatch,
         halo: Option<&mut dyn HaloExchange>,
     ) -> Result<(Vec<f64>, Vec<[f64; 3]>)>;
     /// Roughly the peak bytes of `run`.
-    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64;
+    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64;
     /// Message-passing layers.
     fn n_layers(&self) -> usize;
     /// Width of the widest node feature a halo exchange carries.
     fn halo_width(&self) -> usize;
+    /// Every block has radial tables (what `RadialMode::Tables` needs).
+    fn has_radial_tables(&self) -> bool {
+        false
+    }
 }
 
 /// The model file as loaded, and the executors built from it so far.
@@ -118,12 +125,15 @@ impl<A: Architecture> Learned<A> {
 
     fn evaluate(&self, graph: &AtomGraph, request: &Request, ws: &Workspace, halo: Option<&mut dyn HaloExchange>) -> Result<Outputs> {
         let types = self.types(graph)?;
-        let want_grad = request.needs_edge_gradients();
+        let mut profile = Stopwatch::new(request.profile);
         let (energies, grads) = halo::evaluate(ws, halo, |halo| match request.precision {
-            Precision::F64 => self.network(&self.f64)?.run(graph, &types, want_grad, halo),
-            Precision::F32 => self.network(&self.f32)?.run(graph, &types, want_grad, halo),
+            Precision::F64 => self.network(&self.f64)?.run(graph, &types, request, &mut profile, halo),
+            Precision::F32 => self.network(&self.f32)?.run(graph, &types, request, &mut profile, halo),
         })?;
-        Ok(local_outputs(graph, &energies, &grads, request))
+        let mut out = local_outputs(graph, &energies, &grads, request);
+        profile.lap("outputs: forces, virial");
+        out.profile = profile.finish();
+        Ok(out)
     }
 }
 
@@ -152,10 +162,17 @@ impl<A: Architecture> Potential for Learned<A> {
     fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
         // `prepare` built the network; without it, assume the worst.
         let estimate = match request.precision {
-            Precision::F64 => self.f64.get().map(|n| n.memory_estimate(atoms, edges)),
-            Precision::F32 => self.f32.get().map(|n| n.memory_estimate(atoms, edges)),
+            Precision::F64 => self.f64.get().map(|n| n.memory_estimate(atoms, edges, request)),
+            Precision::F32 => self.f32.get().map(|n| n.memory_estimate(atoms, edges, request)),
         };
         estimate.unwrap_or(f64::INFINITY)
+    }
+    fn has_radial_tables(&self, precision: Precision) -> bool {
+        // `prepare` built the network.
+        match precision {
+            Precision::F64 => self.f64.get().is_some_and(|n| n.has_radial_tables()),
+            Precision::F32 => self.f32.get().is_some_and(|n| n.has_radial_tables()),
+        }
     }
     fn compute(&self, graph: &AtomGraph, request: &Request, ws: &Workspace) -> Result<Outputs> {
         self.evaluate(graph, request, ws, None)

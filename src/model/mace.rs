@@ -19,8 +19,10 @@ use super::description::{
 };
 use super::edges::{Direction, EdgeStage, Envelope};
 use super::halo::{exchange, HaloDirection, HaloExchange};
+use super::profile::Stopwatch;
 use super::safetensors::SafeTensors;
 use super::learned::{Architecture, Executor, Learned};
+use super::Request;
 use crate::backend::cpu::zeros;
 use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
@@ -397,6 +399,7 @@ impl<T: Real> Network<T> {
         graph: &AtomGraph,
         types: &[usize],
         want_grad: bool,
+        profile: &mut Stopwatch,
         mut halo: Option<&mut dyn HaloExchange>,
     ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
         let n = graph.n_atoms();
@@ -406,6 +409,7 @@ impl<T: Real> Network<T> {
         let index = EdgeIndex::from_graph(graph)?;
         let edges = self.edge.forward(graph, true)?;
         let n_e = edges.r.len();
+        profile.lap("edges: index, r, Y(r), embedding");
         let mut onehot = zeros(m * self.n_species)?;
         for (i, &t) in types.iter().enumerate() {
             onehot[i * self.n_species + t] = T::one();
@@ -419,15 +423,19 @@ impl<T: Real> Network<T> {
             let d_up = b.linear_up.spec().irreps_out.dim();
             let mut h_up = zeros(n * d_up)?;
             b.linear_up.forward(m, &h, &mut h_up[..m * d_up])?;
+            profile.lap("forward: linears");
             if let Some(halo) = halo.as_deref_mut() {
                 exchange(halo, HaloDirection::Forward, &mut h_up, d_up)?;
+                profile.lap("forward: halo exchange");
             }
             let n_w = b.conv.weight_numel();
             let mut w = zeros(n_e * n_w)?;
             let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 })?;
             b.radial.forward(n_e, &edges.embedding, &mut w, want_grad.then_some(radial_tape.as_mut_slice()))?;
+            profile.lap("forward: radial");
             let mut message = zeros(n * b.conv.irreps_out().dim())?;
             b.conv.conv_forward(&index, &h_up, &edges.sh, &w, b.inv_avg_num_neighbors, &mut message)?;
+            profile.lap("forward: convolution");
             message.truncate(m * b.conv.irreps_out().dim());
             let d_target = b.linear.spec().irreps_out.dim();
             let mut out = zeros(m * d_target)?;
@@ -447,9 +455,11 @@ impl<T: Real> Network<T> {
             }
             let mut x = zeros(m * d_target)?;
             reshape_irreps(&b.linear.spec().irreps_out, m, &out, &mut x, false);
+            profile.lap("forward: linears");
             let d_out = b.contraction.irreps_out().dim();
             let mut basis_out = zeros(m * d_out)?;
             b.contraction.forward(types, &x, &mut basis_out)?;
+            profile.lap("forward: symmetric contraction");
             let mut h_next = zeros(m * d_out)?;
             b.product_linear.forward(m, &basis_out, &mut h_next)?;
             if b.product_residual {
@@ -472,6 +482,7 @@ impl<T: Real> Network<T> {
             if want_grad {
                 tapes.push(Tape { h: h_prev, h_up, w, radial_tape, pre_skip, x, h_next, readout_pre });
             }
+            profile.lap("forward: linears, readout");
         }
         let energies: Vec<f64> = node_energy
             .iter()
@@ -504,8 +515,10 @@ impl<T: Real> Network<T> {
             // Product.
             let mut grad_basis = zeros(grad_h.len())?;
             b.product_linear.backward(m, &grad_h, &mut grad_basis)?;
+            profile.lap("backward: linears, readout");
             let mut grad_x = zeros(tape.x.len())?;
             b.contraction.backward(types, &tape.x, &grad_basis, &mut grad_x)?;
+            profile.lap("backward: symmetric contraction");
             let target = b.linear.spec().irreps_out.clone();
             let mut grad_out = zeros(tape.x.len())?;
             reshape_irreps(&target, m, &grad_x, &mut grad_out, true);
@@ -526,6 +539,7 @@ impl<T: Real> Network<T> {
             let d_message = b.conv.irreps_out().dim();
             let mut grad_message = zeros(n * d_message)?;
             b.linear.backward(m, &grad_out, &mut grad_message[..m * d_message])?;
+            profile.lap("backward: linears, readout");
             let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len())?, zeros(edges.sh.len())?, zeros(tape.w.len())?);
             b.conv.conv_backward(
                 &index,
@@ -539,29 +553,41 @@ impl<T: Real> Network<T> {
                 &mut grad_w,
             )?;
             add(&mut grad_sh, &grad_sh_b);
+            profile.lap("backward: convolution");
             let mut grad_emb_b = zeros(grad_embedding.len())?;
             b.radial.backward(n_e, &tape.radial_tape, &grad_w, &mut grad_emb_b)?;
             add(&mut grad_embedding, &grad_emb_b);
+            profile.lap("backward: radial");
             let d_up = b.linear_up.spec().irreps_out.dim();
             if let Some(halo) = halo.as_deref_mut() {
                 exchange(halo, HaloDirection::Reverse, &mut grad_h_up, d_up)?;
+                profile.lap("backward: halo exchange");
             }
             let mut g_up = zeros(tape.h.len())?;
             b.linear_up.backward(m, &grad_h_up[..m * d_up], &mut g_up)?;
             add(&mut grad_h_in, &g_up);
             grad_h = grad_h_in;
+            profile.lap("backward: linears, readout");
         }
 
         let grads = self.edge.backward(&edges, &grad_sh, &grad_embedding, zeros(n_e)?)?;
+        profile.lap("backward: Y(r), chain to vectors");
         Ok((energies, grads))
     }
 }
 
 impl<T: Real> Executor<T> for Network<T> {
-    fn run(&self, graph: &AtomGraph, types: &[usize], want_grad: bool, halo: Option<&mut dyn HaloExchange>) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
-        Network::run(self, graph, types, want_grad, halo)
+    fn run(
+        &self,
+        graph: &AtomGraph,
+        types: &[usize],
+        request: &Request,
+        profile: &mut Stopwatch,
+        halo: Option<&mut dyn HaloExchange>,
+    ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+        Network::run(self, graph, types, request.needs_edge_gradients(), profile, halo)
     }
-    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+    fn memory_estimate(&self, atoms: usize, edges: usize, _request: &Request) -> f64 {
         Network::memory_estimate(self, atoms, edges)
     }
     fn n_layers(&self) -> usize {

@@ -13,12 +13,15 @@ pub mod file;
 pub mod halo;
 pub mod mace;
 pub mod nequip;
+pub mod profile;
 pub mod safetensors;
 mod lennard_jones;
 
 pub use file::{load, load_modal};
 pub use halo::{HaloDirection, HaloExchange};
 pub use lennard_jones::LennardJones;
+pub use profile::{Profile, Stage};
+pub use crate::nn::SimdLevel;
 
 use crate::backend::Workspace;
 use crate::graph::AtomGraph;
@@ -41,7 +44,43 @@ pub enum Precision {
     F32,
 }
 
-/// What a caller wants from a model evaluation (energy always comes).
+/// How a model evaluates its radial networks (the weights of each edge as a
+/// function of its length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RadialMode {
+    /// As the model was loaded: SevenNet/NequIP models read float32 weights
+    /// from their load-time tables and compute float64 ones exactly; MACE
+    /// computes them exactly (the default).
+    #[default]
+    Auto,
+    /// The exact networks, in every precision (for checks and timings).
+    Exact,
+    /// The tables; `Error::Unsupported` where the model has none in the
+    /// precision asked for (float64, MACE, Lennard-Jones).
+    Tables,
+}
+
+impl RadialMode {
+    /// The name the CLI and the Python binding use ("auto", "exact", "tables").
+    pub fn name(self) -> &'static str {
+        match self {
+            RadialMode::Auto => "auto",
+            RadialMode::Exact => "exact",
+            RadialMode::Tables => "tables",
+        }
+    }
+
+    /// The mode called `name` (see `name`).
+    pub fn from_name(name: &str) -> Result<RadialMode> {
+        [RadialMode::Auto, RadialMode::Exact, RadialMode::Tables]
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown radial mode {name:?} (auto, exact or tables)")))
+    }
+}
+
+/// What a caller wants from a model evaluation (energy always comes), and how
+/// it runs. The defaults are the fast, reference-checked path.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Request {
     /// Forces on every atom.
@@ -54,12 +93,19 @@ pub struct Request {
     pub atom_virials: bool,
     /// Arithmetic precision.
     pub precision: Precision,
+    /// Radial networks exact or tabulated.
+    pub radial: RadialMode,
+    /// Instruction set of the CPU kernels (a level the CPU lacks is
+    /// `Error::Unsupported`).
+    pub simd: SimdLevel,
+    /// Per-stage wall times in `Outputs::profile`.
+    pub profile: bool,
 }
 
 impl Request {
     /// Energy, forces and virial in f64.
     pub fn all() -> Request {
-        Request { forces: true, virial: true, atom_energies: true, atom_virials: true, precision: Precision::F64 }
+        Request { forces: true, virial: true, atom_energies: true, atom_virials: true, ..Default::default() }
     }
 
     /// Forces or virials are asked for: the model must produce ∂E/∂v_e.
@@ -81,6 +127,8 @@ pub struct Outputs {
     pub virial: [[f64; 3]; 3],
     /// Per-atom virials, eV (length n_atoms).
     pub atom_virials: Vec<[[f64; 3]; 3]>,
+    /// Per-stage wall times (empty unless `Request::profile`).
+    pub profile: Profile,
 }
 
 /// An interatomic potential. Implementations are immutable after loading and
@@ -109,6 +157,12 @@ pub trait Potential: Send + Sync {
     fn prepare(&self, precision: Precision) -> Result<()> {
         let _ = precision;
         Ok(())
+    }
+    /// Whether the model has radial tables in `precision` (what
+    /// `RadialMode::Tables` needs).
+    fn has_radial_tables(&self, precision: Precision) -> bool {
+        let _ = precision;
+        false
     }
     /// Roughly how many bytes one evaluation on `atoms` atoms and `edges`
     /// edges allocates at its peak (checked against the workspace's memory
@@ -191,18 +245,39 @@ impl Model {
         ws: &Workspace,
         run: impl FnOnce(&AtomGraph) -> Result<Outputs>,
     ) -> Result<Outputs> {
+        let mut clock = profile::Stopwatch::new(request.profile);
+        // A precision's network is built when first used (its radial tables included).
+        ws.run(|| self.inner.prepare(request.precision))?;
+        if request.radial == RadialMode::Tables && !self.inner.has_radial_tables(request.precision) {
+            return Err(Error::Unsupported(format!(
+                "radial tables in {:?}: this {} model has none in that precision (RadialMode::Auto or Exact)",
+                request.precision,
+                self.architecture()
+            )));
+        }
         self.check(graph)?;
         let trimmed = ws.run(|| graph.within(self.inner.cutoff()));
         let graph = trimmed.as_ref().unwrap_or(graph);
         ws.run(|| self.check_distances(graph))?;
-        ws.run(|| self.inner.prepare(request.precision))?;
         let bytes = self.inner.memory_estimate(graph.n_atoms(), graph.n_edges(), request);
         ws.check_memory(
             &format!("evaluating {} atoms and {} edges with this {} model", graph.n_atoms(), graph.n_edges(), self.architecture()),
             bytes,
         )?;
-        let out = run(graph)?;
+        let scope = ws.simd_scope(request.simd)?;
+        clock.lap("checks: graph, distances, memory");
+        let mut out = run(graph)?;
+        let mut checks = clock.finish();
+        let mut clock = profile::Stopwatch::new(request.profile);
+        drop(scope);
         check_finite(graph, &out)?;
+        clock.lap("checks: finite results");
+        // The model's own stages (timed inside `run`) between the checks.
+        checks.stages.append(&mut out.profile.stages);
+        checks.stages.append(&mut clock.finish().stages);
+        if request.profile {
+            out.profile = checks;
+        }
         Ok(out)
     }
 

@@ -14,6 +14,8 @@ use super::description::{
 };
 use super::safetensors::SafeTensors;
 use super::learned::{Architecture, Executor, Learned};
+use super::profile::Stopwatch;
+use super::{RadialMode, Request};
 use crate::backend::cpu::zeros;
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
@@ -24,7 +26,6 @@ use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
 use rayon::prelude::*;
 use serde_json::Value;
-use std::time::Instant;
 
 /// The SevenNet/NequIP architecture of one model file: its modal structure
 /// and the modal chosen at load (multi-fidelity models).
@@ -79,11 +80,10 @@ fn table_pieces(cutoff: f64, envelope: &Envelope<f64>) -> (Vec<f64>, Vec<f64>) {
     (breaks, spacings)
 }
 
-/// Whether precision T evaluates the radial networks from their tables
-/// (EQUIPOT_RADIAL=exact forces the exact networks, for checks and timings).
+/// Whether precision T builds radial tables at load (RadialMode::Exact
+/// evaluates the exact networks even so).
 fn tabulate_radial<T: Real>() -> bool {
-    let forced_exact = std::env::var("EQUIPOT_RADIAL").is_ok_and(|v| v == "exact");
-    !forced_exact && (TABULATE_F64 || std::mem::size_of::<T>() == 4)
+    TABULATE_F64 || std::mem::size_of::<T>() == 4
 }
 const TABULATE_F64: bool = false;
 
@@ -490,10 +490,10 @@ impl<T: Real> Network<T> {
     /// spherical harmonics and their gradients, and (exact networks) the
     /// radial weights, their gradients and tape; per atom the blocks' tapes
     /// and a few feature-sized temporaries.
-    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+    fn memory_estimate(&self, atoms: usize, edges: usize, tables: bool) -> f64 {
         let t = std::mem::size_of::<T>() as f64;
         let sh = self.edge.sh.dim() as f64;
-        let exact = self.blocks.iter().filter(|b| b.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
+        let exact = self.blocks.iter().filter(|b| !tables || b.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
         let per_edge = t * (12.0 + 3.0 * sh + 3.0 * self.edge.basis.len() as f64 + exact.fold(0.0, f64::max)) + 64.0;
         let widest = self.blocks.iter().map(|b| b.gate.irreps_in().dim().max(b.conv.irreps_out().dim())).max().unwrap_or(0) as f64;
         let tapes: f64 = self.blocks.iter().map(|b| (b.linear_1.spec().irreps_out.dim() + b.gate.irreps_in().dim()) as f64).sum();
@@ -518,22 +518,25 @@ impl<T: Real> Network<T> {
     }
 
     /// Energies of the atoms whose features it computes and, when asked,
-    /// ∂E/∂v per edge. Without a halo it computes every atom's features; with
+    /// ∂E/∂v per edge, reading the radial tables when `tables` (and the model
+    /// has them). Without a halo it computes every atom's features; with
     /// one, those of the local atoms, and the ghosts' come from their owners
     /// before each convolution (see the `halo` module).
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         graph: &AtomGraph,
         types: &[usize],
         want_grad: bool,
+        tables: bool,
+        profile: &mut Stopwatch,
         mut halo: Option<&mut dyn HaloExchange>,
     ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
-        let mut profile = Profile::start();
         let n = graph.n_atoms();
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
         let index = EdgeIndex::from_graph(graph)?;
-        let edges = Edges::new(self, graph)?;
+        let edges = Edges::new(self, graph, tables)?;
         let n_e = edges.r.len();
         profile.lap("edges: index, r, Y(r), embedding");
 
@@ -603,7 +606,6 @@ impl<T: Real> Network<T> {
             e.iter().zip(types).map(|(&e, &t)| (e * self.scale[t] + self.shift[t]).f64()).collect();
         profile.lap("forward: linears");
         if !want_grad {
-            profile.report(n, n_e);
             return Ok((energies, Vec::new()));
         }
 
@@ -654,7 +656,7 @@ impl<T: Real> Network<T> {
             drop(weights);
             grad_sh.par_iter_mut().zip(&grad_sh_b).for_each(|(a, b)| *a += *b);
             profile.lap("backward: convolution");
-            self.radial_backward(b, n_e, &radial_tape, &grad_weights, &mut grad_r, &mut grad_embedding)?;
+            self.radial_backward(b, &edges, &radial_tape, &grad_weights, &mut grad_r, &mut grad_embedding)?;
             profile.lap("backward: radial");
             let d1 = b.linear_1.spec().irreps_out.dim();
             if let Some(h) = halo.as_deref_mut() {
@@ -671,7 +673,6 @@ impl<T: Real> Network<T> {
 
         let grads = self.edge.backward(&edges, &grad_sh, &grad_embedding, grad_r)?;
         profile.lap("backward: Y(r), chain to vectors");
-        profile.report(n, n_e);
         Ok((energies, grads))
     }
 
@@ -686,7 +687,7 @@ impl<T: Real> Network<T> {
         tape: Option<&mut Vec<T>>,
     ) -> Result<Box<dyn EdgeWeights<T> + 'a>> {
         let nw = b.conv.weight_numel();
-        let Some(table) = &b.table else {
+        let Some(table) = edges.table(b) else {
             w.clear();
             w.resize(edges.r.len() * nw, T::zero());
             let tape = tape.map(|t| {
@@ -713,13 +714,14 @@ impl<T: Real> Network<T> {
     fn radial_backward(
         &self,
         b: &Block<T>,
-        n_edges: usize,
+        edges: &Edges<T>,
         tape: &[T],
         grad_weights: &[T],
         grad_r: &mut [T],
         grad_embedding: &mut [T],
     ) -> Result<()> {
-        if b.table.is_some() {
+        let n_edges = edges.r.len();
+        if edges.table(b).is_some() {
             grad_r.par_iter_mut().zip(grad_weights).for_each(|(a, b)| *a += *b);
         } else {
             let mut g = zeros(grad_embedding.len())?;
@@ -793,18 +795,26 @@ impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
 struct Edges<T> {
     features: EdgeFeatures<T>,
     untabulated: Vec<usize>,
+    /// This evaluation reads the radial tables (where the blocks have them).
+    tables: bool,
 }
 
 impl<T: Real> Edges<T> {
-    fn new(net: &Network<T>, graph: &AtomGraph) -> Result<Self> {
+    /// Block b's table, if this evaluation reads it.
+    fn table<'a>(&self, b: &'a Block<T>) -> Option<&'a HermiteTable<T>> {
+        b.table.as_ref().filter(|_| self.tables)
+    }
+
+    fn new(net: &Network<T>, graph: &AtomGraph, tables: bool) -> Result<Self> {
         // The embedding B(r)·f(r) feeds only exact networks.
-        let features = net.edge.forward(graph, net.blocks.iter().any(|b| b.table.is_none()))?;
+        let features = net.edge.forward(graph, !tables || net.blocks.iter().any(|b| b.table.is_none()))?;
         let r = &features.r;
-        let untabulated = match net.blocks.iter().find_map(|b| b.table.as_ref().map(|t| t.domain())) {
+        let domain = net.blocks.iter().find_map(|b| b.table.as_ref().filter(|_| tables).map(|t| t.domain()));
+        let untabulated = match domain {
             Some((lo, hi)) => (0..r.len()).filter(|&e| !(r[e].f64() >= lo && r[e].f64() <= hi)).collect(),
             None => Vec::new(),
         };
-        Ok(Edges { features, untabulated })
+        Ok(Edges { features, untabulated, tables })
     }
 }
 
@@ -812,41 +822,6 @@ impl<T> std::ops::Deref for Edges<T> {
     type Target = EdgeFeatures<T>;
     fn deref(&self) -> &EdgeFeatures<T> {
         &self.features
-    }
-}
-
-/// Per-stage wall times of one evaluation, printed to stderr when
-/// EQUIPOT_PROFILE is set.
-struct Profile {
-    last: Option<Instant>,
-    stages: Vec<(&'static str, f64)>,
-}
-
-impl Profile {
-    fn start() -> Self {
-        Profile { last: std::env::var_os("EQUIPOT_PROFILE").map(|_| Instant::now()), stages: Vec::new() }
-    }
-    /// Charges the time since the last lap to `stage` (summed over blocks).
-    fn lap(&mut self, stage: &'static str) {
-        let Some(last) = self.last else { return };
-        let now = Instant::now();
-        let dt = (now - last).as_secs_f64();
-        match self.stages.iter_mut().find(|(s, _)| *s == stage) {
-            Some((_, t)) => *t += dt,
-            None => self.stages.push((stage, dt)),
-        }
-        self.last = Some(now);
-    }
-    fn report(&self, atoms: usize, edges: usize) {
-        if self.last.is_none() {
-            return;
-        }
-        let total: f64 = self.stages.iter().map(|s| s.1).sum();
-        let mut text = format!("equipot profile: nequip, {atoms} atoms, {edges} edges, {:.1} ms\n", total * 1e3);
-        for (stage, t) in &self.stages {
-            text += &format!("  {stage:<36} {:9.1} ms {:5.1}%\n", t * 1e3, 100.0 * t / total);
-        }
-        eprint!("{text}");
     }
 }
 
@@ -860,17 +835,28 @@ fn strip_modal<T: Real>(grad: Vec<T>, rows: usize, dim: usize) -> Vec<T> {
 }
 
 impl<T: Real> Executor<T> for Network<T> {
-    fn run(&self, graph: &AtomGraph, types: &[usize], want_grad: bool, halo: Option<&mut dyn HaloExchange>) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
-        Network::run(self, graph, types, want_grad, halo)
+    fn run(
+        &self,
+        graph: &AtomGraph,
+        types: &[usize],
+        request: &Request,
+        profile: &mut Stopwatch,
+        halo: Option<&mut dyn HaloExchange>,
+    ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+        let tables = request.radial != RadialMode::Exact;
+        Network::run(self, graph, types, request.needs_edge_gradients(), tables, profile, halo)
     }
-    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
-        Network::memory_estimate(self, atoms, edges)
+    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
+        Network::memory_estimate(self, atoms, edges, request.radial != RadialMode::Exact)
     }
     fn n_layers(&self) -> usize {
         self.blocks.len()
     }
     fn halo_width(&self) -> usize {
         self.blocks.iter().map(|b| b.linear_1.spec().irreps_out.dim()).max().unwrap_or(0)
+    }
+    fn has_radial_tables(&self) -> bool {
+        self.blocks.iter().all(|b| b.table.is_some())
     }
 }
 

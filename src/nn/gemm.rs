@@ -10,47 +10,13 @@
 //! connected layer is the case d = 1. On x86-64 the kernel is also compiled
 //! for AVX2 + FMA and for AVX-512, and the best one is picked at run time.
 
+use super::simd::{simd, Simd};
 use crate::Real;
 
 /// Columns of every B are padded to a multiple of this.
 pub(crate) const PAD: usize = 32;
 /// Rows of a register tile.
 const MR: usize = 4;
-
-/// Instruction sets the kernel is compiled for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub(crate) enum Simd {
-    Baseline,
-    Avx2,
-    Avx512,
-}
-
-/// The best instruction set of this CPU, capped by the environment variable
-/// EQUIPOT_SIMD ("none", "avx2" or "avx512") so that tests can run every path.
-pub(crate) fn simd() -> Simd {
-    static LEVEL: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        #[allow(unused_mut)]
-        let mut best = Simd::Baseline;
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") && has!("fma") {
-                best = Simd::Avx2;
-                if has!("avx512f") {
-                    best = Simd::Avx512;
-                }
-            }
-        }
-        let cap = match std::env::var("EQUIPOT_SIMD").as_deref() {
-            Ok("none") => Simd::Baseline,
-            Ok("avx2") => Simd::Avx2,
-            _ => Simd::Avx512,
-        };
-        best.min(cap)
-    })
-}
 
 /// Rounds n up to a multiple of [`PAD`].
 pub(crate) fn padded(n: usize) -> usize {
@@ -114,7 +80,7 @@ impl<T: Real> Block<T> {
             return;
         }
         match simd() {
-            // SAFETY: `simd()` only reports features the CPU has.
+            // SAFETY: `simd()` only reports features the CPU has (nn::simd).
             #[cfg(target_arch = "x86_64")]
             Simd::Avx512 => unsafe { self.run_avx512(rows, a, a_stride, c, c_stride) },
             #[cfg(target_arch = "x86_64")]

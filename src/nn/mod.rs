@@ -6,6 +6,7 @@
 mod attribute_contraction;
 mod gemm;
 mod moment;
+mod simd;
 
 pub mod activation;
 pub mod fc;
@@ -26,6 +27,7 @@ pub use gate::Gate;
 pub use linear::{Linear, LinearSpec};
 pub use radial::{BesselBasis, PolynomialCutoff, XplorCutoff};
 pub use rescale::SpeciesRescale;
+pub use simd::{SimdLevel, SimdScope};
 pub use spline::HermiteTable;
 pub use symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
 pub use tensor_product::{Connection, Instruction, IrrepNormalization, PathNormalization};

@@ -158,12 +158,12 @@ impl<T: Real> HermiteTable<T> {
 }
 
 /// y = a + s(b + s(c + s d)) and, unless `dy` is empty, dy = (b + s(2c + 3s d))·inv_h,
-/// with AVX2 and FMA where the CPU has them and EQUIPOT_SIMD allows (the
+/// with AVX2 and FMA where the CPU has them and the evaluation allows (the
 /// library is built for baseline x86-64; these loops are memory- and FMA-bound).
 #[inline]
 fn evaluate<T: Real>(coeffs: [&[T]; 4], s: T, inv_h: T, y: &mut [T], dy: &mut [T]) {
     #[cfg(target_arch = "x86_64")]
-    if super::gemm::simd() >= super::gemm::Simd::Avx2 {
+    if super::simd::simd() >= super::simd::Simd::Avx2 {
         // SAFETY: the CPU has AVX2 and FMA (simd() checked).
         return unsafe { evaluate_avx2(coeffs, s, inv_h, y, dy) };
     }

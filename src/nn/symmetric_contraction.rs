@@ -34,7 +34,7 @@
 //!   (mace keeps ν_max as `weights_max` and ν_max−1 .. 1 as `weights[0..]`).
 //!   mace feeds one-hot node attributes, so Σ_e W[e]·y[e] picks one element.
 
-use super::gemm::{simd, Simd};
+use super::simd::{simd, Simd};
 use crate::so3::Irreps;
 use crate::{invalid, Error, Real, Result};
 use rayon::prelude::*;

@@ -46,6 +46,22 @@ int main() {
     const double e32 = model.compute(graph, &ws, request).energy;
     const double e64 = model.compute(graph, &ws).energy;
     EXPECT(e64 != 0.0 && std::abs(e32 - e64) < 1e-5 * std::abs(e64));
+    // The evaluation options reach the library: a profile comes back as
+    // named stages, Lennard-Jones has one radial path, tables are refused.
+    equipot::Request profiled;
+    profiled.profile = true;
+    profiled.simd = equipot::Simd::None;
+    profiled.radial = equipot::Radial::Exact;
+    const equipot::Results p = model.compute(graph, &ws, profiled);
+    EXPECT(p.energy == e64 && p.profile.size() >= 2 && p.profile.front().first.rfind("checks", 0) == 0);
+    EXPECT(model.compute(graph, &ws).profile.empty());
+    profiled.radial = equipot::Radial::Tables;
+    try {
+        model.compute(graph, &ws, profiled);
+        EXPECT(!"radial tables of a Lennard-Jones model");
+    } catch (const equipot::Error& e) {
+        EXPECT(e.status() == EQP_ERROR_UNSUPPORTED);
+    }
     options.device = {EQP_DEVICE_CUDA, 0};
     try {
         equipot::Workspace gpu(options);

@@ -7,6 +7,7 @@
 #include "cases.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -144,25 +145,97 @@ static void evaluation_defaults_and_null_options(void) {
                  "eqp_compute_with_options", "unknown precision 5");
 }
 
-static void reserved_options_are_refused(void) {
+/* Radial modes: Lennard-Jones has no radial network, so exact is its only
+ * path (the same numbers) and tables are refused; bad values are errors. */
+static void radial_option(void) {
     double forces[4][3];
     eqp_results_t r = results_with(forces);
     eqp_evaluation_options_t e;
     EXPECT_OK(eqp_evaluation_options_default(&e, sizeof e));
-    e.radial_tables = 0;
+    EXPECT(e.radial_tables == EQP_RADIAL_DEFAULT && e.simd == EQP_SIMD_DEFAULT);
+    e.radial_tables = EQP_RADIAL_EXACT;
+    EXPECT_OK(eqp_compute_with_options(model, graph, NULL, &e, &r));
+    expect_reference(&r, forces);
+    e.radial_tables = EQP_RADIAL_TABLES;
     EXPECT_ERROR(eqp_compute_with_options(model, graph, NULL, &e, &r), EQP_ERROR_UNSUPPORTED,
-                 "eqp_compute_with_options", "options.radial_tables = 0");
+                 "eqp_compute_with_options", "has none in that precision");
     e.radial_tables = 2;
     EXPECT_ERROR(eqp_compute_with_options(model, graph, NULL, &e, &r), EQP_ERROR_INVALID_ARGUMENT,
                  "eqp_compute_with_options", "radial_tables = 2");
-    e.radial_tables = -1;
-    e.simd = 1;
-    EXPECT_ERROR(eqp_compute_with_options(model, graph, NULL, &e, &r), EQP_ERROR_UNSUPPORTED,
-                 "eqp_compute_with_options", "options.simd = 1");
-    e.simd = -1;
+}
+
+/* Every SIMD level either runs (and gives these numbers: Lennard-Jones has
+ * no SIMD kernel) or is refused as missing from this CPU; none always runs. */
+static void simd_option(void) {
+    double forces[4][3];
+    eqp_results_t r = results_with(forces);
+    eqp_evaluation_options_t e;
+    EXPECT_OK(eqp_evaluation_options_default(&e, sizeof e));
+    const int32_t levels[] = {EQP_SIMD_NONE, EQP_SIMD_AVX2, EQP_SIMD_AVX512};
+    for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
+        e.simd = levels[k];
+        eqp_status_t status = eqp_compute_with_options(model, graph, NULL, &e, &r);
+        if (status == EQP_SUCCESS) {
+            expect_reference(&r, forces);
+        } else {
+            EXPECT(levels[k] != EQP_SIMD_NONE);
+            EXPECT_ERROR(status, EQP_ERROR_UNSUPPORTED, "eqp_compute_with_options", "not available on this CPU");
+        }
+    }
+    e.simd = 7;
+    EXPECT_ERROR(eqp_compute_with_options(model, graph, NULL, &e, &r), EQP_ERROR_INVALID_ARGUMENT,
+                 "eqp_compute_with_options", "options.simd = 7");
+    e.simd = -2;
+    EXPECT_ERROR(eqp_compute_with_options(model, graph, NULL, &e, &r), EQP_ERROR_INVALID_ARGUMENT,
+                 "eqp_compute_with_options", "options.simd = -2");
+}
+
+/* The profile comes back as data: named stages with times, counted even
+ * when there is no room, and only when asked for. */
+static void profile_option(void) {
+    double forces[4][3];
+    eqp_results_t r = results_with(forces);
+    eqp_evaluation_options_t e;
+    EXPECT_OK(eqp_evaluation_options_default(&e, sizeof e));
+    EXPECT_OK(eqp_compute_with_options(model, graph, NULL, &e, &r));
+    EXPECT(r.n_profile_stages == 0);
     e.profile = 1;
-    EXPECT_ERROR(eqp_compute_with_options(model, graph, NULL, &e, &r), EQP_ERROR_UNSUPPORTED,
-                 "eqp_compute_with_options", "options.profile = 1");
+    EXPECT_OK(eqp_compute_with_options(model, graph, NULL, &e, &r)); /* capacity 0: a count */
+    expect_reference(&r, forces);
+    size_t n = r.n_profile_stages;
+    EXPECT(n >= 2);
+    eqp_profile_stage_t stages[16];
+    memset(stages, 0x7f, sizeof stages);
+    r.profile = stages;
+    r.profile_capacity = 1;
+    EXPECT_OK(eqp_compute_with_options(model, graph, NULL, &e, &r));
+    EXPECT(r.n_profile_stages == n && strlen(stages[0].name) > 0 && stages[0].seconds >= 0);
+    EXPECT(stages[1].name[0] == 0x7f); /* only the capacity is written */
+    r.profile_capacity = 16;
+    EXPECT_OK(eqp_compute_with_options(model, graph, NULL, &e, &r));
+    for (size_t k = 0; k < n && k < 16; k++) {
+        EXPECT(memchr(stages[k].name, 0, EQP_PROFILE_NAME_LEN) != NULL);
+        EXPECT(stages[k].seconds >= 0 && stages[k].seconds < 10);
+    }
+    EXPECT(strncmp(stages[0].name, "checks", 6) == 0);
+    r.profile = NULL;
+    EXPECT_ERROR(eqp_compute_with_options(model, graph, NULL, &e, &r), EQP_ERROR_NULL_POINTER,
+                 "eqp_compute_with_options", "results.profile is NULL");
+    e.profile = 2;
+    EXPECT_ERROR(eqp_compute_with_options(model, graph, NULL, &e, &r), EQP_ERROR_INVALID_ARGUMENT,
+                 "eqp_compute_with_options", "options.profile = 2");
+    /* A results struct from before the profile fields: fine without a
+     * profile, a clear error with one. */
+    eqp_results_t old = results_with(forces);
+    old.struct_size = offsetof(eqp_results_t, profile);
+    old.n_profile_stages = 12345;
+    e.profile = 0;
+    EXPECT_OK(eqp_compute_with_options(model, graph, NULL, &e, &old));
+    expect_reference(&old, forces);
+    EXPECT(old.n_profile_stages == 12345); /* past its struct_size: untouched */
+    e.profile = 1;
+    EXPECT_ERROR(eqp_compute_with_options(model, graph, NULL, &e, &old), EQP_ERROR_INVALID_ARGUMENT,
+                 "eqp_compute_with_options", "no profile fields");
 }
 
 static void struct_size_too_small_or_absurd(void) {
@@ -270,7 +343,9 @@ static const struct test_case CASES[] = {
     CASE(workspace_with_options),
     CASE(cuda_device_is_unsupported),
     CASE(evaluation_defaults_and_null_options),
-    CASE(reserved_options_are_refused),
+    CASE(radial_option),
+    CASE(simd_option),
+    CASE(profile_option),
     CASE(struct_size_too_small_or_absurd),
     CASE(older_caller_structs_work),
     CASE(newer_caller_structs),

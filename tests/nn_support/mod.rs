@@ -223,3 +223,17 @@ pub fn max_abs_err(what: &str, a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "{what}: {} values, the reference has {}", a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, |m, d| if m.is_nan() || d.is_nan() { f64::NAN } else { m.max(d) })
 }
+
+/// Runs `body` once per SIMD level this CPU has, each time on a fresh
+/// 2-thread workspace whose kernels are held to that level
+/// (`Workspace::simd_scope`): the kernels compiled for several instruction
+/// sets are then all tested by a plain `cargo test`. A failure's captured
+/// stderr names the level.
+pub fn every_simd(body: impl Fn() + Send + Sync) {
+    for level in equipot::SimdLevel::available() {
+        eprintln!("SIMD level {}", level.name());
+        let ws = equipot::Workspace::new(2).unwrap();
+        let _scope = ws.simd_scope(level).unwrap();
+        ws.run(&body);
+    }
+}

@@ -274,3 +274,30 @@ def test_calculator_checks_too(model, numbers, message):
         atoms.get_potential_energy()
     with pytest.raises(ValueError, match="precision"):
         EquipotCalculator(model, precision="float16")
+
+
+def test_evaluation_options(model):
+    """radial, simd and profile reach the library; bad values are refused
+    here (ValueError/TypeError) or by it (EquipotError, status unsupported)."""
+    graph = Graph(*cluster(), ANY, cutoff=CUTOFF)
+    reference = compute(model, graph)
+    assert "profile" not in reference
+    exact = compute(model, graph, radial="exact", simd="none")
+    assert exact["energy"] == reference["energy"]  # Lennard-Jones: one path
+    profiled = compute(model, graph, profile=True)
+    names = [name for name, _ in profiled["profile"]]
+    assert names[0].startswith("checks") and all(s >= 0 for _, s in profiled["profile"])
+    assert profiled["energy"] == reference["energy"]
+    with pytest.raises(ValueError, match="radial must be one of auto, exact, tables"):
+        compute(model, graph, radial="spline")
+    with pytest.raises(ValueError, match="simd must be one of"):
+        compute(model, graph, simd="sse9")
+    with pytest.raises(TypeError, match="profile"):
+        compute(model, graph, profile=1)
+    with pytest.raises(_capi.EquipotError, match="radial tables") as error:
+        compute(model, graph, radial="tables")
+    assert error.value.status != 0
+    with pytest.raises(ValueError, match="radial"):
+        EquipotCalculator(model, radial="fast")
+    with pytest.raises(ValueError, match="simd"):
+        EquipotCalculator(model, simd="avx9000")

@@ -35,6 +35,35 @@ class _Outputs(ctypes.Structure):
     ]
 
 
+class _EvaluationOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("precision", ctypes.c_int32),
+        ("radial_tables", ctypes.c_int32),
+        ("simd", ctypes.c_int32),
+        ("profile", ctypes.c_int32),
+    ]
+
+
+class _ProfileStage(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char * 48), ("seconds", ctypes.c_double)]
+
+
+class _Results(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("n_atoms", ctypes.c_size_t),
+        ("energy", ctypes.c_double),
+        ("forces", _c_double_p),
+        ("virial", _c_double_p),
+        ("atom_energies", _c_double_p),
+        ("atom_virials", _c_double_p),
+        ("profile", ctypes.POINTER(_ProfileStage)),
+        ("profile_capacity", ctypes.c_size_t),
+        ("n_profile_stages", ctypes.c_size_t),
+    ]
+
+
 def _candidates():
     if os.environ.get("EQUIPOT_LIBRARY"):
         yield pathlib.Path(os.environ["EQUIPOT_LIBRARY"])
@@ -122,6 +151,10 @@ _signatures = {
     "eqp_model_species": (_status, [ctypes.c_void_p, ctypes.c_size_t, _c_int32_p]),
     "eqp_compute": (
         _status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(_Outputs)]
+    ),
+    "eqp_compute_with_options": (
+        _status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(_EvaluationOptions),
+                  ctypes.POINTER(_Results)]
     ),
     "eqp_compute_with_halo": (
         _status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, _HaloExchange,
@@ -416,14 +449,41 @@ def _outputs(graph):
     return result, out
 
 
-def compute(model, graph, workspace=None, precision="float64"):
-    """Energy (eV), per-atom energies, forces (eV/Å) and virial (eV, 3×3)."""
-    code = _precision(precision)
+_RADIAL = {"auto": -1, "exact": 0, "tables": 1}
+_SIMD = {"auto": -1, "none": 0, "avx2": 1, "avx512": 2}
+_PROFILE_CAPACITY = 64
+
+
+def _choice(name, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return choices[value]
+
+
+def compute(model, graph, workspace=None, precision="float64", radial="auto", simd="auto", profile=False):
+    """Energy (eV), per-atom energies, forces (eV/Å) and virial (eV, 3×3).
+
+    `radial`: "auto" (the radial networks as the model was loaded: SevenNet
+    float32 reads its tables), "exact" or "tables" (an error where the model
+    has none in that precision). `simd`: the CPU kernels' instruction set,
+    "auto" (the best), "none", "avx2" or "avx512" (an error if the CPU lacks
+    it). `profile=True` adds "profile": a list of (stage, seconds) pairs, the
+    per-stage wall times of this evaluation."""
+    if not isinstance(profile, bool):
+        raise TypeError(f"profile must be True or False, got {profile!r}")
+    options = _EvaluationOptions(ctypes.sizeof(_EvaluationOptions), _precision(precision),
+                                 _choice("radial", radial, _RADIAL), _choice("simd", simd, _SIMD), int(profile))
     args = _handle("model", model, Model), _handle("graph", graph, Graph)
     ws = _handle("workspace", workspace, Workspace, optional=True)
     result, out = _outputs(graph)
-    check(lib.eqp_compute(*args, ws, code, ctypes.byref(out)))
-    result["energy"] = out.energy
+    stages = (_ProfileStage * _PROFILE_CAPACITY)()
+    results = _Results(ctypes.sizeof(_Results), out.n_atoms, 0.0, out.forces, out.virial, out.atom_energies, None,
+                       stages, _PROFILE_CAPACITY, 0)
+    check(lib.eqp_compute_with_options(*args, ws, ctypes.byref(options), ctypes.byref(results)))
+    result["energy"] = results.energy
+    if profile:
+        n = min(results.n_profile_stages, _PROFILE_CAPACITY)
+        result["profile"] = [(s.name.decode("utf-8", "replace"), s.seconds) for s in stages[:n]]
     return result
 
 

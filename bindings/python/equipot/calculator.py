@@ -3,7 +3,7 @@
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from ._capi import Graph, Model, Workspace, _precision, compute
+from ._capi import _RADIAL, _SIMD, Graph, Model, Workspace, _choice, _precision, compute
 
 
 class EquipotCalculator(Calculator):
@@ -11,7 +11,9 @@ class EquipotCalculator(Calculator):
 
     `modal` picks the fidelity head of a multi-fidelity model (SevenNet-MF-0:
     "PBE" or "R2SCAN"); None takes the file's default. `precision` is
-    "float64" or "float32"; `threads` = 0 uses every core.
+    "float64" or "float32"; `threads` = 0 uses every core; `radial` and
+    `simd` are as in `equipot._capi.compute` (default "auto": the fast,
+    parity-checked path).
 
     Properties: energy (eV), free_energy (= energy), energies (per atom, eV),
     forces (eV/Å), stress (eV/Å³, ASE's sign convention: -virial/volume, Voigt
@@ -20,7 +22,7 @@ class EquipotCalculator(Calculator):
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, model, precision="float64", threads=0, modal=None, **kwargs):
+    def __init__(self, model, precision="float64", threads=0, modal=None, radial="auto", simd="auto", **kwargs):
         super().__init__(**kwargs)
         if isinstance(model, Model):
             if modal is not None and modal != model.modal:
@@ -30,6 +32,9 @@ class EquipotCalculator(Calculator):
             self.model = Model(model, modal=modal)
         _precision(precision)  # a bad precision is refused now, not at the first step
         self.precision = precision
+        _choice("radial", radial, _RADIAL)  # refused now too
+        _choice("simd", simd, _SIMD)
+        self.radial, self.simd = radial, simd
         self.workspace = Workspace(threads)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
@@ -39,7 +44,7 @@ class EquipotCalculator(Calculator):
         pbc = atoms.pbc
         cell = atoms.cell.array if np.any(pbc) else None
         graph = Graph(atoms.positions, atoms.numbers, cell, pbc, self.model.cutoff, self.workspace)
-        out = compute(self.model, graph, self.workspace, self.precision)
+        out = compute(self.model, graph, self.workspace, self.precision, radial=self.radial, simd=self.simd)
         self.results = {
             "energy": out["energy"],
             "free_energy": out["energy"],

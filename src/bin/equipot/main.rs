@@ -7,7 +7,7 @@
 mod md;
 mod xyz;
 
-use equipot::model::{Precision, Request};
+use equipot::model::{Precision, RadialMode, Request, SimdLevel};
 use equipot::{AtomGraph, Model, Structure, Workspace};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
@@ -16,7 +16,8 @@ const USAGE: &str = "\
 usage:
   equipot convert sevenn CHECKPOINT OUT        convert a SevenNet checkpoint (runs python3 -m equipot.convert)
   equipot convert mace MODEL OUT               convert a mace-torch ScaleShiftMACE model (the same, no torch)
-  equipot eval --model M [--modal NAME] [--precision f32|f64] [--threads N] [--json] FILE.xyz
+  equipot eval --model M [--modal NAME] [--precision f32|f64] [--threads N] [--json]
+              [--radial auto|exact|tables] [--simd auto|none|avx2|avx512] [--profile] FILE.xyz
   equipot md --model M FILE.xyz --steps N [--dt FS] [--temperature K]
              [--thermostat none|langevin] [--friction 1/FS] [--precision f32|f64] [--threads N]
              [--seed S] [--log md.log] [--trajectory md.xyz] [--every N] [--modal NAME]
@@ -29,6 +30,12 @@ options:
   --precision P        f32 or f64 arithmetic (default f64; results are always double)
   --threads N          0 (default: all cores) to 4096
   --json               eval: one JSON object per frame instead of extended XYZ
+  --radial R           eval: radial networks as loaded (auto, the default), exact, or from their
+                       tables (tables: SevenNet/NequIP in f32 only)
+  --simd L             eval: instruction set of the CPU kernels, auto (the best, the default), none,
+                       avx2 or avx512 (one the CPU lacks is an error)
+  --profile            eval: per-stage wall times of each evaluation: a profile field with --json,
+                       else a table on stderr
   --steps N            md: number of steps, 0 or more (required)
   --dt FS              md: time step in fs, 0 < dt <= 100 (default 1)
   --temperature K      md: 0 <= K <= --max-temperature (default 300): the Langevin target, and the
@@ -105,7 +112,11 @@ struct Options {
     switches: &'static [&'static str],
 }
 
-const EVAL: Options = Options { command: "eval", values: &["--model", "--modal", "--precision", "--threads"], switches: &["--json"] };
+const EVAL: Options = Options {
+    command: "eval",
+    values: &["--model", "--modal", "--precision", "--threads", "--radial", "--simd"],
+    switches: &["--json", "--profile"],
+};
 
 const MD: Options = Options {
     command: "md",
@@ -203,6 +214,14 @@ impl Args {
         }
     }
 
+    fn radial(&self) -> Outcome<RadialMode> {
+        RadialMode::from_name(self.get("--radial").unwrap_or("auto")).map_err(|e| usage(format!("--radial: {e}")))
+    }
+
+    fn simd(&self) -> Outcome<SimdLevel> {
+        SimdLevel::from_name(self.get("--simd").unwrap_or("auto")).map_err(|e| usage(format!("--simd: {e}")))
+    }
+
     fn workspace(&self) -> Outcome<Workspace> {
         let threads = self.integer("--threads", Some(0), "0 (all cores) to 4096")?;
         Workspace::new(threads).map_err(|e| usage(format!("--threads: {e}")))
@@ -228,6 +247,7 @@ fn stress(virial: &[[f64; 3]; 3], volume: f64) -> [f64; 6] {
 
 fn eval(args: &Args) -> Outcome<()> {
     let precision = args.precision()?;
+    let (radial, simd, profile) = (args.radial()?, args.simd()?, args.has("--profile"));
     let json = args.has("--json");
     let ws = args.workspace()?;
     let model = args.model()?;
@@ -237,7 +257,7 @@ fn eval(args: &Args) -> Outcome<()> {
         let context = |e: String| format!("{}:{}: frame {k}: {e}", args.file, frame.line);
         let structure = Structure { positions: &frame.positions, numbers: &frame.numbers, cell: frame.cell, pbc: frame.pbc };
         let graph = AtomGraph::build(&structure, model.cutoff(), &ws).map_err(|e| context(e.to_string()))?;
-        let request = Request { forces: true, virial: true, precision, ..Default::default() };
+        let request = Request { forces: true, virial: true, precision, radial, simd, profile, ..Default::default() };
         let out = model.compute(&graph, &request, &ws).map_err(|e| context(e.to_string()))?;
         let finite = out.energy.is_finite() && out.forces.iter().flatten().chain(out.virial.iter().flatten()).all(|x| x.is_finite());
         if !finite {
@@ -249,8 +269,21 @@ fn eval(args: &Args) -> Outcome<()> {
             if let Some(s) = stress {
                 object["stress"] = serde_json::json!(s);
             }
+            if profile {
+                let stages: Vec<_> =
+                    out.profile.stages.iter().map(|s| serde_json::json!({ "stage": s.name, "seconds": s.seconds })).collect();
+                object["profile"] = serde_json::json!(stages);
+            }
             format!("{object}\n")
         } else {
+            if profile {
+                eprint!(
+                    "equipot profile: frame {k}, {} atoms, {} edges\n{}",
+                    graph.n_atoms(),
+                    graph.n_edges(),
+                    out.profile.table()
+                );
+            }
             let mut text = String::new();
             xyz::write(&mut text, frame, Some(out.energy), Some(&out.forces), stress);
             text
