@@ -7,12 +7,14 @@ For every (model, modal) case, on one small triclinic crystal of Si, C and O
 (32 atoms, one NVE step):
   - 1 rank, graphs periodic and exchange: energy, forces, virial, per-atom
     energies and virials equal the library's own evaluation with that modal
-    (≤ 1e-8 relative, float64, as test_model.py);
-  - 2 ranks (graph auto): the same at step 0 and after the NVE steps equal
-    the serial run (≤ 1e-8);
+    (≤ 1e-8 relative, float64, as test_model.py); the default modal is named
+    on graph periodic and left out on graph exchange, so both ways of asking
+    for it are checked;
+  - 2 ranks (graph auto): the same at step 0 and after the NVE step equal
+    the serial run with graph periodic (≤ 1e-8);
   - a modal other than the default gives other numbers than the default
-    (else the comparison would prove nothing about the selection), and the
-    default modal asked for by name equals no modal keyword at all.
+    (else the comparison would prove nothing about the selection).
+All cases run in one process per rank count (run_case.py --cases).
 
 Cases: SevenNet-MF-0 (R2SCAN, PBE; converted by 10-sevenn-convert.sh) and the
 random-weight fixtures of the newer architectures (tests/fixtures/sevenn/arch:
