@@ -36,6 +36,9 @@ python tests/lammps/test_model.py --model "$sevennet" --elements Si --masses 28.
 echo "-- SevenNet-MF-0 with modal R2SCAN, Si + O on a triclinic cell: LAMMPS = library, 1/2/4 ranks agree"
 python tests/lammps/test_model.py --model "$models/SevenNet_MF_0.eqp.safetensors" --modal R2SCAN --elements Si O \
     --masses 28.0855 15.999 "${silicon[@]}" --cells 2 2 2 --structures triclinic --steps 5
+echo "-- modal/task selection on 1 and 2 ranks (SevenNet-MF-0; mf_ompa, omni, omat fixtures): LAMMPS = library;"
+echo "   an unknown modal is a LAMMPS error listing the modals"
+python tests/lammps/test_modals.py --sevenn-models "$models"
 echo "-- MACE (a random MP-0-like fixture model, Si + C): LAMMPS = library, 1/2/4 ranks agree"
 python tests/lammps/test_model.py --model "$PWD/tests/fixtures/mace/models/mp0_l1.eqp.safetensors" --elements Si C \
     --masses 28.0855 12.011 --lattice diamond 4.36 --cells 2 2 2 --steps 5

@@ -243,18 +243,37 @@ def run_ranks(ranks, data, out, model=None, elements=None, **options):
     """Runs run_case.py on `ranks` MPI ranks; returns its results and the
     number of local atoms of each rank. Without a model, options give
     pair_file (pair commands of any pair style)."""
-    import subprocess
-    import sys
     out = Path(out)
     out.mkdir(parents=True)
+    arguments = [] if model is None else ["--model", str(model), "--elements", elements]
+    _run_case(ranks, data, out, arguments, options)
+    return _read_results(out, ranks)
+
+
+def run_ranks_cases(ranks, data, out, cases, **options):
+    """run_ranks for many cases (dicts of model, elements, style_args) in one
+    mpirun (run_case.py --cases): [(results, atoms per rank)] in their order."""
+    import json
+    out = Path(out)
+    out.mkdir(parents=True)
+    (out / "cases.json").write_text(json.dumps([{k: str(v) for k, v in case.items()} for case in cases]))
+    _run_case(ranks, data, out, ["--cases", str(out / "cases.json")], options)
+    return [_read_results(out / str(index), ranks) for index in range(len(cases))]
+
+
+def _run_case(ranks, data, out, arguments, options):
+    import subprocess
+    import sys
     command = ["mpirun", "-np", str(ranks), sys.executable, str(HERE / "run_case.py"), str(data), str(out)]
-    if model is not None:
-        command += ["--model", str(model), "--elements", elements]
+    command += arguments
     for key, value in options.items():
         command += [f"--{key.replace('_', '-')}", str(value)]
     done = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def _read_results(out, ranks):
     nlocal = [int((out / f"nlocal.{r}").read_text()) for r in range(ranks)]
     return dict(np.load(out / "result.npz")), nlocal
 
