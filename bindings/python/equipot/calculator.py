@@ -11,7 +11,9 @@ class EquipotCalculator(Calculator):
 
     `modal` picks the fidelity head of a multi-fidelity model (SevenNet-MF-0:
     "PBE" or "R2SCAN"); None takes the file's default. `precision` is
-    "float64" or "float32"; `threads` = 0 uses every core.
+    "float64" or "float32"; `threads` = 0 uses every core. `device` is "cpu"
+    (the default), "cuda" or "cuda:N": CUDA evaluation is not implemented yet,
+    so a CUDA device raises EquipotError naming what is missing or saying so.
 
     Properties: energy (eV), free_energy (= energy), energies (per atom, eV),
     forces (eV/Å), stress (eV/Å³, ASE's sign convention: -virial/volume, Voigt
@@ -20,7 +22,7 @@ class EquipotCalculator(Calculator):
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, model, precision="float64", threads=0, modal=None, **kwargs):
+    def __init__(self, model, precision="float64", threads=0, modal=None, device="cpu", **kwargs):
         super().__init__(**kwargs)
         if isinstance(model, Model):
             if modal is not None and modal != model.modal:
@@ -30,7 +32,7 @@ class EquipotCalculator(Calculator):
             self.model = Model(model, modal=modal)
         _precision(precision)  # a bad precision is refused now, not at the first step
         self.precision = precision
-        self.workspace = Workspace(threads)
+        self.workspace = Workspace(threads, device=device)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
