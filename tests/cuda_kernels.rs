@@ -130,7 +130,7 @@ fn a_compile_error_is_an_error_with_the_log() {
     let e = compiler.compile(&Specialization::new(Kernel::EdgeStage, Precision::F64), Arch::Ptx(90)).unwrap_err();
     assert!(matches!(e, Error::Unsupported(_)), "{e}");
     let text = e.to_string();
-    assert!(text.contains("could not compile edge_stage.cu") && text.contains("EQP_LMAX"), "{text}");
+    assert!(text.contains("could not compile edge_stage.cu") && text.contains("#error") && text.contains("must be defined"), "{text}");
     assert_eq!(compiler.cached(), 0);
 }
 
@@ -175,7 +175,7 @@ fn discovery_refuses_a_cuda_workspace_with_the_reason_and_the_cpu_works() {
         }
     }
     for ordinal in [0, 3] {
-        let e = Workspace::on_device(Device::Cuda { ordinal }, 1).unwrap_err();
+        let e = Workspace::on_device(Device::Cuda { ordinal }, 1).err().expect("a CUDA workspace was created");
         assert!(is_a_cuda_refusal(&e), "cuda:{ordinal}: {e}");
     }
     // The CPU after the refusals.

@@ -14,7 +14,8 @@ pub(super) fn open_first(candidates: &[String]) -> Result<(&'static Library, Str
         // SAFETY: these are NVIDIA's libraries, whose initializers are sound.
         match unsafe { Library::new(name) } {
             Ok(lib) => return Ok((Box::leak(Box::new(lib)), name.clone())),
-            Err(e) => failures.push(format!("{name}: {e}")),
+            // dlerror's text (the source) names the file and the reason.
+            Err(e) => failures.push(std::error::Error::source(&e).map_or_else(|| format!("{name}: {e}"), |s| s.to_string())),
         }
     }
     Err(failures)
