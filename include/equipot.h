@@ -50,7 +50,9 @@
 // The CPU: the workspace's thread pool.
 #define EQP_DEVICE_CPU 0
 
-// A CUDA GPU (this build has no CUDA backend: EQP_ERROR_UNSUPPORTED).
+// A CUDA GPU: EQP_ERROR_UNSUPPORTED for now, naming what is missing (no
+// driver, no device, ordinal out of range) or, where the device is found,
+// that CUDA evaluation is not implemented yet.
 #define EQP_DEVICE_CUDA 1
 
 // options.radial_tables: as the model was loaded (the default).
@@ -500,8 +502,10 @@ const char *eqp_last_error(void);
 eqp_status_t eqp_workspace_new(int32_t n_threads, struct eqp_workspace_t **workspace);
 
 // Creates a workspace with `options` (NULL: the defaults; see
-// eqp_workspace_options_t). A CUDA device fails with EQP_ERROR_UNSUPPORTED
-// in this build.
+// eqp_workspace_options_t). A CUDA device fails with EQP_ERROR_UNSUPPORTED:
+// the message names what is missing (no CUDA driver, no device, an ordinal
+// past the devices found) or, where the device is found, says that CUDA
+// evaluation is not implemented yet.
 eqp_status_t eqp_workspace_new_with_options(const struct eqp_workspace_options_t *options,
                                             struct eqp_workspace_t **workspace);
 

@@ -478,3 +478,30 @@ fn md_says_which_frame_it_starts_from() {
     assert!(out.status.success() && stderr(&out).contains("md starts at 0 K"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--device`: cpu runs; cuda and cuda:N go through discovery and fail with
+/// exit 1 and the reason (no driver or device here; where a GPU is found,
+/// CUDA evaluation is not implemented yet); a malformed name is exit 2.
+#[test]
+fn device_option_runs_on_the_cpu_and_refuses_cuda_with_the_reason() {
+    let dir = scratch("device");
+    write_lj(&dir);
+    std::fs::write(dir.join("ok.xyz"), format!("2\n{AR_LATTICE}\nAr 0 0 0\nAr 3.7 0 0\n")).unwrap();
+    let out = equipot(&dir, &["eval", "--model", "ar.json", "--device", "cpu", "--threads", "1", "--json", "ok.xyz"]);
+    assert!(out.status.success(), "--device cpu: {}", stderr(&out));
+    let reasons = ["no CUDA driver (libcuda.so.1 not found", "no CUDA device", "but only", "CUDA evaluation is not implemented yet",
+                   "this build has no CUDA backend"];
+    for (args, shown) in [(&["eval", "--model", "ar.json", "--device", "cuda", "ok.xyz"][..], "--device cuda:0: unsupported: "),
+                          (&["md", "--model", "ar.json", "ok.xyz", "--steps", "1", "--device=cuda:2"][..], "--device cuda:2: unsupported: ")] {
+        let out = equipot(&dir, args);
+        let message = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {message}");
+        assert!(message.starts_with("equipot: ") && message.contains(shown) && !message.contains("panicked"), "{args:?}: {message}");
+        assert!(reasons.iter().any(|r| message.contains(r)), "{args:?}: {message}");
+    }
+    assert!(!dir.join("md.log").exists(), "md wrote before refusing the device");
+    for bad in ["gpu", "cuda:", "cuda:-1", "cuda:x"] {
+        fails(&dir, &["eval", "--model", "ar.json", "--device", bad, "ok.xyz"], 2, &["--device: ", "expected cpu, cuda or cuda:N"]);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

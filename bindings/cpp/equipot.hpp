@@ -119,7 +119,7 @@ inline void check_version() {
 struct WorkspaceOptions {
     int n_threads = 0;                          // 0: one thread per core
     size_t memory_limit = 0;                    // bytes; 0: the library's default
-    eqp_device_t device{EQP_DEVICE_CPU, 0};     // EQP_DEVICE_CUDA: unsupported in this build
+    eqp_device_t device{EQP_DEVICE_CPU, 0};     // EQP_DEVICE_CUDA: EQP_ERROR_UNSUPPORTED for now
 };
 
 // A thread pool; use one per caller thread.

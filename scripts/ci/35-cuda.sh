@@ -11,7 +11,10 @@
 #     and ptxas -v (nvidia-cuda-nvcc wheel) records registers, spills and
 #     shared memory (target/cuda-compile/ptxas.tsv); a spill in a hot kernel fails;
 #  4. scripts/gpu_check.py --dry-run: every cubin the GPU check loads exists, every
-#     input it reads has its length, every launch passes the kernel's arity.
+#     input it reads has its length, every launch passes the kernel's arity;
+#  5. tests/cuda_kernels.rs: the Rust side (src/backend/cuda, cudarc) compiles every
+#     kernel through the wheel's NVRTC for SevenNet-0 and MACE (EQUIPOT_REQUIRE_NVRTC=1:
+#     never skipped here), and refuses a CUDA workspace with the reason (no driver).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$SECONDS
@@ -68,5 +71,9 @@ echo "== NVRTC (compute_80, compute_90) and ptxas -v (sm_80, sm_90)"
 
 echo "== the GPU check's plumbing, without a GPU (scripts/gpu_check.py --dry-run)"
 python3 scripts/gpu_check.py --dry-run --cases target/cuda-ref --cubins target/cuda-compile
+
+echo "== the Rust CUDA seam: kernels compiled at run time through NVRTC (tests/cuda_kernels.rs)"
+nvrtc_dir=$("$venv/bin/python" -c 'import glob, site; print(sorted(glob.glob(site.getsitepackages()[0] + "/nvidia/**/libnvrtc.so.[0-9]*", recursive=True))[-1].rsplit("/", 1)[0])')
+EQUIPOT_NVRTC="$nvrtc_dir" EQUIPOT_REQUIRE_NVRTC=1 cargo test --release --test cuda_kernels -q
 
 echo "== CUDA checks passed in $((SECONDS - start)) s"

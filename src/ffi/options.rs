@@ -28,7 +28,9 @@ pub struct eqp_device_t {
 
 /// The CPU: the workspace's thread pool.
 pub const EQP_DEVICE_CPU: i32 = 0;
-/// A CUDA GPU (this build has no CUDA backend: EQP_ERROR_UNSUPPORTED).
+/// A CUDA GPU: EQP_ERROR_UNSUPPORTED for now, naming what is missing (no
+/// driver, no device, ordinal out of range) or, where the device is found,
+/// that CUDA evaluation is not implemented yet.
 pub const EQP_DEVICE_CUDA: i32 = 1;
 
 /// Options of eqp_workspace_new_with_options. Initialize with
@@ -203,15 +205,18 @@ pub unsafe extern "C" fn eqp_evaluation_options_default(
     guard("eqp_evaluation_options_default", || write_default(options, struct_size, "eqp_evaluation_options_t"))
 }
 
-/// Checks a device: the CPU only, in this build.
+/// Checks a device. A CUDA device goes through discovery (driver, device,
+/// ordinal) and, where it is found, is still refused: CUDA evaluation is not
+/// implemented yet (EQP_ERROR_UNSUPPORTED either way).
 pub(crate) fn check_device(device: eqp_device_t) -> crate::Result<()> {
     match device.kind {
         EQP_DEVICE_CPU if device.ordinal == 0 => Ok(()),
         EQP_DEVICE_CPU => Err(Error::InvalidArgument(format!("CPU device ordinal {} (must be 0)", device.ordinal))),
-        EQP_DEVICE_CUDA => Err(Error::Unsupported(format!(
-            "device CUDA {}: this build has no CUDA backend (use EQP_DEVICE_CPU)",
-            device.ordinal
-        ))),
+        EQP_DEVICE_CUDA => {
+            let ordinal = usize::try_from(device.ordinal)
+                .map_err(|_| Error::InvalidArgument(format!("CUDA device ordinal {} (must be >= 0)", device.ordinal)))?;
+            crate::backend::Device::Cuda { ordinal }.check()
+        }
         kind => Err(Error::InvalidArgument(format!("unknown device kind {kind}"))),
     }
 }

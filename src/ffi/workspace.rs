@@ -20,8 +20,10 @@ pub unsafe extern "C" fn eqp_workspace_new(n_threads: i32, workspace: *mut *mut 
 }
 
 /// Creates a workspace with `options` (NULL: the defaults; see
-/// eqp_workspace_options_t). A CUDA device fails with EQP_ERROR_UNSUPPORTED
-/// in this build.
+/// eqp_workspace_options_t). A CUDA device fails with EQP_ERROR_UNSUPPORTED:
+/// the message names what is missing (no CUDA driver, no device, an ordinal
+/// past the devices found) or, where the device is found, says that CUDA
+/// evaluation is not implemented yet.
 #[no_mangle]
 pub unsafe extern "C" fn eqp_workspace_new_with_options(
     options: *const eqp_workspace_options_t,

@@ -68,7 +68,12 @@ int main() {
         EXPECT(!"a CUDA workspace was made");
     } catch (const equipot::Error& e) {
         EXPECT(e.status() == EQP_ERROR_UNSUPPORTED);
-        EXPECT(std::strstr(e.what(), "this build has no CUDA backend") != nullptr);
+        // Discovery's reason (no driver, no device) or, with a GPU, evaluation not implemented yet.
+        bool known = false;
+        for (const char* reason : {"no CUDA driver (libcuda.so.1 not found", "no CUDA device", "but only",
+                                   "CUDA evaluation is not implemented yet", "this build has no CUDA backend"})
+            known = known || std::strstr(e.what(), reason) != nullptr;
+        EXPECT(known);
     }
 #endif
     std::printf("abi_check: %s\n", failures ? "FAILED" : "all checks passed");

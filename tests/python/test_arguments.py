@@ -261,6 +261,17 @@ def test_handles_and_scalars(model):
     assert compute(model, graph, Workspace(np.int64(1)))["energy"] == pytest.approx(compute(model, graph)["energy"])
 
 
+def test_calculator_device(model):
+    atoms = Atoms("Ar2", positions=[[0, 0, 0], [3.8, 0, 0]])
+    atoms.calc = EquipotCalculator(model, device="cpu")
+    assert np.isfinite(atoms.get_potential_energy())
+    with pytest.raises(_capi.EquipotError, match="CUDA") as info:
+        EquipotCalculator(model, device="cuda")
+    assert info.value.status == 7
+    with pytest.raises(ValueError, match="device must be cpu, cuda or cuda:N"):
+        EquipotCalculator(model, device="gpu")
+
+
 @pytest.mark.parametrize("numbers, message", [([0, 18], r"numbers\[0\] = 0 is outside 1..118"),
                                               ([2**32 + 18, 18], r"numbers\[0\] = 4294967314 is outside")])
 def test_calculator_checks_too(model, numbers, message):

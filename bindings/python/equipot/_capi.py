@@ -64,6 +64,22 @@ class _Results(ctypes.Structure):
     ]
 
 
+class _Device(ctypes.Structure):
+    _fields_ = [("kind", ctypes.c_int32), ("ordinal", ctypes.c_int32)]
+
+
+class _WorkspaceOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("n_threads", ctypes.c_int32),
+        ("device", _Device),
+        ("memory_limit", ctypes.c_size_t),
+    ]
+
+
+_DEVICE_CPU, _DEVICE_CUDA = 0, 1
+
+
 def _candidates():
     if os.environ.get("EQUIPOT_LIBRARY"):
         yield pathlib.Path(os.environ["EQUIPOT_LIBRARY"])
@@ -119,6 +135,10 @@ _signatures = {
     "eqp_version": (ctypes.c_char_p, []),
     "eqp_last_error": (ctypes.c_char_p, []),
     "eqp_workspace_new": (_status, [ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p)]),
+    "eqp_workspace_options_default": (_status, [ctypes.POINTER(_WorkspaceOptions), ctypes.c_size_t]),
+    "eqp_workspace_new_with_options": (
+        _status, [ctypes.POINTER(_WorkspaceOptions), ctypes.POINTER(ctypes.c_void_p)]
+    ),
     "eqp_workspace_free": (None, [ctypes.c_void_p]),
     "eqp_workspace_set_memory_limit": (_status, [ctypes.c_void_p, ctypes.c_size_t]),
     "eqp_workspace_memory_limit": (_status, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]),
@@ -257,6 +277,20 @@ def _count(name, value, high=_SIZE_MAX):
     return value
 
 
+def _device(device):
+    """"cpu", "cuda" or "cuda:N" as (kind, ordinal)."""
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string (cpu, cuda or cuda:N), got {type(device).__name__}")
+    if device == "cpu":
+        return _DEVICE_CPU, 0
+    if device == "cuda":
+        return _DEVICE_CUDA, 0
+    n = device[len("cuda:"):] if device.startswith("cuda:") else ""
+    if not (n.isascii() and n.isdigit() and int(n) <= _INT32_MAX):
+        raise ValueError(f"device must be cpu, cuda or cuda:N (N = 0, 1, ...), got {device!r}")
+    return _DEVICE_CUDA, int(n)
+
+
 def _cutoff(value):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
         raise TypeError(f"cutoff must be a number (Å), got {type(value).__name__}")
@@ -305,13 +339,22 @@ class _Handle:
 class Workspace(_Handle):
     """A thread pool: `threads` = 0 uses every core. `memory_limit` (bytes)
     caps what one graph build or evaluation may plan to use (None: the
-    library's default, 80 % of physical memory)."""
+    library's default, 80 % of physical memory). `device` is "cpu", "cuda"
+    or "cuda:N"; CUDA evaluation is not implemented yet, so a CUDA device
+    raises EquipotError (EQP_ERROR_UNSUPPORTED) naming what is missing (no
+    driver, no device) or saying so."""
 
     _free = lib.eqp_workspace_free
 
-    def __init__(self, threads=0, memory_limit=None):
+    def __init__(self, threads=0, memory_limit=None, device="cpu"):
+        threads = _count("threads", threads, _INT32_MAX)
+        kind, ordinal = _device(device)
+        options = _WorkspaceOptions()
+        check(lib.eqp_workspace_options_default(ctypes.byref(options), ctypes.sizeof(options)))
+        options.n_threads = threads
+        options.device.kind, options.device.ordinal = kind, ordinal
         p = ctypes.c_void_p()
-        check(lib.eqp_workspace_new(_count("threads", threads, _INT32_MAX), ctypes.byref(p)))
+        check(lib.eqp_workspace_new_with_options(ctypes.byref(options), ctypes.byref(p)))
         super().__init__(p)
         if memory_limit is not None:
             self.memory_limit = memory_limit

@@ -13,7 +13,9 @@ class EquipotCalculator(Calculator):
     "PBE" or "R2SCAN"); None takes the file's default. `precision` is
     "float64" or "float32"; `threads` = 0 uses every core; `radial` and
     `simd` are as in `equipot._capi.compute` (default "auto": the fast,
-    parity-checked path).
+    parity-checked path). `device` is "cpu" (the default), "cuda" or
+    "cuda:N": CUDA evaluation is not implemented yet, so a CUDA device raises
+    EquipotError naming what is missing or saying so.
 
     Properties: energy (eV), free_energy (= energy), energies (per atom, eV),
     forces (eV/Å), stress (eV/Å³, ASE's sign convention: -virial/volume, Voigt
@@ -22,7 +24,7 @@ class EquipotCalculator(Calculator):
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, model, precision="float64", threads=0, modal=None, radial="auto", simd="auto", **kwargs):
+    def __init__(self, model, precision="float64", threads=0, modal=None, radial="auto", simd="auto", device="cpu", **kwargs):
         super().__init__(**kwargs)
         if isinstance(model, Model):
             if modal is not None and modal != model.modal:
@@ -35,7 +37,7 @@ class EquipotCalculator(Calculator):
         _choice("radial", radial, _RADIAL)  # refused now too
         _choice("simd", simd, _SIMD)
         self.radial, self.simd = radial, simd
-        self.workspace = Workspace(threads)
+        self.workspace = Workspace(threads, device=device)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

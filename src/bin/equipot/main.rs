@@ -7,6 +7,7 @@
 mod md;
 mod xyz;
 
+use equipot::backend::Device;
 use equipot::model::{Precision, RadialMode, Request, SimdLevel};
 use equipot::{AtomGraph, Model, Structure, Workspace};
 use std::io::{IsTerminal, Write};
@@ -16,11 +17,11 @@ const USAGE: &str = "\
 usage:
   equipot convert sevenn CHECKPOINT OUT        convert a SevenNet checkpoint (runs python3 -m equipot.convert)
   equipot convert mace MODEL OUT               convert a mace-torch ScaleShiftMACE model (the same, no torch)
-  equipot eval --model M [--modal NAME] [--precision f32|f64] [--threads N] [--json]
+  equipot eval --model M [--modal NAME] [--precision f32|f64] [--threads N] [--device D] [--json]
               [--radial auto|exact|tables] [--simd auto|none|avx2|avx512] [--profile] FILE.xyz
   equipot md --model M FILE.xyz --steps N [--dt FS] [--temperature K]
              [--thermostat none|langevin] [--friction 1/FS] [--precision f32|f64] [--threads N]
-             [--seed S] [--log md.log] [--trajectory md.xyz] [--every N] [--modal NAME]
+             [--device D] [--seed S] [--log md.log] [--trajectory md.xyz] [--every N] [--modal NAME]
              [--max-force EV_PER_A] [--max-temperature K]
   equipot --version
 
@@ -29,6 +30,8 @@ options:
   --modal NAME         fidelity head of a multi-fidelity model (e.g. PBE, R2SCAN for SevenNet-MF-0)
   --precision P        f32 or f64 arithmetic (default f64; results are always double)
   --threads N          0 (default: all cores) to 4096
+  --device D           cpu (default), cuda or cuda:N; CUDA evaluation is not implemented yet, so
+                       cuda fails (exit 1) naming what is missing (driver, device) or saying so
   --json               eval: one JSON object per frame instead of extended XYZ
   --radial R           eval: radial networks as loaded (auto, the default), exact, or from their
                        tables (tables: SevenNet/NequIP in f32 only)
@@ -114,14 +117,14 @@ struct Options {
 
 const EVAL: Options = Options {
     command: "eval",
-    values: &["--model", "--modal", "--precision", "--threads", "--radial", "--simd"],
+    values: &["--model", "--modal", "--precision", "--threads", "--device", "--radial", "--simd"],
     switches: &["--json", "--profile"],
 };
 
 const MD: Options = Options {
     command: "md",
     values: &[
-        "--model", "--modal", "--precision", "--threads", "--steps", "--dt", "--temperature", "--thermostat", "--friction", "--seed",
+        "--model", "--modal", "--precision", "--threads", "--device", "--steps", "--dt", "--temperature", "--thermostat", "--friction", "--seed",
         "--log", "--trajectory", "--every", "--max-force", "--max-temperature",
     ],
     switches: &[],
@@ -223,7 +226,13 @@ impl Args {
     }
 
     fn workspace(&self) -> Outcome<Workspace> {
+        let device = match self.get("--device") {
+            None => Device::Cpu,
+            Some(d) => Device::parse(d).map_err(|e| usage(format!("--device: {e}")))?,
+        };
         let threads = self.integer("--threads", Some(0), "0 (all cores) to 4096")?;
+        // A device that cannot be used is not a usage error: exit status 1.
+        device.check().map_err(|e| format!("--device {device}: {e}"))?;
         Workspace::new(threads).map_err(|e| usage(format!("--threads: {e}")))
     }
 
