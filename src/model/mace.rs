@@ -22,12 +22,16 @@ use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
 use crate::nn::{
     BesselBasis, EdgeIndex, FullyConnectedNet, FullyConnectedTensorProduct, IrrepNormalization, Linear,
-    PathNormalization, PolynomialCutoff, ScaledActivation, UvuTensorProduct,
+    PathNormalization, PolynomialCutoff, ScaledActivation, UvuTensorProduct, ZblRepulsion,
 };
 use crate::so3::{Irreps, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
 use rayon::prelude::*;
 use serde_json::Value;
+
+/// The closest pair a model with ZBL pair repulsion evaluates, Å (the others
+/// refuse pairs closer than `LEARNED_MIN_DISTANCE`).
+pub const ZBL_MIN_DISTANCE: f64 = 0.1;
 
 /// A MACE model, ready in both precisions.
 pub struct Mace {
@@ -74,6 +78,8 @@ struct Network<T> {
     cutoff_fn: PolynomialCutoff<T>,
     sh: SphericalHarmonics,
     blocks: Vec<Block<T>>,
+    /// mace's `pair_repulsion_fn`: ZBL energy per edge, added to the receiver before scale and shift.
+    zbl: Option<ZblRepulsion<T>>,
     e0: Vec<f64>,
     scale: T,
     shift: f64,
@@ -134,7 +140,7 @@ impl<T: Real> Network<T> {
         if d.usize("num_species")? != n_species {
             return Err(format_error("num_species differs from the length of species".into()));
         }
-        for (key, allowed) in [("apply_cutoff", Value::Bool(true)), ("distance_transform", Value::Null), ("pair_repulsion", Value::Null)] {
+        for (key, allowed) in [("apply_cutoff", Value::Bool(true)), ("distance_transform", Value::Null)] {
             if d.hyper(key)? != &allowed {
                 return Err(Error::Unsupported(format!("MACE {key} = {}", d.hyper(key)?)));
             }
@@ -266,10 +272,20 @@ impl<T: Real> Network<T> {
                 readout,
             });
         }
+        let zbl = match d.hyper("pair_repulsion")? {
+            Value::Null => None,
+            spec if spec.get("name").and_then(Value::as_str) == Some("zbl") => {
+                let p = spec.get("p").and_then(Value::as_u64).filter(|p| *p >= 1).ok_or_else(|| format_error("ZBL pair repulsion needs p ≥ 1".into()))?;
+                let stored = |name: &str| d.tensors.f64(&format!("pair_repulsion_fn.{name}")).map(|t| t.0);
+                let scalar = |name: &str| d.tensor(&format!("pair_repulsion_fn.{name}"), 1).map(|t| t[0]);
+                Some(ZblRepulsion::new(&species.species, &stored("c")?, scalar("a_exp")?, scalar("a_prefactor")?, &stored("covalent_radii")?, p as u32).map_err(|e| format_error(e.to_string()))?)
+            }
+            other => return Err(Error::Unsupported(format!("MACE pair_repulsion = {other}"))),
+        };
         let e0 = d.tensor("atomic_energies_fn.atomic_energies", n_species)?;
         let scale = d.tensor("scale_shift.scale", 1)?[0];
         let shift = d.tensor("scale_shift.shift", 1)?[0];
-        Ok(Network { n_species, embedding, basis, cutoff_fn, sh, blocks, e0, scale: T::of(scale), shift })
+        Ok(Network { n_species, embedding, basis, cutoff_fn, sh, blocks, zbl, e0, scale: T::of(scale), shift })
     }
 }
 
@@ -396,10 +412,18 @@ impl<T: Real> Network<T> {
         let n = graph.n_atoms();
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
-        let types = &types[..m];
         let index = EdgeIndex::from_graph(graph)?;
         let edges = Edges::new(self, graph)?;
         let n_e = edges.r.len();
+        // ZBL: (V, dV/dr) per edge, V counted on the receiver (the center)
+        let pair: Vec<(T, T)> = match &self.zbl {
+            Some(zbl) => (0..n_e)
+                .into_par_iter()
+                .map(|e| zbl.energy_and_derivative(types[graph.neighbors[e] as usize], types[graph.centers[e] as usize], edges.r[e]))
+                .collect(),
+            None => Vec::new(),
+        };
+        let types = &types[..m];
         let mut onehot = vec![T::zero(); m * self.n_species];
         for (i, &t) in types.iter().enumerate() {
             onehot[i * self.n_species + t] = T::one();
@@ -408,6 +432,11 @@ impl<T: Real> Network<T> {
         self.embedding.forward(m, &onehot, &mut h)?;
 
         let mut node_energy = vec![T::zero(); m];
+        for (&(v, _), &c) in pair.iter().zip(&graph.centers) {
+            if let Some(e) = node_energy.get_mut(c as usize) {
+                *e += v;
+            }
+        }
         let mut tapes = Vec::with_capacity(self.blocks.len());
         for b in &self.blocks {
             let d_up = b.linear_up.spec().irreps_out.dim();
@@ -565,6 +594,11 @@ impl<T: Real> Network<T> {
         let mut grad_r_basis = vec![T::zero(); n_e];
         self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
         add(&mut grad_r, &grad_r_basis);
+        for ((gr, &(_, dv)), &c) in grad_r.iter_mut().zip(&pair).zip(&graph.centers) {
+            if (c as usize) < graph.n_local {
+                *gr += self.scale * dv;
+            }
+        }
         let mut grad_u = vec![[T::zero(); 3]; n_e];
         self.sh.backward(&edges.u, &grad_sh, &mut grad_u)?;
         let grads = grad_u
@@ -601,8 +635,14 @@ impl Potential for Mace {
     fn halo_width(&self) -> usize {
         self.f64.blocks.iter().map(|b| b.linear_up.spec().irreps_out.dim()).max().unwrap_or(0)
     }
+    /// ZBL models are meant for close pairs: they refuse only pairs closer than
+    /// `ZBL_MIN_DISTANCE`.
     fn min_distance(&self) -> f64 {
-        super::LEARNED_MIN_DISTANCE
+        if self.f64.zbl.is_some() {
+            ZBL_MIN_DISTANCE
+        } else {
+            super::LEARNED_MIN_DISTANCE
+        }
     }
     fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
         match request.precision {

@@ -18,6 +18,7 @@ pub mod symmetric_contraction;
 pub mod tensor_product;
 pub mod tensor_product_conv;
 pub mod tensor_product_fc;
+pub mod zbl;
 
 pub(crate) use attribute_contraction::dot;
 pub use activation::{Activation, ScaledActivation};
@@ -31,3 +32,4 @@ pub use symmetric_contraction::{ContractionTensors, SymmetricContraction, Tensor
 pub use tensor_product::{Connection, Instruction, IrrepNormalization, PathNormalization};
 pub use tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 pub use tensor_product_fc::FullyConnectedTensorProduct;
+pub use zbl::ZblRepulsion;

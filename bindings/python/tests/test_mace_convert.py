@@ -19,11 +19,12 @@ import pytest
 from equipot import mace as mace_file
 from equipot import model_file
 from equipot.convert import mace
+from equipot.convert import torch_zip
 from equipot.convert.torch_zip import CheckpointError, Stub, Tensor, _stub_class
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / 'tests' / 'fixtures' / 'mace' / 'models'
-NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32')
+NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32', 'mpa_zbl', 'mpa_zbl_f32')
 
 
 def sha256(data):
@@ -96,7 +97,11 @@ def test_file_tensors_are_mace_tensors(model, tmp_path):
     # the stored prefactor, not sqrt(2 / r_max) (which differs from it in a float32 model)
     assert tensors['radial_embedding.bessel_fn.prefactor'][0] == state['radial_embedding.bessel_fn.prefactor']
     for name in mace.STORED_F64:
-        assert tensors[name].dtype == np.float64, name
+        if name in state:
+            assert tensors[name].dtype == np.float64, name
+    # ZBL: the buffers exactly as mace holds them, and only for the models that have the flag
+    assert ('pair_repulsion_fn.c' in tensors) == bool(fx['hyperparameters'].get('pair_repulsion'))
+    assert (meta['hyperparameters']['pair_repulsion'] is not None) == bool(fx['hyperparameters'].get('pair_repulsion'))
 
 
 def test_refuses_what_it_does_not_describe(model):
@@ -151,11 +156,12 @@ def test_refuses_other_pickles(tmp_path):
 
 # --- refusals, on stub trees altered the way other mace models differ ------------------------
 
-class _Storage:
-    """An in-memory storage for a crafted Tensor."""
+class _Storage(torch_zip._Storage):
+    """An in-memory storage for a crafted Tensor (torch_zip checks a view against its storage)."""
 
     def __init__(self, array):
-        self.record, self._array = 'crafted', array
+        super().__init__(None, 'crafted', array.dtype, array.size)
+        self._array = array
 
     def array(self):
         return self._array
@@ -199,8 +205,9 @@ REFUSALS = {
     'per-head E0': (lambda r: add(r, 'atomic_energies_fn', '_buffers', 'atomic_energies', tensor(np.zeros((2, 4)), r)),
                     r'atomic_energies_fn.atomic_energies has shape \[2, 4\]'),
     'per-head scale': (lambda r: add(r, 'scale_shift', '_buffers', 'scale', tensor([1.0, 2.0], r)), 'scale_shift.scale has shape'),
-    'ZBL': (lambda r: add(r, '', '_modules', 'pair_repulsion_fn', stub('mace.modules.radial.ZBLBasis', p=5)),
-            r'pair_repulsion_fn: mace.modules.radial.ZBLBasis \(ZBL pair repulsion\)'),
+    'ZBL': (lambda r: add(r, '', '_modules', 'pair_repulsion_fn', stub('mace.modules.radial.ZBLBasis')),
+            'pair_repulsion_fn without the attribute pair_repulsion'),
+    'ZBL flag only': (lambda r: r.state.__setitem__('pair_repulsion', True), 'pair_repulsion_fn without the attribute'),
     'Agnesi': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform', stub('mace.modules.radial.AgnesiTransform')),
                r'radial_embedding.distance_transform: .*Agnesi distance transform'),
     'Soft': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform', stub('mace.modules.radial.SoftTransform')),
