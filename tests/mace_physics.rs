@@ -12,9 +12,10 @@ use std::path::Path;
 
 mod halo_support;
 
-const MODELS: [&str; 4] = ["mp0_l1", "off_l1", "mp0_l0_3int", "mpa_zbl"];
-/// Models with ZBL pair repulsion, also checked on a compressed cell (pairs at 0.6-1 Å).
-const ZBL_MODELS: [&str; 2] = ["mpa_zbl", "mpa_zbl_f32"];
+const MODELS: [&str; 5] = ["mp0_l1", "off_l1", "mp0_l0_3int", "mpa_zbl", "mpa_agnesi"];
+/// Models with ZBL pair repulsion (mpa_agnesi also with the Agnesi transform), also checked on
+/// a compressed cell (pairs at 0.6-1 Å).
+const ZBL_MODELS: [&str; 3] = ["mpa_zbl", "mpa_zbl_f32", "mpa_agnesi"];
 
 fn load(name: &str) -> Model {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/mace/models/{name}.eqp.safetensors"));

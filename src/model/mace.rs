@@ -22,7 +22,7 @@ use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
 use crate::nn::{
     BesselBasis, EdgeIndex, FullyConnectedNet, FullyConnectedTensorProduct, IrrepNormalization, Linear,
-    PathNormalization, PolynomialCutoff, ScaledActivation, UvuTensorProduct, ZblRepulsion,
+    AgnesiTransform, PathNormalization, PolynomialCutoff, ScaledActivation, UvuTensorProduct, ZblRepulsion,
 };
 use crate::so3::{Irreps, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
@@ -80,6 +80,8 @@ struct Network<T> {
     blocks: Vec<Block<T>>,
     /// mace's `pair_repulsion_fn`: ZBL energy per edge, added to the receiver before scale and shift.
     zbl: Option<ZblRepulsion<T>>,
+    /// mace's `radial_embedding.distance_transform`: the Bessel basis is evaluated at r'(r).
+    transform: Option<AgnesiTransform<T>>,
     e0: Vec<f64>,
     scale: T,
     shift: f64,
@@ -140,11 +142,18 @@ impl<T: Real> Network<T> {
         if d.usize("num_species")? != n_species {
             return Err(format_error("num_species differs from the length of species".into()));
         }
-        for (key, allowed) in [("apply_cutoff", Value::Bool(true)), ("distance_transform", Value::Null)] {
-            if d.hyper(key)? != &allowed {
-                return Err(Error::Unsupported(format!("MACE {key} = {}", d.hyper(key)?)));
-            }
+        if d.hyper("apply_cutoff")? != &Value::Bool(true) {
+            return Err(Error::Unsupported(format!("MACE apply_cutoff = {}", d.hyper("apply_cutoff")?)));
         }
+        let transform = match d.hyper("distance_transform")? {
+            Value::Null => None,
+            spec if spec.get("name").and_then(Value::as_str) == Some("agnesi") => {
+                let t = |name: &str| d.tensors.f64(&format!("radial_embedding.distance_transform.{name}")).map(|t| t.0);
+                let scalar = |name: &str| d.tensor(&format!("radial_embedding.distance_transform.{name}"), 1).map(|t| t[0]);
+                Some(AgnesiTransform::new(&species.species, scalar("q")?, scalar("p")?, scalar("a")?, &t("covalent_radii")?).map_err(|e| format_error(e.to_string()))?)
+            }
+            other => return Err(Error::Unsupported(format!("MACE distance_transform = {other}"))),
+        };
         if d.hyper("use_bias_in_linear")?.as_bool() != Some(false) {
             return Err(Error::Unsupported("MACE linear layers with biases".into()));
         }
@@ -285,7 +294,7 @@ impl<T: Real> Network<T> {
         let e0 = d.tensor("atomic_energies_fn.atomic_energies", n_species)?;
         let scale = d.tensor("scale_shift.scale", 1)?[0];
         let shift = d.tensor("scale_shift.shift", 1)?[0];
-        Ok(Network { n_species, embedding, basis, cutoff_fn, sh, blocks, zbl, e0, scale: T::of(scale), shift })
+        Ok(Network { n_species, embedding, basis, cutoff_fn, sh, blocks, zbl, transform, e0, scale: T::of(scale), shift })
     }
 }
 
@@ -334,26 +343,36 @@ struct Edges<T> {
     u: Vec<[T; 3]>,
     r: Vec<T>,
     sh: Vec<T>,
-    /// Bessel basis B(r), and the embedding B(r)·f(r).
+    /// The basis's argument r' (r without a distance transform) and dr'/dr.
+    r_basis: Vec<T>,
+    dr_basis: Vec<T>,
+    /// Bessel basis B(r'), and the embedding B(r')·f(r).
     basis: Vec<T>,
     embedding: Vec<T>,
 }
 
 impl<T: Real> Edges<T> {
-    fn new(net: &Network<T>, graph: &AtomGraph) -> Result<Self> {
+    fn new(net: &Network<T>, graph: &AtomGraph, types: &[usize]) -> Result<Self> {
         let u: Vec<[T; 3]> = graph.vectors.par_iter().map(|v| [T::of(-v[0]), T::of(-v[1]), T::of(-v[2])]).collect();
         let r: Vec<T> = u.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
+        let (r_basis, dr_basis): (Vec<T>, Vec<T>) = match &net.transform {
+            Some(t) => (0..r.len())
+                .into_par_iter()
+                .map(|e| t.apply(types[graph.neighbors[e] as usize], types[graph.centers[e] as usize], r[e]))
+                .unzip(),
+            None => (r.clone(), vec![T::one(); r.len()]),
+        };
         let mut sh = vec![T::zero(); u.len() * net.sh.dim()];
         net.sh.compute(&u, &mut sh)?;
         let nb = net.basis.len();
         let mut basis = vec![T::zero(); r.len() * nb];
-        net.basis.forward(&r, &mut basis)?;
+        net.basis.forward(&r_basis, &mut basis)?;
         let mut embedding = basis.clone();
         embedding.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
             let f = net.cutoff_fn.value(r);
             row.iter_mut().for_each(|b| *b *= f);
         });
-        Ok(Edges { u, r, sh, basis, embedding })
+        Ok(Edges { u, r, r_basis, dr_basis, sh, basis, embedding })
     }
 }
 
@@ -413,7 +432,7 @@ impl<T: Real> Network<T> {
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
         let index = EdgeIndex::from_graph(graph)?;
-        let edges = Edges::new(self, graph)?;
+        let edges = Edges::new(self, graph, types)?;
         let n_e = edges.r.len();
         // ZBL: (V, dV/dr) per edge, V counted on the receiver (the center)
         let pair: Vec<(T, T)> = match &self.zbl {
@@ -592,8 +611,8 @@ impl<T: Real> Network<T> {
                 gb.iter_mut().for_each(|g| *g *= f);
             });
         let mut grad_r_basis = vec![T::zero(); n_e];
-        self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
-        add(&mut grad_r, &grad_r_basis);
+        self.basis.backward(&edges.r_basis, &grad_basis, &mut grad_r_basis)?;
+        grad_r.par_iter_mut().zip(&grad_r_basis).zip(&edges.dr_basis).for_each(|((g, &gb), &d)| *g += gb * d);
         for ((gr, &(_, dv)), &c) in grad_r.iter_mut().zip(&pair).zip(&graph.centers) {
             if (c as usize) < graph.n_local {
                 *gr += self.scale * dv;

@@ -3,6 +3,7 @@
 //! row-major (rows × features); outputs go to caller-provided buffers;
 //! weights are converted to the working precision once, at construction.
 
+mod agnesi;
 mod attribute_contraction;
 mod gemm;
 mod moment;
@@ -33,3 +34,4 @@ pub use tensor_product::{Connection, Instruction, IrrepNormalization, PathNormal
 pub use tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 pub use tensor_product_fc::FullyConnectedTensorProduct;
 pub use zbl::ZblRepulsion;
+pub use agnesi::AgnesiTransform;

@@ -47,6 +47,11 @@ def expected_tensors(meta):
             raise ValueError(f'pair repulsion {hp["pair_repulsion"]!r} is not supported')
         out.update({'pair_repulsion_fn.c': (4,), 'pair_repulsion_fn.covalent_radii': (None,),
                     'pair_repulsion_fn.a_exp': (1,), 'pair_repulsion_fn.a_prefactor': (1,)})
+    if hp.get('distance_transform') is not None:
+        if hp['distance_transform'].get('name') != 'agnesi':
+            raise ValueError(f'distance transform {hp["distance_transform"]!r} is not supported')
+        out.update({f'radial_embedding.distance_transform.{k}': (1,) for k in ('q', 'p', 'a')})
+        out['radial_embedding.distance_transform.covalent_radii'] = (None,)
     n_int = hp['num_interactions']
     for t in range(n_int):
         h_in, h_out = nodes[t], nodes[t + 1]

@@ -48,11 +48,12 @@ STORED_F64 = ('radial_embedding.bessel_fn.bessel_weights', 'radial_embedding.bes
               'radial_embedding.cutoff_fn.r_max', 'atomic_energies_fn.atomic_energies',
               'scale_shift.scale', 'scale_shift.shift',
               'pair_repulsion_fn.c', 'pair_repulsion_fn.covalent_radii', 'pair_repulsion_fn.a_exp',
-              'pair_repulsion_fn.a_prefactor')
+              'pair_repulsion_fn.a_prefactor',
+              'radial_embedding.distance_transform.q', 'radial_embedding.distance_transform.p',
+              'radial_embedding.distance_transform.a', 'radial_embedding.distance_transform.covalent_radii')
 
 # Classes of mace 0.3.16 this converter knows it cannot evaluate, and what they are.
 UNSUPPORTED = {
-    'mace.modules.radial.AgnesiTransform': 'the Agnesi distance transform',
     'mace.modules.radial.SoftTransform': 'the Soft distance transform',
     'mace.modules.radial.GaussianBasis': 'a Gaussian radial basis',
     'mace.modules.radial.ChebychevBasis': 'a Chebyshev radial basis',
@@ -72,7 +73,8 @@ _CODEGEN = r'_compiled_main\w*'  # e3nn's generated code (and its Wigner-3j buff
 LAYOUT = {
     'mace.modules.models.ScaleShiftMACE': ('', 'atomic_numbers|num_interactions|r_max', '|'.join(sorted(TOP_MODULES))),
     'mace.modules.blocks.LinearNodeEmbeddingBlock': ('', '', 'linear'),
-    'mace.modules.blocks.RadialEmbeddingBlock': ('', '', 'bessel_fn|cutoff_fn'),
+    'mace.modules.blocks.RadialEmbeddingBlock': ('', '', 'bessel_fn|cutoff_fn|distance_transform'),
+    'mace.modules.radial.AgnesiTransform': ('a|p|q', 'a|p|q|covalent_radii', ''),
     'mace.modules.radial.BesselBasis': ('bessel_weights', 'bessel_weights|prefactor|r_max', ''),
     'mace.modules.radial.PolynomialCutoff': ('', 'p|r_max', ''),
     'mace.modules.radial.ZBLBasis': ('a_exp|a_prefactor', 'a_exp|a_prefactor|c|covalent_radii|p', ''),
@@ -304,6 +306,7 @@ def describe(root):
         raise ConversionError(f'radial_embedding.cutoff_fn.p = {p} must be a positive integer')
 
     pair_repulsion = _pair_repulsion(root, state, species)
+    distance_transform = _distance_transform(radial, state, species)
 
     sh = child(root, 'spherical_harmonics')
     if attr(sh, 'normalize') is not True or attr(sh, 'normalization') != 'component':
@@ -404,7 +407,7 @@ def describe(root):
                          'prefactor': 'stored'},
         'cutoff_function': {'name': 'polynomial', 'p': int(p), 'r_max': 'stored'},
         'apply_cutoff': True,
-        'distance_transform': None,
+        'distance_transform': distance_transform,
         'pair_repulsion': pair_repulsion,
         'radial_mlp_hidden': mlp[0],
         'activation_radial': 'silu',
@@ -437,6 +440,22 @@ def _pair_repulsion(root, state, species):
     if p.shape != () or p.dtype.kind not in 'iu' or p < 1:
         raise ConversionError(f'pair_repulsion_fn.p = {p} must be a positive integer')
     return {'name': 'zbl', 'p': int(p)}
+
+
+def _distance_transform(radial, state, species):
+    """mace's AgnesiTransform of r before the Bessel basis: {"name": "agnesi"} with its buffers
+    stored (STORED_F64), or None. (SoftTransform is refused by check_layout.)"""
+    if _state(radial).get('_modules', {}).get('distance_transform') is None:
+        return None
+    where = 'radial_embedding.distance_transform'
+    for name in ('q', 'p', 'a'):
+        value = state[f'{where}.{name}']
+        if np.shape(value) != () or not np.isfinite(value):
+            raise ConversionError(f'{where}.{name} must be a finite number')
+    radii = state[f'{where}.covalent_radii']
+    if radii.ndim != 1 or radii.size <= max(species) or not np.all(radii[species] > 0):
+        raise ConversionError(f'{where}.covalent_radii must hold a positive radius per species')
+    return {'name': 'agnesi'}
 
 
 def _number(value, where):
