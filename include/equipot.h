@@ -10,6 +10,10 @@
  * - handles are opaque; eqp_*_free(NULL) does nothing; models and graphs are
  *   immutable and may be shared between threads, a workspace is used by one
  *   thread at a time;
+ * - ABI: EQP_ABI_VERSION is bumped on any incompatible change; check
+ *   eqp_abi_version() == EQP_ABI_VERSION when loading the library. The
+ *   *_options_t structs and eqp_results_t start with their own size and only
+ *   grow at the end (see eqp_workspace_options_t), without a bump;
  * - units are LAMMPS "metal": positions and cells in Å, energies in eV,
  *   forces in eV/Å, virials in eV, stresses in eV/Å³;
  * - forces are F = -dE/dr; the virial is W = -sum_edges r_ij (x) dE/dr_ij
@@ -32,6 +36,19 @@
 
 // Patch version of the library.
 #define EQP_VERSION_PATCH 0
+
+// Version of the C ABI: bumped on every incompatible change (a function's
+// signature or meaning, a struct's layout other than appending fields to a
+// struct that starts with `struct_size`, a constant's value). Bindings
+// compare eqp_abi_version() with this macro when they load the library and
+// refuse a mismatch.
+#define EQP_ABI_VERSION 1
+
+// The CPU: the workspace's thread pool.
+#define EQP_DEVICE_CPU 0
+
+// A CUDA GPU (this build has no CUDA backend: EQP_ERROR_UNSUPPORTED).
+#define EQP_DEVICE_CUDA 1
 
 // An atom graph: atoms (local, then ghost) and the directed edges between
 // them. Edge e goes from center i to neighbor j, with the vector
@@ -78,6 +95,50 @@ typedef struct eqp_outputs_t {
   double *atom_virials;
 } eqp_outputs_t;
 
+// Options of eqp_compute_with_options. Initialize with
+// eqp_evaluation_options_default(&options, sizeof options), then set the
+// fields wanted (a sized struct: see eqp_workspace_options_t).
+typedef struct eqp_evaluation_options_t {
+  // sizeof(eqp_evaluation_options_t) as the caller was compiled with.
+  size_t struct_size;
+  // Arithmetic precision; default EQP_FLOAT64.
+  int32_t precision;
+  // Radial networks: -1 (default) as the model was loaded; 0 exact
+  // networks and 1 tables are reserved (EQP_ERROR_UNSUPPORTED for now).
+  int32_t radial_tables;
+  // SIMD level: -1 (default) the best the CPU has; explicit levels are
+  // reserved (EQP_ERROR_UNSUPPORTED for now).
+  int32_t simd;
+  // 1: per-stage timings; 0 (default) none. Reserved (1 is
+  // EQP_ERROR_UNSUPPORTED for now). An int, not a bool: no padding.
+  int32_t profile;
+} eqp_evaluation_options_t;
+
+// Where eqp_compute_with_options writes its results: eqp_outputs_t with a
+// leading `struct_size`, so that outputs can be appended (a sized struct:
+// see eqp_workspace_options_t; its struct_size must cover at least the
+// fields below). Set `struct_size` to sizeof(eqp_results_t), `n_atoms` and
+// the wanted buffers; NULL pointers are skipped. Units and signs as in
+// eqp_outputs_t. (eqp_outputs_t keeps its layout for eqp_compute and
+// eqp_compute_with_halo, which are thin wrappers over the _with_options
+// entry points.)
+typedef struct eqp_results_t {
+  // In: sizeof(eqp_results_t) as the caller was compiled with.
+  size_t struct_size;
+  // In: number of atoms the per-atom buffers hold.
+  size_t n_atoms;
+  // Out: total energy of the local atoms, eV.
+  double energy;
+  // Out (optional): 3·n_atoms forces, eV/Å.
+  double *forces;
+  // Out (optional): 9 virial components, eV, row-major.
+  double *virial;
+  // Out (optional): n_atoms per-atom energies, eV (0 for ghosts).
+  double *atom_energies;
+  // Out (optional): 9·n_atoms per-atom virials, eV, row-major per atom.
+  double *atom_virials;
+} eqp_results_t;
+
 // Direction of a halo exchange (see eqp_halo_exchange_t).
 typedef int32_t eqp_halo_direction_t;
 
@@ -92,6 +153,39 @@ typedef int32_t (*eqp_halo_exchange_t)(void *user_data,
                                        double *values,
                                        size_t n_atoms,
                                        size_t width);
+
+// Where a workspace runs (kind EQP_DEVICE_*, and which device of that kind).
+typedef struct eqp_device_t {
+  // EQP_DEVICE_CPU or EQP_DEVICE_CUDA.
+  int32_t kind;
+  // Which device of that kind, from 0 (must be 0 for the CPU).
+  int32_t ordinal;
+} eqp_device_t;
+
+// Options of eqp_workspace_new_with_options. Initialize with
+// eqp_workspace_options_default(&options, sizeof options), then set the
+// fields wanted.
+//
+// Sized structs (this one, eqp_evaluation_options_t, eqp_results_t) start
+// with `struct_size`, and fields are only ever appended (with no padding at
+// the end; an appended field's zero means its default), so the ABI version
+// stays. The library reads the fields that fit in `struct_size` and takes
+// defaults for the others (a caller built against an older header); a larger
+// struct_size (a newer header) is accepted when the bytes past the fields it
+// knows are all zero and refused with EQP_ERROR_UNSUPPORTED otherwise; a
+// struct_size below sizeof(size_t), not a multiple of 8 or above 4096 is
+// EQP_ERROR_INVALID_ARGUMENT. NULL options mean the defaults.
+typedef struct eqp_workspace_options_t {
+  // sizeof(eqp_workspace_options_t) as the caller was compiled with.
+  size_t struct_size;
+  // Threads of the pool; 0 (default): one per core.
+  int32_t n_threads;
+  // Where to run; default EQP_DEVICE_CPU, ordinal 0.
+  struct eqp_device_t device;
+  // Most bytes one graph build or evaluation may plan to use (see
+  // eqp_workspace_set_memory_limit); 0 (default): 80 % of physical memory.
+  size_t memory_limit;
+} eqp_workspace_options_t;
 
 // Double precision: the reference.
 #define EQP_FLOAT64 0
@@ -150,6 +244,9 @@ typedef int32_t (*eqp_halo_exchange_t)(void *user_data,
 extern "C" {
 #endif // __cplusplus
 
+// The ABI version of the library (see EQP_ABI_VERSION).
+int32_t eqp_abi_version(void);
+
 // The library's version as "MAJOR.MINOR.PATCH", a static NUL-terminated
 // string. Compare with the EQP_VERSION_* macros to detect a header/library
 // mismatch.
@@ -168,6 +265,14 @@ eqp_status_t eqp_compute(const struct eqp_model_t *model,
                          struct eqp_workspace_t *workspace,
                          eqp_precision_t precision,
                          struct eqp_outputs_t *outputs);
+
+// Evaluates `model` like eqp_compute, with `options` (NULL: the defaults,
+// float64; see eqp_evaluation_options_t), writing into `results`.
+eqp_status_t eqp_compute_with_options(const struct eqp_model_t *model,
+                                      const struct eqp_graph_t *graph,
+                                      struct eqp_workspace_t *workspace,
+                                      const struct eqp_evaluation_options_t *options,
+                                      struct eqp_results_t *results);
 
 // Evaluates `model` like eqp_compute, on a graph whose ghost atoms need only
 // lie within one cutoff of the local atoms (with neighbor rows for the local
@@ -190,6 +295,16 @@ eqp_status_t eqp_compute_with_halo(const struct eqp_model_t *model,
                                    eqp_halo_exchange_t exchange,
                                    void *user_data,
                                    struct eqp_outputs_t *outputs);
+
+// Evaluates `model` like eqp_compute_with_halo, with `options` (NULL: the
+// defaults; see eqp_evaluation_options_t), writing into `results`.
+eqp_status_t eqp_compute_with_halo_and_options(const struct eqp_model_t *model,
+                                               const struct eqp_graph_t *graph,
+                                               struct eqp_workspace_t *workspace,
+                                               const struct eqp_evaluation_options_t *options,
+                                               eqp_halo_exchange_t exchange,
+                                               void *user_data,
+                                               struct eqp_results_t *results);
 
 // Builds the full neighbor graph of a structure with cell lists (O(N)).
 //
@@ -314,14 +429,33 @@ eqp_status_t eqp_model_species(const struct eqp_model_t *model, size_t n_species
 // NUL-terminated string owned by the model, or NULL if `model` is NULL.
 const char *eqp_model_architecture(const struct eqp_model_t *model);
 
+// Sets `*options` to the defaults; `struct_size` is sizeof(*options) as the
+// caller was compiled with (only that many bytes are written, so a caller
+// compiled against an older header is safe with a newer library).
+eqp_status_t eqp_workspace_options_default(struct eqp_workspace_options_t *options,
+                                           size_t struct_size);
+
+// Sets `*options` to the defaults; `struct_size` is sizeof(*options) as the
+// caller was compiled with (see eqp_workspace_options_default).
+eqp_status_t eqp_evaluation_options_default(struct eqp_evaluation_options_t *options,
+                                            size_t struct_size);
+
 // The message of the last error on the calling thread, as a NUL-terminated
 // string ("" if no call on this thread has failed). The pointer stays valid
 // until the next failing call on the same thread; successful calls do not
 // change it.
 const char *eqp_last_error(void);
 
-// Creates a workspace running on `n_threads` threads (0: one per core).
+// Creates a workspace running on `n_threads` threads (0: one per core), on
+// the CPU, with the default memory limit: eqp_workspace_new_with_options
+// with the defaults but `n_threads`.
 eqp_status_t eqp_workspace_new(int32_t n_threads, struct eqp_workspace_t **workspace);
+
+// Creates a workspace with `options` (NULL: the defaults; see
+// eqp_workspace_options_t). A CUDA device fails with EQP_ERROR_UNSUPPORTED
+// in this build.
+eqp_status_t eqp_workspace_new_with_options(const struct eqp_workspace_options_t *options,
+                                            struct eqp_workspace_t **workspace);
 
 // Sets the most memory (bytes) one graph build or one evaluation with this
 // workspace may plan to use (default: 80 % of the machine's physical memory).

@@ -3,7 +3,7 @@
 //! SevenNet bad input. The converted models come from tests/sevenn_support.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod cli_support;
 use cli_support::{equipot, scratch, stderr};
@@ -133,7 +133,15 @@ fn bad_input_is_reported() {
     let other = variant(&dir, "painn.eqp.safetensors", None, Some((r#"\"nequip\""#, r#"\"painn\" "#)));
     let half = variant(&dir, "half.eqp.safetensors", Some(size / 2), None);
     let newer = variant(&dir, "v9.eqp.safetensors", None, Some((r#"\"format_version\": \"1.0\""#, r#"\"format_version\": \"9.0\""#)));
-    let cases: [(Vec<&str>, &str); 6] = [
+    // Diamond Si with the cell in nm (a = 0.543): atoms 0.235 Å apart.
+    std::fs::write(
+        dir.join("nm.xyz"),
+        "8\nLattice=\"0.543 0 0 0 0.543 0 0 0 0.543\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\nSi 0 0 0\nSi 0.13575 0.13575 0.13575\nSi 0 0.2715 0.2715\nSi 0.13575 0.40725 0.40725\nSi 0.2715 0 0.2715\nSi 0.40725 0.13575 0.40725\nSi 0.2715 0.2715 0\nSi 0.40725 0.40725 0.13575\n",
+    )
+    .unwrap();
+    let cases: [(Vec<&str>, &str); 8] = [
+        (vec!["--model", &seven, "nm.xyz"], "0.235 Å apart"),
+        (vec!["--model", &seven, "--precision", "f32", "nm.xyz"], "is the cell in Å, not nm?"),
         (vec!["--model", &seven, "og.xyz"], "atom 1 has atomic number 118, which the model does not know"),
         (vec!["--model", &other, "sio.xyz"], "architecture \"painn\" cannot be loaded by this version of equipot"),
         (vec!["--model", &half, "sio.xyz"], "truncated"),

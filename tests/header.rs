@@ -34,3 +34,18 @@ fn header_is_up_to_date() {
         "include/equipot.h is out of date: run `EQUIPOT_UPDATE_HEADER=1 cargo test --test header`"
     );
 }
+
+/// The Python and Fortran bindings mirror EQP_ABI_VERSION (they cannot
+/// include the header): a bump must reach them too.
+#[test]
+fn bindings_mirror_the_abi_version() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let version = equipot::ffi::EQP_ABI_VERSION;
+    for (file, line) in [
+        ("bindings/python/equipot/_capi.py", format!("ABI_VERSION = {version}\n")),
+        ("bindings/fortran/equipot.f90", format!(":: EQP_ABI_VERSION = {version}\n")),
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        assert!(text.contains(&line), "{file} must mirror EQP_ABI_VERSION = {version} (`{}`)", line.trim());
+    }
+}

@@ -37,16 +37,17 @@ fn out_of_memory(result: equipot::Result<AtomGraph>) -> String {
 
 #[test]
 fn tiny_cells_and_cells_in_nm_are_refused_at_once() {
-    let ws = Workspace::new(2).unwrap();
+    // A limit independent of this machine's memory: 4 GB.
+    let mut ws = Workspace::new(2).unwrap();
+    ws.set_memory_limit(4 << 30);
     let started = Instant::now();
-    // One atom in a 0.01 Å cube: ~5e11 images within 5 Å.
+    // One atom in a 0.01 Å cube: 5e8 images within 5 Å, 27 GB.
     let one = [[0.0; 3]];
     let s = Structure { positions: &one, numbers: &[14], cell: cubic(0.01), pbc: [true; 3] };
     let why = out_of_memory(AtomGraph::build(&s, 5.0, &ws));
     assert!(why.contains("GB") && why.contains("memory limit") && why.contains("edges"), "{why}");
     // 4096 Si atoms with the cell written in nm (5.43 → 0.543): 1.1e8 edges,
     // 5.6 GB, past a 1 GB limit.
-    let mut ws = ws;
     ws.set_memory_limit(1 << 30);
     let nm = diamond(8, 0.543);
     let numbers = vec![14; nm.len()];

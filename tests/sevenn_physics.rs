@@ -11,7 +11,6 @@ use equipot::graph::Structure;
 use equipot::model::halo::ImageHalo;
 use equipot::model::{Precision, Request};
 use equipot::{AtomGraph, Model, Outputs, Workspace};
-use std::path::PathBuf;
 
 mod halo_support;
 

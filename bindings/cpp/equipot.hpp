@@ -85,11 +85,23 @@ private:
 
 }  // namespace detail
 
-// Throws unless the library loaded at run time has the header's MAJOR.MINOR
-// (the ABI this program was compiled against). Workspace, Graph and Model
-// constructors call it once.
+// The ABI version this wrapper expects: the header's, unless a test builds
+// with -DEQUIPOT_EXPECTED_ABI_VERSION=N to simulate a mismatch.
+#ifndef EQUIPOT_EXPECTED_ABI_VERSION
+#define EQUIPOT_EXPECTED_ABI_VERSION EQP_ABI_VERSION
+#endif
+
+// Throws unless the library loaded at run time has the ABI version and the
+// MAJOR.MINOR of the header this program was compiled against. Workspace,
+// Graph and Model constructors call it once.
 inline void check_version() {
     static const bool checked = [] {
+        if (eqp_abi_version() != EQUIPOT_EXPECTED_ABI_VERSION) {
+            throw Error(EQP_ERROR_UNSUPPORTED, "libequipot has C ABI version " + std::to_string(eqp_abi_version()) +
+                                                   " but equipot.hpp was compiled for ABI version " +
+                                                   std::to_string(EQUIPOT_EXPECTED_ABI_VERSION) +
+                                                   ": rebuild against the installed equipot.h");
+        }
         int major = -1, minor = -1;
         if (std::sscanf(eqp_version(), "%d.%d", &major, &minor) != 2 || major != EQP_VERSION_MAJOR ||
             minor != EQP_VERSION_MINOR) {
@@ -103,17 +115,44 @@ inline void check_version() {
     (void)checked;
 }
 
+// How a workspace is made (see eqp_workspace_options_t).
+struct WorkspaceOptions {
+    int n_threads = 0;                          // 0: one thread per core
+    size_t memory_limit = 0;                    // bytes; 0: the library's default
+    eqp_device_t device{EQP_DEVICE_CPU, 0};     // EQP_DEVICE_CUDA: unsupported in this build
+};
+
 // A thread pool; use one per caller thread.
 class Workspace {
 public:
     // n_threads = 0: one thread per core.
-    explicit Workspace(int n_threads = 0) {
+    explicit Workspace(int n_threads = 0) : Workspace(threads(n_threads)) {}
+    explicit Workspace(const WorkspaceOptions& options) {
         check_version();
+        eqp_workspace_options_t c;
+        detail::check(eqp_workspace_options_default(&c, sizeof c));
+        c.n_threads = options.n_threads;
+        c.memory_limit = options.memory_limit;
+        c.device = options.device;
         eqp_workspace_t* raw = nullptr;
-        detail::check(eqp_workspace_new(n_threads, &raw));
+        detail::check(eqp_workspace_new_with_options(&c, &raw));
         handle_ = Handle(raw);
     }
     eqp_workspace_t* get() const noexcept { return handle_.get(); }
+
+    static WorkspaceOptions threads(int n_threads) {
+        WorkspaceOptions options;
+        options.n_threads = n_threads;
+        return options;
+    }
+
+    // Most bytes one graph build or evaluation may plan to use.
+    size_t memory_limit() const {
+        size_t bytes = 0;
+        detail::check(eqp_workspace_memory_limit(get(), &bytes));
+        return bytes;
+    }
+    void set_memory_limit(size_t bytes) { detail::check(eqp_workspace_set_memory_limit(get(), bytes)); }
 
 private:
     using Handle = detail::Handle<eqp_workspace_t, eqp_workspace_free>;
@@ -288,9 +327,9 @@ public:
     // Evaluates the model on `graph`; `ws` may be null (single thread).
     Results compute(const Graph& graph, Workspace* ws = nullptr, const Request& request = Request()) const {
         Results r;
-        eqp_outputs_t out = outputs_for(graph, request, r);
-        detail::check(eqp_compute(get(), graph.get(), detail::raw(ws), static_cast<eqp_precision_t>(request.precision),
-                                  &out));
+        eqp_results_t out = outputs_for(graph, request, r);
+        const eqp_evaluation_options_t options = options_for(request);
+        detail::check(eqp_compute_with_options(get(), graph.get(), detail::raw(ws), &options, &out));
         r.energy = out.energy;
         return r;
     }
@@ -328,10 +367,10 @@ public:
             }
         };
         Results r;
-        eqp_outputs_t out = outputs_for(graph, request, r);
-        const eqp_status_t status =
-            eqp_compute_with_halo(get(), graph.get(), detail::raw(ws), static_cast<eqp_precision_t>(request.precision),
-                                  trampoline, &context, &out);
+        eqp_results_t out = outputs_for(graph, request, r);
+        const eqp_evaluation_options_t options = options_for(request);
+        const eqp_status_t status = eqp_compute_with_halo_and_options(get(), graph.get(), detail::raw(ws), &options,
+                                                                      trampoline, &context, &out);
         if (context.error) std::rethrow_exception(context.error);
         detail::check(status);
         r.energy = out.energy;
@@ -343,10 +382,18 @@ public:
 private:
     explicit Model(eqp_model_t* raw) : handle_(raw) {}
 
+    static eqp_evaluation_options_t options_for(const Request& request) {
+        eqp_evaluation_options_t options;
+        detail::check(eqp_evaluation_options_default(&options, sizeof options));
+        options.precision = static_cast<eqp_precision_t>(request.precision);
+        return options;
+    }
+
     // Sizes r's vectors for `request` and points the C outputs at them.
-    static eqp_outputs_t outputs_for(const Graph& graph, const Request& request, Results& r) {
+    static eqp_results_t outputs_for(const Graph& graph, const Request& request, Results& r) {
         const size_t n = graph.n_atoms();
-        eqp_outputs_t out{};
+        eqp_results_t out{};
+        out.struct_size = sizeof out;
         out.n_atoms = n;
         if (request.forces) {
             r.forces.resize(n);

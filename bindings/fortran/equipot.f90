@@ -30,6 +30,9 @@ module equipot
     !> owner's row; reverse adds every ghost's row into its owner's row.
     integer(c_int32_t), parameter, public :: EQP_HALO_FORWARD = 0, EQP_HALO_REVERSE = 1
     integer, parameter, public :: EQP_VERSION_MAJOR = 0, EQP_VERSION_MINOR = 1, EQP_VERSION_PATCH = 0
+    !> EQP_ABI_VERSION of the equipot.h this module mirrors (tests/header.rs
+    !> checks that they agree); eqp_check_abi compares it with the library's.
+    integer(c_int32_t), parameter, public :: EQP_ABI_VERSION = 1
 
     !> Where eqp_compute writes its results (eqp_outputs_t in equipot.h).
     type, bind(C), public :: eqp_outputs_t
@@ -47,6 +50,7 @@ module equipot
         c_eqp_model_cutoff, c_eqp_model_n_layers, c_eqp_model_n_species, c_eqp_model_species, &
         c_eqp_model_architecture, c_eqp_compute, c_eqp_model_halo_width, c_eqp_compute_with_halo
     public :: eqp_halo_exchange, eqp_model_halo_width, eqp_compute_with_halo
+    public :: c_eqp_abi_version, eqp_check_abi, eqp_workspace_memory_limit
     public :: eqp_version, eqp_last_error, eqp_workspace_new, eqp_workspace_free, eqp_graph_build, &
         eqp_graph_from_neighbor_list, eqp_graph_free, eqp_graph_n_atoms, eqp_graph_n_edges, &
         eqp_graph_edges, eqp_model_new_lennard_jones, eqp_model_load, eqp_model_free, eqp_model_cutoff, &
@@ -87,6 +91,27 @@ module equipot
         function c_eqp_version() bind(C, name="eqp_version") result(version)
             import :: c_ptr
             type(c_ptr) :: version
+        end function
+
+        function c_eqp_abi_version() bind(C, name="eqp_abi_version") result(version)
+            import :: c_int32_t
+            integer(c_int32_t) :: version
+        end function
+
+        function c_eqp_workspace_set_memory_limit(workspace, bytes) bind(C, name="eqp_workspace_set_memory_limit") &
+                result(status)
+            import :: c_int32_t, c_ptr, c_size_t
+            type(c_ptr), value :: workspace
+            integer(c_size_t), value :: bytes
+            integer(c_int32_t) :: status
+        end function
+
+        function c_eqp_workspace_memory_limit(workspace, bytes) bind(C, name="eqp_workspace_memory_limit") &
+                result(status)
+            import :: c_int32_t, c_ptr, c_size_t
+            type(c_ptr), value :: workspace
+            integer(c_size_t) :: bytes
+            integer(c_int32_t) :: status
         end function
 
         function c_eqp_last_error() bind(C, name="eqp_last_error") result(message)
@@ -263,12 +288,46 @@ contains
         end if
     end function
 
-    !> Creates a workspace of n_threads threads (0: one per core).
-    function eqp_workspace_new(n_threads, workspace) result(status)
+    !> EQP_SUCCESS when the library has this module's C ABI version, else
+    !> EQP_ERROR_UNSUPPORTED with a message (eqp_last_error) giving both.
+    !> eqp_workspace_new calls it; call it first if you start elsewhere.
+    function eqp_check_abi() result(status)
+        integer(c_int32_t) :: status
+        character(len=12) :: found, expected
+        status = EQP_SUCCESS
+        if (c_eqp_abi_version() /= EQP_ABI_VERSION) then
+            write (found, "(i0)") c_eqp_abi_version()
+            write (expected, "(i0)") EQP_ABI_VERSION
+            wrapper_error = "libequipot has C ABI version " // trim(found) // &
+                " but the equipot Fortran module expects ABI version " // trim(expected)
+            status = EQP_ERROR_UNSUPPORTED
+        end if
+    end function
+
+    !> Creates a workspace of n_threads threads (0: one per core), after
+    !> checking the library's ABI version. memory_limit (bytes, optional):
+    !> the most one graph build or evaluation may plan to use.
+    function eqp_workspace_new(n_threads, workspace, memory_limit) result(status)
         integer, intent(in) :: n_threads
         type(c_ptr), intent(out) :: workspace
+        integer(c_size_t), intent(in), optional :: memory_limit
         integer(c_int32_t) :: status
+        workspace = c_null_ptr
+        status = eqp_check_abi()
+        if (status /= EQP_SUCCESS) return
         status = track(c_eqp_workspace_new(int(n_threads, c_int32_t), workspace))
+        if (status == EQP_SUCCESS .and. present(memory_limit)) then
+            status = track(c_eqp_workspace_set_memory_limit(workspace, memory_limit))
+            if (status /= EQP_SUCCESS) call eqp_workspace_free(workspace)
+        end if
+    end function
+
+    !> The workspace's memory limit in bytes.
+    function eqp_workspace_memory_limit(workspace, bytes) result(status)
+        type(c_ptr), intent(in) :: workspace
+        integer(c_size_t), intent(out) :: bytes
+        integer(c_int32_t) :: status
+        status = track(c_eqp_workspace_memory_limit(workspace, bytes))
     end function
 
     subroutine eqp_workspace_free(workspace)

@@ -38,8 +38,15 @@ program test_equipot
     real(c_double) :: energy, ref_energy
     integer(c_int32_t) :: numbers(n_atoms)
     type(c_ptr) :: ws, model, graph
+    integer(c_size_t) :: limit
 
     call build_system(positions, numbers, cell)
+    call check(eqp_check_abi() == EQP_SUCCESS, "the library has the module's C ABI version")
+    call check(c_eqp_abi_version() == EQP_ABI_VERSION, "eqp_abi_version() is EQP_ABI_VERSION")
+    call require(eqp_workspace_new(1, ws, memory_limit=123456789_c_size_t), "eqp_workspace_new with a memory limit")
+    call require(eqp_workspace_memory_limit(ws, limit), "eqp_workspace_memory_limit")
+    call check(limit == 123456789_c_size_t, "the memory limit is the one given")
+    call eqp_workspace_free(ws)
     call require(eqp_workspace_new(2, ws), "eqp_workspace_new")
     call require(eqp_model_new_lennard_jones([18_c_int32_t], reshape([eps], [1, 1]), reshape([sig], [1, 1]), &
         cutoff, model), "eqp_model_new_lennard_jones")

@@ -118,12 +118,20 @@ void PairEquipot::allocate()
 /* ----------------------------------------------------------------------
    pair_style equipot [precision float64|float32] [threads N]
                       [graph auto|exchange|periodic|shell] [modal NAME]
+                      [device cpu|cuda]
 ------------------------------------------------------------------------- */
 
 void PairEquipot::settings(int narg, char **arg)
 {
+  // The plugin was compiled against one equipot.h: refuse a libequipot of
+  // another C ABI rather than call it with the wrong layouts.
+  if (eqp_abi_version() != EQP_ABI_VERSION)
+    error->all(FLERR, "pair_style equipot: libequipot has C ABI version {} but this plugin was built for "
+               "ABI version {}: rebuild the plugin against the installed equipot.h", eqp_abi_version(),
+               EQP_ABI_VERSION);
   eqp_precision_t new_precision = EQP_FLOAT64;
   int new_threads = 1;
+  int new_device = EQP_DEVICE_CPU;
   graph_mode = GRAPH_AUTO;
   modal.clear();
   for (int iarg = 0; iarg < narg; iarg += 2) {
@@ -146,17 +154,28 @@ void PairEquipot::settings(int narg, char **arg)
       else error->all(FLERR, "pair_style equipot: graph must be auto, exchange, periodic or shell, not '{}'", value);
     } else if (key == "modal") {
       modal = value;
+    } else if (key == "device") {
+      if (value == "cpu") new_device = EQP_DEVICE_CPU;
+      else if (value == "cuda") new_device = EQP_DEVICE_CUDA;
+      else error->all(FLERR, "pair_style equipot: device must be cpu or cuda, not '{}'", value);
     } else {
-      error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads, graph, modal)", key);
+      error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads, graph, modal, device)",
+                 key);
     }
   }
   precision = new_precision;
-  if (!workspace || new_threads != n_threads) {
+  if (!workspace || new_threads != n_threads || new_device != device) {
     eqp_workspace_free(workspace);
     workspace = nullptr;
-    if (eqp_workspace_new(new_threads, &workspace) != EQP_SUCCESS)
+    eqp_workspace_options_t options;
+    if (eqp_workspace_options_default(&options, sizeof options) != EQP_SUCCESS)
+      error->all(FLERR, "pair_style equipot: {}", library_error());
+    options.n_threads = new_threads;
+    options.device.kind = new_device;
+    if (eqp_workspace_new_with_options(&options, &workspace) != EQP_SUCCESS)
       error->all(FLERR, "pair_style equipot: {}", library_error());
     n_threads = new_threads;
+    device = new_device;
   }
 }
 

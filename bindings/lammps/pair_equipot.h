@@ -47,6 +47,7 @@ class PairEquipot : public Pair {
   eqp_workspace_t *workspace = nullptr;
   eqp_precision_t precision = EQP_FLOAT64;
   int n_threads = 1;
+  int device = EQP_DEVICE_CPU;    // EQP_DEVICE_* of the workspace
   enum GraphMode { GRAPH_AUTO, GRAPH_EXCHANGE, GRAPH_SHELL, GRAPH_PERIODIC };
   GraphMode graph_mode = GRAPH_AUTO;    // as asked in pair_style
   GraphMode graph = GRAPH_EXCHANGE;     // as resolved for this run (init_style)

@@ -73,7 +73,27 @@ echo "-- tests/c/bad_input.c through pkg-config"
 # shellcheck disable=SC2046
 gcc -std=c11 -Wall -Wextra -Werror tests/c/bad_input.c $(pkg-config --cflags --libs equipot) -lm \
     -Wl,-rpath,"$lib" -o "$work/bin/bad_input"
+
+echo "-- tests/c/options.c (ABI version, sized option structs) and tests/c/abi_check.cpp (equipot.hpp's check)"
+# shellcheck disable=SC2046
+gcc -std=c11 -Wall -Wextra -Werror tests/c/options.c $(pkg-config --cflags --libs equipot) -lm \
+    -Wl,-rpath,"$lib" -o "$work/bin/options"
+"$work/bin/options"
+# shellcheck disable=SC2046
+g++ -std=c++17 -Wall -Wextra -Werror tests/c/abi_check.cpp -Ibindings/cpp $(pkg-config --cflags --libs equipot) \
+    -Wl,-rpath,"$lib" -o "$work/bin/abi_check"
+"$work/bin/abi_check"
+# shellcheck disable=SC2046
+g++ -std=c++17 -Wall -Wextra -Werror -DEQUIPOT_EXPECTED_ABI_VERSION=999 -DEXPECT_MISMATCH tests/c/abi_check.cpp \
+    -Ibindings/cpp $(pkg-config --cflags --libs equipot) -Wl,-rpath,"$lib" -o "$work/bin/abi_mismatch"
+"$work/bin/abi_mismatch"
 "$work/bin/bad_input"
+
+echo "-- tests/c/model_file_errors.c: corrupted and absurd model files"
+# shellcheck disable=SC2046
+gcc -std=c11 -Wall -Wextra -Werror tests/c/model_file_errors.c $(pkg-config --cflags --libs equipot) -lm \
+    -Wl,-rpath,"$lib" -o "$work/bin/model_file_errors"
+"$work/bin/model_file_errors"
 
 echo "-- Fortran: the installed module source and bindings/fortran/test_equipot.f90 (gfortran)"
 # shellcheck disable=SC2046
@@ -83,7 +103,7 @@ gfortran -std=f2018 -Wall -Wextra -Werror -fcheck=all -g -J "$work/bin" \
 "$work/bin/test_equipot"
 
 echo "-- valgrind (memcheck, leaks): the C example and the bad-input tests"
-for program in "$work/example-c/lj_check" "$work/bin/bad_input"; do
+for program in "$work/example-c/lj_check" "$work/bin/bad_input" "$work/bin/options"; do
     valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
         --suppressions=tests/c/valgrind.supp "$program" >/dev/null
     echo "valgrind clean: $(basename "$program")"

@@ -97,9 +97,13 @@ pub fn default_memory_limit() -> usize {
 
 /// A vector of `len` zeros, written by the current pool's threads: large
 /// buffers (n_atoms × features) then cost no serial memset or page faults.
-pub fn zeros<T: Copy + Send + Sync + Default>(len: usize) -> Vec<T> {
+/// Running out of memory is an error, not an abort.
+pub fn zeros<T: Copy + Send + Sync + Default>(len: usize) -> Result<Vec<T>> {
     use rayon::prelude::*;
-    let mut v = Vec::with_capacity(len);
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        Error::OutOfMemory(format!("cannot allocate {:.3} GB", len as f64 * std::mem::size_of::<T>() as f64 / 1e9))
+    })?;
     v.par_extend(rayon::iter::repeat_n(T::default(), len));
-    v
+    Ok(v)
 }

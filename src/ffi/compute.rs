@@ -1,5 +1,6 @@
 use super::graph::eqp_graph_t;
 use super::model::eqp_model_t;
+use super::options::*;
 use super::status::*;
 use super::workspace::{eqp_workspace_t, with_workspace};
 use crate::model::{HaloDirection, HaloExchange, Precision, Request};
@@ -37,6 +38,62 @@ pub struct eqp_outputs_t {
     pub atom_virials: *mut f64,
 }
 
+/// Where eqp_compute_with_options writes its results: eqp_outputs_t with a
+/// leading `struct_size`, so that outputs can be appended (a sized struct:
+/// see eqp_workspace_options_t; its struct_size must cover at least the
+/// fields below). Set `struct_size` to sizeof(eqp_results_t), `n_atoms` and
+/// the wanted buffers; NULL pointers are skipped. Units and signs as in
+/// eqp_outputs_t. (eqp_outputs_t keeps its layout for eqp_compute and
+/// eqp_compute_with_halo, which are thin wrappers over the _with_options
+/// entry points.)
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct eqp_results_t {
+    /// In: sizeof(eqp_results_t) as the caller was compiled with.
+    pub struct_size: usize,
+    /// In: number of atoms the per-atom buffers hold.
+    pub n_atoms: usize,
+    /// Out: total energy of the local atoms, eV.
+    pub energy: f64,
+    /// Out (optional): 3·n_atoms forces, eV/Å.
+    pub forces: *mut f64,
+    /// Out (optional): 9 virial components, eV, row-major.
+    pub virial: *mut f64,
+    /// Out (optional): n_atoms per-atom energies, eV (0 for ghosts).
+    pub atom_energies: *mut f64,
+    /// Out (optional): 9·n_atoms per-atom virials, eV, row-major per atom.
+    pub atom_virials: *mut f64,
+}
+
+impl Default for eqp_results_t {
+    fn default() -> Self {
+        let null = std::ptr::null_mut();
+        eqp_results_t {
+            struct_size: std::mem::size_of::<Self>(),
+            n_atoms: 0,
+            energy: 0.0,
+            forces: null,
+            virial: null,
+            atom_energies: null,
+            atom_virials: null,
+        }
+    }
+}
+
+impl eqp_results_t {
+    /// The results of an eqp_outputs_t (the entry points without options).
+    fn of(outputs: &eqp_outputs_t) -> Self {
+        eqp_results_t {
+            n_atoms: outputs.n_atoms,
+            forces: outputs.forces,
+            virial: outputs.virial,
+            atom_energies: outputs.atom_energies,
+            atom_virials: outputs.atom_virials,
+            ..Default::default()
+        }
+    }
+}
+
 /// Evaluates `model` on `graph` (built with at least the model's cutoff) in
 /// the given precision, writing into `outputs`. `workspace` may be NULL.
 ///
@@ -53,7 +110,35 @@ pub unsafe extern "C" fn eqp_compute(
     precision: eqp_precision_t,
     outputs: *mut eqp_outputs_t,
 ) -> eqp_status_t {
-    guard("eqp_compute", || compute(model, graph, workspace, precision, None, outputs))
+    guard("eqp_compute", || with_outputs(outputs, precision, |o, r| compute(model, graph, workspace, o, None, r)))
+}
+
+/// Evaluates `model` like eqp_compute, with `options` (NULL: the defaults,
+/// float64; see eqp_evaluation_options_t), writing into `results`.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_compute_with_options(
+    model: *const eqp_model_t,
+    graph: *const eqp_graph_t,
+    workspace: *mut eqp_workspace_t,
+    options: *const eqp_evaluation_options_t,
+    results: *mut eqp_results_t,
+) -> eqp_status_t {
+    guard("eqp_compute_with_options", || compute(model, graph, workspace, options, None, results))
+}
+
+/// Runs `f` (options, results) for an entry point taking a precision and an
+/// eqp_outputs_t, then copies the energy back.
+unsafe fn with_outputs(
+    outputs: *mut eqp_outputs_t,
+    precision: eqp_precision_t,
+    f: impl FnOnce(*const eqp_evaluation_options_t, *mut eqp_results_t) -> crate::Result<()>,
+) -> crate::Result<()> {
+    let out = outputs.as_mut().ok_or_else(|| Error::NullPointer("`outputs` is NULL".into()))?;
+    let options = eqp_evaluation_options_t { precision, ..Default::default() };
+    let mut results = eqp_results_t::of(out);
+    f(&options, &mut results)?;
+    out.energy = results.energy;
+    Ok(())
 }
 
 /// Direction of a halo exchange (see eqp_halo_exchange_t).
@@ -105,10 +190,39 @@ pub unsafe extern "C" fn eqp_compute_with_halo(
     outputs: *mut eqp_outputs_t,
 ) -> eqp_status_t {
     guard("eqp_compute_with_halo", || {
-        let exchange = exchange.ok_or_else(|| Error::NullPointer("`exchange` is NULL".into()))?;
-        let mut halo = HostHalo { exchange, user_data };
-        compute(model, graph, workspace, precision, Some(&mut halo), outputs)
+        with_outputs(outputs, precision, |o, r| halo_compute(model, graph, workspace, o, exchange, user_data, r))
     })
+}
+
+/// Evaluates `model` like eqp_compute_with_halo, with `options` (NULL: the
+/// defaults; see eqp_evaluation_options_t), writing into `results`.
+#[no_mangle]
+pub unsafe extern "C" fn eqp_compute_with_halo_and_options(
+    model: *const eqp_model_t,
+    graph: *const eqp_graph_t,
+    workspace: *mut eqp_workspace_t,
+    options: *const eqp_evaluation_options_t,
+    exchange: eqp_halo_exchange_t,
+    user_data: *mut c_void,
+    results: *mut eqp_results_t,
+) -> eqp_status_t {
+    guard("eqp_compute_with_halo_and_options", || {
+        halo_compute(model, graph, workspace, options, exchange, user_data, results)
+    })
+}
+
+unsafe fn halo_compute(
+    model: *const eqp_model_t,
+    graph: *const eqp_graph_t,
+    workspace: *mut eqp_workspace_t,
+    options: *const eqp_evaluation_options_t,
+    exchange: eqp_halo_exchange_t,
+    user_data: *mut c_void,
+    results: *mut eqp_results_t,
+) -> crate::Result<()> {
+    let exchange = exchange.ok_or_else(|| Error::NullPointer("`exchange` is NULL".into()))?;
+    let mut halo = HostHalo { exchange, user_data };
+    compute(model, graph, workspace, options, Some(&mut halo), results)
 }
 
 /// The host's callback as a HaloExchange.
@@ -137,25 +251,23 @@ unsafe fn compute(
     model: *const eqp_model_t,
     graph: *const eqp_graph_t,
     workspace: *mut eqp_workspace_t,
-    precision: eqp_precision_t,
+    options: *const eqp_evaluation_options_t,
     halo: Option<&mut dyn HaloExchange>,
-    outputs: *mut eqp_outputs_t,
+    results: *mut eqp_results_t,
 ) -> crate::Result<()> {
     let model = &handle(model, "model")?.inner;
     let graph = &handle(graph, "graph")?.inner;
-    let out = outputs.as_mut().ok_or_else(|| Error::NullPointer("`outputs` is NULL".into()))?;
+    if results.is_null() {
+        return Err(Error::NullPointer("`outputs` is NULL".into()));
+    }
+    // Every field of the first eqp_results_t is needed.
+    let out = read_sized(results, std::mem::size_of::<eqp_results_t>(), "eqp_results_t")?;
+    let options = read_sized(options, std::mem::size_of::<usize>(), "eqp_evaluation_options_t")?;
+    let precision = evaluation_precision(&options)?;
     let n = graph.n_atoms();
     if out.n_atoms != n {
-        return Err(Error::LengthMismatch(format!(
-            "outputs.n_atoms is {} but the graph has {n} atoms",
-            out.n_atoms
-        )));
+        return Err(Error::LengthMismatch(format!("outputs.n_atoms is {} but the graph has {n} atoms", out.n_atoms)));
     }
-    let precision = match precision {
-        EQP_FLOAT64 => Precision::F64,
-        EQP_FLOAT32 => Precision::F32,
-        p => return Err(Error::InvalidArgument(format!("unknown precision {p}"))),
-    };
     let request = Request {
         forces: !out.forces.is_null(),
         virial: !out.virial.is_null(),
@@ -167,7 +279,7 @@ unsafe fn compute(
         None => model.compute(graph, &request, ws),
         Some(h) => model.compute_with_halo(graph, &request, ws, h),
     })?;
-    out.energy = result.energy;
+    (*results).energy = result.energy;
     if request.forces {
         output(out.forces.cast::<[f64; 3]>(), n, "outputs.forces")?.copy_from_slice(&result.forces);
     }
@@ -182,4 +294,35 @@ unsafe fn compute(
             .copy_from_slice(&result.atom_virials);
     }
     Ok(())
+}
+
+/// The precision of `options`, refusing the options this build cannot honour
+/// yet (reserved in the ABI so that they can come without breaking it).
+fn evaluation_precision(options: &eqp_evaluation_options_t) -> crate::Result<Precision> {
+    let precision = match options.precision {
+        EQP_FLOAT64 => Precision::F64,
+        EQP_FLOAT32 => Precision::F32,
+        p => return Err(Error::InvalidArgument(format!("unknown precision {p}"))),
+    };
+    match options.radial_tables {
+        -1 => {}
+        0 | 1 => return Err(reserved("radial_tables", options.radial_tables)),
+        v => return Err(Error::InvalidArgument(format!("options.radial_tables = {v} (-1, 0 or 1)"))),
+    }
+    match options.simd {
+        -1 => {}
+        v if v >= 0 => return Err(reserved("simd", v)),
+        v => return Err(Error::InvalidArgument(format!("options.simd = {v} (-1 or a level)"))),
+    }
+    match options.profile {
+        0 => Ok(precision),
+        1 => Err(reserved("profile", 1)),
+        v => Err(Error::InvalidArgument(format!("options.profile = {v} (0 or 1)"))),
+    }
+}
+
+fn reserved(field: &str, value: i32) -> Error {
+    Error::Unsupported(format!(
+        "options.{field} = {value} is reserved: this build takes only the default (-1, profile 0)"
+    ))
 }

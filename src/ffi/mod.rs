@@ -7,12 +7,14 @@
 mod compute;
 mod graph;
 mod model;
+mod options;
 mod status;
 mod workspace;
 
 pub use compute::*;
 pub use graph::*;
 pub use model::*;
+pub use options::*;
 pub use status::*;
 pub use workspace::*;
 
@@ -25,6 +27,19 @@ pub const EQP_VERSION_MAJOR: i32 = 0;
 pub const EQP_VERSION_MINOR: i32 = 1;
 /// Patch version of the library.
 pub const EQP_VERSION_PATCH: i32 = 0;
+
+/// Version of the C ABI: bumped on every incompatible change (a function's
+/// signature or meaning, a struct's layout other than appending fields to a
+/// struct that starts with `struct_size`, a constant's value). Bindings
+/// compare eqp_abi_version() with this macro when they load the library and
+/// refuse a mismatch.
+pub const EQP_ABI_VERSION: i32 = 1;
+
+/// The ABI version of the library (see EQP_ABI_VERSION).
+#[no_mangle]
+pub extern "C" fn eqp_abi_version() -> i32 {
+    EQP_ABI_VERSION
+}
 
 /// The library's version as "MAJOR.MINOR.PATCH", a static NUL-terminated
 /// string. Compare with the EQP_VERSION_* macros to detect a header/library

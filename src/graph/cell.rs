@@ -119,7 +119,7 @@ impl Cell {
             if self.pbc[k] {
                 let m = f[k].floor();
                 if m.abs() > MAX_CELLS_AWAY {
-                    return invalid!("position {r:?} lies {m} cells away from the cell along axis {k}");
+                    return invalid!("position {r:?} lies {m:e} cells away from the cell along axis {k}");
                 }
                 moved[k] = m as i32;
             }

@@ -288,10 +288,10 @@ fn assemble(
         offsets.push(offsets.last().unwrap() + count);
     }
     let n_edges = *offsets.last().unwrap();
-    let mut centers = output(n_edges, 0u32);
-    let mut neighbors = output(n_edges, 0u32);
-    let mut shifts = output(n_edges, [0i32; 3]);
-    let mut vectors = output(n_edges, [0.0f64; 3]);
+    let mut centers = output::<u32>(n_edges)?;
+    let mut neighbors = output::<u32>(n_edges)?;
+    let mut shifts = output::<[i32; 3]>(n_edges)?;
+    let mut vectors = output::<[f64; 3]>(n_edges)?;
     let lengths: Vec<usize> = rows.iter().map(|r| r.edges.len()).collect();
     let parts: Vec<_> = split(&mut centers, &lengths)
         .into_iter()
@@ -362,11 +362,31 @@ fn sort_row(row: &mut [Edge]) {
     }
 }
 
+/// Plain data whose all-zero bytes are its zero.
+trait Zeroed: Copy {}
+impl Zeroed for u32 {}
+impl Zeroed for [i32; 3] {}
+impl Zeroed for [f64; 3] {}
+
 /// A zeroed output array. Zeroed allocations are free until written, and
 /// each element is written once; large ones ask Linux for huge pages, since
 /// faulting hundreds of MB in 4 KiB pages costs as much as the search itself.
-fn output<T: Clone>(n: usize, zero: T) -> Vec<T> {
-    let v = vec![zero; n];
+/// Running out of memory is an error, not an abort.
+fn output<T: Zeroed>(n: usize) -> Result<Vec<T>> {
+    let failed = || crate::Error::OutOfMemory(format!("cannot allocate the graph's {n} edges"));
+    let layout = std::alloc::Layout::array::<T>(n).map_err(|_| failed())?;
+    if layout.size() == 0 {
+        return Ok(vec![]);
+    }
+    // SAFETY: a non-zero-sized layout; all-zero bytes are a valid T (Zeroed),
+    // and the Vec takes ownership of the allocation with that layout.
+    let v = unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<T>();
+        if ptr.is_null() {
+            return Err(failed());
+        }
+        Vec::from_raw_parts(ptr, n, n)
+    };
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
@@ -378,7 +398,7 @@ fn output<T: Clone>(n: usize, zero: T) -> Vec<T> {
             unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
         }
     }
-    v
+    Ok(v)
 }
 
 /// Splits `slice` into consecutive pieces of the given lengths.

@@ -13,6 +13,7 @@
 //! Learned architectures (safetensors files whose metadata holds the same
 //! "equipot" object) plug in here as further arms of `load`.
 
+use super::description::{from_file_error, Species, CUTOFF_RANGE};
 use super::safetensors::SafeTensors;
 use super::{LennardJones, Model};
 use crate::{Error, Result};
@@ -25,6 +26,14 @@ pub const FORMAT_MAJOR: u64 = 1;
 /// Loads the model stored at `path`: a safetensors model file, or a JSON
 /// description for analytic models. A multi-fidelity model runs its default
 /// modal; see [`load_modal`].
+///
+/// Errors: `Error::Io` when the file cannot be read; `Error::ModelFormat`
+/// when it is not a model file of a format this library reads, or breaks a
+/// rule of docs/model-format.md (truncated, corrupted, inconsistent, a value
+/// outside its documented range); `Error::Unsupported` when it is a valid
+/// model file using a feature equipot does not implement (listed in
+/// docs/model-format.md); `Error::InvalidArgument` for a `modal` the model
+/// does not have.
 pub fn load(path: impl AsRef<Path>) -> Result<Model> {
     load_modal(path, None)
 }
@@ -39,10 +48,25 @@ pub fn load_modal(path: impl AsRef<Path>, modal: Option<&str>) -> Result<Model> 
 
 fn load_on_this_thread(path: &Path, modal: Option<&str>) -> Result<Model> {
     let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    load_bytes(bytes, &path.display().to_string(), modal)
+}
+
+/// Loads a model from the bytes of a model file; `source` names it in error
+/// messages (a path, or anything). The same rules as [`load_modal`].
+pub fn load_bytes(bytes: Vec<u8>, source: &str, modal: Option<&str>) -> Result<Model> {
+    read_model(bytes, modal).map_err(|e| match e {
+        Error::ModelFormat(why) => Error::ModelFormat(format!("{source}: {why}")),
+        Error::Unsupported(why) => Error::Unsupported(format!("{source}: {why}")),
+        Error::InvalidArgument(why) => Error::InvalidArgument(format!("{source}: {why}")),
+        other => other,
+    })
+}
+
+fn read_model(bytes: Vec<u8>, modal: Option<&str>) -> Result<Model> {
     let (meta, tensors) = if bytes.first() == Some(&b'{') {
         let root: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| format_error(path, &format!("not a JSON model description ({e})")))?;
-        let meta = root.get("equipot").cloned().ok_or_else(|| format_error(path, "no top-level \"equipot\" object"))?;
+            .map_err(|e| format_error(&format!("not a JSON model description ({e})")))?;
+        let meta = root.get("equipot").cloned().ok_or_else(|| format_error("no top-level \"equipot\" object"))?;
         (meta, None)
     } else {
         let tensors = SafeTensors::parse(bytes).map_err(|e| {
@@ -50,77 +74,73 @@ fn load_on_this_thread(path: &Path, modal: Option<&str>) -> Result<Model> {
                 Error::ModelFormat(why) => why,
                 other => other.to_string(),
             };
-            format_error(path, &format!("neither a JSON model description nor a valid safetensors file: {why}"))
+            format_error(&format!("neither a JSON model description nor a valid safetensors file: {why}"))
         })?;
         let text = tensors
             .metadata
             .get("equipot")
-            .ok_or_else(|| format_error(path, "not an equipot model file (no \"equipot\" metadata)"))?;
+            .ok_or_else(|| format_error("not an equipot model file (no \"equipot\" metadata)"))?;
         let meta: Value = serde_json::from_str(text)
-            .map_err(|e| format_error(path, &format!("the \"equipot\" metadata is not valid JSON ({e})")))?;
+            .map_err(|e| format_error(&format!("the \"equipot\" metadata is not valid JSON ({e})")))?;
         (meta, Some(tensors))
     };
-    check_format_version(path, &meta)?;
-    let architecture = meta
-        .get("architecture")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format_error(path, "no \"architecture\" string"))?;
+    if !meta.is_object() {
+        return Err(format_error("the \"equipot\" description is not a JSON object"));
+    }
+    check_format_version(&meta)?;
+    let architecture = meta.get("architecture").and_then(Value::as_str).ok_or_else(|| format_error("no \"architecture\" string"))?;
+    let no_modal = || match modal {
+        Some(m) => Err(Error::InvalidArgument(format!("modal {m:?} given, but this model has none"))),
+        None => Ok(()),
+    };
     match (architecture, &tensors) {
-        ("lennard-jones", _) => match modal {
-            Some(m) => Err(Error::InvalidArgument(format!("{}: modal {m:?} given, but this model has none", path.display()))),
-            None => lennard_jones(path, &meta),
-        },
-        ("nequip", Some(tensors)) => super::nequip::Nequip::from_file(&meta, tensors, modal)
-            .map(Model::new)
-            .map_err(|e| match e {
-                Error::ModelFormat(why) => format_error(path, &why),
-                other => other,
-            }),
-        ("nequip", None) => Err(format_error(path, "a \"nequip\" model needs its weights: a safetensors file, not JSON")),
-        ("mace", Some(tensors)) => match modal {
-            Some(m) => Err(Error::InvalidArgument(format!("{}: modal {m:?} given, but this model has none", path.display()))),
-            None => super::mace::Mace::from_file(&meta, tensors).map(Model::new).map_err(|e| match e {
-                Error::ModelFormat(why) => format_error(path, &why),
-                other => other,
-            }),
-        },
-        ("mace", None) => Err(format_error(path, "a \"mace\" model needs its weights: a safetensors file, not JSON")),
-        (other, _) => Err(format_error(
-            path,
-            &format!("architecture \"{other}\" cannot be loaded by this version of equipot (it loads: lennard-jones, nequip, mace)"),
-        )),
+        ("lennard-jones", None) => {
+            no_modal()?;
+            lennard_jones(&meta)
+        }
+        ("lennard-jones", Some(_)) => Err(format_error("a \"lennard-jones\" model is a JSON description, not a safetensors file")),
+        ("nequip", Some(tensors)) => super::nequip::Nequip::from_file(&meta, tensors, modal).map(Model::new),
+        ("nequip", None) => Err(format_error("a \"nequip\" model needs its weights: a safetensors file, not JSON")),
+        ("mace", Some(tensors)) => {
+            no_modal()?;
+            super::mace::Mace::from_file(&meta, tensors).map(Model::new)
+        }
+        ("mace", None) => Err(format_error("a \"mace\" model needs its weights: a safetensors file, not JSON")),
+        (other, _) => Err(format_error(&format!(
+            "architecture \"{other}\" cannot be loaded by this version of equipot (it loads: lennard-jones, nequip, mace)"
+        ))),
     }
 }
 
-fn format_error(path: &Path, what: &str) -> Error {
-    Error::ModelFormat(format!("{}: {what}", path.display()))
+fn format_error(what: &str) -> Error {
+    Error::ModelFormat(what.to_string())
 }
 
-fn check_format_version(path: &Path, meta: &Value) -> Result<()> {
-    let version = meta
-        .get("format_version")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format_error(path, "no \"format_version\" string"))?;
-    let major = version.split('.').next().and_then(|m| m.parse::<u64>().ok());
-    match major {
-        Some(FORMAT_MAJOR) => Ok(()),
-        Some(m) if m > FORMAT_MAJOR => Err(format_error(
-            path,
-            &format!("format version {version} is newer than this library reads ({FORMAT_MAJOR}.x): upgrade equipot"),
-        )),
-        _ => Err(format_error(path, &format!("unsupported format version \"{version}\""))),
+/// `format_version` is "MAJOR.MINOR" (integers); MAJOR must be this
+/// library's; any MINOR of it is read (newer minors only add optional keys).
+fn check_format_version(meta: &Value) -> Result<()> {
+    let version =
+        meta.get("format_version").and_then(Value::as_str).ok_or_else(|| format_error("no \"format_version\" string"))?;
+    let parsed = version.split_once('.').and_then(|(major, minor)| {
+        let number = |s: &str| (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u64>().ok()).flatten();
+        Some((number(major)?, number(minor)?))
+    });
+    match parsed {
+        Some((FORMAT_MAJOR, _)) => Ok(()),
+        Some((m, _)) if m > FORMAT_MAJOR => Err(format_error(&format!(
+            "format version {version} is newer than this library reads ({FORMAT_MAJOR}.x): upgrade equipot"
+        ))),
+        Some(_) => Err(format_error(&format!("unsupported format version \"{version}\""))),
+        None => Err(format_error(&format!("format_version \"{version}\" is not \"MAJOR.MINOR\""))),
     }
 }
 
-fn lennard_jones(path: &Path, meta: &Value) -> Result<Model> {
-    let field = |name: &str| meta.get(name).ok_or_else(|| format_error(path, &format!("no \"{name}\"")));
-    let species: Vec<i32> = field("species")?
-        .as_array()
-        .and_then(|a| a.iter().map(|z| z.as_i64().and_then(|z| i32::try_from(z).ok())).collect())
-        .ok_or_else(|| format_error(path, "\"species\" must be a list of atomic numbers"))?;
-    let cutoff = field("cutoff")?
-        .as_f64()
-        .ok_or_else(|| format_error(path, "\"cutoff\" must be a number (Å)"))?;
+/// Bounds of a Lennard-Jones file's parameters: |ε| ≤ 10 eV, 0 < σ ≤ 20 Å.
+const LJ_MAX_EPSILON: f64 = 10.0;
+
+fn lennard_jones(meta: &Value) -> Result<Model> {
+    let field = |name: &str| meta.get(name).ok_or_else(|| format_error(&format!("no \"{name}\"")));
+    let Species { species, cutoff, .. } = Species::from_meta(meta)?;
     let matrix = |name: &str| -> Result<Vec<f64>> {
         let rows = field(name)?.as_array().filter(|rows| rows.len() == species.len());
         let flat: Option<Vec<f64>> = rows.and_then(|rows| {
@@ -130,10 +150,17 @@ fn lennard_jones(path: &Path, meta: &Value) -> Result<Model> {
                 .and_then(|rows| rows.into_iter().flatten().map(Value::as_f64).collect())
         });
         let n = species.len();
-        flat.ok_or_else(|| format_error(path, &format!("\"{name}\" must be a {n}×{n} matrix of numbers")))
+        flat.ok_or_else(|| format_error(&format!("\"{name}\" must be a {n}×{n} matrix of numbers")))
     };
     let (epsilon, sigma) = (matrix("epsilon")?, matrix("sigma")?);
-    Ok(Model::new(LennardJones::new(&species, &epsilon, &sigma, cutoff)?))
+    if let Some(e) = epsilon.iter().find(|e| !(e.abs() <= LJ_MAX_EPSILON)) {
+        return Err(format_error(&format!("\"epsilon\" holds {e:?} eV; |ε| must be at most {LJ_MAX_EPSILON} eV")));
+    }
+    if let Some(s) = sigma.iter().find(|s| !(**s > 0.0 && **s <= CUTOFF_RANGE.1)) {
+        return Err(format_error(&format!("\"sigma\" holds {s:?} Å; σ must lie in (0, {}] Å", CUTOFF_RANGE.1)));
+    }
+    let lj = LennardJones::new(&species, &epsilon, &sigma, cutoff).map_err(from_file_error)?;
+    Ok(Model::new(lj))
 }
 
 #[cfg(test)]

@@ -13,7 +13,10 @@
 //! on the choice (parity-respecting model), but the odd-l features do, so the
 //! model uses mace's to stay comparable layer by layer.
 
-use super::description::{format_error, Description, Species};
+use super::description::{
+    boolean, check_divisor, enum_str, format_error, from_file_error, int_in, irreps, Description, Species, MAX_BASIS,
+    MAX_BLOCKS, MAX_CORRELATION, MAX_POLYNOMIAL_P,
+};
 use super::halo::{self, exchange, HaloDirection, HaloExchange};
 use super::safetensors::SafeTensors;
 use super::{local_outputs, Outputs, Potential, Precision, Request};
@@ -114,23 +117,85 @@ fn reshape_irreps<T: Real>(irreps: &Irreps, rows: usize, x: &[T], out: &mut [T],
     });
 }
 
-fn hyper_list<'a>(d: &Description<'a>, key: &str, n: usize) -> Result<&'a Vec<Value>> {
-    d.hyper(key)?
-        .as_array()
-        .filter(|a| a.len() == n)
-        .ok_or_else(|| format_error(format!("\"{key}\" must be a list of {n} entries")))
+/// The dense U matrices of a model may hold at most this many values
+/// together (2²⁵, 256 MiB in f64; the test models hold ~10⁵).
+const MAX_DENSE_U: usize = 1 << 25;
+
+/// A `distance_transform` / `pair_repulsion` spec: null, or an object whose
+/// "name" is one of `names` (a string names a mace feature equipot lacks).
+fn optional_spec<'a>(d: &Description<'a>, key: &str, names: &[&str]) -> Result<Option<&'a Value>> {
+    match d.hyper(key)? {
+        Value::Null => Ok(None),
+        Value::String(s) => Err(Error::Unsupported(format!("MACE {key} {s:?}"))),
+        spec @ Value::Object(_) => {
+            enum_str(&format!("{key}.name"), spec.get("name"), names)?;
+            Ok(Some(spec))
+        }
+        other => Err(format_error(format!("\"{key}\" must be null or an object, found {other}"))),
+    }
+}
+
+/// A per-element table (indexed by atomic number) with an entry for every species.
+fn element_table(d: &Description, name: &str, species: &Species) -> Result<Vec<f64>> {
+    let (table, _) = d.tensor_like(name, &[None])?;
+    let needed = species.species.iter().map(|&z| z as usize + 1).max().unwrap_or(0);
+    if table.len() < needed {
+        return Err(format_error(format!("tensor {name:?} has {} entries; species need {needed}", table.len())));
+    }
+    Ok(table)
+}
+
+/// mace's `radial_embedding.distance_transform` (`{"name": "agnesi"}`), or None.
+fn distance_transform<T: Real>(d: &Description, species: &Species) -> Result<Option<AgnesiTransform<T>>> {
+    if optional_spec(d, "distance_transform", &["agnesi"])?.is_none() {
+        return Ok(None);
+    }
+    let name = |k: &str| format!("radial_embedding.distance_transform.{k}");
+    let scalar = |k: &str| d.tensor(&name(k), &[1]).map(|t| t[0]);
+    let radii = element_table(d, &name("covalent_radii"), species)?;
+    let t = AgnesiTransform::new(&species.species, scalar("q")?, scalar("p")?, scalar("a")?, &radii)?;
+    Ok(Some(t))
+}
+
+/// mace's `pair_repulsion_fn` (`{"name": "zbl", "p": p}`), or None.
+fn pair_repulsion<T: Real>(d: &Description, species: &Species) -> Result<Option<ZblRepulsion<T>>> {
+    let Some(spec) = optional_spec(d, "pair_repulsion", &["zbl"])? else {
+        return Ok(None);
+    };
+    let p = int_in("pair_repulsion.p", spec.get("p"), 1, MAX_POLYNOMIAL_P)? as u32;
+    let name = |k: &str| format!("pair_repulsion_fn.{k}");
+    let scalar = |k: &str| d.tensor(&name(k), &[1]).map(|t| t[0]);
+    let c = d.tensor(&name("c"), &[4])?;
+    let radii = element_table(d, &name("covalent_radii"), species)?;
+    let zbl = ZblRepulsion::new(&species.species, &c, scalar("a_exp")?, scalar("a_prefactor")?, &radii, p)?;
+    Ok(Some(zbl))
 }
 
 impl Mace {
-    /// Builds the model from a model file's description and tensors.
+    /// Builds the model from a model file's description and tensors. A
+    /// malformed file is `Error::ModelFormat`, a valid one using what
+    /// equipot does not implement `Error::Unsupported`.
     pub fn from_file(meta: &Value, tensors: &SafeTensors) -> Result<Mace> {
-        let d = Description { meta, tensors };
+        let d = Description::new(meta, tensors, "mace-torch", "mace")?;
         let species = Species::from_meta(meta)?;
-        if meta.get("modals").and_then(Value::as_array).is_some_and(|m| !m.is_empty()) {
-            return Err(Error::Unsupported("multi-head MACE models".into()));
+        match meta.get("modals") {
+            None => {}
+            Some(Value::Array(m)) if m.is_empty() => {}
+            Some(Value::Array(m)) if m.iter().all(Value::is_string) => {
+                return Err(Error::Unsupported("multi-head MACE models".into()))
+            }
+            Some(other) => return Err(format_error(format!("\"modals\" must be a list of strings, found {other}"))),
         }
-        let f64 = Network::build(&d, &species)?;
-        let f32 = Network::build(&d, &species)?;
+        if meta.get("default_modal").is_some_and(|m| !m.is_null()) {
+            return Err(format_error("\"default_modal\" must be null for a MACE model".into()));
+        }
+        let build = || -> Result<(Network<f64>, Network<f32>)> {
+            let f64 = Network::build(&d, &species)?;
+            let f32 = Network::build(&d, &species)?;
+            d.check_all_used()?;
+            Ok((f64, f32))
+        };
+        let (f64, f32) = build().map_err(from_file_error)?;
         Ok(Mace { n_blocks: f64.blocks.len(), species, f64, f32 })
     }
 }
@@ -139,92 +204,74 @@ impl<T: Real> Network<T> {
     fn build(d: &Description, species: &Species) -> Result<Self> {
         let n_species = species.species.len();
         let cutoff = species.cutoff;
-        if d.usize("num_species")? != n_species {
+        if d.int("num_species", 1, crate::graph::MAX_ATOMIC_NUMBER as u64)? != n_species {
             return Err(format_error("num_species differs from the length of species".into()));
         }
-        if d.hyper("apply_cutoff")? != &Value::Bool(true) {
-            return Err(Error::Unsupported(format!("MACE apply_cutoff = {}", d.hyper("apply_cutoff")?)));
+        if !d.boolean("apply_cutoff")? {
+            return Err(Error::Unsupported("MACE apply_cutoff = false".into()));
         }
-        let transform = match d.hyper("distance_transform")? {
-            Value::Null => None,
-            spec if spec.get("name").and_then(Value::as_str) == Some("agnesi") => {
-                let t = |name: &str| d.tensors.f64(&format!("radial_embedding.distance_transform.{name}")).map(|t| t.0);
-                let scalar = |name: &str| d.tensor(&format!("radial_embedding.distance_transform.{name}"), 1).map(|t| t[0]);
-                Some(AgnesiTransform::new(&species.species, scalar("q")?, scalar("p")?, scalar("a")?, &t("covalent_radii")?).map_err(|e| format_error(e.to_string()))?)
-            }
-            other => return Err(Error::Unsupported(format!("MACE distance_transform = {other}"))),
-        };
-        if d.hyper("use_bias_in_linear")?.as_bool() != Some(false) {
-            return Err(Error::Unsupported("MACE linear layers with biases".into()));
+        let transform = distance_transform(d, species)?;
+        if d.boolean("use_bias_in_linear")? {
+            return Err(format_error("\"use_bias_in_linear\" is true; format 1.2 allows only false".into()));
         }
-        let n_blocks = d.usize("num_interactions")?;
-        let nodes = d.irreps_list("irreps_node")?;
-        let edge = d.irreps_list("irreps_edge")?;
-        let target = d.irreps_list("irreps_target")?;
-        if nodes.len() != n_blocks + 1 || edge.len() != n_blocks || target.len() != n_blocks {
-            return Err(format_error(format!("{n_blocks} interactions need {} irreps_node and {n_blocks} irreps_edge, irreps_target", n_blocks + 1)));
-        }
+        let n_blocks = d.int("num_interactions", 1, MAX_BLOCKS as u64)?;
+        let nodes = d.irreps_list("irreps_node", n_blocks + 1)?;
+        let edge = d.irreps_list("irreps_edge", n_blocks)?;
+        let target = d.irreps_list("irreps_target", n_blocks)?;
         let attrs = Irreps::parse(&format!("{n_species}x0e"))?;
 
         // Edge embedding: Bessel basis (mace's prefactor √(2/r_max)) and polynomial cutoff, with the
         // values the model stores (format 1.2: "stored" tensors, rounded as the model's dtype
         // rounded them; format 1.1 files of float64 models: computed from r_max).
         let basis_spec = d.hyper("radial_basis")?;
-        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel") {
-            return Err(format_error(format!("radial basis {basis_spec} is not supported")));
-        }
-        let n_basis = basis_spec.get("num_basis").and_then(Value::as_u64).unwrap_or(0) as usize;
-        let freqs = d.tensor("radial_embedding.bessel_fn.bessel_weights", n_basis)?;
-        let prefactor = match basis_spec.get("prefactor").and_then(Value::as_str) {
-            Some("stored") => d.tensor("radial_embedding.bessel_fn.prefactor", 1)?[0],
-            Some("sqrt(2/r_max)") => (2.0 / cutoff).sqrt(),
-            _ => return Err(format_error(format!("radial basis {basis_spec} is not supported"))),
+        enum_str("radial_basis.name", basis_spec.get("name"), &["bessel"])?;
+        let n_basis = int_in("radial_basis.num_basis", basis_spec.get("num_basis"), 1, MAX_BASIS as u64)?;
+        let freqs = d.tensor("radial_embedding.bessel_fn.bessel_weights", &[n_basis])?;
+        let prefactor = match enum_str("radial_basis.prefactor", basis_spec.get("prefactor"), &["stored", "sqrt(2/r_max)"])? {
+            "stored" => d.tensor("radial_embedding.bessel_fn.prefactor", &[1])?[0],
+            _ => (2.0 / cutoff).sqrt(),
         };
         let basis = BesselBasis::with_prefactor(prefactor, &freqs)?;
         let cut = d.hyper("cutoff_function")?;
-        if cut.get("name").and_then(Value::as_str) != Some("polynomial") {
-            return Err(format_error(format!("cutoff function {cut} is not supported")));
-        }
-        let p = cut.get("p").and_then(Value::as_u64).ok_or_else(|| format_error("polynomial cutoff needs p".into()))?;
-        let envelope_r_max = match cut.get("r_max").map(Value::as_str) {
-            Some(Some("stored")) => d.tensor("radial_embedding.cutoff_fn.r_max", 1)?[0],
+        enum_str("cutoff_function.name", cut.get("name"), &["polynomial"])?;
+        let p = int_in("cutoff_function.p", cut.get("p"), 1, MAX_POLYNOMIAL_P)?;
+        let envelope_r_max = match cut.get("r_max") {
             None => cutoff,
-            _ => return Err(format_error(format!("cutoff function {cut} is not supported"))),
+            Some(v) => {
+                enum_str("cutoff_function.r_max", Some(v), &["stored"])?;
+                d.tensor("radial_embedding.cutoff_fn.r_max", &[1])?[0]
+            }
         };
         // mace zeroes the envelope from its r_max on; equipot's graph ends at the cutoff instead
         if (envelope_r_max - cutoff).abs() > 1e-12 * cutoff {
             return Err(format_error(format!("the cutoff function's r_max {envelope_r_max} differs from the cutoff {cutoff}")));
         }
         let cutoff_fn = PolynomialCutoff::new(envelope_r_max, p as u32)?;
-        let irreps_sh = Irreps::parse(d.hyper("irreps_spherical_harmonics")?.as_str().unwrap_or(""))?;
-        let sh = SphericalHarmonics::new(irreps_sh.lmax(), true, Normalization::Component)?;
-        if irreps_sh.dim() != sh.dim() || irreps_sh.iter().any(|m| m.ir.p != if m.ir.l % 2 == 0 { 1 } else { -1 }) {
-            return Err(format_error(format!("spherical harmonics {irreps_sh} must be 1x0e+1x1o+... up to lmax")));
+        let irreps_sh = d.irreps("irreps_spherical_harmonics")?;
+        if irreps_sh.iter().enumerate().any(|(l, m)| m.mul != 1 || m.ir.l as usize != l || m.ir.p != if l % 2 == 0 { 1 } else { -1 }) {
+            return Err(format_error(format!("\"irreps_spherical_harmonics\" is {irreps_sh}: it must be 1x0e+1x1o+1x2e+... up to lmax")));
         }
+        let sh = SphericalHarmonics::new(irreps_sh.lmax(), true, Normalization::Component)?;
 
-        let radial_act = d.activation(d.hyper("activation_radial")?.as_str().unwrap_or(""))?;
-        let hidden: Vec<usize> = d
-            .hyper("radial_mlp_hidden")?
-            .as_array()
-            .and_then(|a| a.iter().map(|h| h.as_u64().map(|h| h as usize)).collect())
-            .ok_or_else(|| format_error("radial_mlp_hidden must be a list of integers".into()))?;
-        let kinds = hyper_list(d, "interactions", n_blocks)?;
-        let avg = hyper_list(d, "avg_num_neighbors", n_blocks)?;
-        let correlation = hyper_list(d, "correlation", n_blocks)?;
-        let residual = hyper_list(d, "product_residual", n_blocks)?;
-        let readouts = hyper_list(d, "readouts", n_blocks)?;
+        let radial_act = d.activation("activation_radial", Some(d.hyper("activation_radial")?))?;
+        let hidden = d.hidden_widths("radial_mlp_hidden")?;
+        let kinds = d.list("interactions", n_blocks)?;
+        let avg = d.list("avg_num_neighbors", n_blocks)?;
+        let correlation = d.list("correlation", n_blocks)?;
+        let residual = d.list("product_residual", n_blocks)?;
+        let readouts = d.list("readouts", n_blocks)?;
 
         let embedding = d.linear_weight("node_embedding.linear.weight", &attrs, &nodes[0])?;
         let mut blocks = Vec::with_capacity(n_blocks);
+        let mut dense_budget = MAX_DENSE_U;
         for t in 0..n_blocks {
             let (h_in, h_out) = (&nodes[t], &nodes[t + 1]);
             let b = format!("interactions.{t}");
-            let kind = match kinds[t].as_str() {
-                Some("plain") => Kind::Plain,
-                Some("residual") => Kind::Residual,
-                other => return Err(Error::Unsupported(format!("MACE interaction {other:?}"))),
+            let kind = match enum_str(&format!("interactions[{t}]"), Some(&kinds[t]), &["plain", "residual"])? {
+                "plain" => Kind::Plain,
+                _ => Kind::Residual,
             };
-            let product_residual = residual[t].as_bool().unwrap_or(false);
+            let product_residual = boolean(&format!("product_residual[{t}]"), Some(&residual[t]))?;
             if product_residual && kind != Kind::Residual {
                 return Err(format_error(format!("block {t}: product_residual needs a residual interaction")));
             }
@@ -233,17 +280,18 @@ impl<T: Real> Network<T> {
             hs.extend(&hidden);
             hs.push(conv.weight_numel());
             let radial_weights: Vec<Vec<f64>> = (0..hs.len() - 1)
-                .map(|k| d.tensor(&format!("{b}.conv_tp_weights.layer{k}.weight"), hs[k] * hs[k + 1]))
+                .map(|k| d.tensor(&format!("{b}.conv_tp_weights.layer{k}.weight"), &[hs[k], hs[k + 1]]))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
             let radial = FullyConnectedNet::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
-            let avg_num_neighbors = avg[t].as_f64().filter(|a| *a > 0.0).ok_or_else(|| format_error(format!("block {t}: avg_num_neighbors must be positive")))?;
+            let avg_num_neighbors = avg[t].as_f64().ok_or_else(|| format_error(format!("avg_num_neighbors[{t}] must be a number")))?;
+            let avg_num_neighbors = check_divisor(&format!("avg_num_neighbors[{t}]"), avg_num_neighbors)?;
             let (skip_in, skip_out) = match kind {
                 Kind::Plain => (&target[t], &target[t]),
                 Kind::Residual => (h_in, h_out),
             };
             let skip_numel = FullyConnectedTensorProduct::<T>::count_weights(skip_in, &attrs, skip_out);
-            let skip_weights = d.tensor(&format!("{b}.skip_tp.weight"), skip_numel)?;
+            let skip_weights = d.tensor(&format!("{b}.skip_tp.weight"), &[skip_numel])?;
             let skip = FullyConnectedTensorProduct::new(
                 skip_in,
                 &attrs,
@@ -252,20 +300,20 @@ impl<T: Real> Network<T> {
                 PathNormalization::Element,
                 skip_weights.into_iter().map(T::of).collect(),
             )?;
-            let nu_max = correlation[t].as_u64().filter(|c| *c >= 1).ok_or_else(|| format_error(format!("block {t}: correlation must be ≥ 1")))? as usize;
-            let contraction = contraction(d, t, &target[t], h_out, nu_max)?;
-            let readout = match readouts[t].get("kind").and_then(Value::as_str) {
-                Some("linear") => Readout::Linear(d.linear_weight(&format!("readouts.{t}.linear.weight"), h_out, &Irreps::parse("1x0e")?)?),
-                Some("nonlinear") => {
-                    let hidden_irreps = Irreps::parse(readouts[t].get("irreps_hidden").and_then(Value::as_str).unwrap_or(""))?;
-                    let act = d.activation(readouts[t].get("activation").and_then(Value::as_str).unwrap_or(""))?;
+            let nu_max = int_in(&format!("correlation[{t}]"), Some(&correlation[t]), 1, MAX_CORRELATION)?;
+            let contraction = contraction(d, t, n_species, &target[t], h_out, nu_max, &mut dense_budget)?;
+            let readout_key = format!("readouts[{t}]");
+            let readout = match enum_str(&format!("{readout_key}.kind"), readouts[t].get("kind"), &["linear", "nonlinear"])? {
+                "linear" => Readout::Linear(d.linear_weight(&format!("readouts.{t}.linear.weight"), h_out, &Irreps::parse("1x0e")?)?),
+                _ => {
+                    let hidden_irreps = irreps(&format!("{readout_key}.irreps_hidden"), readouts[t].get("irreps_hidden"))?;
+                    let act = d.activation(&format!("{readout_key}.activation"), readouts[t].get("activation"))?;
                     Readout::NonLinear {
                         hidden: d.linear_weight(&format!("readouts.{t}.linear_1.weight"), h_out, &hidden_irreps)?,
                         act: ScaledActivation::normalized(act, 1.0),
                         energy: d.linear_weight(&format!("readouts.{t}.linear_2.weight"), &hidden_irreps, &Irreps::parse("1x0e")?)?,
                     }
                 }
-                other => return Err(format_error(format!("block {t}: readout {other:?} is not supported"))),
             };
             blocks.push(Block {
                 kind,
@@ -281,52 +329,66 @@ impl<T: Real> Network<T> {
                 readout,
             });
         }
-        let zbl = match d.hyper("pair_repulsion")? {
-            Value::Null => None,
-            spec if spec.get("name").and_then(Value::as_str) == Some("zbl") => {
-                let p = spec.get("p").and_then(Value::as_u64).filter(|p| *p >= 1).ok_or_else(|| format_error("ZBL pair repulsion needs p ≥ 1".into()))?;
-                let stored = |name: &str| d.tensors.f64(&format!("pair_repulsion_fn.{name}")).map(|t| t.0);
-                let scalar = |name: &str| d.tensor(&format!("pair_repulsion_fn.{name}"), 1).map(|t| t[0]);
-                Some(ZblRepulsion::new(&species.species, &stored("c")?, scalar("a_exp")?, scalar("a_prefactor")?, &stored("covalent_radii")?, p as u32).map_err(|e| format_error(e.to_string()))?)
-            }
-            other => return Err(Error::Unsupported(format!("MACE pair_repulsion = {other}"))),
-        };
-        let e0 = d.tensor("atomic_energies_fn.atomic_energies", n_species)?;
-        let scale = d.tensor("scale_shift.scale", 1)?[0];
-        let shift = d.tensor("scale_shift.shift", 1)?[0];
+        let zbl = pair_repulsion(d, species)?;
+        let e0 = d.energy_tensor("atomic_energies_fn.atomic_energies", &[n_species])?;
+        let scale = d.tensor("scale_shift.scale", &[1])?[0];
+        let shift = d.energy_tensor("scale_shift.shift", &[1])?[0];
         Ok(Network { n_species, embedding, basis, cutoff_fn, sh, blocks, zbl, transform, e0, scale: T::of(scale), shift })
     }
 }
 
 /// Block t's symmetric contraction, its U matrices rebuilt dense from the
-/// file's sparse triples.
-fn contraction<T: Real>(d: &Description, t: usize, irreps_in: &Irreps, irreps_out: &Irreps, nu_max: usize) -> Result<SymmetricContraction<T>> {
+/// file's sparse triples (`.shape`: I64, the dense shape; `.indices`: I64,
+/// increasing flat indices into it; `.values`: the nonzeros).
+fn contraction<T: Real>(
+    d: &Description,
+    t: usize,
+    n_species: usize,
+    irreps_in: &Irreps,
+    irreps_out: &Irreps,
+    nu_max: usize,
+    dense_budget: &mut usize,
+) -> Result<SymmetricContraction<T>> {
     struct Dense {
         shape: Vec<usize>,
         values: Vec<f64>,
     }
+    let channels = irreps_in.0.first().map_or(1, |m| m.mul);
+    let dim = irreps_in.dim() / channels;
     let mut per_output: Vec<(Vec<Dense>, Vec<Dense>)> = Vec::new();
     for k in 0..irreps_out.len() {
         let prefix = format!("products.{t}.symmetric_contractions.contractions.{k}");
         let (mut us, mut ws) = (Vec::new(), Vec::new());
+        let l = irreps_out.0[k].ir.l as usize;
         for nu in 1..=nu_max {
+            let w = if nu == nu_max { format!("{prefix}.weights_max") } else { format!("{prefix}.weights.{}", nu_max - 1 - nu) };
+            let (w_values, w_shape) = d.tensor_like(&w, &[Some(n_species), None, Some(channels)])?;
+            // The dense shape: [2L+1 (L > 0)] + [D] * nu + [K], K from the weights.
             let u = format!("{prefix}.U_matrix_{nu}");
-            let shape: Vec<usize> = d.tensors.f64(&format!("{u}.shape"))?.0.iter().map(|&s| s as usize).collect();
-            let numel: usize = shape.iter().product();
-            let indices = d.tensors.f64(&format!("{u}.indices"))?.0;
-            let values = d.tensors.f64(&format!("{u}.values"))?.0;
-            if indices.len() != values.len() {
-                return Err(format_error(format!("{u}: {} indices for {} values", indices.len(), values.len())));
+            let mut expected: Vec<usize> = if l > 0 { vec![2 * l + 1] } else { vec![] };
+            expected.extend(std::iter::repeat(dim).take(nu));
+            expected.push(w_shape[1]);
+            let shape = d.index_tensor(&format!("{u}.shape"), Some(&[expected.len()]))?;
+            if shape.iter().zip(&expected).any(|(&s, &e)| s != e as i64) {
+                return Err(format_error(format!("{u} has shape {shape:?}, expected {expected:?}")));
+            }
+            let numel = expected.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).filter(|&n| n <= *dense_budget);
+            let numel = numel.ok_or_else(|| {
+                format_error(format!("{u} of shape {expected:?} would take the dense U matrices beyond {MAX_DENSE_U} values"))
+            })?;
+            *dense_budget -= numel;
+            let indices = d.index_tensor(&format!("{u}.indices"), None)?;
+            let (values, _) = d.tensor_like(&format!("{u}.values"), &[Some(indices.len())])?;
+            let increasing = indices.windows(2).all(|w| w[0] < w[1]);
+            if !increasing || indices.first().is_some_and(|&i| i < 0) || indices.last().is_some_and(|&i| i as u64 >= numel as u64) {
+                return Err(format_error(format!("{u}.indices are not increasing flat indices into the shape {expected:?}")));
             }
             let mut dense = vec![0.0; numel];
             for (&i, &v) in indices.iter().zip(&values) {
-                let slot = (i >= 0.0).then_some(i as usize).and_then(|i| dense.get_mut(i));
-                *slot.ok_or_else(|| format_error(format!("{u}: index {i} outside the shape {shape:?}")))? = v;
+                dense[i as usize] = v;
             }
-            us.push(Dense { shape, values: dense });
-            let w = if nu == nu_max { format!("{prefix}.weights_max") } else { format!("{prefix}.weights.{}", nu_max - 1 - nu) };
-            let (values, shape) = d.tensors.f64(&w)?;
-            ws.push(Dense { shape, values });
+            us.push(Dense { shape: expected, values: dense });
+            ws.push(Dense { shape: w_shape, values: w_values });
         }
         per_output.push((us, ws));
     }
@@ -362,10 +424,10 @@ impl<T: Real> Edges<T> {
                 .unzip(),
             None => (r.clone(), vec![T::one(); r.len()]),
         };
-        let mut sh = vec![T::zero(); u.len() * net.sh.dim()];
+        let mut sh = zeros(u.len() * net.sh.dim())?;
         net.sh.compute(&u, &mut sh)?;
         let nb = net.basis.len();
-        let mut basis = vec![T::zero(); r.len() * nb];
+        let mut basis = zeros(r.len() * nb)?;
         net.basis.forward(&r_basis, &mut basis)?;
         let mut embedding = basis.clone();
         embedding.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
@@ -443,14 +505,14 @@ impl<T: Real> Network<T> {
             None => Vec::new(),
         };
         let types = &types[..m];
-        let mut onehot = vec![T::zero(); m * self.n_species];
+        let mut onehot = zeros(m * self.n_species)?;
         for (i, &t) in types.iter().enumerate() {
             onehot[i * self.n_species + t] = T::one();
         }
-        let mut h = zeros(m * self.embedding.spec().irreps_out.dim());
+        let mut h = zeros(m * self.embedding.spec().irreps_out.dim())?;
         self.embedding.forward(m, &onehot, &mut h)?;
 
-        let mut node_energy = vec![T::zero(); m];
+        let mut node_energy = zeros(m)?;
         for (&(v, _), &c) in pair.iter().zip(&graph.centers) {
             if let Some(e) = node_energy.get_mut(c as usize) {
                 *e += v;
@@ -459,51 +521,51 @@ impl<T: Real> Network<T> {
         let mut tapes = Vec::with_capacity(self.blocks.len());
         for b in &self.blocks {
             let d_up = b.linear_up.spec().irreps_out.dim();
-            let mut h_up = zeros(n * d_up);
+            let mut h_up = zeros(n * d_up)?;
             b.linear_up.forward(m, &h, &mut h_up[..m * d_up])?;
             if let Some(halo) = halo.as_deref_mut() {
                 exchange(halo, HaloDirection::Forward, &mut h_up, d_up)?;
             }
             let n_w = b.conv.weight_numel();
-            let mut w = zeros(n_e * n_w);
-            let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 });
+            let mut w = zeros(n_e * n_w)?;
+            let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 })?;
             b.radial.forward(n_e, &edges.embedding, &mut w, want_grad.then_some(radial_tape.as_mut_slice()))?;
-            let mut message = zeros(n * b.conv.irreps_out().dim());
+            let mut message = zeros(n * b.conv.irreps_out().dim())?;
             b.conv.conv_forward(&index, &h_up, &edges.sh, &w, b.inv_avg_num_neighbors, &mut message)?;
             message.truncate(m * b.conv.irreps_out().dim());
             let d_target = b.linear.spec().irreps_out.dim();
-            let mut out = zeros(m * d_target);
+            let mut out = zeros(m * d_target)?;
             b.linear.forward(m, &message, &mut out)?;
             let mut sc = Vec::new();
             let mut pre_skip = Vec::new();
             match b.kind {
                 Kind::Plain => {
-                    let mut skipped = zeros(m * d_target);
+                    let mut skipped = zeros(m * d_target)?;
                     b.skip.forward(&out, &onehot, &mut skipped)?;
                     pre_skip = std::mem::replace(&mut out, skipped);
                 }
                 Kind::Residual => {
-                    sc = zeros(m * b.skip.irreps_out().dim());
+                    sc = zeros(m * b.skip.irreps_out().dim())?;
                     b.skip.forward(&h, &onehot, &mut sc)?;
                 }
             }
-            let mut x = zeros(m * d_target);
+            let mut x = zeros(m * d_target)?;
             reshape_irreps(&b.linear.spec().irreps_out, m, &out, &mut x, false);
             let d_out = b.contraction.irreps_out().dim();
-            let mut basis_out = zeros(m * d_out);
+            let mut basis_out = zeros(m * d_out)?;
             b.contraction.forward(types, &x, &mut basis_out)?;
-            let mut h_next = zeros(m * d_out);
+            let mut h_next = zeros(m * d_out)?;
             b.product_linear.forward(m, &basis_out, &mut h_next)?;
             if b.product_residual {
                 add(&mut h_next, &sc);
             }
-            let mut e = vec![T::zero(); m];
+            let mut e = zeros(m)?;
             let mut readout_pre = Vec::new();
             match &b.readout {
                 Readout::Linear(lin) => lin.forward(m, &h_next, &mut e)?,
                 Readout::NonLinear { hidden, act, energy } => {
                     let dh = hidden.spec().irreps_out.dim();
-                    readout_pre = zeros(m * dh);
+                    readout_pre = zeros(m * dh)?;
                     hidden.forward(m, &h_next, &mut readout_pre)?;
                     let y: Vec<T> = readout_pre.par_iter().map(|&z| act.value(z)).collect();
                     energy.forward(m, &y, &mut e)?;
@@ -526,17 +588,17 @@ impl<T: Real> Network<T> {
 
         // Backward: E = Σ_local scale·e_i + ..., so ∂E/∂e_i = scale (local atoms).
         let grad_e: Vec<T> = (0..m).map(|i| if i < graph.n_local { self.scale } else { T::zero() }).collect();
-        let mut grad_sh = vec![T::zero(); edges.sh.len()];
-        let mut grad_embedding = vec![T::zero(); edges.embedding.len()];
+        let mut grad_sh = zeros(edges.sh.len())?;
+        let mut grad_embedding = zeros(edges.embedding.len())?;
         // ∂E/∂h_{t+1} flowing back from later blocks.
-        let mut grad_h = zeros(self.blocks.last().map_or(0, |b| m * b.contraction.irreps_out().dim()));
+        let mut grad_h = zeros(self.blocks.last().map_or(0, |b| m * b.contraction.irreps_out().dim()))?;
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
             // Readout.
-            let mut g = zeros(tape.h_next.len());
+            let mut g = zeros(tape.h_next.len())?;
             match &b.readout {
                 Readout::Linear(lin) => lin.backward(m, &grad_e, &mut g)?,
                 Readout::NonLinear { hidden, act, energy } => {
-                    let mut grad_y = zeros(tape.readout_pre.len());
+                    let mut grad_y = zeros(tape.readout_pre.len())?;
                     energy.backward(m, &grad_e, &mut grad_y)?;
                     grad_y.par_iter_mut().zip(&tape.readout_pre).for_each(|(g, &z)| *g *= act.derivative(z));
                     hidden.backward(m, &grad_y, &mut g)?;
@@ -544,17 +606,17 @@ impl<T: Real> Network<T> {
             }
             add(&mut grad_h, &g);
             // Product.
-            let mut grad_basis = zeros(grad_h.len());
+            let mut grad_basis = zeros(grad_h.len())?;
             b.product_linear.backward(m, &grad_h, &mut grad_basis)?;
-            let mut grad_x = zeros(tape.x.len());
+            let mut grad_x = zeros(tape.x.len())?;
             b.contraction.backward(types, &tape.x, &grad_basis, &mut grad_x)?;
             let target = b.linear.spec().irreps_out.clone();
-            let mut grad_out = zeros(tape.x.len());
+            let mut grad_out = zeros(tape.x.len())?;
             reshape_irreps(&target, m, &grad_x, &mut grad_out, true);
-            let mut grad_h_in = zeros(tape.h.len());
+            let mut grad_h_in = zeros(tape.h.len())?;
             match b.kind {
                 Kind::Plain => {
-                    let mut g = zeros(grad_out.len());
+                    let mut g = zeros(grad_out.len())?;
                     b.skip.backward(&tape.pre_skip, &onehot, &grad_out, &mut g, None)?;
                     grad_out = g;
                 }
@@ -566,9 +628,9 @@ impl<T: Real> Network<T> {
             }
             // Interaction.
             let d_message = b.conv.irreps_out().dim();
-            let mut grad_message = zeros(n * d_message);
+            let mut grad_message = zeros(n * d_message)?;
             b.linear.backward(m, &grad_out, &mut grad_message[..m * d_message])?;
-            let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len()), zeros(edges.sh.len()), zeros(tape.w.len()));
+            let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len())?, zeros(edges.sh.len())?, zeros(tape.w.len())?);
             b.conv.conv_backward(
                 &index,
                 &tape.h_up,
@@ -581,14 +643,14 @@ impl<T: Real> Network<T> {
                 &mut grad_w,
             )?;
             add(&mut grad_sh, &grad_sh_b);
-            let mut grad_emb_b = zeros(grad_embedding.len());
+            let mut grad_emb_b = zeros(grad_embedding.len())?;
             b.radial.backward(n_e, &tape.radial_tape, &grad_w, &mut grad_emb_b)?;
             add(&mut grad_embedding, &grad_emb_b);
             let d_up = b.linear_up.spec().irreps_out.dim();
             if let Some(halo) = halo.as_deref_mut() {
                 exchange(halo, HaloDirection::Reverse, &mut grad_h_up, d_up)?;
             }
-            let mut g_up = zeros(tape.h.len());
+            let mut g_up = zeros(tape.h.len())?;
             b.linear_up.backward(m, &grad_h_up[..m * d_up], &mut g_up)?;
             add(&mut grad_h_in, &g_up);
             grad_h = grad_h_in;
@@ -596,7 +658,7 @@ impl<T: Real> Network<T> {
 
         // Edge embedding B(r)·f(r) and spherical harmonics back to u, then v = −u.
         let nb = self.basis.len();
-        let mut grad_r = vec![T::zero(); n_e];
+        let mut grad_r = zeros(n_e)?;
         let mut grad_basis = grad_embedding.clone();
         grad_basis
             .par_chunks_mut(nb)
@@ -610,7 +672,7 @@ impl<T: Real> Network<T> {
                 let f = self.cutoff_fn.value(r);
                 gb.iter_mut().for_each(|g| *g *= f);
             });
-        let mut grad_r_basis = vec![T::zero(); n_e];
+        let mut grad_r_basis = zeros(n_e)?;
         self.basis.backward(&edges.r_basis, &grad_basis, &mut grad_r_basis)?;
         grad_r.par_iter_mut().zip(&grad_r_basis).zip(&edges.dr_basis).for_each(|((g, &gb), &d)| *g += gb * d);
         for ((gr, &(_, dv)), &c) in grad_r.iter_mut().zip(&pair).zip(&graph.centers) {
@@ -618,7 +680,7 @@ impl<T: Real> Network<T> {
                 *gr += self.scale * dv;
             }
         }
-        let mut grad_u = vec![[T::zero(); 3]; n_e];
+        let mut grad_u = zeros::<[T; 3]>(n_e)?;
         self.sh.backward(&edges.u, &grad_sh, &mut grad_u)?;
         let grads = grad_u
             .par_iter()

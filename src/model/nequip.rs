@@ -1,16 +1,23 @@
 //! NequIP as SevenNet builds it (docs/sevennet-architecture.md): one-hot
-//! embedding, interaction blocks (self-connection, linear, uvu convolution
-//! with radial-MLP weights, linear, gate), readout, species-wise scale and
-//! shift; forces and virial from the hand-written backward.
+//! embedding, interaction blocks (self-connection — linear, or sevenn's
+//! "nequip" tensor product with the species one-hot —, linear, uvu
+//! convolution with radial-MLP weights, linear, gate; even or both parities),
+//! readout, species- or modal-wise scale and shift, a modal one-hot on the
+//! inputs sevenn's config names; forces and virial from the hand-written
+//! backward.
 
 use super::halo::{self, exchange, HaloDirection, HaloExchange};
-use super::description::{format_error, Description, Species};
+use super::description::{
+    boolean, enum_str, format_error, from_file_error, int_in, number_in, Description, Species, MAX_BASIS, MAX_BLOCKS,
+    MAX_POLYNOMIAL_P,
+};
 use super::safetensors::SafeTensors;
 use super::{local_outputs, Outputs, Potential, Precision, Request};
 use crate::backend::{cpu::zeros, Workspace};
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear};
+use crate::nn::{FullyConnectedTensorProduct, IrrepNormalization, PathNormalization};
 use crate::nn::{PolynomialCutoff, XplorCutoff};
 use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
@@ -48,6 +55,7 @@ struct Network<T> {
 
 #[derive(Clone, Copy, Default)]
 struct ModalInputs {
+    node_embedding: bool,
     self_interaction_1: bool,
     self_interaction_2: bool,
     output_block: bool,
@@ -144,8 +152,44 @@ fn radial_exact<U: Real>(
     Ok((w, dw))
 }
 
+/// sevenn's self-connection: "linear" (an e3nn Linear of the block input) or
+/// "nequip" (a FullyConnectedTensorProduct of the block input with the
+/// species one-hot: a linear map whose weights depend on the species).
+enum SelfConnection<T> {
+    Linear(Linear<T>),
+    Species(FullyConnectedTensorProduct<T>),
+}
+
+impl<T: Real> SelfConnection<T> {
+    fn irreps_in(&self) -> &Irreps {
+        match self {
+            SelfConnection::Linear(l) => &l.spec().irreps_in,
+            SelfConnection::Species(tp) => tp.irreps_in1(),
+        }
+    }
+    /// Whether the backward reads the block input (kept on the tape then).
+    fn needs_input(&self) -> bool {
+        matches!(self, SelfConnection::Species(_))
+    }
+    fn forward(&self, rows: usize, x: &[T], onehot: &[T], out: &mut [T]) -> Result<()> {
+        match self {
+            SelfConnection::Linear(l) => l.forward(rows, x, out),
+            SelfConnection::Species(tp) => tp.forward(x, &onehot[..rows * tp.irreps_in2().dim()], out),
+        }
+    }
+    /// `x` is the block input when `needs_input`, else unused.
+    fn backward(&self, rows: usize, x: &[T], onehot: &[T], grad_out: &[T], grad_x: &mut [T]) -> Result<()> {
+        match self {
+            SelfConnection::Linear(l) => l.backward(rows, grad_out, grad_x),
+            SelfConnection::Species(tp) => {
+                tp.backward(x, &onehot[..rows * tp.irreps_in2().dim()], grad_out, grad_x, None)
+            }
+        }
+    }
+}
+
 struct Block<T> {
-    self_connection: Linear<T>,
+    self_connection: SelfConnection<T>,
     linear_1: Linear<T>,
     radial: FullyConnectedNet<T>,
     /// The radial network tabulated over r (None: evaluate it exactly).
@@ -156,145 +200,223 @@ struct Block<T> {
     gate: Gate<T>,
 }
 
-impl Description<'_> {
-    fn envelope<T: Real>(&self, cutoff: f64) -> Result<Envelope<T>> {
-        let spec = self.hyper("cutoff_function")?;
-        Ok(match spec.get("name").and_then(Value::as_str) {
-            Some("XPLOR") => Envelope::Xplor(XplorCutoff::new(
-                cutoff,
-                spec.get("cutoff_on").and_then(Value::as_f64).ok_or_else(|| format_error("XPLOR needs cutoff_on".into()))?,
-            )?),
-            Some("poly_cut") => Envelope::Polynomial(PolynomialCutoff::new(
-                cutoff,
-                spec.get("poly_cut_p_value").and_then(Value::as_u64).unwrap_or(6) as u32,
-            )?),
-            _ => return Err(format_error(format!("cutoff function {spec} is not supported"))),
-        })
-    }
+/// The radial envelope of `hyperparameters.cutoff_function`.
+fn read_envelope<T: Real>(d: &Description, cutoff: f64) -> Result<Envelope<T>> {
+    let spec = d.hyper("cutoff_function")?;
+    Ok(match enum_str("cutoff_function.name", spec.get("name"), &["XPLOR", "poly_cut"])? {
+        "XPLOR" => {
+            let on = number_in("cutoff_function.cutoff_on", spec.get("cutoff_on"), 0.0, cutoff)?;
+            if on >= cutoff {
+                return Err(format_error(format!("\"cutoff_function.cutoff_on\" is {on}: it must be below the cutoff {cutoff}")));
+            }
+            Envelope::Xplor(XplorCutoff::new(cutoff, on)?)
+        }
+        _ => {
+            let p = int_in("cutoff_function.poly_cut_p_value", spec.get("poly_cut_p_value"), 1, MAX_POLYNOMIAL_P)?;
+            Envelope::Polynomial(PolynomialCutoff::new(cutoff, p as u32)?)
+        }
+    })
 }
 
-/// Irreps plus a modal one-hot appended as its own scalar block.
+/// Irreps plus a modal one-hot appended as its own scalar block (sevenn
+/// appends it for two or more modals).
 fn with_modal(irreps: &Irreps, n_modals: usize, on: bool) -> Irreps {
     let mut out = irreps.clone();
-    if on && n_modals > 0 {
+    if on && n_modals > 1 {
         out.0.push(MulIr { mul: n_modals, ir: "0e".parse().unwrap() });
     }
     out
 }
 
+/// Values the float32 radial tables of all blocks may hold together (1 GiB):
+/// SevenNet-l3i5 needs 3.4·10⁷ at its 5 Å cutoff.
+const MAX_TABLE_VALUES: usize = 1 << 28;
+
+/// Number of intervals `HermiteTable::new` makes of these pieces.
+fn table_intervals(breaks: &[f64], spacings: &[f64]) -> usize {
+    breaks.windows(2).zip(spacings).map(|(b, &h)| ((b[1] - b[0]) / h).ceil().max(1.0) as usize).sum()
+}
+
+/// The modal structure of a multi-fidelity model (`modals`,
+/// `default_modal`, `hyperparameters.modality`).
+struct Modality {
+    modals: Vec<String>,
+    default_modal: Option<String>,
+    /// Number of modal one-hot columns (0: single fidelity).
+    n_modals: usize,
+    inputs: ModalInputs,
+    modal_wise_shift: bool,
+    modal_wise_scale: bool,
+}
+
+impl Modality {
+    fn read(d: &Description) -> Result<Modality> {
+        let modals: Vec<String> = match d.meta.get("modals") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|m| m.as_str().filter(|m| !m.is_empty()).map(String::from))
+                .collect::<Option<_>>()
+                .ok_or_else(|| format_error("\"modals\" must be a list of non-empty strings".into()))?,
+            Some(other) => return Err(format_error(format!("\"modals\" must be a list of strings, found {other}"))),
+        };
+        if let Some(m) = modals.iter().enumerate().find_map(|(k, m)| modals[..k].contains(m).then_some(m)) {
+            return Err(format_error(format!("\"modals\" lists {m:?} twice")));
+        }
+        let default_modal = match d.meta.get("default_modal") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(m)) if modals.contains(m) => Some(m.clone()),
+            Some(other) => {
+                return Err(format_error(format!("\"default_modal\" is {other}: it must be null or one of {modals:?}")))
+            }
+        };
+        let spec = d.hyper_opt("modality");
+        if spec.is_some_and(|s| !s.is_object()) {
+            return Err(format_error("\"modality\" must be an object of booleans".into()));
+        }
+        let flag = |k: &str| -> Result<bool> {
+            match spec.and_then(|s| s.get(k)) {
+                None => Ok(false),
+                v => boolean(&format!("modality.{k}"), v),
+            }
+        };
+        let use_modality = flag("use_modality")?;
+        let inputs = ModalInputs {
+            node_embedding: flag("node_embedding")?,
+            self_interaction_1: flag("self_interaction_1")?,
+            self_interaction_2: flag("self_interaction_2")?,
+            output_block: flag("output_block")?,
+        };
+        let (modal_wise_shift, modal_wise_scale) = (flag("modal_wise_shift")?, flag("modal_wise_scale")?);
+        let any = inputs.node_embedding || inputs.self_interaction_1 || inputs.self_interaction_2 || inputs.output_block;
+        if !use_modality && (any || modal_wise_shift || modal_wise_scale || !modals.is_empty()) {
+            return Err(format_error(
+                "modality.use_modality is false, but modals or modality flags are set".into(),
+            ));
+        }
+        if use_modality && modals.len() < 2 {
+            return Err(format_error(format!("modality.use_modality needs at least two modals, the file has {modals:?}")));
+        }
+        let n_modals = if use_modality { modals.len() } else { 0 };
+        Ok(Modality { modals, default_modal, n_modals, inputs, modal_wise_shift, modal_wise_scale })
+    }
+
+    /// The modal index the caller's `modal` (None: the file's default)
+    /// selects; an unknown modal is the caller's error.
+    fn select(&self, modal: Option<&str>) -> Result<Option<usize>> {
+        let modals = &self.modals;
+        if self.n_modals == 0 {
+            return match modal {
+                Some(m) => Err(Error::InvalidArgument(format!("modal {m:?} given, but this model has none"))),
+                None => Ok(None),
+            };
+        }
+        let name = modal
+            .map(String::from)
+            .or_else(|| self.default_modal.clone())
+            .ok_or_else(|| Error::InvalidArgument(format!("this model needs a modal, one of {modals:?}")))?;
+        let index = modals.iter().position(|m| *m == name);
+        Ok(Some(index.ok_or_else(|| Error::InvalidArgument(format!("unknown modal {name:?}: this model has {modals:?}")))?))
+    }
+}
+
 impl Nequip {
     /// Builds the model from a model file's description and tensors;
     /// `modal` picks the fidelity head of a multi-fidelity model (default:
-    /// the file's default).
+    /// the file's default). A malformed file is `Error::ModelFormat`, a valid
+    /// one using what equipot does not implement `Error::Unsupported`, an
+    /// unknown `modal` `Error::InvalidArgument`.
     pub fn from_file(meta: &Value, tensors: &SafeTensors, modal: Option<&str>) -> Result<Nequip> {
-        let d = Description { meta, tensors };
+        let d = Description::new(meta, tensors, "sevennet", "sevenn")?;
         let Species { species, cutoff, type_of } = Species::from_meta(meta)?;
-        let f64 = Network::build(&d, species.len(), cutoff, modal)?;
-        let f32 = Network::build(&d, species.len(), cutoff, modal)?;
+        let modality = Modality::read(&d)?;
+        let modal_index = modality.select(modal)?;
+        let build = || -> Result<(Network<f64>, Network<f32>)> {
+            let f64 = Network::build(&d, species.len(), cutoff, &modality, modal_index)?;
+            let f32 = Network::build(&d, species.len(), cutoff, &modality, modal_index)?;
+            d.check_all_used()?;
+            Ok((f64, f32))
+        };
+        let (f64, f32) = build().map_err(from_file_error)?;
         Ok(Nequip { n_blocks: f64.blocks.len(), species, cutoff, type_of, f64, f32 })
     }
 }
 
 impl<T: Real> Network<T> {
-    fn build(d: &Description, n_species: usize, cutoff: f64, modal: Option<&str>) -> Result<Self> {
-        if d.usize("num_species")? != n_species {
+    fn build(d: &Description, n_species: usize, cutoff: f64, modality: &Modality, modal_index: Option<usize>) -> Result<Self> {
+        if d.int("num_species", 1, crate::graph::MAX_ATOMIC_NUMBER as u64)? != n_species {
             return Err(format_error("num_species differs from the length of species".into()));
         }
-        let n_blocks = d.usize("num_interaction_blocks")?;
-        let irreps_node = d.irreps_list("irreps_node")?;
-        let irreps_conv = d.irreps_list("irreps_convolution_out")?;
-        if irreps_node.len() != n_blocks + 1 || irreps_conv.len() != n_blocks {
-            return Err(format_error(format!(
-                "{n_blocks} blocks need {} irreps_node and {n_blocks} irreps_convolution_out",
-                n_blocks + 1
-            )));
+        let n_blocks = d.int("num_interaction_blocks", 1, MAX_BLOCKS as u64)?;
+        let irreps_node = d.irreps_list("irreps_node", n_blocks + 1)?;
+        let irreps_conv = d.irreps_list("irreps_convolution_out", n_blocks)?;
+        d.enum_str("readout", &["linear"])?;
+        if d.boolean("use_bias_in_linear")? {
+            return Err(format_error("\"use_bias_in_linear\" is true; format 1.0 allows only false".into()));
         }
-        // Modality.
-        let modals: Vec<String> = d
-            .meta
-            .get("modals")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
-            .unwrap_or_default();
-        let flag = |k: &str| d.hyper("modality").ok().and_then(|m| m.get(k)).and_then(Value::as_bool).unwrap_or(false);
-        let modal_in = ModalInputs {
-            self_interaction_1: flag("self_interaction_1"),
-            self_interaction_2: flag("self_interaction_2"),
-            output_block: flag("output_block"),
-        };
-        if flag("node_embedding") || flag("modal_wise_scale") {
-            return Err(Error::Unsupported("modal node embedding or modal-wise scale".into()));
-        }
-        let n_modals = if flag("use_modality") { modals.len() } else { 0 };
-        let modal_index = if n_modals > 0 {
-            let name = modal
-                .map(String::from)
-                .or_else(|| d.meta.get("default_modal").and_then(Value::as_str).map(String::from))
-                .ok_or_else(|| Error::InvalidArgument(format!("this model needs a modal, one of {modals:?}")))?;
-            Some(modals.iter().position(|m| *m == name).ok_or_else(|| {
-                Error::InvalidArgument(format!("unknown modal {name:?}: this model has {modals:?}"))
-            })?)
-        } else {
-            if let Some(m) = modal {
-                return Err(Error::InvalidArgument(format!("modal {m:?} given, but this model has none")));
-            }
-            None
-        };
+        let (n_modals, modal_in) = (modality.n_modals, modality.inputs);
         let one_hot = |k: usize| -> Vec<T> { (0..n_modals).map(|i| if i == k { T::one() } else { T::zero() }).collect() };
 
         // Edge embedding.
         let basis_spec = d.hyper("radial_basis")?;
-        if basis_spec.get("name").and_then(Value::as_str) != Some("bessel") {
-            return Err(format_error(format!("radial basis {basis_spec} is not supported (bessel)")));
-        }
-        let n_basis = basis_spec.get("num_basis").and_then(Value::as_u64).unwrap_or(8) as usize;
-        let coeffs = d.tensor("edge_embedding.basis_function.coeffs", n_basis)?;
+        enum_str("radial_basis.name", basis_spec.get("name"), &["bessel"])?;
+        let n_basis = int_in("radial_basis.num_basis", basis_spec.get("num_basis"), 1, MAX_BASIS as u64)?;
+        let coeffs = if boolean("radial_basis.trainable", basis_spec.get("trainable"))? {
+            d.tensor("edge_embedding.basis_function.coeffs", &[n_basis])?
+        } else {
+            (1..=n_basis).map(|k| k as f64 * std::f64::consts::PI / cutoff).collect()
+        };
         let basis = BesselBasis::with_coeffs(cutoff, &coeffs)?;
-        let envelope = d.envelope::<T>(cutoff)?;
+        let envelope = read_envelope::<T>(d, cutoff)?;
         // The exact edge embedding in float64, to tabulate the radial networks.
         let tabulate = tabulate_radial::<T>();
-        let (basis_f64, envelope_f64) = (BesselBasis::<f64>::with_coeffs(cutoff, &coeffs)?, d.envelope::<f64>(cutoff)?);
+        let (basis_f64, envelope_f64) = (BesselBasis::<f64>::with_coeffs(cutoff, &coeffs)?, read_envelope::<f64>(d, cutoff)?);
         let (breaks, spacings) = table_pieces(cutoff, &envelope_f64);
-        let irreps_sh = Irreps::parse(d.hyper("irreps_spherical_harmonics")?.as_str().unwrap_or(""))?;
-        let normalize = d.hyper("spherical_harmonics_normalize")?.as_bool().unwrap_or(true);
-        let sh = SphericalHarmonics::new(irreps_sh.lmax(), normalize, Normalization::Component)?;
-        if irreps_sh.dim() != sh.dim() {
-            return Err(format_error(format!("spherical harmonics {irreps_sh} must hold every l up to its lmax")));
+        let irreps_sh = d.irreps("irreps_spherical_harmonics")?;
+        if irreps_sh.iter().enumerate().any(|(l, m)| m.mul != 1 || m.ir.l as usize != l) {
+            return Err(format_error(format!(
+                "\"irreps_spherical_harmonics\" is {irreps_sh}: it must hold 1x of each l = 0, 1, ..., lmax in order"
+            )));
         }
+        let normalize = d.boolean("spherical_harmonics_normalize")?;
+        let sh = SphericalHarmonics::new(irreps_sh.lmax(), normalize, Normalization::Component)?;
 
         let act = |key: &str, parity: &str| -> Result<Activation> {
-            let name = d.hyper(key)?.get(parity).and_then(Value::as_str).unwrap_or("silu");
-            d.activation(name)
+            d.activation(&format!("{key}.{parity}"), d.hyper(key)?.get(parity))
         };
-        let radial_act = d.activation(d.hyper("activation_radial")?.as_str().unwrap_or("silu"))?;
-        let hidden: Vec<usize> = d
-            .hyper("radial_mlp_hidden")?
-            .as_array()
-            .and_then(|a| a.iter().map(|h| h.as_u64().map(|h| h as usize)).collect())
-            .ok_or_else(|| format_error("radial_mlp_hidden must be a list of integers".into()))?;
-        let self_connection: Vec<String> = match d.hyper("self_connection")? {
-            Value::String(s) => vec![s.clone(); n_blocks],
-            Value::Array(a) => a.iter().map(|s| s.as_str().unwrap_or("").to_string()).collect(),
-            other => return Err(format_error(format!("self_connection {other} is not understood"))),
+        // Both parities' activations are checked, used or not.
+        for key in ["activation_scalars", "activation_gates"] {
+            act(key, "e")?;
+            act(key, "o")?;
+        }
+        let radial_act = d.activation("activation_radial", Some(d.hyper("activation_radial")?))?;
+        let hidden = d.hidden_widths("radial_mlp_hidden")?;
+        const CONNECTIONS: [&str; 2] = ["linear", "nequip"];
+        let self_connection: Vec<&str> = match d.hyper("self_connection")? {
+            Value::String(_) => vec![d.enum_str("self_connection", &CONNECTIONS)?; n_blocks],
+            _ => d
+                .list("self_connection", n_blocks)?
+                .iter()
+                .enumerate()
+                .map(|(t, s)| enum_str(&format!("self_connection[{t}]"), Some(s), &CONNECTIONS))
+                .collect::<Result<_>>()?,
         };
 
-        let embedding = d.linear(
-            "onehot_to_feature_x",
-            &Irreps::parse(&format!("{n_species}x0e"))?,
-            &irreps_node[0],
-        )?;
+        let species_irreps = Irreps::parse(&format!("{n_species}x0e"))?;
+        let embedding =
+            d.linear("onehot_to_feature_x", &with_modal(&species_irreps, n_modals, modal_in.node_embedding), &irreps_node[0])?;
         let mut blocks = Vec::with_capacity(n_blocks);
+        let mut table_values = 0usize;
         for t in 0..n_blocks {
             let (x_in, x_out, conv_out) = (&irreps_node[t], &irreps_node[t + 1], &irreps_conv[t]);
-            if self_connection.get(t).map(String::as_str) != Some("linear") {
-                return Err(Error::Unsupported(format!("self connection {:?} in block {t}", self_connection.get(t))));
-            }
             // Gate: scalars (l = 0) pass through an activation; each gated
-            // irrep copy (l > 0) gets one even scalar gate.
+            // irrep copy (l > 0) gets one scalar gate, even if the scalars
+            // hold a 0e, else odd (sevenn's EquivariantGate).
             let scalars = Irreps(x_out.iter().filter(|m| m.ir.l == 0).copied().collect());
             let gated = Irreps(x_out.iter().filter(|m| m.ir.l > 0).copied().collect());
             let gates = if gated.num_irreps() > 0 {
-                Irreps::parse(&format!("{}x0e", gated.num_irreps()))?
+                let parity = if scalars.iter().any(|m| m.ir.p == 1) { "e" } else { "o" };
+                Irreps::parse(&format!("{}x0{parity}", gated.num_irreps()))?
             } else {
                 Irreps::default()
             };
@@ -314,11 +436,18 @@ impl<T: Real> Network<T> {
             hs.extend(&hidden);
             hs.push(conv.weight_numel());
             let radial_weights: Vec<Vec<f64>> = (0..hs.len() - 1)
-                .map(|k| d.tensor(&format!("{t}_convolution.weight_nn.layer{k}.weight"), hs[k] * hs[k + 1]))
+                .map(|k| d.tensor(&format!("{t}_convolution.weight_nn.layer{k}.weight"), &[hs[k], hs[k + 1]]))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
             let radial = FullyConnectedNet::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
             let table = if tabulate {
+                table_values = table_values.saturating_add(table_intervals(&breaks, &spacings).saturating_mul(4 * conv.weight_numel()));
+                if table_values > MAX_TABLE_VALUES {
+                    return Err(format_error(format!(
+                        "the radial tables of blocks 0..={t} would hold {table_values} values (more than {MAX_TABLE_VALUES}): \
+                         the cutoff {cutoff} Å and the convolution widths are too large together"
+                    )));
+                }
                 let exact = FullyConnectedNet::<f64>::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
                 Some(HermiteTable::new(&breaks, &spacings, conv.weight_numel(), |r| {
                     radial_exact(&basis_f64, &envelope_f64, &exact, r)
@@ -326,9 +455,26 @@ impl<T: Real> Network<T> {
             } else {
                 None
             };
-            let denominator = d.tensor(&format!("{t}_convolution.denominator"), 1)?[0];
+            let denominator = d.divisor(&format!("{t}_convolution.denominator"))?;
+            let name = format!("{t}_self_connection_intro");
+            let self_connection = match self_connection[t] {
+                "linear" => SelfConnection::Linear(d.linear(&name, x_in, &gate_in)?),
+                "nequip" => {
+                    let numel = FullyConnectedTensorProduct::<T>::count_weights(x_in, &species_irreps, &gate_in);
+                    let weights = d.tensor(&format!("{name}.fc_tensor_product.weight"), &[numel])?;
+                    SelfConnection::Species(FullyConnectedTensorProduct::new(
+                        x_in,
+                        &species_irreps,
+                        &gate_in,
+                        IrrepNormalization::Component,
+                        PathNormalization::Element,
+                        weights.into_iter().map(T::of).collect(),
+                    )?)
+                }
+                other => return Err(format_error(format!("self connection {other:?} in block {t} (linear or nequip)"))),
+            };
             blocks.push(Block {
-                self_connection: d.linear(&format!("{t}_self_connection_intro"), x_in, &gate_in)?,
+                self_connection,
                 linear_1: d.linear(&format!("{t}_self_interaction_1"), &with_modal(x_in, n_modals, modal_in.self_interaction_1), x_in)?,
                 radial,
                 table,
@@ -343,15 +489,21 @@ impl<T: Real> Network<T> {
             });
         }
         let last = &irreps_node[n_blocks];
+        if last.dim() < 2 {
+            return Err(format_error(format!("irreps_node[{n_blocks}] is {last}: the readout needs a dimension of 2 or more")));
+        }
         let hidden_irreps = Irreps::parse(&format!("{}x0e", last.dim() / 2))?;
         let readout_hidden = d.linear("reduce_input_to_hidden", &with_modal(last, n_modals, modal_in.output_block), &hidden_irreps)?;
         let readout_energy = d.linear("reduce_hidden_to_energy", &hidden_irreps, &Irreps::parse("1x0e")?)?;
-        let scale = d.tensor("rescale_atomic_energy.scale", n_species)?;
-        let shift_all = d.tensors.f64("rescale_atomic_energy.shift")?.0;
-        let shift = match (shift_all.len(), modal_index) {
-            (n, _) if n == n_species => shift_all,
-            (n, Some(m)) if n == n_species * n_modals => shift_all[m * n_species..(m + 1) * n_species].to_vec(),
-            (n, _) => return Err(format_error(format!("rescale_atomic_energy.shift has {n} values for {n_species} species"))),
+        // Species-wise, or modal- and species-wise (then the modal's row).
+        let modal_row = |all: Vec<f64>, m: usize| all[m * n_species..(m + 1) * n_species].to_vec();
+        let scale = match (modality.modal_wise_scale, modal_index) {
+            (true, Some(m)) => modal_row(d.tensor("rescale_atomic_energy.scale", &[n_modals, n_species])?, m),
+            _ => d.tensor("rescale_atomic_energy.scale", &[n_species])?,
+        };
+        let shift = match (modality.modal_wise_shift, modal_index) {
+            (true, Some(m)) => modal_row(d.energy_tensor("rescale_atomic_energy.shift", &[n_modals, n_species])?, m),
+            _ => d.energy_tensor("rescale_atomic_energy.shift", &[n_species])?,
         };
         Ok(Network {
             n_species,
@@ -421,15 +573,20 @@ impl<T: Real> Network<T> {
         profile.lap("edges: index, r, Y(r), embedding");
 
         // Node embedding from the one-hot types.
-        let mut onehot = vec![T::zero(); m * self.n_species];
+        let mut onehot = zeros(m * self.n_species)?;
         for (i, &t) in types[..m].iter().enumerate() {
             onehot[i * self.n_species + t] = T::one();
         }
-        let mut x = vec![T::zero(); m * self.embedding.spec().irreps_out.dim()];
-        self.embedding.forward(m, &onehot, &mut x)?;
+        let mut x = zeros(m * self.embedding.spec().irreps_out.dim())?;
+        if self.modal_in.node_embedding {
+            self.embedding.forward(m, &self.modal_rows(true, m, onehot.clone()), &mut x)?;
+        } else {
+            self.embedding.forward(m, &onehot, &mut x)?;
+        }
 
         // Interaction blocks, keeping what the backward needs.
         struct Tape<T> {
+            x_in: Vec<T>,
             x1: Vec<T>,
             gate_in: Vec<T>,
         }
@@ -440,11 +597,12 @@ impl<T: Real> Network<T> {
         let mut w = Vec::new();
         for b in &self.blocks {
             let d_gate = b.gate.irreps_in().dim();
-            let mut sc = zeros(m * d_gate);
-            b.self_connection.forward(m, &x, &mut sc)?;
+            let mut sc = zeros(m * d_gate)?;
+            b.self_connection.forward(m, &x, &onehot, &mut sc)?;
+            let block_in = if b.self_connection.needs_input() { x.clone() } else { Vec::new() };
             let x_in = self.modal_rows(self.modal_in.self_interaction_1, m, x);
             let d1 = b.linear_1.spec().irreps_out.dim();
-            let mut x1 = zeros(n * d1);
+            let mut x1 = zeros(n * d1)?;
             b.linear_1.forward(m, &x_in, &mut x1[..m * d1])?;
             profile.lap("forward: linears");
             if let Some(h) = halo.as_deref_mut() {
@@ -454,27 +612,27 @@ impl<T: Real> Network<T> {
             let weights = self.radial_weights(b, &edges, &mut w, None)?;
             profile.lap("forward: radial");
             let d_conv = b.conv.irreps_out().dim();
-            let mut conv = zeros(n * d_conv);
+            let mut conv = zeros(n * d_conv)?;
             b.conv.conv_forward_with(&index, &x1, &edges.sh, weights.as_ref(), b.inv_denominator, &mut conv)?;
             drop(weights);
             profile.lap("forward: convolution");
             conv.truncate(m * d_conv);
             let conv = self.modal_rows(self.modal_in.self_interaction_2, m, conv);
-            let mut gate_in = zeros(m * d_gate);
+            let mut gate_in = zeros(m * d_gate)?;
             b.linear_2.forward(m, &conv, &mut gate_in)?;
             gate_in.par_iter_mut().zip(&sc).for_each(|(g, s)| *g += *s);
-            x = zeros(m * b.gate.irreps_out().dim());
+            x = zeros(m * b.gate.irreps_out().dim())?;
             b.gate.forward(m, &gate_in, &mut x)?;
-            tapes.push(Tape { x1, gate_in });
+            tapes.push(Tape { x_in: block_in, x1, gate_in });
             profile.lap("forward: linears");
         }
 
         // Readout, scale and shift.
         let x_last = self.modal_rows(self.modal_in.output_block, m, x);
         let d_hidden = self.readout_hidden.spec().irreps_out.dim();
-        let mut hidden = vec![T::zero(); m * d_hidden];
+        let mut hidden = zeros(m * d_hidden)?;
         self.readout_hidden.forward(m, &x_last, &mut hidden)?;
-        let mut e = vec![T::zero(); m];
+        let mut e = zeros(m)?;
         self.readout_energy.forward(m, &hidden, &mut e)?;
         let energies: Vec<f64> =
             e.iter().zip(types).map(|(&e, &t)| (e * self.scale[t] + self.shift[t]).f64()).collect();
@@ -487,25 +645,25 @@ impl<T: Real> Network<T> {
         // Backward: E = Σ_local E_i.
         let grad_e: Vec<T> =
             types[..m].iter().enumerate().map(|(i, &t)| if i < graph.n_local { self.scale[t] } else { T::zero() }).collect();
-        let mut grad_hidden = vec![T::zero(); m * d_hidden];
+        let mut grad_hidden = zeros(m * d_hidden)?;
         self.readout_energy.backward(m, &grad_e, &mut grad_hidden)?;
-        let mut grad_x = vec![T::zero(); x_last.len()];
+        let mut grad_x = zeros(x_last.len())?;
         self.readout_hidden.backward(m, &grad_hidden, &mut grad_x)?;
         let mut grad_x = strip_modal(grad_x, m, self.blocks.last().map_or(0, |b| b.gate.irreps_out().dim()));
-        let mut grad_sh = vec![T::zero(); edges.sh.len()];
-        let mut grad_r = vec![T::zero(); n_e];
-        let mut grad_embedding = vec![T::zero(); edges.embedding.len()];
+        let mut grad_sh = zeros(edges.sh.len())?;
+        let mut grad_r = zeros(n_e)?;
+        let mut grad_embedding = zeros(edges.embedding.len())?;
         // ∂E/∂w (exact networks) or ∂E/∂r (tables) per edge, and the exact networks' tape.
         let (mut grad_weights, mut radial_tape) = (Vec::new(), Vec::new());
         profile.lap("backward: linears");
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
-            let mut grad_gate_in = zeros(tape.gate_in.len());
+            let mut grad_gate_in = zeros(tape.gate_in.len())?;
             b.gate.backward(m, &tape.gate_in, &grad_x, &mut grad_gate_in)?;
-            let d_x_in = b.self_connection.spec().irreps_in.dim();
-            let mut grad_x_in = zeros(m * d_x_in);
-            b.self_connection.backward(m, &grad_gate_in, &mut grad_x_in)?;
+            let d_x_in = b.self_connection.irreps_in().dim();
+            let mut grad_x_in = zeros(m * d_x_in)?;
+            b.self_connection.backward(m, &tape.x_in, &onehot, &grad_gate_in, &mut grad_x_in)?;
             let d_conv = b.conv.irreps_out().dim();
-            let mut grad_conv = zeros(m * b.linear_2.spec().irreps_in.dim());
+            let mut grad_conv = zeros(m * b.linear_2.spec().irreps_in.dim())?;
             b.linear_2.backward(m, &grad_gate_in, &mut grad_conv)?;
             let mut grad_conv = strip_modal(grad_conv, m, d_conv);
             grad_conv.resize(n * d_conv, T::zero());
@@ -513,8 +671,8 @@ impl<T: Real> Network<T> {
             // Recompute the radial weights rather than keep them (memory).
             let weights = self.radial_weights(b, &edges, &mut w, Some(&mut radial_tape))?;
             profile.lap("backward: radial");
-            let mut grad_x1 = zeros(tape.x1.len());
-            let mut grad_sh_b = vec![T::zero(); edges.sh.len()];
+            let mut grad_x1 = zeros(tape.x1.len())?;
+            let mut grad_sh_b = zeros(edges.sh.len())?;
             grad_weights.clear();
             grad_weights.resize(n_e * weights.gradient_width(), T::zero());
             b.conv.conv_backward_with(
@@ -538,7 +696,7 @@ impl<T: Real> Network<T> {
                 exchange(h, HaloDirection::Reverse, &mut grad_x1, d1)?;
                 profile.lap("backward: halo exchange");
             }
-            let mut grad_x1_in = zeros(m * b.linear_1.spec().irreps_in.dim());
+            let mut grad_x1_in = zeros(m * b.linear_1.spec().irreps_in.dim())?;
             b.linear_1.backward(m, &grad_x1[..m * d1], &mut grad_x1_in)?;
             let grad_x1_in = strip_modal(grad_x1_in, m, d_x_in);
             grad_x_in.par_iter_mut().zip(&grad_x1_in).for_each(|(a, b)| *a += *b);
@@ -558,11 +716,11 @@ impl<T: Real> Network<T> {
                     gb.iter_mut().for_each(|g| *g *= f);
                 },
             );
-            let mut grad_r_basis = vec![T::zero(); n_e];
+            let mut grad_r_basis = zeros(n_e)?;
             self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
             grad_r.par_iter_mut().zip(&grad_r_basis).for_each(|(a, b)| *a += *b);
         }
-        let mut grad_v = vec![[T::zero(); 3]; n_e];
+        let mut grad_v = zeros::<[T; 3]>(n_e)?;
         self.sh.backward(&edges.vectors, &grad_sh, &mut grad_v)?;
         let grads = grad_v
             .par_iter()
@@ -626,7 +784,7 @@ impl<T: Real> Network<T> {
         if b.table.is_some() {
             grad_r.par_iter_mut().zip(grad_weights).for_each(|(a, b)| *a += *b);
         } else {
-            let mut g = vec![T::zero(); grad_embedding.len()];
+            let mut g = zeros(grad_embedding.len())?;
             b.radial.backward(n_edges, tape, grad_weights, &mut g)?;
             grad_embedding.par_iter_mut().zip(&g).for_each(|(a, b)| *a += *b);
         }
@@ -708,7 +866,7 @@ impl<T: Real> Edges<T> {
     fn new(net: &Network<T>, graph: &AtomGraph) -> Result<Self> {
         let vectors: Vec<[T; 3]> = graph.vectors.par_iter().map(|v| v.map(T::of)).collect();
         let r: Vec<T> = vectors.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
-        let mut sh = vec![T::zero(); vectors.len() * net.sh.dim()];
+        let mut sh = zeros(vectors.len() * net.sh.dim())?;
         net.sh.compute(&vectors, &mut sh)?;
         let domain = net.blocks.iter().find_map(|b| b.table.as_ref().map(|t| t.domain()));
         let untabulated = match domain {
@@ -718,7 +876,7 @@ impl<T: Real> Edges<T> {
         let (mut basis, mut embedding) = (Vec::new(), Vec::new());
         if net.blocks.iter().any(|b| b.table.is_none()) {
             let nb = net.basis.len();
-            basis = vec![T::zero(); r.len() * nb];
+            basis = zeros(r.len() * nb)?;
             net.basis.forward(&r, &mut basis)?;
             embedding = basis.clone();
             embedding.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
@@ -825,12 +983,15 @@ impl Nequip {
     }
 }
 
+/// Where the tests find the converted SevenNet checkpoints (shared with tests/).
+#[cfg(test)]
+#[path = "../../tests/sevenn_support/mod.rs"]
+mod sevenn_support;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[path = "../../../../tests/sevenn_support/mod.rs"]
-    mod sevenn_support;
+    use super::sevenn_support;
 
     /// The radial tables against the exact networks (float64, forward-mode
     /// derivative) on random edge lengths, for every block of every converted

@@ -2,11 +2,18 @@
 //! files, docs/model-format.md): 8-byte little-endian header length N, N
 //! bytes of JSON ({name: {dtype, shape, data_offsets}, "__metadata__":
 //! {str: str}}), then the raw little-endian tensor data. Every offset is
-//! checked against the file, so a truncated file is an error, not a crash.
+//! checked against the file, so a truncated file is an error, not a crash:
+//! the tensors must tile the data section exactly (contiguous, in order of
+//! their offsets, not overlapping, no byte left over), and a value is read
+//! only as the type its dtype says (floats as F32/F64, indices as I64).
 
 use crate::{Error, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// The largest header a reader accepts (docs/model-format.md): a real
+/// model's header is a few tens of kB.
+pub const MAX_HEADER_BYTES: u64 = 100 << 20;
 
 /// One tensor's description.
 #[derive(Clone, Debug)]
@@ -34,15 +41,23 @@ impl SafeTensors {
     /// Parses a whole file's bytes.
     pub fn parse(data: Vec<u8>) -> Result<SafeTensors> {
         if data.len() < 8 {
-            return Err(bad(format!("file is {} bytes, too short for a safetensors header", data.len())));
+            return Err(bad(format!(
+                "truncated file: {} bytes, too short for a safetensors header (no header length)",
+                data.len()
+            )));
         }
         let n = u64::from_le_bytes(data[..8].try_into().unwrap());
+        if n > MAX_HEADER_BYTES {
+            return Err(bad(format!(
+                "header length {n} is implausible (more than {MAX_HEADER_BYTES} bytes): not a safetensors file?"
+            )));
+        }
         let header_end = usize::try_from(n).ok().and_then(|n| n.checked_add(8)).filter(|&end| end <= data.len());
         let header_end = header_end.ok_or_else(|| {
-            bad(format!("header length {n} runs past the end of the {}-byte file (truncated?)", data.len()))
+            bad(format!("truncated file: header length {n} runs past the end of the {}-byte file", data.len()))
         })?;
         let header: Value = serde_json::from_slice(&data[8..header_end])
-            .map_err(|e| bad(format!("safetensors header is not valid JSON ({e})")))?;
+            .map_err(|e| bad(format!("safetensors header is not valid UTF-8 JSON ({e})")))?;
         let object = header.as_object().ok_or_else(|| bad("safetensors header is not a JSON object".into()))?;
         let data_len = data.len() - header_end;
         let mut entries = BTreeMap::new();
@@ -59,12 +74,13 @@ impl SafeTensors {
             let entry = parse_entry(name, value)?;
             if entry.end > data_len {
                 return Err(bad(format!(
-                    "tensor {name:?} ends at byte {} of a {data_len}-byte data section (truncated?)",
+                    "truncated file: tensor {name:?} ends at byte {} of the data section, which has only {data_len} bytes",
                     entry.end
                 )));
             }
             entries.insert(name.clone(), entry);
         }
+        check_layout(&entries, data_len)?;
         Ok(SafeTensors { data, data_start: header_end, entries, metadata })
     }
 
@@ -83,33 +99,86 @@ impl SafeTensors {
         Ok(&self.entry(name)?.shape)
     }
 
+    /// dtype of a tensor ("F32", "I64", ...).
+    pub fn dtype(&self, name: &str) -> Result<&str> {
+        Ok(&self.entry(name)?.dtype)
+    }
+
     fn entry(&self, name: &str) -> Result<&Entry> {
         self.entries.get(name).ok_or_else(|| bad(format!("missing tensor {name:?}")))
     }
 
-    /// A floating-point tensor's values as f64 (F64 exactly, F32 widened),
-    /// flattened row-major, with its shape.
+    fn bytes(&self, e: &Entry) -> &[u8] {
+        &self.data[self.data_start + e.begin..self.data_start + e.end]
+    }
+
+    /// A floating-point tensor (dtype F32 or F64; F32 widened exactly) as
+    /// f64, flattened row-major, with its shape. Every value must be finite:
+    /// the first NaN or infinity is an error naming the tensor and its index.
     pub fn f64(&self, name: &str) -> Result<(Vec<f64>, Vec<usize>)> {
         let e = self.entry(name)?;
-        let bytes = &self.data[self.data_start + e.begin..self.data_start + e.end];
-        let values = match e.dtype.as_str() {
+        let bytes = self.bytes(e);
+        let values: Vec<f64> = match e.dtype.as_str() {
             "F64" => bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
             "F32" => bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-            "I64" => bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-            "I32" => bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-            other => return Err(bad(format!("tensor {name:?} has dtype {other}, expected a number type"))),
+            other => return Err(bad(format!("tensor {name:?} has dtype {other}, expected F32 or F64"))),
         };
+        if let Some(k) = values.iter().position(|x| !x.is_finite()) {
+            return Err(bad(format!(
+                "tensor {name:?} (shape {:?}) holds {:?} at flat index {k}",
+                e.shape, values[k]
+            )));
+        }
         Ok((values, e.shape.clone()))
     }
 
-    /// A tensor that must have exactly `shape`.
+    /// An integer tensor of dtype I64 (indices, shapes), flattened, with its shape.
+    pub fn i64(&self, name: &str) -> Result<(Vec<i64>, Vec<usize>)> {
+        let e = self.entry(name)?;
+        if e.dtype != "I64" {
+            return Err(bad(format!("tensor {name:?} has dtype {}, expected I64", e.dtype)));
+        }
+        let values = self.bytes(e).chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+        Ok((values, e.shape.clone()))
+    }
+
+    /// A floating-point tensor that must have exactly `shape` (not just as
+    /// many values: a transposed matrix is an error).
     pub fn f64_shaped(&self, name: &str, shape: &[usize]) -> Result<Vec<f64>> {
-        let (values, actual) = self.f64(name)?;
+        let actual = self.shape(name)?;
         if actual != shape {
             return Err(bad(format!("tensor {name:?} has shape {actual:?}, expected {shape:?}")));
         }
-        Ok(values)
+        Ok(self.f64(name)?.0)
     }
+}
+
+/// The tensors must tile the data section: sorted by offset, each begins
+/// where the previous ended, the first at 0 and the last at its end.
+fn check_layout(entries: &BTreeMap<String, Entry>, data_len: usize) -> Result<()> {
+    let mut spans: Vec<(usize, usize, &str)> = entries.iter().map(|(n, e)| (e.begin, e.end, n.as_str())).collect();
+    spans.sort_unstable();
+    let mut at = 0;
+    let mut previous: Option<&str> = None;
+    for (begin, end, name) in spans {
+        if begin != at {
+            let after = previous.map_or("the start of the data section".to_string(), |p| format!("tensor {p:?}"));
+            let how = if begin < at { "overlaps" } else { "leaves a gap after" };
+            return Err(bad(format!(
+                "tensor {name:?} at data offsets [{begin}, {end}] {how} {after} (which ends at byte {at}): \
+                 the tensors must lie contiguously in the data section"
+            )));
+        }
+        at = end;
+        previous = Some(name);
+    }
+    if at != data_len {
+        return Err(bad(format!(
+            "the data section has {data_len} bytes but its tensors cover only {at}: {} trailing bytes",
+            data_len - at
+        )));
+    }
+    Ok(())
 }
 
 fn parse_entry(name: &str, value: &Value) -> Result<Entry> {
@@ -128,7 +197,7 @@ fn parse_entry(name: &str, value: &Value) -> Result<Entry> {
         "F32" | "I32" => 4,
         "F16" | "BF16" | "I16" => 2,
         "I8" | "U8" | "BOOL" => 1,
-        other => return Err(bad(format!("tensor {name:?}: unknown dtype {other}"))),
+        other => return Err(bad(format!("tensor {name:?}: unknown dtype {other:?}"))),
     };
     let numel = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
     let bytes = numel.and_then(|n| n.checked_mul(width));

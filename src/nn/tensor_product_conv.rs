@@ -251,7 +251,7 @@ impl UvuTensorProduct {
         if d3 == 0 {
             return Ok(());
         }
-        let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
+        let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x)?;
         let kernel = self.kernel();
         out.par_chunks_mut(d3).enumerate().for_each_init(
             || (Scratch::new(self, d3), vec![T::zero(); weights.scratch_len()]),
@@ -322,9 +322,9 @@ impl UvuTensorProduct {
                 index.n_edges() * gw_width
             )));
         }
-        let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x);
+        let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x)?;
         // The scale is folded into the transposed output gradient.
-        let mut g_cl = zeros(grad_out.len());
+        let mut g_cl = zeros(grad_out.len())?;
         if d3 > 0 {
             g_cl.par_chunks_mut(d3).zip(grad_out.par_chunks(d3)).for_each(|(dst, src)| {
                 to_channel_last(self.irreps_out(), src, dst);
@@ -382,13 +382,13 @@ impl UvuTensorProduct {
         }
     }
 
-    fn nodes_to_channel_last<T: Real>(&self, irreps: &Irreps, x: &[T]) -> Vec<T> {
+    fn nodes_to_channel_last<T: Real>(&self, irreps: &Irreps, x: &[T]) -> Result<Vec<T>> {
         let d = irreps.dim();
-        let mut x_cl = zeros(x.len());
+        let mut x_cl = zeros(x.len())?;
         if d > 0 {
             x_cl.par_chunks_mut(d).zip(x.par_chunks(d)).for_each(|(dst, src)| to_channel_last(irreps, src, dst));
         }
-        x_cl
+        Ok(x_cl)
     }
 }
 

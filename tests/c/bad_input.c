@@ -528,6 +528,72 @@ static void last_error_survives_success(void) {
     eqp_workspace_free(ws);
 }
 
+/* A cell far smaller than the cutoff (or given in nm) is refused at once,
+ * before its ~1e11 edges are allocated; the limit can be changed. */
+static void memory_limit(void) {
+    eqp_workspace_t *ws = NULL;
+    EXPECT_OK(eqp_workspace_new(1, &ws));
+    size_t limit = 0;
+    EXPECT_OK(eqp_workspace_memory_limit(ws, &limit));
+    EXPECT(limit > ((size_t)1 << 26));
+    /* A limit independent of this machine's memory: 4 GB. */
+    EXPECT_OK(eqp_workspace_set_memory_limit(ws, (size_t)4 << 30));
+    const double one[1][3] = {{0, 0, 0}};
+    const double tiny[3][3] = {{0.01, 0, 0}, {0, 0.01, 0}, {0, 0, 0.01}};
+    eqp_graph_t *graph = GRAPH_SENTINEL;
+    EXPECT_ERROR(eqp_graph_build(ws, 1, &one[0][0], &ar, &tiny[0][0], pbc, cutoff, &graph), EQP_ERROR_OUT_OF_MEMORY,
+                 "eqp_graph_build", "memory limit");
+    EXPECT(graph == NULL);
+    /* The 4-atom cell within a 1 kB limit: refused too; then allowed again. */
+    EXPECT_OK(eqp_workspace_set_memory_limit(ws, 1000));
+    EXPECT_ERROR(eqp_graph_build(ws, 4, &positions[0][0], numbers, &cell[0][0], pbc, cutoff, &graph),
+                 EQP_ERROR_OUT_OF_MEMORY, "eqp_graph_build", "GB");
+    EXPECT_OK(eqp_workspace_set_memory_limit(ws, limit));
+    EXPECT_OK(eqp_graph_build(ws, 4, &positions[0][0], numbers, &cell[0][0], pbc, cutoff, &graph));
+    EXPECT_ERROR(eqp_workspace_set_memory_limit(NULL, 1), EQP_ERROR_NULL_POINTER, "eqp_workspace_set_memory_limit", "");
+    EXPECT_ERROR(eqp_workspace_memory_limit(ws, NULL), EQP_ERROR_NULL_POINTER, "eqp_workspace_memory_limit", "bytes");
+    eqp_graph_free(graph);
+    eqp_workspace_free(ws);
+}
+
+/* Lennard-Jones in float32 overflows for atoms 0.001 Å apart: an error
+ * naming the atom, never a success with inf or NaN. */
+static void non_finite_result(void) {
+    eqp_model_t *model = NULL;
+    const double far_cutoff = 8.5;
+    EXPECT_OK(eqp_model_new_lennard_jones(1, &ar, &epsilon, &sigma, far_cutoff, &model));
+    const double close[3][3] = {{0, 0, 0}, {5, 0, 0}, {5.001, 0, 0}};
+    const int32_t argon[3] = {18, 18, 18};
+    const bool open[3] = {false, false, false};
+    eqp_graph_t *graph = NULL;
+    EXPECT_OK(eqp_graph_build(NULL, 3, &close[0][0], argon, NULL, open, far_cutoff, &graph));
+    double forces[3][3];
+    eqp_outputs_t out = {.n_atoms = 3, .forces = &forces[0][0]};
+    EXPECT_OK(eqp_compute(model, graph, NULL, EQP_FLOAT64, &out));
+    EXPECT(isfinite(out.energy));
+    EXPECT_ERROR(eqp_compute(model, graph, NULL, EQP_FLOAT32, &out), EQP_ERROR_NON_FINITE, "eqp_compute",
+                 "atom 1 (Z = 18)");
+    eqp_graph_free(graph);
+    eqp_model_free(model);
+}
+
+/* pbc flags are bytes: any nonzero byte means periodic. */
+static void pbc_bytes(void) {
+    eqp_model_t *model = lj_model();
+    double energies[2];
+    const unsigned char flags[2][3] = {{1, 1, 1}, {2, 255, 16}};
+    for (int k = 0; k < 2; k++) {
+        eqp_graph_t *graph = NULL;
+        EXPECT_OK(eqp_graph_build(NULL, 4, &positions[0][0], numbers, &cell[0][0], (const bool *)flags[k], cutoff, &graph));
+        eqp_outputs_t out = {.n_atoms = 4};
+        EXPECT_OK(eqp_compute(model, graph, NULL, EQP_FLOAT64, &out));
+        energies[k] = out.energy;
+        eqp_graph_free(graph);
+    }
+    EXPECT(energies[0] == energies[1] && energies[0] != 0);
+    eqp_model_free(model);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct test_case CASES[] = {
@@ -563,6 +629,9 @@ static const struct test_case CASES[] = {
     CASE(null_pointers_workspace),
     CASE(free_null_is_a_no_op),
     CASE(last_error_survives_success),
+    CASE(memory_limit),
+    CASE(non_finite_result),
+    CASE(pbc_bytes),
 };
 
 int main(void) {

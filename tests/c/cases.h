@@ -9,6 +9,7 @@
 #include <equipot.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int case_failed;
@@ -33,6 +34,36 @@ static void expect_error_at(eqp_status_t got, eqp_status_t want, const char *fun
     }
 }
 #define EXPECT_OK(call) expect_error_at((call), EQP_SUCCESS, "", "", __LINE__)
+
+/* Reads a whole file into a buffer with 16 spare bytes; *size gets its
+ * length. NULL if it cannot be read. */
+static inline unsigned char *slurp(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc(*size + 16);
+    if (data && fread(data, 1, *size, f) != *size) {
+        free(data);
+        data = NULL;
+    }
+    fclose(f);
+    return data;
+}
+
+/* Replaces the first `from` (at or after byte 8, within `limit` bytes) of
+ * data[0..n) by `to`, of the same length; a missing match fails the case. */
+static inline void replace_once(unsigned char *data, size_t n, size_t limit, const char *from, const char *to) {
+    size_t len = strlen(from);
+    EXPECT(len == strlen(to));
+    unsigned char *hit = NULL;
+    for (size_t i = 8; i + len <= n && i < limit && !hit; i++) {
+        if (memcmp(data + i, from, len) == 0) hit = data + i;
+    }
+    EXPECT(hit != NULL);
+    if (hit) memcpy(hit, to, len);
+}
 
 struct test_case {
     const char *name;

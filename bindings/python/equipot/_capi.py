@@ -66,13 +66,33 @@ _HaloExchange = ctypes.CFUNCTYPE(
     ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32, _c_double_p, ctypes.c_size_t, ctypes.c_size_t
 )
 
+# EQP_ABI_VERSION of include/equipot.h, which this module mirrors (tests/header.rs
+# checks that they agree).
+ABI_VERSION = 1
+
+
+def _check_abi_version():
+    """Refuses a library whose C ABI is not the one this module was written for."""
+    found = lib.eqp_abi_version()
+    if found != ABI_VERSION:
+        raise ImportError(
+            f"{lib._name} has C ABI version {found} but the equipot Python package expects ABI version "
+            f"{ABI_VERSION}: install matching versions of the library and the package"
+        )
+
+
 lib = _load()
+lib.eqp_abi_version.restype = ctypes.c_int32
+lib.eqp_abi_version.argtypes = []
+_check_abi_version()
 _status = ctypes.c_int32
 _signatures = {
     "eqp_version": (ctypes.c_char_p, []),
     "eqp_last_error": (ctypes.c_char_p, []),
     "eqp_workspace_new": (_status, [ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p)]),
     "eqp_workspace_free": (None, [ctypes.c_void_p]),
+    "eqp_workspace_set_memory_limit": (_status, [ctypes.c_void_p, ctypes.c_size_t]),
+    "eqp_workspace_memory_limit": (_status, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]),
     "eqp_graph_build": (
         _status,
         # pbc goes as 3 bytes 0/1: valid as C bool and as bytes read "nonzero is true"
@@ -250,14 +270,28 @@ class _Handle:
 
 
 class Workspace(_Handle):
-    """A thread pool: `threads` = 0 uses every core."""
+    """A thread pool: `threads` = 0 uses every core. `memory_limit` (bytes)
+    caps what one graph build or evaluation may plan to use (None: the
+    library's default, 80 % of physical memory)."""
 
     _free = lib.eqp_workspace_free
 
-    def __init__(self, threads=0):
+    def __init__(self, threads=0, memory_limit=None):
         p = ctypes.c_void_p()
         check(lib.eqp_workspace_new(_count("threads", threads, _INT32_MAX), ctypes.byref(p)))
         super().__init__(p)
+        if memory_limit is not None:
+            self.memory_limit = memory_limit
+
+    @property
+    def memory_limit(self):
+        bytes_ = ctypes.c_size_t()
+        check(lib.eqp_workspace_memory_limit(self._ptr, ctypes.byref(bytes_)))
+        return bytes_.value
+
+    @memory_limit.setter
+    def memory_limit(self, value):
+        check(lib.eqp_workspace_set_memory_limit(self._ptr, _count("memory_limit", value, _SIZE_MAX)))
 
 
 class Model(_Handle):

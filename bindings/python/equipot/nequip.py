@@ -26,12 +26,13 @@ def gate_irreps_in(irreps_out):
     """e3nn Gate input for sevenn's EquivariantGate: scalars, then one gate scalar per gated
     irrep (even if the scalars hold a 0e, else odd), then the gated irreps -- simplified, as
     e3nn does (e.g. 224x0e+64x1e+32x2e), which fixes the weight layout of the linear layers
-    that produce it: one (mul_in, 224) block, not (mul_in, 128), (mul_in, 64), (mul_in, 32)."""
+    that produce it: one (mul_in, 224) block, not (mul_in, 128), (mul_in, 64), (mul_in, 32).
+    e3nn's Gate stably sorts the three groups by irrep first (odd scalars before even ones)."""
     scalars = [(m, i) for m, i in irreps_out if i[0] == 0]
     gated = [(m, i) for m, i in irreps_out if i[0] > 0]
     gate_parity = 1 if any(i == (0, 1) for _, i in scalars) else -1
     gates = [(m, (0, gate_parity)) for m, _ in gated]
-    return ir.simplify(scalars + gates + gated)
+    return ir.simplify(ir.sort_with_permutation(scalars + gates + gated)[0])
 
 
 def expected_tensors(meta):

@@ -19,12 +19,12 @@ import pytest
 from equipot import mace as mace_file
 from equipot import model_file
 from equipot.convert import mace
-from equipot.convert import torch_zip
 from equipot.convert.torch_zip import CheckpointError, Stub, Tensor, _stub_class
+from equipot.convert import torch_zip
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / 'tests' / 'fixtures' / 'mace' / 'models'
-NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32', 'mpa_zbl', 'mpa_zbl_f32')
+NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32', 'mpa_zbl', 'mpa_zbl_f32', 'mpa_agnesi')
 
 
 def sha256(data):
@@ -102,6 +102,10 @@ def test_file_tensors_are_mace_tensors(model, tmp_path):
     # ZBL: the buffers exactly as mace holds them, and only for the models that have the flag
     assert ('pair_repulsion_fn.c' in tensors) == bool(fx['hyperparameters'].get('pair_repulsion'))
     assert (meta['hyperparameters']['pair_repulsion'] is not None) == bool(fx['hyperparameters'].get('pair_repulsion'))
+    # Agnesi: likewise, only for the models built with it
+    agnesi = fx['hyperparameters'].get('distance_transform') == 'Agnesi'
+    assert ('radial_embedding.distance_transform.q' in tensors) == agnesi
+    assert meta['hyperparameters']['distance_transform'] == ({'name': 'agnesi'} if agnesi else None)
 
 
 def test_refuses_what_it_does_not_describe(model):
@@ -157,14 +161,11 @@ def test_refuses_other_pickles(tmp_path):
 # --- refusals, on stub trees altered the way other mace models differ ------------------------
 
 class _Storage(torch_zip._Storage):
-    """An in-memory storage for a crafted Tensor (torch_zip checks a view against its storage)."""
+    """An in-memory storage for a crafted Tensor (the reader checks views against it)."""
 
     def __init__(self, array):
         super().__init__(None, 'crafted', array.dtype, array.size)
         self._array = array
-
-    def array(self):
-        return self._array
 
 
 def tensor(value, dtype=np.float64):
@@ -179,6 +180,13 @@ def stub(qualname, **buffers):
     obj = _stub_class(module, name)()
     obj.state = {'_parameters': {}, '_buffers': {k: tensor(v) for k, v in buffers.items()}, '_modules': {}}
     return obj
+
+
+def agnesi(root, **buffers):
+    """An AgnesiTransform stub whose buffers have the tree's float dtype."""
+    module = stub('mace.modules.radial.AgnesiTransform')
+    module.state['_buffers'] = {k: tensor(v, root) for k, v in buffers.items()}
+    return module
 
 
 def retype(root, path, qualname):
@@ -208,8 +216,15 @@ REFUSALS = {
     'ZBL': (lambda r: add(r, '', '_modules', 'pair_repulsion_fn', stub('mace.modules.radial.ZBLBasis')),
             'pair_repulsion_fn without the attribute pair_repulsion'),
     'ZBL flag only': (lambda r: r.state.__setitem__('pair_repulsion', True), 'pair_repulsion_fn without the attribute'),
-    'Agnesi': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform', stub('mace.modules.radial.AgnesiTransform')),
-               r'radial_embedding.distance_transform: .*Agnesi distance transform'),
+    'Agnesi without buffers': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
+                                             stub('mace.modules.radial.AgnesiTransform')),
+                               'radial_embedding.distance_transform: lacks the tensor q'),
+    'Agnesi without radii': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
+                                           agnesi(r, q=0.9, p=4.6, a=1.1, covalent_radii=np.zeros(119))),
+                             'distance_transform.covalent_radii must hold a positive radius per species'),
+    'Agnesi extra buffer': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
+                                          agnesi(r, q=0.9, p=4.6, a=1.1, r0=1.0, covalent_radii=np.ones(119))),
+                            'unexpected buffer r0 on mace.modules.radial.AgnesiTransform'),
     'Soft': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform', stub('mace.modules.radial.SoftTransform')),
              r'radial_embedding.distance_transform: .*Soft distance transform'),
     'density': (lambda r: retype(r, 'interactions.0', 'mace.modules.blocks.RealAgnosticDensityInteractionBlock'),

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from equipot import model_file, safetensors
+from equipot import model_file, nequip, safetensors
 from equipot.convert import irreps as ir
 from equipot.convert import sevenn
 from equipot.convert.torch_zip import CheckpointError
@@ -293,3 +293,101 @@ def test_safetensors_round_trip(tmp_path):
         assert back[k].dtype == v.dtype and np.array_equal(back[k], v)
     (n,) = struct.unpack('<Q', path.read_bytes()[:8])
     assert n % 8 == 0
+
+
+# ---- the newer architectures (7net-mf-ompa, 7net-omat, 7net-omni) ------------------------------
+# Random-weight checkpoints that sevenn's own builder made with those configurations
+# (tests/fixtures/sevenn/generate_arch.py); committed, so these tests need no download.
+
+ARCH = FIXTURES / 'arch'
+ARCHS = ('mf_ompa', 'omat', 'omni')
+
+
+@pytest.mark.parametrize('name', ARCHS)
+def test_new_architectures_convert_as_sevenn_loads_them(name, tmp_path):
+    out = tmp_path / f'{name}.eqp.safetensors'
+    sevenn.convert(ARCH / 'checkpoints' / f'{name}.pth', out)
+    meta, tensors = model_file.read(out)
+    fx = json.loads((ARCH / 'state_dict' / f'{name}.json').read_text())
+    expected = {t['name']: t for t in fx['tensors'] if sevenn.kept(t['name'], np.zeros(t['shape']))}
+    assert set(tensors) == set(expected)
+    for n, t in expected.items():
+        digest = hashlib.sha256(np.ascontiguousarray(tensors[n], dtype='<f4').tobytes()).hexdigest()
+        assert list(tensors[n].shape) == t['shape'] and digest == t['sha256'], f'{name}: {n} differs from sevenn'
+    arch = fx['architecture']
+    hp = meta['hyperparameters']
+    assert hp['irreps_spherical_harmonics'] == arch['spherical_harmonics']['irreps']
+    for t, block in enumerate(arch['blocks']):
+        assert block['convolution']['irreps_in1'] == hp['irreps_node'][t]
+        assert block['gate']['irreps_out'] == hp['irreps_node'][t + 1]
+        assert ir.parse(block['gate']['irreps_in']) == nequip.gate_irreps_in(ir.parse(hp['irreps_node'][t + 1]))
+    # the committed model file (read by the Rust tests) is this converter's output
+    assert out.read_bytes() == (ARCH / 'models' / f'{name}.eqp.safetensors').read_bytes()
+
+
+def test_new_architectures_metadata():
+    meta = {n: model_file.read(ARCH / 'models' / f'{n}.eqp.safetensors')[0] for n in ARCHS}
+    assert meta['mf_ompa']['modals'] == ['mpa', 'omat24'] and meta['mf_ompa']['default_modal'] == 'mpa'
+    assert len(meta['omni']['modals']) == 13 and meta['omni']['default_modal'] == 'mpa'
+    assert meta['omat']['modals'] == [] and meta['omat']['default_modal'] is None
+    assert meta['mf_ompa']['hyperparameters']['irreps_spherical_harmonics'] == '1x0e+1x1o+1x2e+1x3o'
+    assert meta['omat']['hyperparameters']['irreps_spherical_harmonics'] == '1x0e+1x1e+1x2e+1x3e'
+    assert all(m['cutoff'] == 6.0 for m in meta.values())
+    assert meta['mf_ompa']['hyperparameters']['self_connection'] == ['nequip'] * 5
+    modality = meta['omni']['hyperparameters']['modality']
+    assert modality['node_embedding'] and modality['modal_wise_shift'] and modality['modal_wise_scale']
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('interaction_type', 'allegro', "interaction_type: 'allegro'"),
+    ('readout_as_fcn', True, 'readout_as_fcn: True'),
+    ('use_bias_in_linear', True, 'use_bias_in_linear: True'),
+    ('self_connection_type', 'none', "self_connection_type: 'none'"),
+    ('act_radial', 'relu', "act_radial: 'relu'"),
+    ('act_scalar', {'e': 'ssp', 'o': 'tanh'}, "act_scalar.e: 'ssp'"),
+    ('act_gate', {'e': 'silu', 'o': 'abs'}, "act_gate.o: 'abs'"),
+    ('radial_basis', {'radial_basis_name': 'gaussian'}, "radial_basis.radial_basis_name: 'gaussian'"),
+    ('cutoff_function', {'cutoff_function_name': 'cosine'}, "cutoff_function.cutoff_function_name: 'cosine'"),
+    ('cuequivariance_config', {'use': True}, 'cuequivariance_config.use: True'),
+])
+def test_unsupported_config_values_are_named(key, value, message):
+    config, _ = sevenn.read_checkpoint(ARCH / 'checkpoints' / 'mf_ompa.pth')
+    config[key] = value
+    with pytest.raises(sevenn.ConversionError, match=message.replace('(', r'\(')):
+        sevenn.check_config(config)
+
+
+def test_irreps_the_gate_would_reorder_are_refused():
+    config, _ = sevenn.read_checkpoint(ARCH / 'checkpoints' / 'mf_ompa.pth')
+    manual = list(config['irreps_manual'])
+    manual[1] = '4x1o+8x0e'
+    config['irreps_manual'] = manual
+    with pytest.raises(sevenn.ConversionError, match=r'irreps_manual\[1\]'):
+        sevenn.check_config(config)
+    manual[1] = '8x0o+4x1e'
+    with pytest.raises(sevenn.ConversionError, match='odd gates'):
+        sevenn.check_config(config)
+
+
+def test_old_layout_with_parity_is_patched_as_sevenn_does(tmp_path):
+    """sevenn 0.11.0.dev0's layout of the mf_ompa weights (generate_arch.py's
+    old_layout_checkpoint): radial weights in the paths' creation order, and negated
+    Wigner-3j buffers shared by several paths of parity-full irreps, of which sevenn flips
+    only the first (it fixes the buffer in place)."""
+    name = 'mf_ompa_v0.11.0.dev0'
+    out = tmp_path / f'{name}.eqp.safetensors'
+    sevenn.convert(ARCH / 'checkpoints' / f'{name}.pth', out)
+    _, tensors = model_file.read(out)
+    fx = json.loads((ARCH / 'state_dict' / f'{name}.json').read_text())
+    expected = {t['name']: t for t in fx['tensors'] if sevenn.kept(t['name'], np.zeros(t['shape']))}
+    assert set(tensors) == set(expected)
+    for n, t in expected.items():
+        digest = hashlib.sha256(np.ascontiguousarray(tensors[n], dtype='<f4').tobytes()).hexdigest()
+        assert digest == t['sha256'], f'{n} differs from what sevenn loads'
+    # the case it exercises: a (l1, l2, l3) shared by a flipped path and an unflipped one
+    config, _ = sevenn.read_checkpoint(ARCH / 'checkpoints' / 'mf_ompa.pth')
+    filt, blocks = sevenn.layer_irreps(config)
+    x, _, _ = blocks[2]
+    triples = [(x[i][1][0], filt[j][1][0], o[0]) for i, j, o, _, _ in
+               ir.convolution_instructions(x, filt, blocks[2][1])]
+    assert triples.count((1, 1, 1)) > 1

@@ -4,10 +4,18 @@
 use equipot::model::{Precision, Request};
 use equipot::{AtomGraph, Model, Structure, Workspace};
 
-/// 1 amu·Å²/fs² in eV.
-pub const AMU_A2_PER_FS2_IN_EV: f64 = 103.642_696_56;
+/// 1 amu·Å²/fs² in eV (one definition, shared with the XYZ reader's momenta).
+pub use crate::xyz::AMU_A2_PER_FS2_IN_EV;
 /// Boltzmann's constant, eV/K.
 pub const BOLTZMANN_EV: f64 = 8.617_333_262e-5;
+
+/// When a run is stopped as blown up (beyond any non-finite value).
+pub struct Limits {
+    /// Largest force on one atom, eV/Å.
+    pub max_force: f64,
+    /// Highest instantaneous temperature, K.
+    pub max_temperature: f64,
+}
 
 /// A system being integrated.
 pub struct System<'a> {
@@ -35,6 +43,35 @@ impl System<'_> {
         self.energy = out.energy;
         self.forces = out.forces;
         self.virial = out.virial;
+        Ok(())
+    }
+
+    /// Whether the state is still physical: a finite energy, finite
+    /// positions, velocities and forces, no force above `limits.max_force`
+    /// and no temperature above `limits.max_temperature`. The error says
+    /// what went wrong, and on which atom (0-based, the input's order).
+    pub fn check(&self, limits: &Limits) -> Result<(), String> {
+        if !self.energy.is_finite() {
+            return Err(format!("the potential energy is {}", self.energy));
+        }
+        let finite = |v: &[f64; 3]| v.iter().all(|x| x.is_finite());
+        for (name, values) in [("position", &self.positions), ("velocity", &self.velocities), ("force", &self.forces)] {
+            if let Some(i) = values.iter().position(|v| !finite(v)) {
+                return Err(format!("the {name} of atom {i} is {:?}", values[i]));
+            }
+        }
+        let norm = |f: &[f64; 3]| (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]).sqrt();
+        if let Some(i) = self.forces.iter().position(|f| norm(f) > limits.max_force) {
+            return Err(format!(
+                "the force on atom {i} is {:.4e} eV/Å, above --max-force {} eV/Å",
+                norm(&self.forces[i]),
+                limits.max_force
+            ));
+        }
+        let t = self.temperature();
+        if !t.is_finite() || t > limits.max_temperature {
+            return Err(format!("the temperature is {t:.4e} K, above --max-temperature {} K", limits.max_temperature));
+        }
         Ok(())
     }
 

@@ -429,14 +429,11 @@ def _pair_repulsion(root, state, species):
     if _kind(child(root, 'pair_repulsion_fn')) != 'mace.modules.radial.ZBLBasis':
         raise ConversionError(f'pair_repulsion_fn: {_kind(child(root, "pair_repulsion_fn"))} is not supported')
     for name, shape in (('c', (4,)), ('a_exp', ()), ('a_prefactor', ())):
-        value = state[f'pair_repulsion_fn.{name}']
+        value = _stored(state, f'pair_repulsion_fn.{name}')
         if np.shape(value) != shape or not np.all(np.isfinite(value)):
             raise ConversionError(f'pair_repulsion_fn.{name} must be finite of shape {list(shape)}')
-    radii = state['pair_repulsion_fn.covalent_radii']
-    if radii.ndim != 1 or radii.size <= max(species) or not np.all(np.isfinite(radii[species])) \
-            or np.any(radii[species] <= 0):
-        raise ConversionError('pair_repulsion_fn.covalent_radii must hold a positive radius per species')
-    p = state['pair_repulsion_fn.p']
+    _radii(state, 'pair_repulsion_fn.covalent_radii', species)
+    p = _stored(state, 'pair_repulsion_fn.p')
     if p.shape != () or p.dtype.kind not in 'iu' or p < 1:
         raise ConversionError(f'pair_repulsion_fn.p = {p} must be a positive integer')
     return {'name': 'zbl', 'p': int(p)}
@@ -449,13 +446,26 @@ def _distance_transform(radial, state, species):
         return None
     where = 'radial_embedding.distance_transform'
     for name in ('q', 'p', 'a'):
-        value = state[f'{where}.{name}']
+        value = _stored(state, f'{where}.{name}')
         if np.shape(value) != () or not np.isfinite(value):
             raise ConversionError(f'{where}.{name} must be a finite number')
-    radii = state[f'{where}.covalent_radii']
-    if radii.ndim != 1 or radii.size <= max(species) or not np.all(radii[species] > 0):
-        raise ConversionError(f'{where}.covalent_radii must hold a positive radius per species')
+    _radii(state, f'{where}.covalent_radii', species)
     return {'name': 'agnesi'}
+
+
+def _stored(state, name):
+    """A tensor the module needs, or a ConversionError naming it."""
+    if name not in state:
+        raise ConversionError(f'{name.rsplit(".", 1)[0]}: lacks the tensor {name.rsplit(".", 1)[1]}')
+    return state[name]
+
+
+def _radii(state, name, species):
+    """A covalent-radius table (indexed by Z) with a positive, finite radius per species."""
+    radii = _stored(state, name)
+    if radii.ndim != 1 or radii.size <= max(species) or not np.all(np.isfinite(radii[species])) \
+            or np.any(radii[species] <= 0):
+        raise ConversionError(f'{name} must hold a positive radius per species')
 
 
 def _number(value, where):

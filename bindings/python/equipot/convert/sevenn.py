@@ -102,6 +102,55 @@ def patch_old_config(config):
     return config
 
 
+def _refuse(key, value, why):
+    raise ConversionError(f'config {key}: {value!r} is not supported ({why})')
+
+
+def check_config(config):
+    """Refuses, naming the key and its value, every config value the model format cannot express."""
+    fixed = {
+        'interaction_type': ('nequip', 'the only interaction block equipot implements'),
+        'readout_as_fcn': (False, 'only the two-linear readout is implemented'),
+        'use_bias_in_linear': (False, 'model format 1.0 has no biases'),
+    }
+    for key, (want, why) in fixed.items():
+        if config[key] != want:
+            _refuse(key, config[key], why)
+    name = config['radial_basis'].get('radial_basis_name')
+    if name != 'bessel':
+        _refuse('radial_basis.radial_basis_name', name, 'only bessel')
+    name = config['cutoff_function'].get('cutoff_function_name')
+    if name not in ('XPLOR', 'poly_cut'):
+        _refuse('cutoff_function.cutoff_function_name', name, 'XPLOR or poly_cut')
+    sc = config['self_connection_type']
+    for value in [sc] if isinstance(sc, str) else sc:
+        if value not in ('linear', 'nequip'):
+            _refuse('self_connection_type', sc, 'linear or nequip in every block')
+    for key in ('act_scalar', 'act_gate'):
+        for parity, act in config[key].items():
+            if act not in NORMALIZE2MOM:
+                _refuse(f'{key}.{parity}', act, f'known activations: {sorted(NORMALIZE2MOM)}')
+    if config['act_radial'] not in NORMALIZE2MOM:
+        _refuse('act_radial', config['act_radial'], f'known activations: {sorted(NORMALIZE2MOM)}')
+    cue = config.get('cuequivariance_config') or {}
+    if isinstance(cue, dict) and cue.get('use'):
+        _refuse('cuequivariance_config.use', cue['use'], 'the weights would be in cuEquivariance layout')
+    if config['use_modality'] and not config.get('_modal_map'):
+        _refuse('_modal_map', config.get('_modal_map'), 'use_modality needs the modal names')
+    _, blocks = layer_irreps(config)
+    for t, (_, _, out) in enumerate(blocks):
+        seen_l = False
+        for _, (l, _) in out:
+            if l > 0:
+                seen_l = True
+            elif seen_l:
+                _refuse(f'irreps_manual[{t + 1}]', ir.to_str(out),
+                        'scalars after l > 0 irreps: sevenn\'s gate would reorder them')
+        if seen_l and (0, 1) not in [i for _, i in out]:
+            _refuse(f'irreps_manual[{t + 1}]', ir.to_str(out), 'gated irreps without a 0e scalar: odd gates')
+    return config
+
+
 def map_old_names(state):
     """sevenn.scripts.backward_compatibility.map_old_model (module names before 0.10)."""
     mapping = {
@@ -160,26 +209,26 @@ def sort_old_convolutions(state, config):
         if w.shape[1] != sum(mul for *_, mul, _ in paths):
             raise ConversionError(f'{key}: {w.shape[1]} outputs, the architecture needs '
                                   f'{sum(mul for *_, mul, _ in paths)}')
-        blocks_old, start, flipped = [], 0, set()
+        # As sevenn: the stored buffer is negated in place when a path flips, so a later
+        # path with the same (l1, l2, l3) (parity-full irreps have several) sees it fixed
+        # and keeps its sign.
+        blocks_old, start = [], 0
         for i, j, ir_out, mul, slot in paths:
             block = w[:, start:start + mul]
             start += mul
             l1, l2, l3 = x[i][1][0], filt[j][1][0], ir_out[0]
             if l1 > 0 and l2 > 0 and l3 > 0:
                 w3j_key = f'{t}_convolution.convolution._compiled_main_left_right._w3j_{l1}_{l2}_{l3}'
+                if w3j_key not in state:
+                    raise ConversionError(f'checkpoint lacks {w3j_key}')
                 stored = state[w3j_key].astype(np.float64)
                 now = wigner_3j(l1, l2, l3)
                 if not np.allclose(stored, now, rtol=1e-5, atol=1e-8):
                     if not np.allclose(stored, -now, rtol=1e-5, atol=1e-8):
                         raise ConversionError(f'{w3j_key} is neither +/- the e3nn Wigner-3j')
-                    if (l1, l2, l3) in flipped:
-                        raise ConversionError(f'{w3j_key} is shared by several flipped paths')
-                    flipped.add((l1, l2, l3))
+                    state[w3j_key] = -state[w3j_key]
                     block = -block
             blocks_old.append((slot, block))
-        for l1, l2, l3 in flipped:
-            w3j_key = f'{t}_convolution.convolution._compiled_main_left_right._w3j_{l1}_{l2}_{l3}'
-            state[w3j_key] = -state[w3j_key]
         state[key] = np.concatenate([b for _, b in sorted(blocks_old, key=lambda sb: sb[0])], axis=1)
     return state
 
@@ -210,13 +259,7 @@ def read_checkpoint(path):
         if not isinstance(value, Tensor):
             raise ConversionError(f'{path}: state dict entry {name} is not a tensor')
         state[name] = value.numpy(name)
-    config = patch_old_config(config)
-    if config['interaction_type'] != 'nequip':
-        raise ConversionError(f'interaction type {config["interaction_type"]!r} is not supported')
-    if config['readout_as_fcn']:
-        raise ConversionError('readout_as_fcn: True is not supported')
-    if config['use_bias_in_linear']:
-        raise ConversionError('use_bias_in_linear: True is not supported by model format 1.0')
+    config = check_config(patch_old_config(config))
     version, suffix = _version(config['version'])
     if version < (0, 10, 0):
         state = map_old_names(state)
@@ -237,9 +280,6 @@ def metadata(config, source_path):
     modal_map = config.get('_modal_map') if config['use_modality'] else None
     modals = [m for m, _ in sorted(modal_map.items(), key=lambda mi: mi[1])] if modal_map else []
     acts = {config['act_radial'], *config['act_scalar'].values(), *config['act_gate'].values()}
-    missing = acts - set(NORMALIZE2MOM)
-    if missing:
-        raise ConversionError(f'activation(s) {sorted(missing)} not supported')
     cutoff_fn = dict(config['cutoff_function'])
     cutoff_name = cutoff_fn.pop('cutoff_function_name')
     if cutoff_name == 'poly_cut':
