@@ -7,6 +7,7 @@ mod agnesi;
 mod attribute_contraction;
 mod gemm;
 mod moment;
+mod soft_transform;
 
 pub mod activation;
 pub mod fc;
@@ -35,3 +36,4 @@ pub use tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRo
 pub use tensor_product_fc::FullyConnectedTensorProduct;
 pub use zbl::ZblRepulsion;
 pub use agnesi::AgnesiTransform;
+pub use soft_transform::SoftTransform;
