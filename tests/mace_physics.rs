@@ -12,7 +12,7 @@ use std::path::Path;
 
 mod halo_support;
 
-const MODELS: [&str; 5] = ["mp0_l1", "off_l1", "mp0_l0_3int", "mpa_zbl", "mpa_agnesi"];
+const MODELS: [&str; 6] = ["mp0_l1", "off_l1", "mp0_l0_3int", "mpa_zbl", "mpa_agnesi", "mp0_soft"];
 /// Models with ZBL pair repulsion (mpa_agnesi also with the Agnesi transform), also checked on
 /// a compressed cell (pairs at 0.6-1 Å).
 const ZBL_MODELS: [&str; 3] = ["mpa_zbl", "mpa_zbl_f32", "mpa_agnesi"];

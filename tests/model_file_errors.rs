@@ -342,7 +342,7 @@ fn unknown_values_of_known_keys_name_the_key_and_the_allowed_values() {
         ("/hyperparameters/radial_basis/prefactor", json!("1"), "\"radial_basis.prefactor\" is \"1\"; allowed: \"stored\", \"sqrt(2/r_max)\""),
         ("/hyperparameters/product_residual/0", json!(1), "\"product_residual[0]\" must be true or false"),
         ("/hyperparameters/distance_transform", json!(3), "\"distance_transform\" must be null or an object, found 3"),
-        ("/hyperparameters/distance_transform", json!({"name": "soft"}), "\"distance_transform.name\" is \"soft\"; allowed: \"agnesi\""),
+        ("/hyperparameters/distance_transform", json!({"name": "gaussian"}), "\"distance_transform.name\" is \"gaussian\"; allowed: \"agnesi\", \"soft\""),
         ("/hyperparameters/pair_repulsion", json!({"name": "zbl"}), "\"pair_repulsion.p\" must be an integer in 1..=32"),
         ("/flavor", json!("sevennet"), "\"flavor\" is \"sevennet\"; allowed: \"mace-torch\""),
         ("/default_modal", json!("PBE"), "\"default_modal\" must be null"),

@@ -25,7 +25,7 @@ use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
 use crate::nn::{
     BesselBasis, EdgeIndex, FullyConnectedNet, FullyConnectedTensorProduct, IrrepNormalization, Linear,
-    AgnesiTransform, PathNormalization, PolynomialCutoff, ScaledActivation, UvuTensorProduct, ZblRepulsion,
+    AgnesiTransform, PathNormalization, SoftTransform, PolynomialCutoff, ScaledActivation, UvuTensorProduct, ZblRepulsion,
 };
 use crate::so3::{Irreps, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
@@ -84,7 +84,7 @@ struct Network<T> {
     /// mace's `pair_repulsion_fn`: ZBL energy per edge, added to the receiver before scale and shift.
     zbl: Option<ZblRepulsion<T>>,
     /// mace's `radial_embedding.distance_transform`: the Bessel basis is evaluated at r'(r).
-    transform: Option<AgnesiTransform<T>>,
+    transform: Option<DistanceTransform<T>>,
     e0: Vec<f64>,
     scale: T,
     shift: f64,
@@ -145,16 +145,33 @@ fn element_table(d: &Description, name: &str, species: &Species) -> Result<Vec<f
     Ok(table)
 }
 
-/// mace's `radial_embedding.distance_transform` (`{"name": "agnesi"}`), or None.
-fn distance_transform<T: Real>(d: &Description, species: &Species) -> Result<Option<AgnesiTransform<T>>> {
-    if optional_spec(d, "distance_transform", &["agnesi"])?.is_none() {
-        return Ok(None);
+/// mace's distance transforms of r before the Bessel basis.
+enum DistanceTransform<T> {
+    Agnesi(AgnesiTransform<T>),
+    Soft(SoftTransform<T>),
+}
+
+impl<T: Real> DistanceTransform<T> {
+    fn apply(&self, sender: usize, receiver: usize, r: T) -> (T, T) {
+        match self {
+            DistanceTransform::Agnesi(t) => t.apply(sender, receiver, r),
+            DistanceTransform::Soft(t) => t.apply(sender, receiver, r),
+        }
     }
+}
+
+/// mace's `radial_embedding.distance_transform` (`{"name": "agnesi"}` or `{"name": "soft"}`), or None.
+fn distance_transform<T: Real>(d: &Description, species: &Species) -> Result<Option<DistanceTransform<T>>> {
+    let Some(spec) = optional_spec(d, "distance_transform", &["agnesi", "soft"])? else {
+        return Ok(None);
+    };
     let name = |k: &str| format!("radial_embedding.distance_transform.{k}");
     let scalar = |k: &str| d.tensor(&name(k), &[1]).map(|t| t[0]);
     let radii = element_table(d, &name("covalent_radii"), species)?;
-    let t = AgnesiTransform::new(&species.species, scalar("q")?, scalar("p")?, scalar("a")?, &radii)?;
-    Ok(Some(t))
+    Ok(Some(match spec.get("name").and_then(Value::as_str) {
+        Some("soft") => DistanceTransform::Soft(SoftTransform::new(&species.species, scalar("alpha")?, &radii)?),
+        _ => DistanceTransform::Agnesi(AgnesiTransform::new(&species.species, scalar("q")?, scalar("p")?, scalar("a")?, &radii)?),
+    }))
 }
 
 /// mace's `pair_repulsion_fn` (`{"name": "zbl", "p": p}`), or None.

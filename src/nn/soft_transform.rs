@@ -2,8 +2,7 @@
 //! basis, and its derivative side by side. For an edge between species u, v:
 //!   r0 = R_u + R_v (not halved),  p0 = 3 r0 / 4,  p1 = 4 r0 / 3,  m = (p0 + p1) / 2,
 //!   s = (1 + tanh(α (r − m) / (p1 − p0))) / 2,  r' = p0 + (r − p0) s,
-//! R the covalent radii the model stores, α its buffer. Not wired into the
-//! MACE model yet (no foundation model uses it; issue 13 item 4).
+//! R the covalent radii the model stores, α its buffer.
 
 use crate::{Error, Real, Result};
 

@@ -48,9 +48,11 @@ def expected_tensors(meta):
         out.update({'pair_repulsion_fn.c': (4,), 'pair_repulsion_fn.covalent_radii': (None,),
                     'pair_repulsion_fn.a_exp': (1,), 'pair_repulsion_fn.a_prefactor': (1,)})
     if hp.get('distance_transform') is not None:
-        if hp['distance_transform'].get('name') != 'agnesi':
+        kind = hp['distance_transform'].get('name')
+        if kind not in ('agnesi', 'soft'):
             raise ValueError(f'distance transform {hp["distance_transform"]!r} is not supported')
-        out.update({f'radial_embedding.distance_transform.{k}': (1,) for k in ('q', 'p', 'a')})
+        scalars = ('q', 'p', 'a') if kind == 'agnesi' else ('alpha',)
+        out.update({f'radial_embedding.distance_transform.{k}': (1,) for k in scalars})
         out['radial_embedding.distance_transform.covalent_radii'] = (None,)
     n_int = hp['num_interactions']
     for t in range(n_int):

@@ -24,7 +24,7 @@ from equipot.convert import torch_zip
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / 'tests' / 'fixtures' / 'mace' / 'models'
-NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32', 'mpa_zbl', 'mpa_zbl_f32', 'mpa_agnesi')
+NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32', 'mpa_zbl', 'mpa_zbl_f32', 'mpa_agnesi', 'mp0_soft')
 
 
 def sha256(data):
@@ -103,9 +103,9 @@ def test_file_tensors_are_mace_tensors(model, tmp_path):
     assert ('pair_repulsion_fn.c' in tensors) == bool(fx['hyperparameters'].get('pair_repulsion'))
     assert (meta['hyperparameters']['pair_repulsion'] is not None) == bool(fx['hyperparameters'].get('pair_repulsion'))
     # Agnesi: likewise, only for the models built with it
-    agnesi = fx['hyperparameters'].get('distance_transform') == 'Agnesi'
-    assert ('radial_embedding.distance_transform.q' in tensors) == agnesi
-    assert meta['hyperparameters']['distance_transform'] == ({'name': 'agnesi'} if agnesi else None)
+    transform = fx['hyperparameters'].get('distance_transform')
+    assert ('radial_embedding.distance_transform.covalent_radii' in tensors) == (transform is not None)
+    assert meta['hyperparameters']['distance_transform'] == (transform and {'name': transform.lower()})
 
 
 def test_refuses_what_it_does_not_describe(model):
@@ -225,8 +225,9 @@ REFUSALS = {
     'Agnesi extra buffer': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
                                           agnesi(r, q=0.9, p=4.6, a=1.1, r0=1.0, covalent_radii=np.ones(119))),
                             'unexpected buffer r0 on mace.modules.radial.AgnesiTransform'),
-    'Soft': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform', stub('mace.modules.radial.SoftTransform')),
-             r'radial_embedding.distance_transform: .*Soft distance transform'),
+    'Soft without buffers': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
+                                           stub('mace.modules.radial.SoftTransform')),
+                             'radial_embedding.distance_transform: lacks the tensor alpha'),
     'density': (lambda r: retype(r, 'interactions.0', 'mace.modules.blocks.RealAgnosticDensityInteractionBlock'),
                 r'interactions.0: .*density-normalized'),
     'density residual': (lambda r: retype(r, 'interactions.1', 'mace.modules.blocks.RealAgnosticDensityResidualInteractionBlock'),

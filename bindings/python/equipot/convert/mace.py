@@ -50,11 +50,11 @@ STORED_F64 = ('radial_embedding.bessel_fn.bessel_weights', 'radial_embedding.bes
               'pair_repulsion_fn.c', 'pair_repulsion_fn.covalent_radii', 'pair_repulsion_fn.a_exp',
               'pair_repulsion_fn.a_prefactor',
               'radial_embedding.distance_transform.q', 'radial_embedding.distance_transform.p',
-              'radial_embedding.distance_transform.a', 'radial_embedding.distance_transform.covalent_radii')
+              'radial_embedding.distance_transform.a', 'radial_embedding.distance_transform.covalent_radii',
+              'radial_embedding.distance_transform.alpha')
 
 # Classes of mace 0.3.16 this converter knows it cannot evaluate, and what they are.
 UNSUPPORTED = {
-    'mace.modules.radial.SoftTransform': 'the Soft distance transform',
     'mace.modules.radial.GaussianBasis': 'a Gaussian radial basis',
     'mace.modules.radial.ChebychevBasis': 'a Chebyshev radial basis',
     'mace.modules.blocks.RealAgnosticDensityInteractionBlock': 'a density-normalized interaction',
@@ -75,6 +75,7 @@ LAYOUT = {
     'mace.modules.blocks.LinearNodeEmbeddingBlock': ('', '', 'linear'),
     'mace.modules.blocks.RadialEmbeddingBlock': ('', '', 'bessel_fn|cutoff_fn|distance_transform'),
     'mace.modules.radial.AgnesiTransform': ('a|p|q', 'a|p|q|covalent_radii', ''),
+    'mace.modules.radial.SoftTransform': ('alpha', 'alpha|covalent_radii', ''),
     'mace.modules.radial.BesselBasis': ('bessel_weights', 'bessel_weights|prefactor|r_max', ''),
     'mace.modules.radial.PolynomialCutoff': ('', 'p|r_max', ''),
     'mace.modules.radial.ZBLBasis': ('a_exp|a_prefactor', 'a_exp|a_prefactor|c|covalent_radii|p', ''),
@@ -440,17 +441,19 @@ def _pair_repulsion(root, state, species):
 
 
 def _distance_transform(radial, state, species):
-    """mace's AgnesiTransform of r before the Bessel basis: {"name": "agnesi"} with its buffers
-    stored (STORED_F64), or None. (SoftTransform is refused by check_layout.)"""
-    if _state(radial).get('_modules', {}).get('distance_transform') is None:
+    """mace's AgnesiTransform or SoftTransform of r before the Bessel basis: {"name": "agnesi"}
+    or {"name": "soft"} with its buffers stored (STORED_F64), or None."""
+    module = _state(radial).get('_modules', {}).get('distance_transform')
+    if module is None:
         return None
+    kind = {'mace.modules.radial.AgnesiTransform': 'agnesi', 'mace.modules.radial.SoftTransform': 'soft'}[_kind(module)]
     where = 'radial_embedding.distance_transform'
-    for name in ('q', 'p', 'a'):
+    for name in ('q', 'p', 'a') if kind == 'agnesi' else ('alpha',):
         value = _stored(state, f'{where}.{name}')
         if np.shape(value) != () or not np.isfinite(value):
             raise ConversionError(f'{where}.{name} must be a finite number')
     _radii(state, f'{where}.covalent_radii', species)
-    return {'name': 'agnesi'}
+    return {'name': kind}
 
 
 def _stored(state, name):
