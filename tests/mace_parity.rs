@@ -10,6 +10,10 @@
 //! model on float32 positions) 1e-5 eV/atom, 1e-4 eV/Å, 1e-5 eV/Å³. Models saved
 //! in float32 carry `"float32_reference": "float64"`: mace's float64 evaluation
 //! of the float32-stored weights is the reference for both precisions.
+//! Structures with close pairs (0.6-0.9 Å, for the ZBL models, forces up to
+//! 380 eV/Å) judge float32 against float64 within `float32_relative_tolerance`
+//! (1e-5) of the largest entry, or the absolute tolerance if larger (mace's own
+//! float32 is 7e-7 of max|F| off there).
 
 mod nn_support;
 
@@ -62,6 +66,8 @@ fn check(path: &Path, models: &Path) -> Result<String, String> {
     let graph = AtomGraph::build(&structure, model.cutoff(), &ws).map_err(|e| e.to_string())?;
     let n = z.len() as f64;
     let float32_reference = fixture.get("float32_reference").and_then(Value::as_str).unwrap_or("float32");
+    // structures with close pairs (ZBL models): float32 within this fraction of the largest entry
+    let f32_rtol = fixture.get("float32_relative_tolerance").and_then(Value::as_f64).unwrap_or(0.0);
     let (mut measured, mut failed) = (Vec::new(), Vec::new());
     for (key, reference_key, precision, tol_e, tol_f, tol_s, tol_rel) in [
         ("float64", "float64", Precision::F64, 1e-8, 1e-7, 1e-8, Some(1e-10)),
@@ -100,6 +106,7 @@ fn check(path: &Path, models: &Path) -> Result<String, String> {
             let err = max_abs_err(&format!("{key} {what}"), &ours, &theirs);
             let scale = theirs.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
             let rel = err / scale;
+            let tol = if precision == Precision::F32 { tol.max(f32_rtol * scale) } else { tol };
             line += &format!(" max|Δ{what}| {err:.1e} (rel {rel:.1e})");
             if !(err <= tol) {
                 failed.push(format!("{key} max|Δ{what}| = {err:.2e} > {tol:e}"));

@@ -341,7 +341,9 @@ fn unknown_values_of_known_keys_name_the_key_and_the_allowed_values() {
         ("/hyperparameters/readouts/1/activation", json!("elu"), "\"readouts[1].activation\" is \"elu\""),
         ("/hyperparameters/radial_basis/prefactor", json!("1"), "\"radial_basis.prefactor\" is \"1\"; allowed: \"stored\", \"sqrt(2/r_max)\""),
         ("/hyperparameters/product_residual/0", json!(1), "\"product_residual[0]\" must be true or false"),
-        ("/hyperparameters/distance_transform", json!(3), "\"distance_transform\" must be null, found 3"),
+        ("/hyperparameters/distance_transform", json!(3), "\"distance_transform\" must be null or an object, found 3"),
+        ("/hyperparameters/distance_transform", json!({"name": "gaussian"}), "\"distance_transform.name\" is \"gaussian\"; allowed: \"agnesi\", \"soft\""),
+        ("/hyperparameters/pair_repulsion", json!({"name": "zbl"}), "\"pair_repulsion.p\" must be an integer in 1..=32"),
         ("/flavor", json!("sevennet"), "\"flavor\" is \"sevennet\"; allowed: \"mace-torch\""),
         ("/default_modal", json!("PBE"), "\"default_modal\" must be null"),
     ];
@@ -353,6 +355,10 @@ fn unknown_values_of_known_keys_name_the_key_and_the_allowed_values() {
 #[test]
 fn unsupported_is_only_for_valid_files_using_unimplemented_features() {
     expect_error(mace_with("/hyperparameters/pair_repulsion", json!("zbl")), unsupported, &["MACE pair_repulsion \"zbl\""]);
+    expect_error(mace_with("/hyperparameters/distance_transform", json!("soft")), unsupported, &["MACE distance_transform \"soft\""]);
+    // Implemented since: an Agnesi transform or ZBL needs its buffers.
+    bad_format(mace_with("/hyperparameters/distance_transform", json!({"name": "agnesi"})), &["radial_embedding.distance_transform.covalent_radii"]);
+    bad_format(mace_with("/hyperparameters/pair_repulsion", json!({"name": "zbl", "p": 5})), &["pair_repulsion_fn.c"]);
     expect_error(mace_with("/hyperparameters/apply_cutoff", json!(false)), unsupported, &["apply_cutoff"]);
     expect_error(mace_with("/modals", json!(["a", "b"])), unsupported, &["multi-head MACE models"]);
     // Implemented since (7net-mf-ompa, 7net-omni): their tensors are then required.

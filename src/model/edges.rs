@@ -10,7 +10,7 @@
 
 use crate::backend::cpu::zeros;
 use crate::graph::AtomGraph;
-use crate::nn::{BesselBasis, PolynomialCutoff, XplorCutoff};
+use crate::nn::{AgnesiTransform, BesselBasis, PolynomialCutoff, SoftTransform, XplorCutoff};
 use crate::so3::SphericalHarmonics;
 use crate::{Real, Result};
 use rayon::prelude::*;
@@ -46,6 +46,23 @@ impl<T: Real> Envelope<T> {
     }
 }
 
+/// A transform r → r' of the length the radial basis sees, per pair of
+/// species (mace's Agnesi and Soft transforms; the envelope still sees r).
+pub enum DistanceTransform<T> {
+    Agnesi(AgnesiTransform<T>),
+    Soft(SoftTransform<T>),
+}
+
+impl<T: Real> DistanceTransform<T> {
+    /// r' and dr'/dr of an edge from `sender` to `receiver` (type indices).
+    pub fn apply(&self, sender: usize, receiver: usize, r: T) -> (T, T) {
+        match self {
+            DistanceTransform::Agnesi(t) => t.apply(sender, receiver, r),
+            DistanceTransform::Soft(t) => t.apply(sender, receiver, r),
+        }
+    }
+}
+
 /// Which way a model's edge vector points. The graph's vectors are
 /// v = r_neighbor − r_center + shift (sevenn's convention); mace uses u = −v.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -60,6 +77,7 @@ pub struct EdgeStage<T> {
     pub envelope: Envelope<T>,
     pub sh: SphericalHarmonics,
     pub direction: Direction,
+    pub transform: Option<DistanceTransform<T>>,
 }
 
 /// What the blocks read of each edge.
@@ -74,6 +92,10 @@ pub struct EdgeFeatures<T> {
     /// evaluates them from r alone).
     pub basis: Vec<T>,
     pub embedding: Vec<T>,
+    /// With a distance transform: the basis' argument r' and dr'/dr (else
+    /// empty: r' = r).
+    pub r_basis: Vec<T>,
+    pub dr_basis: Vec<T>,
 }
 
 impl<T: Real> EdgeFeatures<T> {
@@ -83,9 +105,9 @@ impl<T: Real> EdgeFeatures<T> {
 }
 
 impl<T: Real> EdgeStage<T> {
-    /// The features of every edge of `graph`; the radial embedding only when
-    /// `embedding`.
-    pub fn forward(&self, graph: &AtomGraph, embedding: bool) -> Result<EdgeFeatures<T>> {
+    /// The features of every edge of `graph` (`types`: the type index of
+    /// each atom); the radial embedding only when `embedding`.
+    pub fn forward(&self, graph: &AtomGraph, types: &[usize], embedding: bool) -> Result<EdgeFeatures<T>> {
         let vectors: Vec<[T; 3]> = match self.direction {
             Direction::AsGraph => graph.vectors.par_iter().map(|v| v.map(T::of)).collect(),
             Direction::Reversed => graph.vectors.par_iter().map(|v| v.map(|x| T::of(-x))).collect(),
@@ -93,18 +115,25 @@ impl<T: Real> EdgeStage<T> {
         let r: Vec<T> = vectors.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
         let mut sh = zeros(vectors.len() * self.sh.dim())?;
         self.sh.compute(&vectors, &mut sh)?;
+        let (r_basis, dr_basis): (Vec<T>, Vec<T>) = match &self.transform {
+            Some(t) => (0..r.len())
+                .into_par_iter()
+                .map(|e| t.apply(types[graph.neighbors[e] as usize], types[graph.centers[e] as usize], r[e]))
+                .unzip(),
+            None => (Vec::new(), Vec::new()),
+        };
         let (mut basis, mut embedding_rows) = (Vec::new(), Vec::new());
         if embedding {
             let nb = self.basis.len();
             basis = zeros(r.len() * nb)?;
-            self.basis.forward(&r, &mut basis)?;
+            self.basis.forward(if r_basis.is_empty() { &r } else { &r_basis }, &mut basis)?;
             embedding_rows = basis.clone();
             embedding_rows.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
                 let f = self.envelope.value(r);
                 row.iter_mut().for_each(|b| *b *= f);
             });
         }
-        Ok(EdgeFeatures { vectors, r, sh, basis, embedding: embedding_rows })
+        Ok(EdgeFeatures { vectors, r, sh, basis, embedding: embedding_rows, r_basis, dr_basis })
     }
 
     /// ∂E/∂v per graph edge from ∂E/∂Y (`grad_sh`), ∂E/∂(B·f)
@@ -128,8 +157,13 @@ impl<T: Real> EdgeStage<T> {
                     gb.iter_mut().for_each(|g| *g *= f);
                 });
             let mut grad_r_basis = zeros(edges.len())?;
-            self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
-            grad_r.par_iter_mut().zip(&grad_r_basis).for_each(|(a, b)| *a += *b);
+            if edges.r_basis.is_empty() {
+                self.basis.backward(&edges.r, &grad_basis, &mut grad_r_basis)?;
+                grad_r.par_iter_mut().zip(&grad_r_basis).for_each(|(a, b)| *a += *b);
+            } else {
+                self.basis.backward(&edges.r_basis, &grad_basis, &mut grad_r_basis)?;
+                grad_r.par_iter_mut().zip(&grad_r_basis).zip(&edges.dr_basis).for_each(|((a, &b), &d)| *a += b * d);
+            }
         }
         let mut grad_v = zeros::<[T; 3]>(edges.len())?;
         self.sh.backward(&edges.vectors, grad_sh, &mut grad_v)?;

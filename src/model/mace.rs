@@ -17,7 +17,7 @@ use super::description::{
     boolean, check_divisor, enum_str, format_error, int_in, irreps, Description, Species, MAX_BASIS,
     MAX_BLOCKS, MAX_CORRELATION, MAX_POLYNOMIAL_P,
 };
-use super::edges::{Direction, EdgeStage, Envelope};
+use super::edges::{Direction, DistanceTransform, EdgeStage, Envelope};
 use super::halo::{exchange, HaloDirection, HaloExchange};
 use super::profile::Stopwatch;
 use super::safetensors::SafeTensors;
@@ -28,15 +28,22 @@ use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
 use crate::nn::{
     BesselBasis, EdgeIndex, FullyConnectedNet, FullyConnectedTensorProduct, IrrepNormalization, Linear,
-    PathNormalization, PolynomialCutoff, ScaledActivation, UvuTensorProduct,
+    AgnesiTransform, PathNormalization, SoftTransform, PolynomialCutoff, ScaledActivation, UvuTensorProduct, ZblRepulsion,
 };
 use crate::so3::{Irreps, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
 use rayon::prelude::*;
 use serde_json::Value;
 
-/// The MACE architecture (nothing to choose at load yet).
-pub struct Mace;
+/// The MACE architecture: whether the model has ZBL pair repulsion (which
+/// decides the closest pair it evaluates).
+pub struct Mace {
+    zbl: bool,
+}
+
+/// The closest pair a model with ZBL pair repulsion evaluates, Å (the others
+/// refuse pairs closer than `LEARNED_MIN_DISTANCE`).
+pub const ZBL_MIN_DISTANCE: f64 = 0.1;
 
 /// Where a block applies its element-dependent skip tensor product.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -73,6 +80,8 @@ pub(super) struct Network<T> {
     embedding: Linear<T>,
     edge: EdgeStage<T>,
     blocks: Vec<Block<T>>,
+    /// mace's `pair_repulsion_fn`: ZBL energy per edge, added to the receiver before scale and shift.
+    zbl: Option<ZblRepulsion<T>>,
     e0: Vec<f64>,
     scale: T,
     shift: f64,
@@ -109,14 +118,56 @@ fn reshape_irreps<T: Real>(irreps: &Irreps, rows: usize, x: &[T], out: &mut [T],
 /// together (2²⁵, 256 MiB in f64; the test models hold ~10⁵).
 const MAX_DENSE_U: usize = 1 << 25;
 
-/// `key` must be null (absent counts as null); a string names a mace
-/// feature equipot does not implement.
-fn must_be_null(d: &Description, key: &str) -> Result<()> {
+/// A `distance_transform` / `pair_repulsion` spec: null, or an object whose
+/// "name" is one of `names` (a string names a mace feature equipot lacks).
+fn optional_spec<'a>(d: &Description<'a>, key: &str, names: &[&str]) -> Result<Option<&'a Value>> {
     match d.hyper(key)? {
-        Value::Null => Ok(()),
+        Value::Null => Ok(None),
         Value::String(s) => Err(Error::Unsupported(format!("MACE {key} {s:?}"))),
-        other => Err(format_error(format!("\"{key}\" must be null, found {other}"))),
+        spec @ Value::Object(_) => {
+            enum_str(&format!("{key}.name"), spec.get("name"), names)?;
+            Ok(Some(spec))
+        }
+        other => Err(format_error(format!("\"{key}\" must be null or an object, found {other}"))),
     }
+}
+
+/// A per-element table (indexed by atomic number) with an entry for every species.
+fn element_table(d: &Description, name: &str, species: &Species) -> Result<Vec<f64>> {
+    let (table, _) = d.tensor_like(name, &[None])?;
+    let needed = species.species.iter().map(|&z| z as usize + 1).max().unwrap_or(0);
+    if table.len() < needed {
+        return Err(format_error(format!("tensor {name:?} has {} entries; species need {needed}", table.len())));
+    }
+    Ok(table)
+}
+
+/// mace's `radial_embedding.distance_transform` (`{"name": "agnesi"}` or `{"name": "soft"}`), or None.
+fn distance_transform<T: Real>(d: &Description, species: &Species) -> Result<Option<DistanceTransform<T>>> {
+    let Some(spec) = optional_spec(d, "distance_transform", &["agnesi", "soft"])? else {
+        return Ok(None);
+    };
+    let name = |k: &str| format!("radial_embedding.distance_transform.{k}");
+    let scalar = |k: &str| d.tensor(&name(k), &[1]).map(|t| t[0]);
+    let radii = element_table(d, &name("covalent_radii"), species)?;
+    Ok(Some(match spec.get("name").and_then(Value::as_str) {
+        Some("soft") => DistanceTransform::Soft(SoftTransform::new(&species.species, scalar("alpha")?, &radii)?),
+        _ => DistanceTransform::Agnesi(AgnesiTransform::new(&species.species, scalar("q")?, scalar("p")?, scalar("a")?, &radii)?),
+    }))
+}
+
+/// mace's `pair_repulsion_fn` (`{"name": "zbl", "p": p}`), or None.
+fn pair_repulsion<T: Real>(d: &Description, species: &Species) -> Result<Option<ZblRepulsion<T>>> {
+    let Some(spec) = optional_spec(d, "pair_repulsion", &["zbl"])? else {
+        return Ok(None);
+    };
+    let p = int_in("pair_repulsion.p", spec.get("p"), 1, MAX_POLYNOMIAL_P)? as u32;
+    let name = |k: &str| format!("pair_repulsion_fn.{k}");
+    let scalar = |k: &str| d.tensor(&name(k), &[1]).map(|t| t[0]);
+    let c = d.tensor(&name("c"), &[4])?;
+    let radii = element_table(d, &name("covalent_radii"), species)?;
+    let zbl = ZblRepulsion::new(&species.species, &c, scalar("a_exp")?, scalar("a_prefactor")?, &radii, p)?;
+    Ok(Some(zbl))
 }
 
 impl Mace {
@@ -135,7 +186,8 @@ impl Mace {
         if meta.get("default_modal").is_some_and(|m| !m.is_null()) {
             return Err(format_error("\"default_modal\" must be null for a MACE model".into()));
         }
-        Learned::load(Mace, meta, tensors)
+        let zbl = meta.get("hyperparameters").and_then(|h| h.get("pair_repulsion")).is_some_and(Value::is_object);
+        Learned::load(Mace { zbl }, meta, tensors)
     }
 }
 
@@ -144,7 +196,18 @@ impl Architecture for Mace {
     const NAME: &'static str = "mace";
     const FILE_KIND: (&'static str, &'static str) = ("mace-torch", "mace");
     fn build<T: Real>(&self, d: &Description, species: &Species) -> Result<Network<T>> {
-        Network::build(d, species)
+        let net = Network::build(d, species)?;
+        debug_assert_eq!(net.zbl.is_some(), self.zbl);
+        Ok(net)
+    }
+    /// ZBL models are meant for close pairs: they refuse only pairs closer
+    /// than `ZBL_MIN_DISTANCE`.
+    fn min_distance(&self) -> f64 {
+        if self.zbl {
+            ZBL_MIN_DISTANCE
+        } else {
+            super::LEARNED_MIN_DISTANCE
+        }
     }
 }
 
@@ -158,8 +221,7 @@ impl<T: Real> Network<T> {
         if !d.boolean("apply_cutoff")? {
             return Err(Error::Unsupported("MACE apply_cutoff = false".into()));
         }
-        must_be_null(d, "distance_transform")?;
-        must_be_null(d, "pair_repulsion")?;
+        let transform = distance_transform(d, species)?;
         if d.boolean("use_bias_in_linear")? {
             return Err(format_error("\"use_bias_in_linear\" is true; format 1.2 allows only false".into()));
         }
@@ -278,11 +340,12 @@ impl<T: Real> Network<T> {
                 readout,
             });
         }
+        let zbl = pair_repulsion(d, species)?;
         let e0 = d.energy_tensor("atomic_energies_fn.atomic_energies", &[n_species])?;
         let scale = d.tensor("scale_shift.scale", &[1])?[0];
         let shift = d.energy_tensor("scale_shift.shift", &[1])?[0];
-        let edge = EdgeStage { basis, envelope: Envelope::Polynomial(cutoff_fn), sh, direction: Direction::Reversed };
-        Ok(Network { n_species, embedding, edge, blocks, e0, scale: T::of(scale), shift })
+        let edge = EdgeStage { basis, envelope: Envelope::Polynomial(cutoff_fn), sh, direction: Direction::Reversed, transform };
+        Ok(Network { n_species, embedding, edge, blocks, zbl, e0, scale: T::of(scale), shift })
     }
 }
 
@@ -405,10 +468,18 @@ impl<T: Real> Network<T> {
         let n = graph.n_atoms();
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
-        let types = &types[..m];
         let index = EdgeIndex::from_graph(graph)?;
-        let edges = self.edge.forward(graph, true)?;
+        let edges = self.edge.forward(graph, types, true)?;
         let n_e = edges.r.len();
+        // ZBL: (V, dV/dr) per edge, V counted on the receiver (the center)
+        let pair: Vec<(T, T)> = match &self.zbl {
+            Some(zbl) => (0..n_e)
+                .into_par_iter()
+                .map(|e| zbl.energy_and_derivative(types[graph.neighbors[e] as usize], types[graph.centers[e] as usize], edges.r[e]))
+                .collect(),
+            None => Vec::new(),
+        };
+        let types = &types[..m];
         profile.lap("edges: index, r, Y(r), embedding");
         let mut onehot = zeros(m * self.n_species)?;
         for (i, &t) in types.iter().enumerate() {
@@ -418,6 +489,11 @@ impl<T: Real> Network<T> {
         self.embedding.forward(m, &onehot, &mut h)?;
 
         let mut node_energy = zeros(m)?;
+        for (&(v, _), &c) in pair.iter().zip(&graph.centers) {
+            if let Some(e) = node_energy.get_mut(c as usize) {
+                *e += v;
+            }
+        }
         let mut tapes = Vec::with_capacity(self.blocks.len());
         for b in &self.blocks {
             let d_up = b.linear_up.spec().irreps_out.dim();
@@ -570,7 +646,14 @@ impl<T: Real> Network<T> {
             profile.lap("backward: linears, readout");
         }
 
-        let grads = self.edge.backward(&edges, &grad_sh, &grad_embedding, zeros(n_e)?)?;
+        // ZBL's dV/dr is a direct ∂E/∂r of the edge.
+        let mut grad_r = zeros(n_e)?;
+        for ((gr, &(_, dv)), &c) in grad_r.iter_mut().zip(&pair).zip(&graph.centers) {
+            if (c as usize) < graph.n_local {
+                *gr += self.scale * dv;
+            }
+        }
+        let grads = self.edge.backward(&edges, &grad_sh, &grad_embedding, grad_r)?;
         profile.lap("backward: Y(r), chain to vectors");
         Ok((energies, grads))
     }

@@ -477,7 +477,7 @@ impl<T: Real> Network<T> {
             modal: modal_index.map(one_hot),
             modal_in,
             embedding,
-            edge: EdgeStage { basis, envelope, sh, direction: Direction::AsGraph },
+            edge: EdgeStage { basis, envelope, sh, direction: Direction::AsGraph, transform: None },
             blocks,
             readout_hidden,
             readout_energy,
@@ -536,7 +536,7 @@ impl<T: Real> Network<T> {
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
         let index = EdgeIndex::from_graph(graph)?;
-        let edges = Edges::new(self, graph, tables)?;
+        let edges = Edges::new(self, graph, types, tables)?;
         let n_e = edges.r.len();
         profile.lap("edges: index, r, Y(r), embedding");
 
@@ -805,9 +805,9 @@ impl<T: Real> Edges<T> {
         b.table.as_ref().filter(|_| self.tables)
     }
 
-    fn new(net: &Network<T>, graph: &AtomGraph, tables: bool) -> Result<Self> {
+    fn new(net: &Network<T>, graph: &AtomGraph, types: &[usize], tables: bool) -> Result<Self> {
         // The embedding B(r)·f(r) feeds only exact networks.
-        let features = net.edge.forward(graph, !tables || net.blocks.iter().any(|b| b.table.is_none()))?;
+        let features = net.edge.forward(graph, types, !tables || net.blocks.iter().any(|b| b.table.is_none()))?;
         let r = &features.r;
         let domain = net.blocks.iter().find_map(|b| b.table.as_ref().filter(|_| tables).map(|t| t.domain()));
         let untabulated = match domain {

@@ -3,10 +3,12 @@
 //! row-major (rows × features); outputs go to caller-provided buffers;
 //! weights are converted to the working precision once, at construction.
 
+mod agnesi;
 mod attribute_contraction;
 mod gemm;
 mod moment;
 mod simd;
+mod soft_transform;
 
 pub mod activation;
 pub mod fc;
@@ -19,6 +21,7 @@ pub mod symmetric_contraction;
 pub mod tensor_product;
 pub mod tensor_product_conv;
 pub mod tensor_product_fc;
+pub mod zbl;
 
 pub(crate) use attribute_contraction::dot;
 pub use activation::{Activation, ScaledActivation};
@@ -33,3 +36,6 @@ pub use symmetric_contraction::{ContractionTensors, SymmetricContraction, Tensor
 pub use tensor_product::{Connection, Instruction, IrrepNormalization, PathNormalization};
 pub use tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 pub use tensor_product_fc::FullyConnectedTensorProduct;
+pub use zbl::ZblRepulsion;
+pub use agnesi::AgnesiTransform;
+pub use soft_transform::SoftTransform;

@@ -42,6 +42,18 @@ def expected_tensors(meta):
         out['radial_embedding.bessel_fn.prefactor'] = (1,)
     if hp['cutoff_function'].get('r_max') == 'stored':
         out['radial_embedding.cutoff_fn.r_max'] = (1,)
+    if hp.get('pair_repulsion') is not None:
+        if hp['pair_repulsion'].get('name') != 'zbl':
+            raise ValueError(f'pair repulsion {hp["pair_repulsion"]!r} is not supported')
+        out.update({'pair_repulsion_fn.c': (4,), 'pair_repulsion_fn.covalent_radii': (None,),
+                    'pair_repulsion_fn.a_exp': (1,), 'pair_repulsion_fn.a_prefactor': (1,)})
+    if hp.get('distance_transform') is not None:
+        kind = hp['distance_transform'].get('name')
+        if kind not in ('agnesi', 'soft'):
+            raise ValueError(f'distance transform {hp["distance_transform"]!r} is not supported')
+        scalars = ('q', 'p', 'a') if kind == 'agnesi' else ('alpha',)
+        out.update({f'radial_embedding.distance_transform.{k}': (1,) for k in scalars})
+        out['radial_embedding.distance_transform.covalent_radii'] = (None,)
     n_int = hp['num_interactions']
     for t in range(n_int):
         h_in, h_out = nodes[t], nodes[t + 1]

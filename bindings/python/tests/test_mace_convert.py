@@ -24,7 +24,7 @@ from equipot.convert import torch_zip
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / 'tests' / 'fixtures' / 'mace' / 'models'
-NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32')
+NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32', 'mpa_zbl', 'mpa_zbl_f32', 'mpa_agnesi', 'mp0_soft')
 
 
 def sha256(data):
@@ -97,7 +97,15 @@ def test_file_tensors_are_mace_tensors(model, tmp_path):
     # the stored prefactor, not sqrt(2 / r_max) (which differs from it in a float32 model)
     assert tensors['radial_embedding.bessel_fn.prefactor'][0] == state['radial_embedding.bessel_fn.prefactor']
     for name in mace.STORED_F64:
-        assert tensors[name].dtype == np.float64, name
+        if name in state:
+            assert tensors[name].dtype == np.float64, name
+    # ZBL: the buffers exactly as mace holds them, and only for the models that have the flag
+    assert ('pair_repulsion_fn.c' in tensors) == bool(fx['hyperparameters'].get('pair_repulsion'))
+    assert (meta['hyperparameters']['pair_repulsion'] is not None) == bool(fx['hyperparameters'].get('pair_repulsion'))
+    # Agnesi: likewise, only for the models built with it
+    transform = fx['hyperparameters'].get('distance_transform')
+    assert ('radial_embedding.distance_transform.covalent_radii' in tensors) == (transform is not None)
+    assert meta['hyperparameters']['distance_transform'] == (transform and {'name': transform.lower()})
 
 
 def test_refuses_what_it_does_not_describe(model):
@@ -174,6 +182,13 @@ def stub(qualname, **buffers):
     return obj
 
 
+def agnesi(root, **buffers):
+    """An AgnesiTransform stub whose buffers have the tree's float dtype."""
+    module = stub('mace.modules.radial.AgnesiTransform')
+    module.state['_buffers'] = {k: tensor(v, root) for k, v in buffers.items()}
+    return module
+
+
 def retype(root, path, qualname):
     module, name = qualname.rsplit('.', 1)
     mace.child(root, path).__class__ = _stub_class(module, name)
@@ -198,12 +213,21 @@ REFUSALS = {
     'per-head E0': (lambda r: add(r, 'atomic_energies_fn', '_buffers', 'atomic_energies', tensor(np.zeros((2, 4)), r)),
                     r'atomic_energies_fn.atomic_energies has shape \[2, 4\]'),
     'per-head scale': (lambda r: add(r, 'scale_shift', '_buffers', 'scale', tensor([1.0, 2.0], r)), 'scale_shift.scale has shape'),
-    'ZBL': (lambda r: add(r, '', '_modules', 'pair_repulsion_fn', stub('mace.modules.radial.ZBLBasis', p=5)),
-            r'pair_repulsion_fn: mace.modules.radial.ZBLBasis \(ZBL pair repulsion\)'),
-    'Agnesi': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform', stub('mace.modules.radial.AgnesiTransform')),
-               r'radial_embedding.distance_transform: .*Agnesi distance transform'),
-    'Soft': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform', stub('mace.modules.radial.SoftTransform')),
-             r'radial_embedding.distance_transform: .*Soft distance transform'),
+    'ZBL': (lambda r: add(r, '', '_modules', 'pair_repulsion_fn', stub('mace.modules.radial.ZBLBasis')),
+            'pair_repulsion_fn without the attribute pair_repulsion'),
+    'ZBL flag only': (lambda r: r.state.__setitem__('pair_repulsion', True), 'pair_repulsion_fn without the attribute'),
+    'Agnesi without buffers': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
+                                             stub('mace.modules.radial.AgnesiTransform')),
+                               'radial_embedding.distance_transform: lacks the tensor q'),
+    'Agnesi without radii': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
+                                           agnesi(r, q=0.9, p=4.6, a=1.1, covalent_radii=np.zeros(119))),
+                             'distance_transform.covalent_radii must hold a positive radius per species'),
+    'Agnesi extra buffer': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
+                                          agnesi(r, q=0.9, p=4.6, a=1.1, r0=1.0, covalent_radii=np.ones(119))),
+                            'unexpected buffer r0 on mace.modules.radial.AgnesiTransform'),
+    'Soft without buffers': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
+                                           stub('mace.modules.radial.SoftTransform')),
+                             'radial_embedding.distance_transform: lacks the tensor alpha'),
     'density': (lambda r: retype(r, 'interactions.0', 'mace.modules.blocks.RealAgnosticDensityInteractionBlock'),
                 r'interactions.0: .*density-normalized'),
     'density residual': (lambda r: retype(r, 'interactions.1', 'mace.modules.blocks.RealAgnosticDensityResidualInteractionBlock'),

@@ -41,18 +41,20 @@ READOUTS = {
 }
 SILU = 'torch.nn.functional.silu'
 TOP_MODULES = {'node_embedding', 'radial_embedding', 'spherical_harmonics', 'atomic_energies_fn',
-               'interactions', 'products', 'readouts', 'scale_shift'}
+               'interactions', 'products', 'readouts', 'scale_shift', 'pair_repulsion_fn'}
 # The buffers mace's forward reads as they are stored (a float32 model holds them rounded to
 # float32): the file keeps them, exactly, as F64 tensors.
 STORED_F64 = ('radial_embedding.bessel_fn.bessel_weights', 'radial_embedding.bessel_fn.prefactor',
               'radial_embedding.cutoff_fn.r_max', 'atomic_energies_fn.atomic_energies',
-              'scale_shift.scale', 'scale_shift.shift')
+              'scale_shift.scale', 'scale_shift.shift',
+              'pair_repulsion_fn.c', 'pair_repulsion_fn.covalent_radii', 'pair_repulsion_fn.a_exp',
+              'pair_repulsion_fn.a_prefactor',
+              'radial_embedding.distance_transform.q', 'radial_embedding.distance_transform.p',
+              'radial_embedding.distance_transform.a', 'radial_embedding.distance_transform.covalent_radii',
+              'radial_embedding.distance_transform.alpha')
 
 # Classes of mace 0.3.16 this converter knows it cannot evaluate, and what they are.
 UNSUPPORTED = {
-    'mace.modules.radial.ZBLBasis': 'ZBL pair repulsion',
-    'mace.modules.radial.AgnesiTransform': 'the Agnesi distance transform',
-    'mace.modules.radial.SoftTransform': 'the Soft distance transform',
     'mace.modules.radial.GaussianBasis': 'a Gaussian radial basis',
     'mace.modules.radial.ChebychevBasis': 'a Chebyshev radial basis',
     'mace.modules.blocks.RealAgnosticDensityInteractionBlock': 'a density-normalized interaction',
@@ -71,9 +73,12 @@ _CODEGEN = r'_compiled_main\w*'  # e3nn's generated code (and its Wigner-3j buff
 LAYOUT = {
     'mace.modules.models.ScaleShiftMACE': ('', 'atomic_numbers|num_interactions|r_max', '|'.join(sorted(TOP_MODULES))),
     'mace.modules.blocks.LinearNodeEmbeddingBlock': ('', '', 'linear'),
-    'mace.modules.blocks.RadialEmbeddingBlock': ('', '', 'bessel_fn|cutoff_fn'),
+    'mace.modules.blocks.RadialEmbeddingBlock': ('', '', 'bessel_fn|cutoff_fn|distance_transform'),
+    'mace.modules.radial.AgnesiTransform': ('a|p|q', 'a|p|q|covalent_radii', ''),
+    'mace.modules.radial.SoftTransform': ('alpha', 'alpha|covalent_radii', ''),
     'mace.modules.radial.BesselBasis': ('bessel_weights', 'bessel_weights|prefactor|r_max', ''),
     'mace.modules.radial.PolynomialCutoff': ('', 'p|r_max', ''),
+    'mace.modules.radial.ZBLBasis': ('a_exp|a_prefactor', 'a_exp|a_prefactor|c|covalent_radii|p', ''),
     'mace.modules.blocks.AtomicEnergiesBlock': ('', 'atomic_energies', ''),
     'mace.modules.blocks.RealAgnosticInteractionBlock': ('', '', _INTERACTION_CHILDREN),
     'mace.modules.blocks.RealAgnosticResidualInteractionBlock': ('', '', _INTERACTION_CHILDREN),
@@ -301,6 +306,9 @@ def describe(root):
     if p.shape != () or p.dtype.kind not in 'iu' or p < 1:
         raise ConversionError(f'radial_embedding.cutoff_fn.p = {p} must be a positive integer')
 
+    pair_repulsion = _pair_repulsion(root, state, species)
+    distance_transform = _distance_transform(radial, state, species)
+
     sh = child(root, 'spherical_harmonics')
     if attr(sh, 'normalize') is not True or attr(sh, 'normalization') != 'component':
         raise ConversionError('spherical harmonics must be normalize=True, normalization="component"')
@@ -400,14 +408,67 @@ def describe(root):
                          'prefactor': 'stored'},
         'cutoff_function': {'name': 'polynomial', 'p': int(p), 'r_max': 'stored'},
         'apply_cutoff': True,
-        'distance_transform': None,
-        'pair_repulsion': None,
+        'distance_transform': distance_transform,
+        'pair_repulsion': pair_repulsion,
         'radial_mlp_hidden': mlp[0],
         'activation_radial': 'silu',
         'readouts': ro,
         'use_bias_in_linear': False,
     }
     return hyper, {'normalize2mom': constants}, species, cutoff, dtype
+
+
+def _pair_repulsion(root, state, species):
+    """mace adds ZBLBasis's pair energy when the model has the attribute `pair_repulsion` (its
+    forward tests hasattr): {"name": "zbl", "p": p} with its buffers stored (STORED_F64), or None."""
+    has_fn = _state(root).get('_modules', {}).get('pair_repulsion_fn') is not None
+    if ('pair_repulsion' in _state(root)) != has_fn:
+        raise ConversionError('pair_repulsion_fn without the attribute pair_repulsion (mace would not call it) '
+                              'or the reverse: not supported')
+    if not has_fn:
+        return None
+    if _kind(child(root, 'pair_repulsion_fn')) != 'mace.modules.radial.ZBLBasis':
+        raise ConversionError(f'pair_repulsion_fn: {_kind(child(root, "pair_repulsion_fn"))} is not supported')
+    for name, shape in (('c', (4,)), ('a_exp', ()), ('a_prefactor', ())):
+        value = _stored(state, f'pair_repulsion_fn.{name}')
+        if np.shape(value) != shape or not np.all(np.isfinite(value)):
+            raise ConversionError(f'pair_repulsion_fn.{name} must be finite of shape {list(shape)}')
+    _radii(state, 'pair_repulsion_fn.covalent_radii', species)
+    p = _stored(state, 'pair_repulsion_fn.p')
+    if p.shape != () or p.dtype.kind not in 'iu' or p < 1:
+        raise ConversionError(f'pair_repulsion_fn.p = {p} must be a positive integer')
+    return {'name': 'zbl', 'p': int(p)}
+
+
+def _distance_transform(radial, state, species):
+    """mace's AgnesiTransform or SoftTransform of r before the Bessel basis: {"name": "agnesi"}
+    or {"name": "soft"} with its buffers stored (STORED_F64), or None."""
+    module = _state(radial).get('_modules', {}).get('distance_transform')
+    if module is None:
+        return None
+    kind = {'mace.modules.radial.AgnesiTransform': 'agnesi', 'mace.modules.radial.SoftTransform': 'soft'}[_kind(module)]
+    where = 'radial_embedding.distance_transform'
+    for name in ('q', 'p', 'a') if kind == 'agnesi' else ('alpha',):
+        value = _stored(state, f'{where}.{name}')
+        if np.shape(value) != () or not np.isfinite(value):
+            raise ConversionError(f'{where}.{name} must be a finite number')
+    _radii(state, f'{where}.covalent_radii', species)
+    return {'name': kind}
+
+
+def _stored(state, name):
+    """A tensor the module needs, or a ConversionError naming it."""
+    if name not in state:
+        raise ConversionError(f'{name.rsplit(".", 1)[0]}: lacks the tensor {name.rsplit(".", 1)[1]}')
+    return state[name]
+
+
+def _radii(state, name, species):
+    """A covalent-radius table (indexed by Z) with a positive, finite radius per species."""
+    radii = _stored(state, name)
+    if radii.ndim != 1 or radii.size <= max(species) or not np.all(np.isfinite(radii[species])) \
+            or np.any(radii[species] <= 0):
+        raise ConversionError(f'{name} must hold a positive radius per species')
 
 
 def _number(value, where):
@@ -438,7 +499,7 @@ def tensors_for_file(state, hyper):
     nodes = [ir.parse(x) for x in hyper['irreps_node']]
     for name, arr in state.items():
         if name in ('atomic_numbers', 'r_max', 'num_interactions', 'radial_embedding.bessel_fn.r_max',
-                    'radial_embedding.cutoff_fn.p'):
+                    'radial_embedding.cutoff_fn.p', 'pair_repulsion_fn.p'):
             continue  # moved to the metadata, or unused by mace's forward (checked in describe)
         if name.endswith(('.output_mask', '.bias', 'conv_tp.weight')) or '._w3j_' in name:
             if name.endswith(('.bias', 'conv_tp.weight')) and arr.size:
