@@ -43,7 +43,7 @@ pub struct Mace {
 
 /// The closest pair a model with ZBL pair repulsion evaluates, Å (the others
 /// refuse pairs closer than `LEARNED_MIN_DISTANCE`).
-pub const ZBL_MIN_DISTANCE: f64 = 0.1;
+const ZBL_MIN_DISTANCE: f64 = 0.1;
 
 /// Where a block applies its element-dependent skip tensor product.
 #[derive(Clone, Copy, PartialEq, Eq)]
