@@ -61,17 +61,22 @@ impl SimdLevel {
 
     /// The explicit levels this CPU can run (`None` always), lowest first.
     pub fn available() -> Vec<SimdLevel> {
-        [SimdLevel::None, SimdLevel::Avx2, SimdLevel::Avx512].into_iter().filter(|l| l.resolve().is_ok()).collect()
+        [SimdLevel::None, SimdLevel::Avx2, SimdLevel::Avx512].into_iter().filter(|l| l.kernels().is_some_and(|k| k <= best())).collect()
+    }
+
+    /// The kernels' level this explicit level asks for (None: `Auto`).
+    fn kernels(self) -> Option<Simd> {
+        match self {
+            SimdLevel::Auto => None,
+            SimdLevel::None => Some(Simd::Baseline),
+            SimdLevel::Avx2 => Some(Simd::Avx2),
+            SimdLevel::Avx512 => Some(Simd::Avx512),
+        }
     }
 
     /// The kernels' level (None: the best), or an error when the CPU lacks it.
     fn resolve(self) -> Result<Option<Simd>> {
-        let wanted = match self {
-            SimdLevel::Auto => return Ok(None),
-            SimdLevel::None => Simd::Baseline,
-            SimdLevel::Avx2 => Simd::Avx2,
-            SimdLevel::Avx512 => Simd::Avx512,
-        };
+        let Some(wanted) = self.kernels() else { return Ok(None) };
         if wanted > best() {
             return Err(Error::Unsupported(format!(
                 "SIMD level {} is not available on this CPU (it has: {})",
