@@ -25,6 +25,8 @@ pub trait Real:
     fn of(x: f64) -> Self;
     /// Converts to f64, exactly.
     fn f64(self) -> f64;
+    /// The same slice as f64, when Self is f64 (no copy needed).
+    fn as_f64_mut(x: &mut [Self]) -> Option<&mut [f64]>;
 }
 
 impl Real for f64 {
@@ -36,6 +38,9 @@ impl Real for f64 {
     fn f64(self) -> f64 {
         self
     }
+    fn as_f64_mut(x: &mut [f64]) -> Option<&mut [f64]> {
+        Some(x)
+    }
 }
 
 impl Real for f32 {
@@ -46,5 +51,8 @@ impl Real for f32 {
     #[inline(always)]
     fn f64(self) -> f64 {
         self as f64
+    }
+    fn as_f64_mut(_: &mut [f32]) -> Option<&mut [f64]> {
+        None
     }
 }

@@ -8,7 +8,7 @@
 //! contributes and a graph built with any longer cutoff gives the same
 //! numbers. The architectures keep only their blocks.
 
-use crate::backend::cpu::zeros;
+use crate::backend::cpu::{collect, zeros, Buf};
 use crate::graph::AtomGraph;
 use crate::nn::{AgnesiTransform, BesselBasis, PolynomialCutoff, SoftTransform, XplorCutoff};
 use crate::so3::SphericalHarmonics;
@@ -83,19 +83,19 @@ pub struct EdgeStage<T> {
 /// What the blocks read of each edge.
 pub struct EdgeFeatures<T> {
     /// Edge vectors in the model's direction, and their lengths.
-    pub vectors: Vec<[T; 3]>,
-    pub r: Vec<T>,
+    pub vectors: Buf<[T; 3]>,
+    pub r: Buf<T>,
     /// Y(vectors), n_edges × sh.dim().
-    pub sh: Vec<T>,
+    pub sh: Buf<T>,
     /// B(r) and the embedding B(r)·f(r), n_edges × basis.len() (empty when
     /// not asked for: a model whose radial networks are all tabulated
     /// evaluates them from r alone).
-    pub basis: Vec<T>,
-    pub embedding: Vec<T>,
+    pub basis: Buf<T>,
+    pub embedding: Buf<T>,
     /// With a distance transform: the basis' argument r' and dr'/dr (else
     /// empty: r' = r).
-    pub r_basis: Vec<T>,
-    pub dr_basis: Vec<T>,
+    pub r_basis: Buf<T>,
+    pub dr_basis: Buf<T>,
 }
 
 impl<T: Real> EdgeFeatures<T> {
@@ -108,26 +108,24 @@ impl<T: Real> EdgeStage<T> {
     /// The features of every edge of `graph` (`types`: the type index of
     /// each atom); the radial embedding only when `embedding`.
     pub fn forward(&self, graph: &AtomGraph, types: &[usize], embedding: bool) -> Result<EdgeFeatures<T>> {
-        let vectors: Vec<[T; 3]> = match self.direction {
-            Direction::AsGraph => graph.vectors.par_iter().map(|v| v.map(T::of)).collect(),
-            Direction::Reversed => graph.vectors.par_iter().map(|v| v.map(|x| T::of(-x))).collect(),
-        };
-        let r: Vec<T> = vectors.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).collect();
+        let sign = if self.direction == Direction::AsGraph { 1.0 } else { -1.0 };
+        let vectors = collect(graph.vectors.par_iter().map(|v| v.map(|x| T::of(sign * x))))?;
+        let r = collect(vectors.par_iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()))?;
         let mut sh = zeros(vectors.len() * self.sh.dim())?;
         self.sh.compute(&vectors, &mut sh)?;
-        let (r_basis, dr_basis): (Vec<T>, Vec<T>) = match &self.transform {
-            Some(t) => (0..r.len())
-                .into_par_iter()
-                .map(|e| t.apply(types[graph.neighbors[e] as usize], types[graph.centers[e] as usize], r[e]))
-                .unzip(),
-            None => (Vec::new(), Vec::new()),
-        };
-        let (mut basis, mut embedding_rows) = (Vec::new(), Vec::new());
+        let (mut r_basis, mut dr_basis) = (Buf::default(), Buf::default());
+        if let Some(t) = &self.transform {
+            (r_basis, dr_basis) = (zeros(r.len())?, zeros(r.len())?);
+            (r_basis.par_iter_mut(), dr_basis.par_iter_mut()).into_par_iter().enumerate().for_each(|(e, (rb, drb))| {
+                (*rb, *drb) = t.apply(types[graph.neighbors[e] as usize], types[graph.centers[e] as usize], r[e]);
+            });
+        }
+        let (mut basis, mut embedding_rows) = (Buf::default(), Buf::default());
         if embedding {
             let nb = self.basis.len();
             basis = zeros(r.len() * nb)?;
             self.basis.forward(if r_basis.is_empty() { &r } else { &r_basis }, &mut basis)?;
-            embedding_rows = basis.clone();
+            embedding_rows = Buf::copy_of(&basis)?;
             embedding_rows.par_chunks_mut(nb).zip(&r).for_each(|(row, &r)| {
                 let f = self.envelope.value(r);
                 row.iter_mut().for_each(|b| *b *= f);
@@ -140,10 +138,10 @@ impl<T: Real> EdgeStage<T> {
     /// (`grad_embedding`, empty when the embedding was not used) and the
     /// direct ∂E/∂r the blocks found (`grad_r`, e.g. from radial tables;
     /// zeros when none), for the features `forward` gave.
-    pub fn backward(&self, edges: &EdgeFeatures<T>, grad_sh: &[T], grad_embedding: &[T], mut grad_r: Vec<T>) -> Result<Vec<[f64; 3]>> {
+    pub fn backward(&self, edges: &EdgeFeatures<T>, grad_sh: &[T], grad_embedding: &[T], mut grad_r: Buf<T>) -> Result<Buf<[f64; 3]>> {
         if !grad_embedding.is_empty() {
             let nb = self.basis.len();
-            let mut grad_basis = grad_embedding.to_vec();
+            let mut grad_basis = Buf::copy_of(grad_embedding)?;
             grad_basis
                 .par_chunks_mut(nb)
                 .zip(grad_embedding.par_chunks(nb))
@@ -172,15 +170,9 @@ impl<T: Real> EdgeStage<T> {
             Direction::AsGraph => x.f64(),
             Direction::Reversed => -x.f64(),
         };
-        Ok(grad_v
-            .par_iter()
-            .zip(&edges.vectors)
-            .zip(&edges.r)
-            .zip(&grad_r)
-            .map(|(((g, u), &r), &gr)| {
-                let dr = gr / r;
-                [sign(g[0] + dr * u[0]), sign(g[1] + dr * u[1]), sign(g[2] + dr * u[2])]
-            })
-            .collect())
+        collect(grad_v.par_iter().zip(&edges.vectors).zip(&edges.r).zip(&grad_r).map(|(((g, u), &r), &gr)| {
+            let dr = gr / r;
+            [sign(g[0] + dr * u[0]), sign(g[1] + dr * u[1]), sign(g[2] + dr * u[2])]
+        }))
     }
 }

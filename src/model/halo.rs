@@ -15,7 +15,9 @@
 //! also with no atoms at all, so hosts may implement them with collective
 //! communication.
 
+use crate::backend::cpu::collect;
 use crate::backend::Workspace;
+use rayon::prelude::*;
 use crate::{Error, Real, Result};
 use std::sync::mpsc;
 
@@ -65,22 +67,33 @@ impl HaloExchange for HaloProxy {
 
 /// Runs `f` on the workspace's threads while every exchange it asks for runs
 /// on the calling thread: MPI codes may only communicate from the thread that
-/// initialized MPI.
+/// initialized MPI. `f` runs as a job of the workspace's pool (no thread is
+/// started per call); the calling thread serves its exchanges meanwhile.
 pub fn on_caller_thread<R: Send>(
     ws: &Workspace,
     halo: &mut dyn HaloExchange,
     f: impl FnOnce(&mut HaloProxy) -> Result<R> + Send,
 ) -> Result<R> {
+    if ws.is_own_thread() {
+        return Err(Error::InvalidArgument(
+            "an evaluation with a halo exchange was started from one of its workspace's own threads, \
+             which must serve the model instead"
+                .into(),
+        ));
+    }
     let (call_tx, call_rx) = mpsc::channel::<Call>();
     let (done_tx, done_rx) = mpsc::channel();
-    std::thread::scope(|s| {
-        let model = s.spawn(move || {
+    let mut result = None;
+    ws.in_place_scope(|s| {
+        let result = &mut result;
+        s.spawn(move |_| {
             let mut proxy = HaloProxy { calls: call_tx, done: done_rx };
-            ws.run(|| f(&mut proxy))
+            *result = Some(f(&mut proxy));
         });
-        // Serve exchanges until the model drops its proxy (it has finished).
+        // Serve exchanges until the model drops its proxy (it has finished,
+        // or panicked: the scope then resumes the panic here).
         for call in call_rx {
-            // SAFETY: `values` is a live &mut [f64] of the model thread, which
+            // SAFETY: `values` is a live &mut [f64] of the model's job, which
             // waits on `done` and touches nothing until we answer.
             let values = unsafe { std::slice::from_raw_parts_mut(call.values, call.len) };
             let result = halo.exchange(call.direction, values, call.width);
@@ -88,8 +101,8 @@ pub fn on_caller_thread<R: Send>(
                 break;
             }
         }
-        model.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
+    });
+    result.unwrap_or_else(|| Err(Error::Internal("the model's job ended without a result".into())))
 }
 
 /// Runs a model's evaluation `f` on the workspace's threads, with the halo
@@ -105,11 +118,15 @@ pub(crate) fn evaluate<R: Send>(
     }
 }
 
-/// One halo exchange of rows of T (the host always exchanges doubles).
+/// One halo exchange of rows of T (the host always exchanges doubles: rows
+/// of f64 go as they are, others through a buffer of the arena).
 pub(crate) fn exchange<T: Real>(halo: &mut dyn HaloExchange, direction: HaloDirection, rows: &mut [T], width: usize) -> Result<()> {
-    let mut values: Vec<f64> = rows.iter().map(|x| x.f64()).collect();
+    if let Some(values) = T::as_f64_mut(rows) {
+        return halo.exchange(direction, values, width);
+    }
+    let mut values = collect(rows.par_iter().map(|x| x.f64()))?;
     halo.exchange(direction, &mut values, width)?;
-    rows.iter_mut().zip(&values).for_each(|(r, &v)| *r = T::of(v));
+    rows.par_iter_mut().zip(&*values).for_each(|(r, &v)| *r = T::of(v));
     Ok(())
 }
 
@@ -138,5 +155,39 @@ impl HaloExchange for ImageHalo {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exchanges_run_on_the_calling_thread_and_the_model_on_the_pool() {
+        let ws = Workspace::new(2).unwrap();
+        let caller = std::thread::current().id();
+        struct Check(std::thread::ThreadId, usize);
+        impl HaloExchange for Check {
+            fn exchange(&mut self, _: HaloDirection, values: &mut [f64], _: usize) -> Result<()> {
+                assert_eq!(std::thread::current().id(), self.0, "an exchange left the calling thread");
+                values.iter_mut().for_each(|v| *v += 1.0);
+                self.1 += 1;
+                Ok(())
+            }
+        }
+        let mut halo = Check(caller, 0);
+        let on_pool = on_caller_thread(&ws, &mut halo, |proxy| {
+            let mut rows = vec![1.0f32; 6];
+            exchange(proxy, HaloDirection::Forward, &mut rows, 3)?;
+            exchange(proxy, HaloDirection::Reverse, &mut rows, 3)?;
+            assert_eq!(rows, vec![3.0; 6]);
+            Ok(std::thread::current().id())
+        })
+        .unwrap();
+        assert_ne!(on_pool, caller, "the model ran on the calling thread");
+        assert_eq!(halo.1, 2);
+        // Started from the pool itself, no thread would be left to serve it.
+        let nested = ws.run(|| on_caller_thread(&ws, &mut Check(caller, 0), |_| Ok(())));
+        assert!(matches!(nested, Err(Error::InvalidArgument(_))));
     }
 }

@@ -13,6 +13,7 @@ use super::halo::{self, HaloExchange};
 use super::profile::Stopwatch;
 use super::safetensors::SafeTensors;
 use super::{local_outputs, Outputs, Potential, Precision, Request, LEARNED_MIN_DISTANCE};
+use crate::backend::cpu::Buf;
 use crate::backend::Workspace;
 use crate::graph::AtomGraph;
 use crate::{Error, Real, Result};
@@ -48,7 +49,7 @@ pub(super) trait Executor<T: Real>: Send + Sync {
         request: &Request,
         profile: &mut Stopwatch,
         halo: Option<&mut dyn HaloExchange>,
-    ) -> Result<(Vec<f64>, Vec<[f64; 3]>)>;
+    ) -> Result<(Buf<f64>, Buf<[f64; 3]>)>;
     /// Roughly the peak bytes of `run`.
     fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64;
     /// Message-passing layers.
@@ -133,6 +134,8 @@ impl<A: Architecture> Learned<A> {
         let mut out = local_outputs(graph, &energies, &grads, request);
         profile.lap("outputs: forces, virial");
         out.profile = profile.finish();
+        drop((energies, grads));
+        ws.arena().end_evaluation();
         Ok(out)
     }
 }

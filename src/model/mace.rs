@@ -23,7 +23,7 @@ use super::profile::Stopwatch;
 use super::safetensors::SafeTensors;
 use super::learned::{Architecture, Executor, Learned};
 use super::Request;
-use crate::backend::cpu::zeros;
+use crate::backend::cpu::{collect, zeros, Buf};
 use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
 use crate::nn::{
@@ -415,18 +415,18 @@ fn contraction<T: Real>(
 /// What a block's backward needs from its forward.
 struct Tape<T> {
     /// Block input h_t, and its up-projection (every node).
-    h: Vec<T>,
-    h_up: Vec<T>,
+    h: Buf<T>,
+    h_up: Buf<T>,
     /// Radial weights per edge and the radial MLP's tape.
-    w: Vec<T>,
-    radial_tape: Vec<T>,
+    w: Buf<T>,
+    radial_tape: Buf<T>,
     /// `linear(message)` before a plain block's skip.
-    pre_skip: Vec<T>,
+    pre_skip: Buf<T>,
     /// The contraction's input, in mace's channels × D layout.
-    x: Vec<T>,
+    x: Buf<T>,
     /// The product's output h_{t+1}, and the readout's hidden pre-activation.
-    h_next: Vec<T>,
-    readout_pre: Vec<T>,
+    h_next: Buf<T>,
+    readout_pre: Buf<T>,
 }
 
 fn add<T: Real>(a: &mut [T], b: &[T]) {
@@ -464,7 +464,7 @@ impl<T: Real> Network<T> {
         want_grad: bool,
         profile: &mut Stopwatch,
         mut halo: Option<&mut dyn HaloExchange>,
-    ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+    ) -> Result<(Buf<f64>, Buf<[f64; 3]>)> {
         let n = graph.n_atoms();
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
@@ -472,12 +472,11 @@ impl<T: Real> Network<T> {
         let edges = self.edge.forward(graph, types, true)?;
         let n_e = edges.r.len();
         // ZBL: (V, dV/dr) per edge, V counted on the receiver (the center)
-        let pair: Vec<(T, T)> = match &self.zbl {
-            Some(zbl) => (0..n_e)
-                .into_par_iter()
-                .map(|e| zbl.energy_and_derivative(types[graph.neighbors[e] as usize], types[graph.centers[e] as usize], edges.r[e]))
-                .collect(),
-            None => Vec::new(),
+        let pair = match &self.zbl {
+            Some(zbl) => collect((0..n_e).into_par_iter().map(|e| {
+                zbl.energy_and_derivative(types[graph.neighbors[e] as usize], types[graph.centers[e] as usize], edges.r[e])
+            }))?,
+            None => Buf::default(),
         };
         let types = &types[..m];
         profile.lap("edges: index, r, Y(r), embedding");
@@ -516,8 +515,8 @@ impl<T: Real> Network<T> {
             let d_target = b.linear.spec().irreps_out.dim();
             let mut out = zeros(m * d_target)?;
             b.linear.forward(m, &message, &mut out)?;
-            let mut sc = Vec::new();
-            let mut pre_skip = Vec::new();
+            let mut sc = Buf::default();
+            let mut pre_skip = Buf::default();
             match b.kind {
                 Kind::Plain => {
                     let mut skipped = zeros(m * d_target)?;
@@ -542,35 +541,31 @@ impl<T: Real> Network<T> {
                 add(&mut h_next, &sc);
             }
             let mut e = zeros(m)?;
-            let mut readout_pre = Vec::new();
+            let mut readout_pre = Buf::default();
             match &b.readout {
                 Readout::Linear(lin) => lin.forward(m, &h_next, &mut e)?,
                 Readout::NonLinear { hidden, act, energy } => {
                     let dh = hidden.spec().irreps_out.dim();
                     readout_pre = zeros(m * dh)?;
                     hidden.forward(m, &h_next, &mut readout_pre)?;
-                    let y: Vec<T> = readout_pre.par_iter().map(|&z| act.value(z)).collect();
+                    let y = collect(readout_pre.par_iter().map(|&z| act.value(z)))?;
                     energy.forward(m, &y, &mut e)?;
                 }
             }
             add(&mut node_energy, &e);
-            let h_prev = std::mem::replace(&mut h, h_next.clone());
+            let h_prev = std::mem::replace(&mut h, Buf::copy_of(&h_next)?);
             if want_grad {
                 tapes.push(Tape { h: h_prev, h_up, w, radial_tape, pre_skip, x, h_next, readout_pre });
             }
             profile.lap("forward: linears, readout");
         }
-        let energies: Vec<f64> = node_energy
-            .iter()
-            .zip(types)
-            .map(|(&e, &t)| self.e0[t] + (self.scale * e).f64() + self.shift)
-            .collect();
+        let energies = collect(node_energy.par_iter().zip(types).map(|(&e, &t)| self.e0[t] + (self.scale * e).f64() + self.shift))?;
         if !want_grad {
-            return Ok((energies, Vec::new()));
+            return Ok((energies, Buf::default()));
         }
 
         // Backward: E = Σ_local scale·e_i + ..., so ∂E/∂e_i = scale (local atoms).
-        let grad_e: Vec<T> = (0..m).map(|i| if i < graph.n_local { self.scale } else { T::zero() }).collect();
+        let grad_e = collect((0..m).into_par_iter().map(|i| if i < graph.n_local { self.scale } else { T::zero() }))?;
         let mut grad_sh = zeros(edges.sh.len())?;
         let mut grad_embedding = zeros(edges.embedding.len())?;
         // ∂E/∂h_{t+1} flowing back from later blocks.
@@ -667,7 +662,7 @@ impl<T: Real> Executor<T> for Network<T> {
         request: &Request,
         profile: &mut Stopwatch,
         halo: Option<&mut dyn HaloExchange>,
-    ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+    ) -> Result<(Buf<f64>, Buf<[f64; 3]>)> {
         Network::run(self, graph, types, request.needs_edge_gradients(), profile, halo)
     }
     fn memory_estimate(&self, atoms: usize, edges: usize, _request: &Request) -> f64 {

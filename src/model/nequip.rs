@@ -16,7 +16,7 @@ use super::safetensors::SafeTensors;
 use super::learned::{Architecture, Executor, Learned};
 use super::profile::Stopwatch;
 use super::{RadialMode, Request};
-use crate::backend::cpu::zeros;
+use crate::backend::cpu::{collect, zeros, Buf};
 use crate::graph::AtomGraph;
 use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
 use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear};
@@ -502,11 +502,11 @@ impl<T: Real> Network<T> {
     }
 
     /// Appends the modal one-hot to each row when `on`.
-    fn modal_rows(&self, on: bool, rows: usize, x: Vec<T>) -> Vec<T> {
-        match (&self.modal, on) {
+    fn modal_rows(&self, on: bool, rows: usize, x: Buf<T>) -> Result<Buf<T>> {
+        Ok(match (&self.modal, on) {
             (Some(o), true) => {
                 let dim = x.len() / rows.max(1);
-                let mut out = Vec::with_capacity(rows * (dim + o.len()));
+                let mut out = Buf::with_capacity(rows * (dim + o.len()))?;
                 for row in x.chunks(dim.max(1)).take(rows) {
                     out.extend_from_slice(row);
                     out.extend_from_slice(o);
@@ -514,7 +514,7 @@ impl<T: Real> Network<T> {
                 out
             }
             _ => x,
-        }
+        })
     }
 
     /// Energies of the atoms whose features it computes and, when asked,
@@ -531,7 +531,7 @@ impl<T: Real> Network<T> {
         tables: bool,
         profile: &mut Stopwatch,
         mut halo: Option<&mut dyn HaloExchange>,
-    ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+    ) -> Result<(Buf<f64>, Buf<[f64; 3]>)> {
         let n = graph.n_atoms();
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
@@ -547,28 +547,28 @@ impl<T: Real> Network<T> {
         }
         let mut x = zeros(m * self.embedding.spec().irreps_out.dim())?;
         if self.modal_in.node_embedding {
-            self.embedding.forward(m, &self.modal_rows(true, m, onehot.clone()), &mut x)?;
+            self.embedding.forward(m, &self.modal_rows(true, m, Buf::copy_of(&onehot)?)?, &mut x)?;
         } else {
             self.embedding.forward(m, &onehot, &mut x)?;
         }
 
         // Interaction blocks, keeping what the backward needs.
         struct Tape<T> {
-            x_in: Vec<T>,
-            x1: Vec<T>,
-            gate_in: Vec<T>,
+            x_in: Buf<T>,
+            x1: Buf<T>,
+            gate_in: Buf<T>,
         }
         let mut tapes = Vec::with_capacity(self.blocks.len());
         // One buffer for every block's radial weights when the networks are
         // exact (and one for their gradients below): fresh ones per block
         // cost a page fault per 4 KiB.
-        let mut w = Vec::new();
+        let mut w = Buf::default();
         for b in &self.blocks {
             let d_gate = b.gate.irreps_in().dim();
             let mut sc = zeros(m * d_gate)?;
             b.self_connection.forward(m, &x, &onehot, &mut sc)?;
-            let block_in = if b.self_connection.needs_input() { x.clone() } else { Vec::new() };
-            let x_in = self.modal_rows(self.modal_in.self_interaction_1, m, x);
+            let block_in = if b.self_connection.needs_input() { Buf::copy_of(&x)? } else { Buf::default() };
+            let x_in = self.modal_rows(self.modal_in.self_interaction_1, m, x)?;
             let d1 = b.linear_1.spec().irreps_out.dim();
             let mut x1 = zeros(n * d1)?;
             b.linear_1.forward(m, &x_in, &mut x1[..m * d1])?;
@@ -585,7 +585,7 @@ impl<T: Real> Network<T> {
             drop(weights);
             profile.lap("forward: convolution");
             conv.truncate(m * d_conv);
-            let conv = self.modal_rows(self.modal_in.self_interaction_2, m, conv);
+            let conv = self.modal_rows(self.modal_in.self_interaction_2, m, conv)?;
             let mut gate_in = zeros(m * d_gate)?;
             b.linear_2.forward(m, &conv, &mut gate_in)?;
             gate_in.par_iter_mut().zip(&sc).for_each(|(g, s)| *g += *s);
@@ -596,32 +596,31 @@ impl<T: Real> Network<T> {
         }
 
         // Readout, scale and shift.
-        let x_last = self.modal_rows(self.modal_in.output_block, m, x);
+        let x_last = self.modal_rows(self.modal_in.output_block, m, x)?;
         let d_hidden = self.readout_hidden.spec().irreps_out.dim();
         let mut hidden = zeros(m * d_hidden)?;
         self.readout_hidden.forward(m, &x_last, &mut hidden)?;
         let mut e = zeros(m)?;
         self.readout_energy.forward(m, &hidden, &mut e)?;
-        let energies: Vec<f64> =
-            e.iter().zip(types).map(|(&e, &t)| (e * self.scale[t] + self.shift[t]).f64()).collect();
+        let energies = collect(e.par_iter().zip(&types[..m]).map(|(&e, &t)| (e * self.scale[t] + self.shift[t]).f64()))?;
         profile.lap("forward: linears");
         if !want_grad {
-            return Ok((energies, Vec::new()));
+            return Ok((energies, Buf::default()));
         }
 
         // Backward: E = Σ_local E_i.
-        let grad_e: Vec<T> =
-            types[..m].iter().enumerate().map(|(i, &t)| if i < graph.n_local { self.scale[t] } else { T::zero() }).collect();
+        let grad_e =
+            collect(types[..m].par_iter().enumerate().map(|(i, &t)| if i < graph.n_local { self.scale[t] } else { T::zero() }))?;
         let mut grad_hidden = zeros(m * d_hidden)?;
         self.readout_energy.backward(m, &grad_e, &mut grad_hidden)?;
         let mut grad_x = zeros(x_last.len())?;
         self.readout_hidden.backward(m, &grad_hidden, &mut grad_x)?;
-        let mut grad_x = strip_modal(grad_x, m, self.blocks.last().map_or(0, |b| b.gate.irreps_out().dim()));
+        let mut grad_x = strip_modal(grad_x, m, self.blocks.last().map_or(0, |b| b.gate.irreps_out().dim()))?;
         let mut grad_sh = zeros(edges.sh.len())?;
         let mut grad_r = zeros(n_e)?;
         let mut grad_embedding = zeros(edges.embedding.len())?;
         // ∂E/∂w (exact networks) or ∂E/∂r (tables) per edge, and the exact networks' tape.
-        let (mut grad_weights, mut radial_tape) = (Vec::new(), Vec::new());
+        let (mut grad_weights, mut radial_tape) = (Buf::default(), Buf::default());
         profile.lap("backward: linears");
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
             let mut grad_gate_in = zeros(tape.gate_in.len())?;
@@ -632,7 +631,7 @@ impl<T: Real> Network<T> {
             let d_conv = b.conv.irreps_out().dim();
             let mut grad_conv = zeros(m * b.linear_2.spec().irreps_in.dim())?;
             b.linear_2.backward(m, &grad_gate_in, &mut grad_conv)?;
-            let mut grad_conv = strip_modal(grad_conv, m, d_conv);
+            let mut grad_conv = strip_modal(grad_conv, m, d_conv)?;
             grad_conv.resize(n * d_conv, T::zero());
             profile.lap("backward: linears");
             // Recompute the radial weights rather than keep them (memory).
@@ -640,8 +639,7 @@ impl<T: Real> Network<T> {
             profile.lap("backward: radial");
             let mut grad_x1 = zeros(tape.x1.len())?;
             let mut grad_sh_b = zeros(edges.sh.len())?;
-            grad_weights.clear();
-            grad_weights.resize(n_e * weights.gradient_width(), T::zero());
+            grad_weights.reset(n_e * weights.gradient_width())?;
             b.conv.conv_backward_with(
                 &index,
                 &tape.x1,
@@ -665,7 +663,7 @@ impl<T: Real> Network<T> {
             }
             let mut grad_x1_in = zeros(m * b.linear_1.spec().irreps_in.dim())?;
             b.linear_1.backward(m, &grad_x1[..m * d1], &mut grad_x1_in)?;
-            let grad_x1_in = strip_modal(grad_x1_in, m, d_x_in);
+            let grad_x1_in = strip_modal(grad_x1_in, m, d_x_in)?;
             grad_x_in.par_iter_mut().zip(&grad_x1_in).for_each(|(a, b)| *a += *b);
             grad_x = grad_x_in;
             profile.lap("backward: linears");
@@ -683,18 +681,19 @@ impl<T: Real> Network<T> {
         &self,
         b: &'a Block<T>,
         edges: &'a Edges<T>,
-        w: &'a mut Vec<T>,
-        tape: Option<&mut Vec<T>>,
+        w: &'a mut Buf<T>,
+        tape: Option<&mut Buf<T>>,
     ) -> Result<Box<dyn EdgeWeights<T> + 'a>> {
         let nw = b.conv.weight_numel();
         let Some(table) = edges.table(b) else {
-            w.clear();
-            w.resize(edges.r.len() * nw, T::zero());
-            let tape = tape.map(|t| {
-                t.clear();
-                t.resize(edges.r.len() * b.radial.tape_len(), T::zero());
-                t.as_mut_slice()
-            });
+            w.reset(edges.r.len() * nw)?;
+            let tape = match tape {
+                Some(t) => {
+                    t.reset(edges.r.len() * b.radial.tape_len())?;
+                    Some(t.as_mut_slice())
+                }
+                None => None,
+            };
             b.radial.forward(edges.r.len(), &edges.embedding, w, tape)?;
             return Ok(Box::new(WeightRows { rows: w.as_slice(), width: nw }));
         };
@@ -826,12 +825,13 @@ impl<T> std::ops::Deref for Edges<T> {
 }
 
 /// Drops the modal columns a linear layer's input gradient carries.
-fn strip_modal<T: Real>(grad: Vec<T>, rows: usize, dim: usize) -> Vec<T> {
+fn strip_modal<T: Real>(grad: Buf<T>, rows: usize, dim: usize) -> Result<Buf<T>> {
     if rows == 0 || grad.len() == rows * dim {
-        return grad;
+        return Ok(grad);
     }
-    let wide = grad.len() / rows;
-    grad.chunks(wide).flat_map(|row| row[..dim].iter().copied()).collect()
+    let mut out = zeros(rows * dim)?;
+    out.par_chunks_mut(dim.max(1)).zip(grad.par_chunks(grad.len() / rows)).for_each(|(o, g)| o.copy_from_slice(&g[..dim]));
+    Ok(out)
 }
 
 impl<T: Real> Executor<T> for Network<T> {
@@ -842,7 +842,7 @@ impl<T: Real> Executor<T> for Network<T> {
         request: &Request,
         profile: &mut Stopwatch,
         halo: Option<&mut dyn HaloExchange>,
-    ) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
+    ) -> Result<(Buf<f64>, Buf<[f64; 3]>)> {
         let tables = request.radial != RadialMode::Exact;
         Network::run(self, graph, types, request.needs_edge_gradients(), tables, profile, halo)
     }

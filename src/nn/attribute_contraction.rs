@@ -7,6 +7,7 @@
 //! backward is the transpose: grad_sh[m2] += Σ_slot M[m2, slot] · grad_A[slot].
 
 use super::tensor_product::Path;
+use crate::backend::cpu::Buf;
 use crate::Real;
 
 #[derive(Clone, Debug)]
@@ -74,8 +75,10 @@ impl AttributeContraction {
     }
 
     /// The matrix in precision T (the kernels' copy).
-    pub fn matrix<T: Real>(&self) -> Vec<T> {
-        self.matrix.iter().map(|&c| T::of(c)).collect()
+    pub fn matrix<T: Real>(&self) -> Buf<T> {
+        let mut m = Buf::scratch(self.matrix.len(), T::zero());
+        m.iter_mut().zip(&self.matrix).for_each(|(m, &c)| *m = T::of(c));
+        m
     }
 
     /// A = M sh for one edge; `m` is `self.matrix()`, `a` n_slots long.

@@ -7,6 +7,7 @@
 use super::activation::{Activation, ScaledActivation};
 use super::gemm::{Block, Panel};
 use crate::{invalid, Error, Real, Result};
+use crate::backend::cpu::Buf;
 use rayon::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -113,23 +114,22 @@ impl<T: Real> FullyConnectedNet<T> {
             Some(tape) if tl > 0 => {
                 check(rows, &[(tape.len(), tl, "tape")])?;
                 let tapes = tape.par_chunks_mut(ROWS_PER_TASK * tl);
-                tasks.zip(tapes).for_each(|((y, x), tape)| self.forward_rows(x, y, Some(tape)));
+                tasks.zip(tapes).try_for_each(|((y, x), tape)| self.forward_rows(x, y, Some(tape)))
             }
-            _ => tasks.for_each(|(y, x)| self.forward_rows(x, y, None)),
+            _ => tasks.try_for_each(|(y, x)| self.forward_rows(x, y, None)),
         }
-        Ok(())
     }
 
-    fn forward_rows(&self, x: &[T], y: &mut [T], mut tape: Option<&mut [T]>) {
+    fn forward_rows(&self, x: &[T], y: &mut [T], mut tape: Option<&mut [T]>) -> Result<()> {
         let (n, tl) = (x.len() / self.hs[0], self.tape_len());
         // The previous layer's output (None: the input x).
-        let mut cur: Option<Vec<T>> = None;
+        let mut cur: Option<Buf<T>> = None;
         let mut tape_at = 0;
         for (k, layer) in self.layers.iter().enumerate() {
             let last = k + 1 == self.layers.len();
-            let mut next = if last { Vec::new() } else { vec![T::zero(); n * layer.h_out] };
+            let mut next = if last { Buf::default() } else { Buf::filled(n * layer.h_out, T::zero())? };
             let out: &mut [T] = if last { &mut *y } else { &mut next };
-            layer.forward.run(n, cur.as_deref().unwrap_or(x), layer.h_in, out, layer.h_out);
+            layer.forward.run(n, cur.as_ref().map_or(x, |c| c.as_slice()), layer.h_in, out, layer.h_out);
             if let Some(f) = &layer.act {
                 if let Some(t) = tape.as_deref_mut() {
                     for (r, pre) in out.chunks_exact(layer.h_out).enumerate() {
@@ -141,6 +141,7 @@ impl<T: Real> FullyConnectedNet<T> {
             }
             cur = Some(next);
         }
+        Ok(())
     }
 
     /// y = net(x) and its forward-mode derivative dy = (∂y/∂x)·dx, row by
@@ -175,16 +176,15 @@ impl<T: Real> FullyConnectedNet<T> {
         let tasks = grad_x.par_chunks_mut(ROWS_PER_TASK * h0).zip(grad_y.par_chunks(ROWS_PER_TASK * hn));
         if tl > 0 {
             let tapes = tape.par_chunks(ROWS_PER_TASK * tl);
-            tasks.zip(tapes).for_each(|((gx, gy), tape)| self.backward_rows(tape, gy, gx));
+            tasks.zip(tapes).try_for_each(|((gx, gy), tape)| self.backward_rows(tape, gy, gx))
         } else {
-            tasks.for_each(|(gx, gy)| self.backward_rows(&[], gy, gx));
+            tasks.try_for_each(|(gx, gy)| self.backward_rows(&[], gy, gx))
         }
-        Ok(())
     }
 
-    fn backward_rows(&self, tape: &[T], grad_y: &[T], grad_x: &mut [T]) {
+    fn backward_rows(&self, tape: &[T], grad_y: &[T], grad_x: &mut [T]) -> Result<()> {
         let (n, tl) = (grad_x.len() / self.hs[0], self.tape_len());
-        let mut g = grad_y.to_vec();
+        let mut g = Buf::from_slice(grad_y)?;
         let mut tape_at = tl;
         for (k, layer) in self.layers.iter().enumerate().rev() {
             if let Some(f) = &layer.act {
@@ -197,11 +197,12 @@ impl<T: Real> FullyConnectedNet<T> {
             if k == 0 {
                 layer.backward.run(n, &g, layer.h_out, grad_x, layer.h_in);
             } else {
-                let mut prev = vec![T::zero(); n * layer.h_in];
+                let mut prev = Buf::filled(n * layer.h_in, T::zero())?;
                 layer.backward.run(n, &g, layer.h_out, &mut prev, layer.h_in);
                 g = prev;
             }
         }
+        Ok(())
     }
 }
 

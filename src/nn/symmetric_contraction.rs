@@ -35,6 +35,7 @@
 //!   mace feeds one-hot node attributes, so Σ_e W[e]·y[e] picks one element.
 
 use super::simd::{simd, Simd};
+use crate::backend::cpu::Buf;
 use crate::so3::Irreps;
 use crate::{invalid, Error, Real, Result};
 use rayon::prelude::*;
@@ -531,10 +532,10 @@ enum Pass<'a, T> {
 /// Per-thread buffers of a task's nodes, in channel blocks ([node][block][·][lane]).
 struct Scratch<T> {
     blocks: usize,
-    x: Vec<T>,
+    x: Buf<T>,
     /// Output components (forward) or their gradients (backward).
-    out: Vec<T>,
-    grad_x: Vec<T>,
+    out: Buf<T>,
+    grad_x: Buf<T>,
 }
 
 impl<T: Real> Scratch<T> {
@@ -543,9 +544,9 @@ impl<T: Real> Scratch<T> {
         let lanes_per_node = NODES_PER_TASK * blocks * lanes::<T>();
         Scratch {
             blocks,
-            x: vec![T::zero(); lanes_per_node * layer.dim],
-            out: vec![T::zero(); lanes_per_node * layer.components],
-            grad_x: vec![T::zero(); lanes_per_node * layer.dim],
+            x: Buf::scratch(lanes_per_node * layer.dim, T::zero()),
+            out: Buf::scratch(lanes_per_node * layer.components, T::zero()),
+            grad_x: Buf::scratch(lanes_per_node * layer.dim, T::zero()),
         }
     }
 }

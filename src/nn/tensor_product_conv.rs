@@ -40,44 +40,44 @@ use super::tensor_product::{
     PathNormalization, Paths,
 };
 use crate::so3::{Irreps, MulIr};
-use crate::backend::cpu::zeros;
+use crate::backend::cpu::{zeros, Buf};
 use crate::{invalid, Error, Real, Result};
 
 /// The edges of a graph indexed both ways: by center (receiver, SevenNet's
 /// `edge_dst`) and by neighbor (sender, `edge_src`), as CSR permutations.
 /// Edges may come in any order; equipot's graphs are sorted by center already.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct EdgeIndex {
     n_nodes: usize,
-    centers: Vec<u32>,
-    neighbors: Vec<u32>,
+    centers: Buf<u32>,
+    neighbors: Buf<u32>,
     by_center: Csr,
     by_neighbor: Csr,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Csr {
-    offsets: Vec<usize>,
-    edges: Vec<u32>,
+    offsets: Buf<usize>,
+    edges: Buf<u32>,
 }
 
 impl Csr {
     /// Counting sort of edges by `key` (stable: edges keep their order).
-    fn new(n_nodes: usize, key: &[u32]) -> Csr {
-        let mut offsets = vec![0usize; n_nodes + 1];
+    fn new(n_nodes: usize, key: &[u32]) -> Result<Csr> {
+        let mut offsets = zeros::<usize>(n_nodes + 1)?;
         for &k in key {
             offsets[k as usize + 1] += 1;
         }
         for i in 0..n_nodes {
             offsets[i + 1] += offsets[i];
         }
-        let mut next = offsets.clone();
-        let mut edges = vec![0u32; key.len()];
+        let mut next = Buf::copy_of(&offsets)?;
+        let mut edges = zeros::<u32>(key.len())?;
         for (e, &k) in key.iter().enumerate() {
             edges[next[k as usize]] = e as u32;
             next[k as usize] += 1;
         }
-        Csr { offsets, edges }
+        Ok(Csr { offsets, edges })
     }
 
     fn of(&self, i: usize) -> &[u32] {
@@ -112,10 +112,10 @@ impl EdgeIndex {
         }
         Ok(EdgeIndex {
             n_nodes,
-            centers: centers.to_vec(),
-            neighbors: neighbors.to_vec(),
-            by_center: Csr::new(n_nodes, centers),
-            by_neighbor: Csr::new(n_nodes, neighbors),
+            centers: Buf::copy_of(centers)?,
+            neighbors: Buf::copy_of(neighbors)?,
+            by_center: Csr::new(n_nodes, centers)?,
+            by_neighbor: Csr::new(n_nodes, neighbors)?,
         })
     }
 
@@ -254,7 +254,7 @@ impl UvuTensorProduct {
         let x_cl = self.nodes_to_channel_last(self.irreps_in1(), x)?;
         let kernel = self.kernel();
         out.par_chunks_mut(d3).enumerate().for_each_init(
-            || (Scratch::new(self, d3), vec![T::zero(); weights.scratch_len()]),
+            || (Scratch::new(self, d3), Buf::scratch(weights.scratch_len(), T::zero())),
             |(s, w_scratch), (i, out_i)| {
                 s.acc.fill(T::zero());
                 for (e, next) in index.by_center.with_next(i) {
@@ -344,7 +344,7 @@ impl UvuTensorProduct {
         }
         grad_x.par_chunks_mut(d1).enumerate().for_each_init(
             // Unwritten entries of grad_w (weightless paths) stay zero.
-            || (Scratch::new(self, d1), vec![T::zero(); weights.scratch_len()], vec![T::zero(); nw]),
+            || (Scratch::new(self, d1), Buf::scratch(weights.scratch_len(), T::zero()), Buf::scratch(nw, T::zero())),
             |(s, w_scratch, grad_w), (j, grad_x_j)| {
                 s.acc.fill(T::zero());
                 let x_j = &x_cl[j * d1..(j + 1) * d1];
@@ -382,7 +382,7 @@ impl UvuTensorProduct {
         }
     }
 
-    fn nodes_to_channel_last<T: Real>(&self, irreps: &Irreps, x: &[T]) -> Result<Vec<T>> {
+    fn nodes_to_channel_last<T: Real>(&self, irreps: &Irreps, x: &[T]) -> Result<Buf<T>> {
         let d = irreps.dim();
         let mut x_cl = zeros(x.len())?;
         if d > 0 {
@@ -490,14 +490,14 @@ pub fn prefetch<T>(s: &[T]) {
 /// Per-task buffers, allocated once per rayon task, never in the hot loop.
 struct Scratch<T> {
     /// Channel-last accumulator: out[i] (forward) or grad_x[j] (backward).
-    acc: Vec<T>,
+    acc: Buf<T>,
     /// The attribute contraction's matrix, in T.
-    m: Vec<T>,
+    m: Buf<T>,
     /// A[slot] of one edge (all paths), and its gradient (backward).
-    a: Vec<T>,
-    grad_a: Vec<T>,
+    a: Buf<T>,
+    grad_a: Buf<T>,
     /// Backward: per pair of one path, CHUNK partial sums of w x[m1] g[m3].
-    b: Vec<T>,
+    b: Buf<T>,
 }
 
 impl<T: Real> Scratch<T> {
@@ -505,11 +505,11 @@ impl<T: Real> Scratch<T> {
         let n_slots = tp.contraction.n_slots();
         let max_pairs = tp.paths.paths.iter().map(|p| p.pairs.len()).max().unwrap_or(0);
         Scratch {
-            acc: vec![T::zero(); acc],
+            acc: Buf::scratch(acc, T::zero()),
             m: tp.contraction.matrix(),
-            a: vec![T::zero(); n_slots],
-            grad_a: vec![T::zero(); n_slots],
-            b: vec![T::zero(); max_pairs * CHUNK],
+            a: Buf::scratch(n_slots, T::zero()),
+            grad_a: Buf::scratch(n_slots, T::zero()),
+            b: Buf::scratch(max_pairs * CHUNK, T::zero()),
         }
     }
 }

@@ -1,6 +1,11 @@
-//! CPU execution: a caller-owned thread pool.
+//! CPU execution: a caller-owned thread pool and the arena of buffers its
+//! evaluations reuse.
 
+mod arena;
+
+pub use arena::{collect, zeros, Arena, Buf};
 use crate::{Error, Result};
+use std::sync::Arc;
 
 /// Most threads a workspace may ask for.
 pub const MAX_THREADS: usize = 4096;
@@ -11,6 +16,7 @@ pub const MAX_THREADS: usize = 4096;
 /// used by one caller thread at a time.
 pub struct Workspace {
     pool: rayon::ThreadPool,
+    arena: Arc<Arena>,
     memory_limit: usize,
 }
 
@@ -25,12 +31,16 @@ impl Workspace {
         if n > MAX_THREADS {
             return Err(Error::InvalidArgument(format!("{n} threads is more than the {MAX_THREADS} allowed")));
         }
+        let arena = Arc::new(Arena::default());
+        let home = arena.clone();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(|i| format!("equipot-{i}"))
+            .start_handler(move |_| arena::set_current(Some(home.clone())))
+            .exit_handler(|_| arena::set_current(None))
             .build()
             .map_err(|e| Error::Internal(format!("cannot start {n} threads: {e}")))?;
-        Ok(Workspace { pool, memory_limit: default_memory_limit() })
+        Ok(Workspace { pool, arena, memory_limit: default_memory_limit() })
     }
 
     /// Most bytes one graph build or one evaluation may plan to use; a
@@ -71,6 +81,23 @@ impl Workspace {
         self.pool.install(f)
     }
 
+    /// Runs `f` on the calling thread with a scope whose spawned jobs run on
+    /// this workspace's threads (the halo exchange serves the host from the
+    /// calling thread while the model runs on the pool).
+    pub(crate) fn in_place_scope<'s, R>(&self, f: impl FnOnce(&rayon::Scope<'s>) -> R) -> R {
+        self.pool.in_place_scope(f)
+    }
+
+    /// The calling thread is one of this workspace's threads.
+    pub(crate) fn is_own_thread(&self) -> bool {
+        self.pool.current_thread_index().is_some()
+    }
+
+    /// The buffers this workspace's evaluations reuse.
+    pub fn arena(&self) -> &Arena {
+        &self.arena
+    }
+
     /// Runs `f` once on each of this workspace's threads (for per-thread
     /// settings such as the SIMD level of nn::simd).
     pub(crate) fn on_every_thread(&self, f: impl Fn() + Sync) {
@@ -99,17 +126,4 @@ pub fn default_memory_limit() -> usize {
     } else {
         16 << 30
     }
-}
-
-/// A vector of `len` zeros, written by the current pool's threads: large
-/// buffers (n_atoms × features) then cost no serial memset or page faults.
-/// Running out of memory is an error, not an abort.
-pub fn zeros<T: Copy + Send + Sync + Default>(len: usize) -> Result<Vec<T>> {
-    use rayon::prelude::*;
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| {
-        Error::OutOfMemory(format!("cannot allocate {:.3} GB", len as f64 * std::mem::size_of::<T>() as f64 / 1e9))
-    })?;
-    v.par_extend(rayon::iter::repeat_n(T::default(), len));
-    Ok(v)
 }
