@@ -5,8 +5,9 @@
 //! before. Fresh buffers cost a page fault per 4 KiB touched (about 10 % of
 //! a MACE step); the arena keeps the buffers an evaluation gave back and
 //! hands them out again. A block that a whole evaluation did not use is
-//! released when it ends (`Arena::end_evaluation`), so the arena holds at most
-//! one evaluation's peak.
+//! released when it ends (`Arena::end_evaluation`), so in an MD loop the
+//! arena holds one evaluation's peak (after a much larger structure, its
+//! blocks serve the smaller one's requests and stay: `Arena::release`).
 //!
 //! Every worker thread of a workspace's pool knows its arena (`current`), so
 //! `zeros` and `collect` anywhere inside an evaluation draw from it; outside
@@ -124,6 +125,14 @@ impl Arena {
         let evaluation = shelf.evaluation;
         shelf.free.retain(|b| b.used == evaluation);
         shelf.evaluation += 1;
+    }
+
+    /// Releases every free block. A request takes any free block large
+    /// enough, so after one much larger structure, the evaluations of a
+    /// smaller one keep (and reuse) its blocks; a caller that moves on for
+    /// good calls this.
+    pub fn release(&self) {
+        self.shelf.lock().unwrap_or_else(|p| p.into_inner()).free.clear();
     }
 
     /// Bytes held in free blocks.
@@ -338,6 +347,10 @@ mod tests {
         assert!(arena.bytes_held() >= 80_000, "used in the evaluation that ended: kept");
         arena.end_evaluation();
         assert_eq!(arena.bytes_held(), 0, "unused for a whole evaluation: released");
+        on_arena(&arena, || drop(zeros::<f64>(10_000)));
+        assert!(arena.bytes_held() > 0);
+        arena.release();
+        assert_eq!(arena.bytes_held(), 0);
     }
 
     #[test]
