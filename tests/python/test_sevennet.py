@@ -226,6 +226,17 @@ def test_halo_exchange_gives_the_periodic_result(structure):
                                atol=1e-10 * abs(expected["energy"]))
     assert np.all(got["energies"][n:] == 0), "ghosts carry no energy"
 
+    # The evaluation options apply with a halo as without: float32 with exact
+    # radial networks and a profile, against the same options on the periodic graph.
+    options = dict(precision="float32", radial="exact", profile=True)
+    expected = compute(model, Graph(atoms.positions, atoms.numbers, cell, atoms.pbc, model.cutoff, ws), ws, **options)
+    got = compute_with_halo(model, graph, ImageExchange(n, owner), ws, **options)
+    assert abs(got["energy"] - expected["energy"]) <= 1e-5 * abs(expected["energy"])
+    stages = [stage for stage, _ in got["profile"]]
+    assert "forward: halo exchange" in stages and "backward: halo exchange" in stages, stages
+    with pytest.raises(ValueError, match="radial"):
+        compute_with_halo(model, graph, ImageExchange(n, owner), ws, radial="splines")
+
 
 def test_halo_exchange_errors_come_back():
     atoms = fixture_atoms(load_fixture("SevenNet_0__11Jul2024", "si_rattled", None))

@@ -176,9 +176,9 @@ _signatures = {
         _status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(_EvaluationOptions),
                   ctypes.POINTER(_Results)]
     ),
-    "eqp_compute_with_halo": (
-        _status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, _HaloExchange,
-                  ctypes.c_void_p, ctypes.POINTER(_Outputs)]
+    "eqp_compute_with_halo_and_options": (
+        _status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(_EvaluationOptions),
+                  _HaloExchange, ctypes.c_void_p, ctypes.POINTER(_Results)]
     ),
 }
 for _name, (_restype, _argtypes) in _signatures.items():
@@ -503,6 +503,30 @@ def _choice(name, value, choices):
     return choices[value]
 
 
+class _Evaluation:
+    """The options and result buffers of one evaluation (eqp_compute_with_options and
+    eqp_compute_with_halo_and_options), and the result dict they fill."""
+
+    def __init__(self, graph, precision, radial, simd, profile):
+        if not isinstance(profile, bool):
+            raise TypeError(f"profile must be True or False, got {profile!r}")
+        self.options = _EvaluationOptions(ctypes.sizeof(_EvaluationOptions), _precision(precision),
+                                          _choice("radial", radial, _RADIAL), _choice("simd", simd, _SIMD),
+                                          int(profile))
+        self.result, out = _outputs(graph)
+        self.profile = profile
+        self.stages = (_ProfileStage * _PROFILE_CAPACITY)()
+        self.results = _Results(ctypes.sizeof(_Results), out.n_atoms, 0.0, out.forces, out.virial,
+                                out.atom_energies, None, self.stages, _PROFILE_CAPACITY, 0)
+
+    def finish(self):
+        self.result["energy"] = self.results.energy
+        if self.profile:
+            n = min(self.results.n_profile_stages, _PROFILE_CAPACITY)
+            self.result["profile"] = [(s.name.decode("utf-8", "replace"), s.seconds) for s in self.stages[:n]]
+        return self.result
+
+
 def compute(model, graph, workspace=None, precision="float64", radial="auto", simd="auto", profile=False):
     """Energy (eV), per-atom energies, forces (eV/Å) and virial (eV, 3×3).
 
@@ -512,28 +536,20 @@ def compute(model, graph, workspace=None, precision="float64", radial="auto", si
     "auto" (the best), "none", "avx2" or "avx512" (an error if the CPU lacks
     it). `profile=True` adds "profile": a list of (stage, seconds) pairs, the
     per-stage wall times of this evaluation."""
-    if not isinstance(profile, bool):
-        raise TypeError(f"profile must be True or False, got {profile!r}")
-    options = _EvaluationOptions(ctypes.sizeof(_EvaluationOptions), _precision(precision),
-                                 _choice("radial", radial, _RADIAL), _choice("simd", simd, _SIMD), int(profile))
     args = _handle("model", model, Model), _handle("graph", graph, Graph)
     ws = _handle("workspace", workspace, Workspace, optional=True)
-    result, out = _outputs(graph)
-    stages = (_ProfileStage * _PROFILE_CAPACITY)()
-    results = _Results(ctypes.sizeof(_Results), out.n_atoms, 0.0, out.forces, out.virial, out.atom_energies, None,
-                       stages, _PROFILE_CAPACITY, 0)
-    check(lib.eqp_compute_with_options(*args, ws, ctypes.byref(options), ctypes.byref(results)))
-    result["energy"] = results.energy
-    if profile:
-        n = min(results.n_profile_stages, _PROFILE_CAPACITY)
-        result["profile"] = [(s.name.decode("utf-8", "replace"), s.seconds) for s in stages[:n]]
-    return result
+    evaluation = _Evaluation(graph, precision, radial, simd, profile)
+    check(lib.eqp_compute_with_options(*args, ws, ctypes.byref(evaluation.options),
+                                       ctypes.byref(evaluation.results)))
+    return evaluation.finish()
 
 
-def compute_with_halo(model, graph, exchange, workspace=None, precision="float64"):
-    """Like `compute`, on a graph of local atoms plus ghosts within one cutoff
-    (Graph.from_neighbor_list), getting the ghosts' node features from their
-    owners through `exchange(direction, values)` (eqp_compute_with_halo).
+def compute_with_halo(model, graph, exchange, workspace=None, precision="float64", radial="auto", simd="auto",
+                      profile=False):
+    """Like `compute` (the same options), on a graph of local atoms plus ghosts
+    within one cutoff (Graph.from_neighbor_list), getting the ghosts' node
+    features from their owners through `exchange(direction, values)`
+    (eqp_compute_with_halo_and_options).
 
     `values` is a writable (n_atoms, width) float64 view of the library's
     buffer, one row per atom (local, then ghosts), valid during the call only;
@@ -545,12 +561,11 @@ def compute_with_halo(model, graph, exchange, workspace=None, precision="float64
     re-raised here, with its traceback. Forces are returned for every atom:
     add the ghosts' to their owners.
     """
-    code = _precision(precision)
     args = _handle("model", model, Model), _handle("graph", graph, Graph)
     ws = _handle("workspace", workspace, Workspace, optional=True)
+    evaluation = _Evaluation(graph, precision, radial, simd, profile)
     if not callable(exchange):
         raise TypeError(f"exchange must be callable, got {type(exchange).__name__}")
-    result, out = _outputs(graph)
     raised = []
 
     def trampoline(user_data, direction, values, n_atoms, width):
@@ -566,9 +581,9 @@ def compute_with_halo(model, graph, exchange, workspace=None, precision="float64
             return 1
 
     callback = _HaloExchange(trampoline)  # kept alive until the call returns
-    status = lib.eqp_compute_with_halo(*args, ws, code, callback, None, ctypes.byref(out))
+    status = lib.eqp_compute_with_halo_and_options(*args, ws, ctypes.byref(evaluation.options), callback, None,
+                                                   ctypes.byref(evaluation.results))
     if raised:
         raise raised.pop()  # its __traceback__ still holds the exchange's frames
     check(status)
-    result["energy"] = out.energy
-    return result
+    return evaluation.finish()
