@@ -52,7 +52,9 @@ fn rows3(v: &Value, what: &str) -> Result<Vec<[f64; 3]>, String> {
 fn check(path: &Path, models: &Path) -> Result<String, String> {
     let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let model_path = models.join(format!("{}.eqp.safetensors", fixture["model"].as_str().ok_or("no \"model\"")?));
-    let model = equipot::model::load(&model_path).map_err(|e| e.to_string())?;
+    // a multi-head model's reference names its head
+    let head = fixture.get("head").map(|h| h.as_str().ok_or("\"head\" is not a string")).transpose()?;
+    let model = equipot::model::load_modal(&model_path, head).map_err(|e| e.to_string())?;
     let s = &fixture["structure"];
     let positions = rows3(&s["positions"], "positions")?;
     let z: Vec<i32> = numbers(&s["numbers"], "numbers")?.into_iter().map(|z| z as i32).collect();

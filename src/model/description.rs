@@ -338,6 +338,46 @@ impl<'a> Description<'a> {
     }
 }
 
+/// The file's `modals` (distinct non-empty names; none: an empty list) and
+/// `default_modal` (null or one of them).
+pub(super) fn read_modals(meta: &Value) -> Result<(Vec<String>, Option<String>)> {
+    let modals: Vec<String> = match meta.get("modals") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|m| m.as_str().filter(|m| !m.is_empty()).map(String::from))
+            .collect::<Option<_>>()
+            .ok_or_else(|| format_error("\"modals\" must be a list of non-empty strings".into()))?,
+        Some(other) => return Err(format_error(format!("\"modals\" must be a list of strings, found {other}"))),
+    };
+    if let Some(m) = modals.iter().enumerate().find_map(|(k, m)| modals[..k].contains(m).then_some(m)) {
+        return Err(format_error(format!("\"modals\" lists {m:?} twice")));
+    }
+    let default_modal = match meta.get("default_modal") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m)) if modals.contains(m) => Some(m.clone()),
+        Some(other) => return Err(format_error(format!("\"default_modal\" is {other}: it must be null or one of {modals:?}"))),
+    };
+    Ok((modals, default_modal))
+}
+
+/// The index of the modal the caller asks for (None: the file's default)
+/// among `modals`; an unknown or missing modal is the caller's error, naming
+/// the model's modals. A model without modals takes none.
+pub(super) fn select_modal(modals: &[String], default_modal: Option<&str>, modal: Option<&str>) -> Result<Option<usize>> {
+    if modals.is_empty() {
+        return match modal {
+            Some(m) => Err(Error::InvalidArgument(format!("modal {m:?} given, but this model has none"))),
+            None => Ok(None),
+        };
+    }
+    let name = modal
+        .or(default_modal)
+        .ok_or_else(|| Error::InvalidArgument(format!("this model needs a modal, one of {modals:?}")))?;
+    let index = modals.iter().position(|m| m == name);
+    Ok(Some(index.ok_or_else(|| Error::InvalidArgument(format!("unknown modal {name:?}: this model has {modals:?}")))?))
+}
+
 /// A message divisor (SevenNet's denominator, MACE's avg_num_neighbors)
 /// within DIVISOR_RANGE.
 pub(super) fn check_divisor(what: &str, x: f64) -> Result<f64> {

@@ -101,10 +101,7 @@ fn read_model(bytes: Vec<u8>, modal: Option<&str>) -> Result<Model> {
         ("lennard-jones", Some(_)) => Err(format_error("a \"lennard-jones\" model is a JSON description, not a safetensors file")),
         ("nequip", Some(tensors)) => super::nequip::Nequip::load(meta, tensors, modal).map(Model::new),
         ("nequip", None) => Err(format_error("a \"nequip\" model needs its weights: a safetensors file, not JSON")),
-        ("mace", Some(tensors)) => {
-            no_modal()?;
-            super::mace::Mace::load(meta, tensors).map(Model::new)
-        }
+        ("mace", Some(tensors)) => super::mace::Mace::load(meta, tensors, modal).map(Model::new),
         ("mace", None) => Err(format_error("a \"mace\" model needs its weights: a safetensors file, not JSON")),
         (other, _) => Err(format_error(&format!(
             "architecture \"{other}\" cannot be loaded by this version of equipot (it loads: lennard-jones, nequip, mace)"

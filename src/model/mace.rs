@@ -14,8 +14,8 @@
 //! model uses mace's to stay comparable layer by layer.
 
 use super::description::{
-    boolean, check_divisor, enum_str, format_error, int_in, irreps, Description, Species, MAX_BASIS,
-    MAX_BLOCKS, MAX_CORRELATION, MAX_POLYNOMIAL_P,
+    boolean, check_divisor, enum_str, format_error, int_in, irreps, read_modals, select_modal, Description, Species,
+    MAX_BASIS, MAX_BLOCKS, MAX_CORRELATION, MAX_POLYNOMIAL_P,
 };
 use super::edges::{Direction, DistanceTransform, EdgeStage, Envelope};
 use super::halo::{exchange, HaloDirection, HaloExchange};
@@ -27,8 +27,9 @@ use crate::backend::cpu::{collect, zeros, Buf};
 use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
 use crate::nn::{
-    BesselBasis, EdgeIndex, FullyConnectedNet, FullyConnectedTensorProduct, IrrepNormalization, Linear,
-    AgnesiTransform, PathNormalization, SoftTransform, PolynomialCutoff, ScaledActivation, UvuTensorProduct, ZblRepulsion,
+    AgnesiTransform, BesselBasis, DensityNormalization, DensityTape, EdgeIndex, FullyConnectedNet, FullyConnectedTensorProduct,
+    IrrepNormalization, Linear, LinearSpec, PathNormalization, PolynomialCutoff, ScaledActivation, SoftTransform,
+    UvuTensorProduct, ZblRepulsion,
 };
 use crate::so3::{Irreps, Normalization, SphericalHarmonics};
 use crate::{Error, Real, Result};
@@ -36,9 +37,17 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 /// The MACE architecture: whether the model has ZBL pair repulsion (which
-/// decides the closest pair it evaluates).
+/// decides the closest pair it evaluates), and the head chosen at load.
 pub struct Mace {
     zbl: bool,
+    heads: Heads,
+}
+
+/// A multi-head model's heads (its modals), and the one evaluated.
+#[derive(Clone, Copy)]
+struct Heads {
+    count: usize,
+    chosen: usize,
 }
 
 /// The closest pair a model with ZBL pair repulsion evaluates, Å (the others
@@ -54,12 +63,29 @@ enum Kind {
     Residual,
 }
 
+impl Kind {
+    /// A file's interaction kind: its skip's place, and whether the message
+    /// is normalized by the receiver's density (mace's `RealAgnosticDensity*`
+    /// blocks) instead of avg_num_neighbors.
+    fn parse(t: usize, value: &Value) -> Result<(Kind, bool)> {
+        Ok(match enum_str(&format!("interactions[{t}]"), Some(value), &["plain", "residual", "density", "density_residual"])? {
+            "plain" => (Kind::Plain, false),
+            "residual" => (Kind::Residual, false),
+            "density" => (Kind::Plain, true),
+            _ => (Kind::Residual, true),
+        })
+    }
+}
+
 struct Block<T> {
     kind: Kind,
     /// The product adds the skip (mace's `use_sc`).
     product_residual: bool,
     linear_up: Linear<T>,
     radial: FullyConnectedNet<T>,
+    /// Density blocks: the message is scaled by 1/(density + 1), and the
+    /// convolution's own scale is 1.
+    density: Option<DensityNormalization<T>>,
     conv: UvuTensorProduct,
     inv_avg_num_neighbors: T,
     linear: Linear<T>,
@@ -174,20 +200,18 @@ impl Mace {
     /// Builds the model from a model file's description and tensors. A
     /// malformed file is `Error::ModelFormat`, a valid one using what
     /// equipot does not implement `Error::Unsupported`.
-    pub(super) fn load(meta: Value, tensors: SafeTensors) -> Result<Learned<Mace>> {
-        match meta.get("modals") {
-            None => {}
-            Some(Value::Array(m)) if m.is_empty() => {}
-            Some(Value::Array(m)) if m.iter().all(Value::is_string) => {
-                return Err(Error::Unsupported("multi-head MACE models".into()))
-            }
-            Some(other) => return Err(format_error(format!("\"modals\" must be a list of strings, found {other}"))),
+    /// A multi-head model's heads are its `modals`; `modal` picks one (None:
+    /// the file's default, the head mace names "default"), an unknown or
+    /// missing one is `Error::InvalidArgument` listing the heads.
+    pub(super) fn load(meta: Value, tensors: SafeTensors, modal: Option<&str>) -> Result<Learned<Mace>> {
+        let (modals, default_modal) = read_modals(&meta)?;
+        if modals.len() == 1 {
+            return Err(format_error(format!("\"modals\" is {modals:?}: a single-head MACE model lists none")));
         }
-        if meta.get("default_modal").is_some_and(|m| !m.is_null()) {
-            return Err(format_error("\"default_modal\" must be null for a MACE model".into()));
-        }
+        let chosen = select_modal(&modals, default_modal.as_deref(), modal)?.unwrap_or(0);
+        let heads = Heads { count: modals.len().max(1), chosen };
         let zbl = meta.get("hyperparameters").and_then(|h| h.get("pair_repulsion")).is_some_and(Value::is_object);
-        Learned::load(Mace { zbl }, meta, tensors)
+        Learned::load(Mace { zbl, heads }, meta, tensors)
     }
 }
 
@@ -196,7 +220,7 @@ impl Architecture for Mace {
     const NAME: &'static str = "mace";
     const FILE_KIND: (&'static str, &'static str) = ("mace-torch", "mace");
     fn build<T: Real>(&self, d: &Description, species: &Species) -> Result<Network<T>> {
-        let net = Network::build(d, species)?;
+        let net = Network::build(d, species, self.heads)?;
         debug_assert_eq!(net.zbl.is_some(), self.zbl);
         Ok(net)
     }
@@ -212,7 +236,7 @@ impl Architecture for Mace {
 }
 
 impl<T: Real> Network<T> {
-    fn build(d: &Description, species: &Species) -> Result<Self> {
+    fn build(d: &Description, species: &Species, heads: Heads) -> Result<Self> {
         let n_species = species.species.len();
         let cutoff = species.cutoff;
         if d.int("num_species", 1, crate::graph::MAX_ATOMIC_NUMBER as u64)? != n_species {
@@ -278,9 +302,10 @@ impl<T: Real> Network<T> {
         for t in 0..n_blocks {
             let (h_in, h_out) = (&nodes[t], &nodes[t + 1]);
             let b = format!("interactions.{t}");
-            let kind = match enum_str(&format!("interactions[{t}]"), Some(&kinds[t]), &["plain", "residual"])? {
-                "plain" => Kind::Plain,
-                _ => Kind::Residual,
+            let (kind, density) = Kind::parse(t, &kinds[t])?;
+            let density = match density {
+                true => Some(DensityNormalization::new(&d.tensor(&format!("{b}.density_fn.layer0.weight"), &[n_basis, 1])?)?),
+                false => None,
             };
             let product_residual = boolean(&format!("product_residual[{t}]"), Some(&residual[t]))?;
             if product_residual && kind != Kind::Residual {
@@ -314,15 +339,26 @@ impl<T: Real> Network<T> {
             let nu_max = int_in(&format!("correlation[{t}]"), Some(&correlation[t]), 1, MAX_CORRELATION)?;
             let contraction = contraction(d, t, n_species, &target[t], h_out, nu_max, &mut dense_budget)?;
             let readout_key = format!("readouts[{t}]");
+            let (h, n_heads) = (heads.chosen, heads.count);
             let readout = match enum_str(&format!("{readout_key}.kind"), readouts[t].get("kind"), &["linear", "nonlinear"])? {
-                "linear" => Readout::Linear(d.linear_weight(&format!("readouts.{t}.linear.weight"), h_out, &Irreps::parse("1x0e")?)?),
+                "linear" => Readout::Linear(head_linear(d, &format!("readouts.{t}.linear.weight"), h_out, None, n_heads, (h, h + 1))?),
                 _ => {
+                    // mace masks the hidden layer per head: head h keeps channels h·k .. h·k + k
                     let hidden_irreps = irreps(&format!("{readout_key}.irreps_hidden"), readouts[t].get("irreps_hidden"))?;
+                    let width = match hidden_irreps.0.as_slice() {
+                        [m] if m.ir.l == 0 && m.ir.p == 1 && m.mul % n_heads == 0 => m.mul,
+                        _ => {
+                            return Err(format_error(format!(
+                                "{readout_key}.irreps_hidden {hidden_irreps}: not one block of scalars for {n_heads} head(s)"
+                            )))
+                        }
+                    };
+                    let k = width / n_heads;
                     let act = d.activation(&format!("{readout_key}.activation"), readouts[t].get("activation"))?;
                     Readout::NonLinear {
-                        hidden: d.linear_weight(&format!("readouts.{t}.linear_1.weight"), h_out, &hidden_irreps)?,
+                        hidden: head_linear(d, &format!("readouts.{t}.linear_1.weight"), h_out, None, width, (h * k, h * k + k))?,
                         act: ScaledActivation::normalized(act, 1.0),
-                        energy: d.linear_weight(&format!("readouts.{t}.linear_2.weight"), &hidden_irreps, &Irreps::parse("1x0e")?)?,
+                        energy: head_linear(d, &format!("readouts.{t}.linear_2.weight"), &hidden_irreps, Some((h * k, h * k + k)), n_heads, (h, h + 1))?,
                     }
                 }
             };
@@ -331,7 +367,8 @@ impl<T: Real> Network<T> {
                 product_residual,
                 linear_up: d.linear_weight(&format!("{b}.linear_up.weight"), h_in, &edge[t])?,
                 radial,
-                inv_avg_num_neighbors: T::of(1.0 / avg_num_neighbors),
+                inv_avg_num_neighbors: T::of(if density.is_some() { 1.0 } else { 1.0 / avg_num_neighbors }),
+                density,
                 linear: d.linear_weight(&format!("{b}.linear.weight"), &conv.irreps_out().simplify(), &target[t])?,
                 conv,
                 skip,
@@ -341,12 +378,54 @@ impl<T: Real> Network<T> {
             });
         }
         let zbl = pair_repulsion(d, species)?;
-        let e0 = d.energy_tensor("atomic_energies_fn.atomic_energies", &[n_species])?;
-        let scale = d.tensor("scale_shift.scale", &[1])?[0];
-        let shift = d.energy_tensor("scale_shift.shift", &[1])?[0];
+        // per head: a row of E0, a scale and a shift
+        let (h, n_heads) = (heads.chosen, heads.count);
+        let e0 = match n_heads {
+            1 => d.energy_tensor("atomic_energies_fn.atomic_energies", &[n_species])?,
+            _ => d.energy_tensor("atomic_energies_fn.atomic_energies", &[n_heads, n_species])?[h * n_species..(h + 1) * n_species].to_vec(),
+        };
+        let scale = d.tensor("scale_shift.scale", &[n_heads])?[h];
+        let shift = d.energy_tensor("scale_shift.shift", &[n_heads])?[h];
         let edge = EdgeStage { basis, envelope: Envelope::Polynomial(cutoff_fn), sh, direction: Direction::Reversed, transform };
         Ok(Network { n_species, embedding, edge, blocks, zbl, e0, scale: T::of(scale), shift })
     }
+}
+
+/// Head `heads.1` of a readout layer (e3nn `Linear(irreps_in -> n_out x 0e)`
+/// without biases, weight tensor `name`): its output channels `outputs` and,
+/// for a scalar input, its input channels `inputs` (None: all). The path
+/// weights stay the full layer's (e3nn normalizes by the full fan-in).
+fn head_linear<T: Real>(
+    d: &Description,
+    name: &str,
+    irreps_in: &Irreps,
+    inputs: Option<(usize, usize)>,
+    n_out: usize,
+    outputs: (usize, usize),
+) -> Result<Linear<T>> {
+    let scalars = |mul: usize| Irreps::parse(&format!("{mul}x0e"));
+    let full = LinearSpec::new(irreps_in, &scalars(n_out)?, None, false, PathNormalization::Element)?;
+    let weight = d.tensor(name, &[full.weight_numel()])?;
+    let head_in = match inputs {
+        Some((lo, hi)) => scalars(hi - lo)?,
+        None => irreps_in.clone(),
+    };
+    let mut spec = LinearSpec::new(&head_in, &scalars(outputs.1 - outputs.0)?, None, false, PathNormalization::Element)?;
+    if spec.instructions.len() != full.instructions.len() || (inputs.is_some() && irreps_in.len() != 1) {
+        return Err(format_error(format!("{name}: cannot take a head of {irreps_in} -> {n_out}x0e")));
+    }
+    let mut w = Vec::with_capacity(spec.weight_numel());
+    let mut offset = 0;
+    for (head, &(i, _, alpha)) in spec.instructions.iter_mut().zip(&full.instructions) {
+        head.2 = alpha;
+        let mul_in = irreps_in.0[i].mul;
+        let (lo, hi) = inputs.unwrap_or((0, mul_in));
+        for u in lo..hi {
+            w.extend_from_slice(&weight[offset + u * n_out + outputs.0..offset + u * n_out + outputs.1]);
+        }
+        offset += mul_in * n_out;
+    }
+    Linear::new(&spec, &w, &[])
 }
 
 /// Block t's symmetric contraction, its U matrices rebuilt dense from the
@@ -422,6 +501,8 @@ struct Tape<T> {
     radial_tape: Buf<T>,
     /// `linear(message)` before a plain block's skip.
     pre_skip: Buf<T>,
+    /// A density block's x per edge and 1/(density + 1) per atom.
+    density: Option<DensityTape<T>>,
     /// The contraction's input, in mace's channels × D layout.
     x: Buf<T>,
     /// The product's output h_{t+1}, and the readout's hidden pre-activation.
@@ -431,6 +512,16 @@ struct Tape<T> {
 
 fn add<T: Real>(a: &mut [T], b: &[T]) {
     a.par_iter_mut().zip(b).for_each(|(a, b)| *a += *b);
+}
+
+/// Row i of `x` (rows of `width`) times `scale[i]`.
+fn scale_rows<T: Real>(x: &mut [T], width: usize, scale: &[T]) {
+    x.par_chunks_mut(width).zip(scale).for_each(|(row, &s)| row.iter_mut().for_each(|v| *v *= s));
+}
+
+/// ⟨a_i, b_i⟩ for every row i (rows of `width`).
+fn row_dots<T: Real>(a: &[T], b: &[T], width: usize) -> Result<Buf<T>> {
+    collect(a.par_chunks(width).zip(b.par_chunks(width)).map(|(a, b)| a.iter().zip(b).map(|(&a, &b)| a * b).sum()))
 }
 
 impl<T: Real> Network<T> {
@@ -507,11 +598,16 @@ impl<T: Real> Network<T> {
             let mut w = zeros(n_e * n_w)?;
             let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 })?;
             b.radial.forward(n_e, &edges.embedding, &mut w, want_grad.then_some(radial_tape.as_mut_slice()))?;
+            let density = b.density.as_ref().map(|dn| dn.forward(&index, m, &edges.embedding)).transpose()?;
             profile.lap("forward: radial");
-            let mut message = zeros(n * b.conv.irreps_out().dim())?;
+            let d_message = b.conv.irreps_out().dim();
+            let mut message = zeros(n * d_message)?;
             b.conv.conv_forward(&index, &h_up, &edges.sh, &w, b.inv_avg_num_neighbors, &mut message)?;
             profile.lap("forward: convolution");
-            message.truncate(m * b.conv.irreps_out().dim());
+            message.truncate(m * d_message);
+            if let Some(density) = &density {
+                scale_rows(&mut message, d_message, density.scale());
+            }
             let d_target = b.linear.spec().irreps_out.dim();
             let mut out = zeros(m * d_target)?;
             b.linear.forward(m, &message, &mut out)?;
@@ -555,7 +651,7 @@ impl<T: Real> Network<T> {
             add(&mut node_energy, &e);
             let h_prev = std::mem::replace(&mut h, Buf::copy_of(&h_next)?);
             if want_grad {
-                tapes.push(Tape { h: h_prev, h_up, w, radial_tape, pre_skip, x, h_next, readout_pre });
+                tapes.push(Tape { h: h_prev, h_up, w, radial_tape, pre_skip, density, x, h_next, readout_pre });
             }
             profile.lap("forward: linears, readout");
         }
@@ -594,15 +690,24 @@ impl<T: Real> Network<T> {
             let mut grad_out = zeros(tape.x.len())?;
             reshape_irreps(&target, m, &grad_x, &mut grad_out, true);
             let mut grad_h_in = zeros(tape.h.len())?;
+            // ⟨∂E/∂y_i, y_i⟩ per atom for y = linear(message) (a density block's scaled rows)
+            let mut row_products = Buf::default();
             match b.kind {
                 Kind::Plain => {
                     let mut g = zeros(grad_out.len())?;
                     b.skip.backward(&tape.pre_skip, &onehot, &grad_out, &mut g, None)?;
                     grad_out = g;
+                    if tape.density.is_some() {
+                        row_products = row_dots(&grad_out, &tape.pre_skip, target.dim())?;
+                    }
                 }
                 Kind::Residual => {
                     if b.product_residual {
                         b.skip.backward(&tape.h, &onehot, &grad_h, &mut grad_h_in, None)?;
+                    }
+                    if tape.density.is_some() {
+                        // x is y permuted within each row: the same products
+                        row_products = row_dots(&grad_x, &tape.x, target.dim())?;
                     }
                 }
             }
@@ -610,6 +715,10 @@ impl<T: Real> Network<T> {
             let d_message = b.conv.irreps_out().dim();
             let mut grad_message = zeros(n * d_message)?;
             b.linear.backward(m, &grad_out, &mut grad_message[..m * d_message])?;
+            if let (Some(density), Some(dn)) = (&tape.density, &b.density) {
+                scale_rows(&mut grad_message[..m * d_message], d_message, density.scale());
+                dn.backward(&index, density, &row_products, &mut grad_embedding)?;
+            }
             profile.lap("backward: linears, readout");
             let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len())?, zeros(edges.sh.len())?, zeros(tape.w.len())?);
             b.conv.conv_backward(

@@ -9,7 +9,7 @@
 use super::halo::{exchange, HaloDirection, HaloExchange};
 use super::edges::{Direction, EdgeFeatures, EdgeStage, Envelope};
 use super::description::{
-    boolean, enum_str, format_error, int_in, number_in, Description, Species, MAX_BASIS, MAX_BLOCKS,
+    boolean, enum_str, read_modals, select_modal, format_error, int_in, number_in, Description, Species, MAX_BASIS, MAX_BLOCKS,
     MAX_POLYNOMIAL_P,
 };
 use super::safetensors::SafeTensors;
@@ -218,25 +218,7 @@ struct Modality {
 
 impl Modality {
     fn read(d: &Description) -> Result<Modality> {
-        let modals: Vec<String> = match d.meta.get("modals") {
-            None => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|m| m.as_str().filter(|m| !m.is_empty()).map(String::from))
-                .collect::<Option<_>>()
-                .ok_or_else(|| format_error("\"modals\" must be a list of non-empty strings".into()))?,
-            Some(other) => return Err(format_error(format!("\"modals\" must be a list of strings, found {other}"))),
-        };
-        if let Some(m) = modals.iter().enumerate().find_map(|(k, m)| modals[..k].contains(m).then_some(m)) {
-            return Err(format_error(format!("\"modals\" lists {m:?} twice")));
-        }
-        let default_modal = match d.meta.get("default_modal") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(m)) if modals.contains(m) => Some(m.clone()),
-            Some(other) => {
-                return Err(format_error(format!("\"default_modal\" is {other}: it must be null or one of {modals:?}")))
-            }
-        };
+        let (modals, default_modal) = read_modals(d.meta)?;
         let spec = d.hyper_opt("modality");
         if spec.is_some_and(|s| !s.is_object()) {
             return Err(format_error("\"modality\" must be an object of booleans".into()));
@@ -271,19 +253,9 @@ impl Modality {
     /// The modal index the caller's `modal` (None: the file's default)
     /// selects; an unknown modal is the caller's error.
     fn select(&self, modal: Option<&str>) -> Result<Option<usize>> {
-        let modals = &self.modals;
-        if self.n_modals == 0 {
-            return match modal {
-                Some(m) => Err(Error::InvalidArgument(format!("modal {m:?} given, but this model has none"))),
-                None => Ok(None),
-            };
-        }
-        let name = modal
-            .map(String::from)
-            .or_else(|| self.default_modal.clone())
-            .ok_or_else(|| Error::InvalidArgument(format!("this model needs a modal, one of {modals:?}")))?;
-        let index = modals.iter().position(|m| *m == name);
-        Ok(Some(index.ok_or_else(|| Error::InvalidArgument(format!("unknown modal {name:?}: this model has {modals:?}")))?))
+        // single fidelity (use_modality false) takes no modal, whatever the file lists
+        let modals = if self.n_modals == 0 { &[][..] } else { &self.modals[..] };
+        select_modal(modals, self.default_modal.as_deref(), modal)
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod agnesi;
 mod attribute_contraction;
+mod density;
 mod gemm;
 mod moment;
 mod simd;
@@ -38,4 +39,5 @@ pub use tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRo
 pub use tensor_product_fc::FullyConnectedTensorProduct;
 pub use zbl::ZblRepulsion;
 pub use agnesi::AgnesiTransform;
+pub use density::{DensityNormalization, DensityTape};
 pub use soft_transform::SoftTransform;

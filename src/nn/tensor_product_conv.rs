@@ -133,6 +133,16 @@ impl EdgeIndex {
     pub fn n_edges(&self) -> usize {
         self.centers.len()
     }
+
+    /// The edges node i receives (those whose center it is), in edge order.
+    pub fn received_by(&self, i: usize) -> &[u32] {
+        self.by_center.of(i)
+    }
+
+    /// The center (receiver) of each edge.
+    pub fn centers(&self) -> &[u32] {
+        &self.centers
+    }
 }
 
 /// e3nn's `o3.TensorProduct` restricted to 'uvu' instructions with external

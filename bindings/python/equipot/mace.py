@@ -30,12 +30,15 @@ def expected_tensors(meta):
     attr = [(n, (0, 1))]
     nodes = [ir.parse(x) for x in hp['irreps_node']]
     sh = ir.parse(hp['irreps_spherical_harmonics'])
+    # a multi-head model (format 1.3): one E0 row, scale, shift and readout output per head
+    heads = len(meta.get('modals') or []) or 1
+    energies = [(heads, (0, 1))]
     out = {
         'node_embedding.linear.weight': (_linear_numel(attr, nodes[0]),),
-        'atomic_energies_fn.atomic_energies': (n,),
+        'atomic_energies_fn.atomic_energies': (heads, n) if heads > 1 else (n,),
         'radial_embedding.bessel_fn.bessel_weights': (hp['radial_basis']['num_basis'],),
-        'scale_shift.scale': (1,),
-        'scale_shift.shift': (1,),
+        'scale_shift.scale': (heads,),
+        'scale_shift.shift': (heads,),
     }
     # format 1.2: the Bessel prefactor and the cutoff's r_max as the model stores them
     if hp['radial_basis'].get('prefactor') == 'stored':
@@ -67,12 +70,15 @@ def expected_tensors(meta):
         for k in range(len(hs) - 1):
             out[f'{b}.conv_tp_weights.layer{k}.weight'] = (hs[k], hs[k + 1])
         out[f'{b}.linear.weight'] = (_linear_numel(message, target),)
-        if hp['interactions'][t] == 'residual':
+        kind = hp['interactions'][t]
+        if kind in ('residual', 'density_residual'):
             out[f'{b}.skip_tp.weight'] = (_fctp_numel(h_in, attr, h_out),)
-        elif hp['interactions'][t] == 'plain':
+        elif kind in ('plain', 'density'):
             out[f'{b}.skip_tp.weight'] = (_fctp_numel(target, attr, target),)
         else:
-            raise ValueError(f'interaction kind {hp["interactions"][t]!r} is not supported')
+            raise ValueError(f'interaction kind {kind!r} is not supported')
+        if kind.startswith('density'):
+            out[f'{b}.density_fn.layer0.weight'] = (hp['radial_basis']['num_basis'], 1)
         out[f'products.{t}.linear.weight'] = (_linear_numel(h_out, h_out),)
         mul = target[0][0]
         for k, (_, irrep) in enumerate(h_out):
@@ -81,11 +87,11 @@ def expected_tensors(meta):
                 out[weight_name(p, nu, hp['correlation'][t])] = (n, None, mul)  # K_nu from the file
         readout = hp['readouts'][t]
         if readout['kind'] == 'linear':
-            out[f'readouts.{t}.linear.weight'] = (_linear_numel(h_out, [(1, (0, 1))]),)
+            out[f'readouts.{t}.linear.weight'] = (_linear_numel(h_out, energies),)
         else:
             hidden = ir.parse(readout['irreps_hidden'])
             out[f'readouts.{t}.linear_1.weight'] = (_linear_numel(h_out, hidden),)
-            out[f'readouts.{t}.linear_2.weight'] = (_linear_numel(hidden, [(1, (0, 1))]),)
+            out[f'readouts.{t}.linear_2.weight'] = (_linear_numel(hidden, energies),)
     return out
 
 

@@ -29,12 +29,16 @@ from .. import model_file
 from . import irreps as ir
 from .torch_zip import CheckpointError, Stub, Tensor, load
 
-FORMAT_VERSION = '1.2'
+FORMAT_VERSION = '1.3'
 STUB_MODULES = ('mace', 'e3nn', 'torch.nn', 'torch.fx')
 INTERACTIONS = {
     'mace.modules.blocks.RealAgnosticInteractionBlock': 'plain',
     'mace.modules.blocks.RealAgnosticResidualInteractionBlock': 'residual',
+    'mace.modules.blocks.RealAgnosticDensityInteractionBlock': 'density',
+    'mace.modules.blocks.RealAgnosticDensityResidualInteractionBlock': 'density_residual',
 }
+# The interaction kinds whose skip_tp acts on the block input and is added after the product.
+RESIDUAL_KINDS = ('residual', 'density_residual')
 READOUTS = {
     'mace.modules.blocks.LinearReadoutBlock': 'linear',
     'mace.modules.blocks.NonLinearReadoutBlock': 'nonlinear',
@@ -57,8 +61,6 @@ STORED_F64 = ('radial_embedding.bessel_fn.bessel_weights', 'radial_embedding.bes
 UNSUPPORTED = {
     'mace.modules.radial.GaussianBasis': 'a Gaussian radial basis',
     'mace.modules.radial.ChebychevBasis': 'a Chebyshev radial basis',
-    'mace.modules.blocks.RealAgnosticDensityInteractionBlock': 'a density-normalized interaction',
-    'mace.modules.blocks.RealAgnosticDensityResidualInteractionBlock': 'a density-normalized interaction',
     'mace.modules.blocks.RealAgnosticAttResidualInteractionBlock': 'an attention interaction',
     'mace.modules.blocks.RealAgnosticResidualNonLinearInteractionBlock': 'a non-linear interaction',
     'mace.modules.radial.RadialMLP': 'a non-linear interaction\'s radial MLP',
@@ -82,6 +84,8 @@ LAYOUT = {
     'mace.modules.blocks.AtomicEnergiesBlock': ('', 'atomic_energies', ''),
     'mace.modules.blocks.RealAgnosticInteractionBlock': ('', '', _INTERACTION_CHILDREN),
     'mace.modules.blocks.RealAgnosticResidualInteractionBlock': ('', '', _INTERACTION_CHILDREN),
+    'mace.modules.blocks.RealAgnosticDensityInteractionBlock': ('', '', _INTERACTION_CHILDREN + '|density_fn'),
+    'mace.modules.blocks.RealAgnosticDensityResidualInteractionBlock': ('', '', _INTERACTION_CHILDREN + '|density_fn'),
     'mace.modules.irreps_tools.reshape_irreps': ('', '', ''),
     'mace.modules.blocks.EquivariantProductBasisBlock': ('', '', 'linear|symmetric_contractions'),
     'mace.modules.symmetric_contraction.SymmetricContraction': ('', '', 'contractions'),
@@ -266,9 +270,7 @@ def describe(root):
     if _kind(root) != 'mace.modules.models.ScaleShiftMACE':
         raise ConversionError(f'{_kind(root)} is not supported (only mace.modules.models.ScaleShiftMACE)')
     check_layout(root)
-    heads = attr(root, 'heads', ['Default'])
-    if len(heads) != 1:
-        raise ConversionError(f'multi-head models ({heads}) are not supported yet')
+    heads = _heads(root)
     for flag in ('use_so3', 'use_agnostic_product', 'use_last_readout_only', 'use_edge_irreps_first'):
         if attr(root, flag, False):
             raise ConversionError(f'{flag}=True is not supported')
@@ -283,11 +285,14 @@ def describe(root):
         raise ConversionError('atomic_numbers must be increasing')
     cutoff = float(state['r_max'])
     constants = {}
+    n_heads = len(heads)
     for name, want in (('atomic_energies_fn.atomic_energies', (len(species),)), ('scale_shift.scale', ()),
                        ('scale_shift.shift', ())):
-        if np.shape(state[name]) not in (want, (1,) + want):
-            raise ConversionError(f'{name} has shape {list(np.shape(state[name]))} (per-head values of a '
-                                  'multi-head model?): not supported')
+        # one value per head (mace: a 1-d E0 and 0-d scale/shift for a single head)
+        allowed = ((n_heads,) + want,) if n_heads > 1 else (want, (1,) + want)
+        if np.shape(state[name]) not in allowed:
+            raise ConversionError(f'{name} has shape {list(np.shape(state[name]))}; {n_heads} head(s) and '
+                                  f'{len(species)} species need {list(allowed[0])}')
 
     # Bessel basis and polynomial cutoff: mace evaluates them with their stored buffers (the
     # prefactor sqrt(2/r_max) and the frequencies n pi / r_max as rounded in the model's dtype),
@@ -362,22 +367,23 @@ def describe(root):
         if attr(product, 'use_agnostic_product', False):
             raise ConversionError(f'products.{t}: use_agnostic_product is not supported')
         residual.append(bool(attr(product, 'use_sc')))
-        if residual[-1] and kind != 'residual':
+        if residual[-1] and kind not in RESIDUAL_KINDS:
             raise ConversionError(f'products.{t}: use_sc after a non-residual interaction')
         _no_bias(child(product, 'linear'), f'products.{t}.linear')
         skip = child(block, 'skip_tp')
-        want_skip = (h_in, h_out) if kind == 'residual' else (target, target)
+        want_skip = (h_in, h_out) if kind in RESIDUAL_KINDS else (target, target)
+        if kind.startswith('density'):
+            _density_fn(child(block, 'density_fn'), state, f'interactions.{t}.density_fn')
         if (irreps(attr(skip, 'irreps_in1')), irreps(attr(skip, 'irreps_out'))) != want_skip:
             raise ConversionError(f'interactions.{t}.skip_tp: irreps differ from mace\'s construction')
         rk = READOUTS.get(_kind(readout))
         if rk is None or (rk == 'nonlinear') != (t == n_int - 1):
             raise ConversionError(f'readouts.{t}: {_kind(readout)} is not supported here')
+        _readout_heads(readout, n_heads, f'readouts.{t}')
         if rk == 'linear':
             _no_bias(child(readout, 'linear'), f'readouts.{t}.linear')
             ro.append({'kind': 'linear'})
         else:
-            if int(attr(readout, 'num_heads', 1)) != 1:
-                raise ConversionError(f'readouts.{t}: multi-head readout')
             acts = [child(readout, f'non_linearity.acts.{k}') for k in range(len(attr(child(readout, 'non_linearity.acts'), '_modules')))]
             if len(acts) != 1:
                 raise ConversionError(f'readouts.{t}: only one activation (silu on scalars) is supported')
@@ -415,7 +421,45 @@ def describe(root):
         'readouts': ro,
         'use_bias_in_linear': False,
     }
-    return hyper, {'normalize2mom': constants}, species, cutoff, dtype
+    return hyper, {'normalize2mom': constants}, species, cutoff, dtype, heads
+
+
+def _heads(root):
+    """mace's `heads`: distinct non-empty names (one, 'Default', for a single-head model)."""
+    heads = attr(root, 'heads', ['Default'])
+    if not isinstance(heads, (list, tuple)) or not heads or not all(isinstance(h, str) and h for h in heads):
+        raise ConversionError(f'heads = {heads!r} must be a list of names')
+    if len(set(heads)) != len(heads):
+        raise ConversionError(f'heads = {heads!r} lists a head twice')
+    return list(heads)
+
+
+def _readout_heads(readout, n_heads, where):
+    """A readout emits one energy per head; the non-linear one masks its hidden layer per head
+    (mace's mask_head: head h keeps hidden channels h*k .. h*k+k-1)."""
+    linears = ('linear',) if _kind(readout).endswith('.LinearReadoutBlock') else ('linear_1', 'linear_2')
+    out = irreps(attr(child(readout, linears[-1]), 'irreps_out'))
+    if out != [(n_heads, (0, 1))]:
+        raise ConversionError(f'{where}: output irreps {ir.to_str(out)} for {n_heads} head(s)')
+    if len(linears) == 2:
+        hidden = irreps(attr(readout, 'hidden_irreps'))
+        if int(attr(readout, 'num_heads', 1)) != n_heads or len(hidden) != 1 or hidden[0][1] != (0, 1) \
+                or hidden[0][0] % n_heads:
+            raise ConversionError(f'{where}: hidden irreps {ir.to_str(hidden)} cannot be split into '
+                                  f'{n_heads} heads (num_heads {attr(readout, "num_heads", 1)})')
+
+
+def _density_fn(net, state, where):
+    """A density block's FullyConnectedNet([n_basis, 1]): one layer, no activation, no bias."""
+    hs = [int(h) for h in attr(net, 'hs')]
+    if len(hs) != 2 or hs[1] != 1:
+        raise ConversionError(f'{where}: widths {hs}; only [num_basis, 1] is supported')
+    layer = child(net, 'layer0')
+    if attr(layer, 'var_in') != 1 or attr(layer, 'var_out') != 1:
+        raise ConversionError(f'{where}.layer0: var_in / var_out other than 1 are not supported')
+    if _state(layer).get('_modules', {}).get('act', attr(layer, 'act', None)) is not None:
+        raise ConversionError(f'{where}.layer0: an activation on the density is not supported')
+    _stored(state, f'{where}.layer0.weight')
 
 
 def _pair_repulsion(root, state, species):
@@ -514,7 +558,9 @@ def tensors_for_file(state, hyper):
             out[f'{name}.shape'], out[f'{name}.indices'], out[f'{name}.values'] = shape, idx, values
             continue
         if name in STORED_F64:
-            arr = np.asarray(arr, dtype=np.float64).reshape(-1)  # exact: float32 -> float64
+            # exact: float32 -> float64; a multi-head model's E0 keeps its (heads, species) shape
+            arr = np.asarray(arr, dtype=np.float64)
+            arr = arr.reshape(-1) if arr.ndim < 2 or arr.shape[0] == 1 else arr
         out[name] = np.ascontiguousarray(arr)
     for t in range(hyper['num_interactions']):
         for k in range(len(nodes[t + 1])):
@@ -544,7 +590,11 @@ def read_model(path):
 
 def model_for_file(root, source='the model', provenance=None):
     """(metadata, tensors) of the equipot file for a ScaleShiftMACE stub tree, every check done."""
-    hyper, constants, species, cutoff, dtype = describe(root)
+    hyper, constants, species, cutoff, dtype, heads = describe(root)
+    multi = len(heads) > 1
+    # a multi-head model's heads are its modals; mace's calculator defaults to the head named
+    # 'default' (any case) and otherwise needs one named
+    default = next((h for h in heads if h.lower() == 'default'), None) if multi else None
     meta = {
         'format_version': FORMAT_VERSION,
         'architecture': 'mace',
@@ -552,8 +602,8 @@ def model_for_file(root, source='the model', provenance=None):
         'species': species,
         'cutoff': cutoff,
         'units': {'length': 'angstrom', 'energy': 'eV'},
-        'modals': [],
-        'default_modal': None,
+        'modals': heads if multi else [],
+        'default_modal': default,
         'hyperparameters': hyper,
         'constants': constants,
         'tensor_names': 'mace',
