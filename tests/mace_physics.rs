@@ -12,14 +12,30 @@ use std::path::Path;
 
 mod halo_support;
 
-const MODELS: [&str; 6] = ["mp0_l1", "off_l1", "mp0_l0_3int", "mpa_zbl", "mpa_agnesi", "mp0_soft"];
-/// Models with ZBL pair repulsion (mpa_agnesi also with the Agnesi transform), also checked on
-/// a compressed cell (pairs at 0.6-1 Å).
-const ZBL_MODELS: [&str; 3] = ["mpa_zbl", "mpa_zbl_f32", "mpa_agnesi"];
+/// "MODEL" or "MODEL@HEAD" (a head of a multi-head model).
+const MODELS: [&str; 10] = [
+    "mp0_l1",
+    "off_l1",
+    "mp0_l0_3int",
+    "mpa_zbl",
+    "mpa_agnesi",
+    "mp0_soft",
+    "mpa_density",
+    "density_l0_f32",
+    "mh_residual@r2scan",
+    "mh_density_f32@spice",
+];
+/// Models with ZBL pair repulsion (mpa_agnesi and mpa_density also with the Agnesi transform),
+/// also checked on a compressed cell (pairs at 0.6-1 Å).
+const ZBL_MODELS: [&str; 4] = ["mpa_zbl", "mpa_zbl_f32", "mpa_agnesi", "mpa_density"];
 
 fn load(name: &str) -> Model {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/mace/models/{name}.eqp.safetensors"));
-    equipot::model::load(&path).unwrap()
+    let (file, head) = match name.split_once('@') {
+        Some((file, head)) => (file, Some(head)),
+        None => (name, None),
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/mace/models/{file}.eqp.safetensors"));
+    equipot::model::load_modal(&path, head).unwrap()
 }
 
 /// A periodic triclinic cell with the fixture models' four elements.
@@ -126,8 +142,14 @@ fn rotation_and_inversion_invariance() {
     }
 }
 
+/// Models saved in float32 with L > 0 features: their U matrices are stored
+/// rounded to float32, so the function they define (in mace too) is
+/// rotation-invariant only to that rounding (~1e-8 relative), not to 1e-11.
+const FLOAT32_U: [&str; 1] = ["mh_density_f32@spice"];
+
 fn check_invariance(name: &str, base: &Cell) {
     let rot = rotation();
+    let tol = if FLOAT32_U.contains(&name) { 1e-8 } else { 1e-11 };
     let inversion = [[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]];
     {
         let model = load(name);
@@ -146,7 +168,7 @@ fn check_invariance(name: &str, base: &Cell) {
             let de_atoms = out.atom_energies.iter().zip(&moved.atom_energies).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
             eprintln!("{name} {label}: |ΔE| {de:.1e}, max|ΔE_i| {de_atoms:.1e}, max|ΔF| {df:.1e}");
             let f_max = out.forces.iter().flatten().fold(1.0f64, |m, x| m.max(x.abs()));
-            assert!(de < 1e-11 * scale && de_atoms < 1e-11 * scale && df < 1e-10 * f_max, "{name}: not invariant under {label}");
+            assert!(de < tol * scale && de_atoms < tol * scale && df < 10.0 * tol * f_max, "{name}: not invariant under {label}");
         }
     }
 }
@@ -250,4 +272,26 @@ fn unknown_elements_and_bad_files_are_errors() {
     let err = equipot::model::load(&tmp).err().unwrap().to_string();
     std::fs::remove_file(&tmp).ok();
     assert!(err.contains("interactions.1.skip_tp.weight"), "{err}");
+}
+
+/// A multi-head model's heads are its modals: the default is the head mace
+/// calls "Default"; a model without one needs a head; an unknown head is an
+/// error listing the heads; the heads compute different energies.
+#[test]
+fn heads_are_chosen_at_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mace/models");
+    let three = dir.join("mh_residual.eqp.safetensors");
+    let energy = |m: &Model| Cell::new().eval(m).energy;
+    let default = equipot::model::load(&three).unwrap();
+    let named = equipot::model::load_modal(&three, Some("Default")).unwrap();
+    assert_eq!(energy(&default), energy(&named));
+    let energies: Vec<f64> = ["pbe_mp", "r2scan", "Default"].iter().map(|h| energy(&load(&format!("mh_residual@{h}")))).collect();
+    assert!(energies[0] != energies[1] && energies[1] != energies[2] && energies[0] != energies[2], "{energies:?}");
+
+    let err = equipot::model::load_modal(&three, Some("PBE")).err().unwrap().to_string();
+    assert!(err.contains("unknown modal \"PBE\"") && err.contains("pbe_mp") && err.contains("r2scan"), "{err}");
+    let two = dir.join("mh_density_f32.eqp.safetensors");
+    let err = equipot::model::load(&two).err().unwrap().to_string();
+    assert!(err.contains("needs a modal") && err.contains("omat") && err.contains("spice"), "{err}");
+    assert!(equipot::model::load_modal(&two, Some("omat")).is_ok());
 }

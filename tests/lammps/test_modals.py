@@ -19,7 +19,8 @@ All cases run in one process per rank count (run_case.py --cases).
 Cases: SevenNet-MF-0 (R2SCAN, PBE; converted by 10-sevenn-convert.sh) and the
 random-weight fixtures of the newer architectures (tests/fixtures/sevenn/arch:
 mf_ompa's mpa and omat24, omni's tasks mpa and omol25_low, the
-single-task omat without a modal).
+single-task omat without a modal) and the heads of a multi-head MACE model
+(tests/fixtures/mace: mh_residual's r2scan and pbe_mp; its default head is "Default").
 
 usage: python tests/lammps/test_modals.py [--sevenn-models DIR] [--steps 1]
 """
@@ -35,6 +36,7 @@ from common import PLUGIN, ROOT, Checks, Equipot, as_stored, run_ranks_cases
 from test_model import KEYS, TOL, write_crystal
 
 ARCH = ROOT / "tests/fixtures/sevenn/arch/models"
+MACE = ROOT / "tests/fixtures/mace/models"
 ELEMENTS = ["Si", "C", "O"]
 NUMBERS = {"Si": 14, "C": 6, "O": 8}
 MASSES = [28.0855, 12.011, 15.999]
@@ -55,6 +57,9 @@ def cases(sevenn_models):
         ("omni fixture", ARCH / "omni.eqp.safetensors", "mpa", "mpa"),
         ("omni fixture", ARCH / "omni.eqp.safetensors", "omol25_low", "mpa"),
         ("omat fixture (one task)", ARCH / "omat.eqp.safetensors", None, None),
+        ("multi-head MACE fixture", MACE / "mh_residual.eqp.safetensors", "r2scan", "Default"),
+        ("multi-head MACE fixture", MACE / "mh_residual.eqp.safetensors", "pbe_mp", "Default"),
+        ("multi-head MACE fixture", MACE / "mh_residual.eqp.safetensors", "Default", "Default"),
     ]
 
 
@@ -146,6 +151,8 @@ def main():
         check_unknown_modal(checks, folder, "omni fixture", ARCH / "omni.eqp.safetensors",
                             ["mpa", "omat24", "matpes_pbe", "matpes_r2scan", "mp_r2scan", "oc20", "oc22", "odac23",
                              "omol25_low", "omol25_high", "spice", "qcml", "pet_mad"])
+        check_unknown_modal(checks, folder, "multi-head MACE fixture", MACE / "mh_residual.eqp.safetensors",
+                            ["pbe_mp", "r2scan", "Default"])
     checks.finish()
 
 

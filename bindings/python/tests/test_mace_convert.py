@@ -24,7 +24,8 @@ from equipot.convert import torch_zip
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / 'tests' / 'fixtures' / 'mace' / 'models'
-NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32', 'mpa_zbl', 'mpa_zbl_f32', 'mpa_agnesi', 'mp0_soft')
+NAMES = ('mp0_l1', 'off_l1', 'mp0_l0_3int', 'mp0_l1_f32', 'off_l0_f32', 'mpa_zbl', 'mpa_zbl_f32', 'mpa_agnesi', 'mp0_soft',
+         'mpa_density', 'density_l0_f32', 'mh_residual', 'mh_density_f32')
 
 
 def sha256(data):
@@ -35,7 +36,9 @@ def stored(fx, key):
     """A number of the generator's configuration as the model stores it (float32-saved models
     hold their buffers rounded to float32)."""
     value = fx['hyperparameters'][key]
-    return float(np.float32(value)) if fx['hyperparameters'].get('dtype') == 'float32' else value
+    if fx['hyperparameters'].get('dtype') == 'float32':
+        return [float(np.float32(v)) for v in value] if isinstance(value, list) else float(np.float32(value))
+    return value
 
 
 @pytest.fixture(scope='module', params=NAMES)
@@ -90,8 +93,16 @@ def test_file_tensors_are_mace_tensors(model, tmp_path):
         elif key in tensors:
             assert np.array_equal(tensors[key].reshape(state[key].shape), state[key]), key
     assert n_u > 0
-    assert tensors['scale_shift.scale'][0] == stored(fx, 'scale')
-    assert tensors['scale_shift.shift'][0] == stored(fx, 'shift')
+    # one scale and shift per head (multi-head models), else one
+    assert tensors['scale_shift.scale'].tolist() == np.atleast_1d(stored(fx, 'scale')).tolist()
+    assert tensors['scale_shift.shift'].tolist() == np.atleast_1d(stored(fx, 'shift')).tolist()
+    heads = fx['hyperparameters'].get('heads')
+    assert meta['modals'] == (heads or [])
+    assert meta['default_modal'] == ('Default' if heads and 'Default' in heads else None)
+    assert tensors['atomic_energies_fn.atomic_energies'].shape == ((len(heads), 4) if heads else (4,))
+    # density blocks: their density_fn weights, and only there
+    for t, kind in enumerate(meta['hyperparameters']['interactions']):
+        assert (f'interactions.{t}.density_fn.layer0.weight' in tensors) == kind.startswith('density')
     r_max = stored(fx, 'r_max')
     assert tensors['radial_embedding.cutoff_fn.r_max'][0] == r_max == meta['cutoff']
     # the stored prefactor, not sqrt(2 / r_max) (which differs from it in a float32 model)
@@ -111,10 +122,11 @@ def test_file_tensors_are_mace_tensors(model, tmp_path):
 def test_refuses_what_it_does_not_describe(model):
     _, path, _ = model
     root, _ = mace.read_model(path)
-    root.state['heads'] = ['a', 'b']
-    with pytest.raises(mace.ConversionError, match='multi-head'):
+    heads = root.state.get('heads', ['Default'])
+    root.state['heads'] = heads + ['extra']  # one head more than E0 rows
+    with pytest.raises(mace.ConversionError, match=f'{len(heads) + 1} head'):
         mace.describe(root)
-    root.state['heads'] = ['Default']
+    root.state['heads'] = heads
     root.state['apply_cutoff'] = False
     with pytest.raises(mace.ConversionError, match='apply_cutoff'):
         mace.describe(root)
@@ -209,7 +221,10 @@ def other_dtype(root, path):
 
 
 REFUSALS = {
-    'multi-head': (lambda r: r.state.__setitem__('heads', ['a', 'b']), 'multi-head'),
+    'heads without per-head values': (lambda r: r.state.__setitem__('heads', ['a', 'b']),
+                                      r'atomic_energies_fn.atomic_energies has shape \[4\]; 2 head\(s\)'),
+    'heads twice': (lambda r: r.state.__setitem__('heads', ['a', 'a']), 'lists a head twice'),
+    'heads not names': (lambda r: r.state.__setitem__('heads', 'ab'), 'must be a list of names'),
     'per-head E0': (lambda r: add(r, 'atomic_energies_fn', '_buffers', 'atomic_energies', tensor(np.zeros((2, 4)), r)),
                     r'atomic_energies_fn.atomic_energies has shape \[2, 4\]'),
     'per-head scale': (lambda r: add(r, 'scale_shift', '_buffers', 'scale', tensor([1.0, 2.0], r)), 'scale_shift.scale has shape'),
@@ -228,10 +243,8 @@ REFUSALS = {
     'Soft without buffers': (lambda r: add(r, 'radial_embedding', '_modules', 'distance_transform',
                                            stub('mace.modules.radial.SoftTransform')),
                              'radial_embedding.distance_transform: lacks the tensor alpha'),
-    'density': (lambda r: retype(r, 'interactions.0', 'mace.modules.blocks.RealAgnosticDensityInteractionBlock'),
-                r'interactions.0: .*density-normalized'),
-    'density residual': (lambda r: retype(r, 'interactions.1', 'mace.modules.blocks.RealAgnosticDensityResidualInteractionBlock'),
-                         r'interactions.1: .*density-normalized'),
+    'density without density_fn': (lambda r: retype(r, 'interactions.1', 'mace.modules.blocks.RealAgnosticDensityResidualInteractionBlock'),
+                                   'the model has no module interactions.1.density_fn'),
     'non-linear': (lambda r: retype(r, 'interactions.1', 'mace.modules.blocks.RealAgnosticResidualNonLinearInteractionBlock'),
                    'non-linear interaction'),
     'Gaussian': (lambda r: retype(r, 'radial_embedding.bessel_fn', 'mace.modules.radial.GaussianBasis'), 'Gaussian radial basis'),
@@ -307,3 +320,31 @@ def test_stored_values_are_kept(tree):
     assert prefactor == np.float32(0.7) if prefactor.dtype == np.float32 else prefactor == 0.7
     assert tensors['radial_embedding.bessel_fn.prefactor'].tolist() == [float(prefactor)]
     assert meta['hyperparameters']['avg_num_neighbors'][0] == 5.5
+
+
+@pytest.fixture(params=['mpa_density', 'mh_residual'])
+def newer(request, tmp_path):
+    """A fresh stub tree of a density or multi-head fixture model."""
+    path = tmp_path / f'{request.param}.model'
+    with lzma.open(MODELS / f'{request.param}.model.xz') as src, open(path, 'wb') as dst:
+        shutil.copyfileobj(src, dst)
+    return request.param, mace.read_model(path)[0]
+
+
+def test_refuses_density_and_head_variants_it_does_not_evaluate(newer):
+    """A density_fn with a hidden layer or an activation, and a readout whose heads do not
+    match the model's, are refused, naming the module."""
+    name, root = newer
+    if name == 'mpa_density':
+        net = mace.child(root, 'interactions.0.density_fn')
+        net.state['hs'] = [8, 4, 1]
+        with pytest.raises(mace.ConversionError, match=r'interactions.0.density_fn: widths \[8, 4, 1\]'):
+            mace.model_for_file(root)
+        net.state['hs'] = [8, 1]
+        mace.child(net, 'layer0').state['_modules']['act'] = stub('e3nn.math._normalize_activation.normalize2mom')
+        with pytest.raises(mace.ConversionError, match='interactions.0.density_fn.layer0: an activation'):
+            mace.model_for_file(root)
+    else:
+        mace.child(root, 'readouts.1').state['num_heads'] = 1
+        with pytest.raises(mace.ConversionError, match=r'readouts.1: hidden irreps 12x0e cannot be split into 3 heads'):
+            mace.model_for_file(root)

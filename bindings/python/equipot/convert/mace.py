@@ -29,7 +29,9 @@ from .. import model_file
 from . import irreps as ir
 from .torch_zip import CheckpointError, Stub, Tensor, load
 
-FORMAT_VERSION = '1.3'
+# A file says the oldest version that describes it: 1.3 only for density blocks or several heads.
+FORMAT_VERSION = '1.2'
+FORMAT_VERSION_NEWER_VARIANTS = '1.3'
 STUB_MODULES = ('mace', 'e3nn', 'torch.nn', 'torch.fx')
 INTERACTIONS = {
     'mace.modules.blocks.RealAgnosticInteractionBlock': 'plain',
@@ -373,7 +375,7 @@ def describe(root):
         skip = child(block, 'skip_tp')
         want_skip = (h_in, h_out) if kind in RESIDUAL_KINDS else (target, target)
         if kind.startswith('density'):
-            _density_fn(child(block, 'density_fn'), state, f'interactions.{t}.density_fn')
+            _density_fn(child(root, f'interactions.{t}.density_fn'), state, f'interactions.{t}.density_fn')
         if (irreps(attr(skip, 'irreps_in1')), irreps(attr(skip, 'irreps_out'))) != want_skip:
             raise ConversionError(f'interactions.{t}.skip_tp: irreps differ from mace\'s construction')
         rk = READOUTS.get(_kind(readout))
@@ -596,7 +598,8 @@ def model_for_file(root, source='the model', provenance=None):
     # 'default' (any case) and otherwise needs one named
     default = next((h for h in heads if h.lower() == 'default'), None) if multi else None
     meta = {
-        'format_version': FORMAT_VERSION,
+        'format_version': FORMAT_VERSION_NEWER_VARIANTS if multi or any(
+            k.startswith('density') for k in hyper['interactions']) else FORMAT_VERSION,
         'architecture': 'mace',
         'flavor': 'mace-torch',
         'species': species,
