@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::Path;
 
 mod cli_support;
-use cli_support::{equipot, scratch, stderr};
+use cli_support::{equipot, fixture_xyz, max_diff, scratch, stderr};
 
 mod sevenn_support;
 
@@ -21,38 +21,6 @@ fn fixture(name: &str) -> Value {
 }
 
 /// The fixture's structure as extended XYZ (atomic numbers, full precision).
-fn fixture_xyz(f: &Value) -> String {
-    let s = &f["structure"];
-    let numbers = s["numbers"].as_array().unwrap();
-    let pbc: Vec<bool> = s["pbc"].as_array().unwrap().iter().map(|b| b.as_bool().unwrap()).collect();
-    let flag = |b: bool| if b { "T" } else { "F" };
-    let lattice: Vec<String> = s["cell"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| format!("{:e}", x.as_f64().unwrap()))).collect();
-    let lattice = if pbc.iter().any(|&p| p) { format!("Lattice=\"{}\" ", lattice.join(" ")) } else { String::new() };
-    let mut text = format!(
-        "{}\n{lattice}Properties=Z:I:1:pos:R:3 pbc=\"{} {} {}\"\n",
-        numbers.len(),
-        flag(pbc[0]),
-        flag(pbc[1]),
-        flag(pbc[2])
-    );
-    for (z, r) in numbers.iter().zip(s["positions"].as_array().unwrap()) {
-        let r: Vec<String> = r.as_array().unwrap().iter().map(|x| format!("{:e}", x.as_f64().unwrap())).collect();
-        text += &format!("{} {}\n", z, r.join(" "));
-    }
-    text
-}
-
-fn max_diff(a: &Value, b: &Value) -> f64 {
-    let flat = |v: &Value| -> Vec<f64> {
-        v.as_array().unwrap().iter().flat_map(|x| match x.as_array() {
-            Some(row) => row.iter().map(|y| y.as_f64().unwrap()).collect(),
-            None => vec![x.as_f64().unwrap()],
-        }).collect()
-    };
-    let (a, b) = (flat(a), flat(b));
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
-}
 
 /// `equipot eval --json` against sevenn, with the tolerances.
 #[test]

@@ -5,7 +5,10 @@
  * abort or crash. Representative cases of tests/model_file_errors.rs;
  * the Lennard-Jones files are written here, the MACE cases edit the
  * committed fixture tests/fixtures/mace/models/mp0_l1.eqp.safetensors (run
- * from the repository root). The last line is "N passed, M failed".
+ * from the repository root); and the head of a multi-head MACE model,
+ * chosen with eqp_model_load_modal (an unknown or missing head is
+ * EQP_ERROR_INVALID_ARGUMENT listing the heads). The last line is
+ * "N passed, M failed".
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cases.h"
@@ -131,6 +134,23 @@ static void trailing_bytes(void) {
     expect_model_format(path, "8 trailing bytes", __LINE__);
 }
 
+static void mace_heads(void) {
+    const char *three = "tests/fixtures/mace/models/mh_residual.eqp.safetensors";
+    const char *two = "tests/fixtures/mace/models/mh_density_f32.eqp.safetensors";
+    eqp_model_t *model = NULL;
+    EXPECT_ERROR(eqp_model_load_modal(three, "PBE", &model), EQP_ERROR_INVALID_ARGUMENT, "eqp_model_load_modal",
+                 "unknown modal \"PBE\": this model has [\"pbe_mp\", \"r2scan\", \"Default\"]");
+    EXPECT(model == NULL);
+    EXPECT_ERROR(eqp_model_load_modal(two, NULL, &model), EQP_ERROR_INVALID_ARGUMENT, "eqp_model_load_modal",
+                 "this model needs a modal, one of [\"omat\", \"spice\"]");
+    EXPECT(model == NULL);
+    EXPECT_OK(eqp_model_load_modal(two, "spice", &model));
+    eqp_model_free(model);
+    model = NULL;
+    EXPECT_OK(eqp_model_load(three, &model)); /* its default head, "Default" */
+    eqp_model_free(model);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(scratch, sizeof scratch, "%s/equipot-model-file-errors-XXXXXX", tmp ? tmp : "/tmp");
@@ -140,7 +160,7 @@ int main(void) {
     }
     static const struct test_case cases[] = {
         CASE(valid_files_load), CASE(absurd_cutoff),  CASE(duplicated_species),
-        CASE(bias_in_linear_layers), CASE(nan_scale), CASE(trailing_bytes),
+        CASE(bias_in_linear_layers), CASE(nan_scale), CASE(trailing_bytes), CASE(mace_heads),
     };
     int status = run_cases(cases, sizeof cases / sizeof cases[0]);
     /* The scratch files are left for inspection on failure. */
