@@ -42,6 +42,9 @@ python tests/lammps/test_modals.py --sevenn-models "$models"
 echo "-- MACE (a random MP-0-like fixture model, Si + C): LAMMPS = library, 1/2/4 ranks agree"
 python tests/lammps/test_model.py --model "$PWD/tests/fixtures/mace/models/mp0_l1.eqp.safetensors" --elements Si C \
     --masses 28.0855 12.011 --lattice diamond 4.36 --cells 2 2 2 --steps 5
+echo "-- multi-head MACE with density blocks (fixture mh_density_f32, head spice): LAMMPS = library, 1/2/4 ranks agree"
+python tests/lammps/test_model.py --model "$PWD/tests/fixtures/mace/models/mh_density_f32.eqp.safetensors" --modal spice --other-modal omat \
+    --elements Si C --masses 28.0855 12.011 --lattice diamond 4.36 --cells 2 2 2 --steps 5
 echo "-- SevenNet-0: 100 rounds of pair_style/pair_coeff leave the memory flat"
 python tests/lammps/test_memory.py --model "$sevennet" --elements "Si Si"
 echo "-- SevenNet-0, NVE 2000 steps of 1 fs, 64 Si atoms at 300 K (one rank, graph auto = periodic)"

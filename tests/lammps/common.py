@@ -74,9 +74,9 @@ class Equipot:
         self.check(self.lib.eqp_model_load_modal(str(path).encode(), modal, ctypes.byref(model)))
         return model
 
-    def receptive_field(self, path):
-        """(cutoff, n_layers) of the model file at `path`."""
-        model = self.load(path)
+    def receptive_field(self, path, modal=None):
+        """(cutoff, n_layers) of the model file at `path` (with `modal`: a model that needs one)."""
+        model = self.load(path, modal)
         try:
             cutoff, layers = ctypes.c_double(), ctypes.c_size_t()
             self.check(self.lib.eqp_model_cutoff(model, ctypes.byref(cutoff)))

@@ -79,12 +79,14 @@ def main():
     parser.add_argument("--steps", type=int, default=25, help="NVE steps before the second comparison")
     parser.add_argument("--shell", action="store_true", help="also check graph shell on one rank")
     parser.add_argument("--modal", help="fidelity head of a multi-fidelity model (pair_style ... modal NAME)")
+    parser.add_argument("--other-modal", help="a modal whose numbers must differ from --modal's (default: the "
+                                              "model's default modal; needed for a model without one)")
     parser.add_argument("--one-rank", action="store_true",
                         help="only graph periodic on one rank (models without a halo exchange)")
     args = parser.parse_args()
 
     library = Equipot()
-    cutoff, layers = library.receptive_field(args.model)
+    cutoff, layers = library.receptive_field(args.model, args.modal)
     shell_cutoff = layers * cutoff + SKIN
     print(f"  model {args.model}{f' (modal {args.modal})' if args.modal else ''}: cutoff {cutoff} A, {layers} layer(s)")
     z_of = {}
@@ -107,8 +109,9 @@ def main():
             numbers = [element_number(args.elements[t - 1], z_of) for t in serial["start_types"]]
             direct = library.evaluate(args.model, serial["start_positions"], numbers, cell, pbc, modal=args.modal)
             if args.modal:  # the modal must matter, or the comparison proves nothing about it
-                default = library.evaluate(args.model, serial["start_positions"], numbers, cell, pbc)
-                checks.check(f"{name}: modal {args.modal} differs from the default modal",
+                default = library.evaluate(args.model, serial["start_positions"], numbers, cell, pbc,
+                                           modal=args.other_modal)
+                checks.check(f"{name}: modal {args.modal} differs from modal {args.other_modal or '(default)'}",
                              abs(default["energy"] - direct["energy"]) > 1e-3,
                              f"{direct['energy']:.6f} vs {default['energy']:.6f} eV")
             graphs = [("periodic", serial)]
