@@ -345,7 +345,7 @@ fn unknown_values_of_known_keys_name_the_key_and_the_allowed_values() {
         ("/hyperparameters/distance_transform", json!({"name": "gaussian"}), "\"distance_transform.name\" is \"gaussian\"; allowed: \"agnesi\", \"soft\""),
         ("/hyperparameters/pair_repulsion", json!({"name": "zbl"}), "\"pair_repulsion.p\" must be an integer in 1..=32"),
         ("/flavor", json!("sevennet"), "\"flavor\" is \"sevennet\"; allowed: \"mace-torch\""),
-        ("/default_modal", json!("PBE"), "\"default_modal\" must be null"),
+        ("/default_modal", json!("PBE"), "\"default_modal\" is \"PBE\": it must be null or one of []"),
     ];
     for (pointer, value, needle) in mace {
         bad_format(mace_with(pointer, value), &[needle]);
@@ -360,7 +360,15 @@ fn unsupported_is_only_for_valid_files_using_unimplemented_features() {
     bad_format(mace_with("/hyperparameters/distance_transform", json!({"name": "agnesi"})), &["radial_embedding.distance_transform.covalent_radii"]);
     bad_format(mace_with("/hyperparameters/pair_repulsion", json!({"name": "zbl", "p": 5})), &["pair_repulsion_fn.c"]);
     expect_error(mace_with("/hyperparameters/apply_cutoff", json!(false)), unsupported, &["apply_cutoff"]);
-    expect_error(mace_with("/modals", json!(["a", "b"])), unsupported, &["multi-head MACE models"]);
+    // Implemented since (format 1.3): heads need per-head tensors, density blocks their density_fn.
+    let mut f = mace_file();
+    f.set("/modals", json!(["a", "b"]));
+    f.set("/default_modal", json!("a"));
+    bad_format(f.bytes(), &["tensor \"readouts.0.linear.weight\" has shape [8], expected [16]"]);
+    bad_format(mace_with("/hyperparameters/interactions/1", json!("density_residual")), &["interactions.1.density_fn.layer0.weight"]);
+    let mut f = mace_file();
+    f.set("/modals", json!(["a"]));
+    bad_format(f.bytes(), &["a single-head MACE model lists none"]);
     // Implemented since (7net-mf-ompa, 7net-omni): their tensors are then required.
     bad_format(nequip_with("/hyperparameters/self_connection/0", json!("nequip")), &["missing tensor \"0_self_connection_intro.fc_tensor_product.weight\""]);
     let mut f = tiny_nequip(true);
