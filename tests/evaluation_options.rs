@@ -88,14 +88,24 @@ fn radial_exact_and_tables_differ_within_the_table_bound() {
         Err(Error::Unsupported(m)) => assert!(m.contains("radial tables") && m.contains("F64"), "{m}"),
         other => panic!("float64 tables: {other:?}"),
     }
+    // MACE: the same, where w depends on r alone; with a distance transform
+    // (r' per species pair) there are no tables.
     let mace = mace();
     let g = self::graph(&mace, &ws);
-    match mace.compute(&g, &Request { radial: RadialMode::Tables, ..request(Precision::F32) }, &ws) {
-        Err(Error::Unsupported(m)) => assert!(m.contains("mace"), "{m}"),
-        other => panic!("MACE tables: {other:?}"),
+    let run = |radial, precision| mace.compute(&g, &Request { radial, ..request(precision) }, &ws);
+    let (auto, tables, exact) =
+        (run(RadialMode::Auto, Precision::F32).unwrap(), run(RadialMode::Tables, Precision::F32).unwrap(), run(RadialMode::Exact, Precision::F32).unwrap());
+    assert!(bit_identical(&auto, &tables) && !bit_identical(&auto, &exact), "MACE float32 default = tables");
+    let d = max_diff(&auto, &exact);
+    assert!(d <= 1e-4, "MACE tables vs exact: {d:e}");
+    let exact = run(RadialMode::Exact, Precision::F64).unwrap();
+    assert!(bit_identical(&exact, &run(RadialMode::Auto, Precision::F64).unwrap()));
+    let agnesi = equipot::model::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mace/models/mpa_agnesi.eqp.safetensors")).unwrap();
+    let g = self::graph(&agnesi, &ws);
+    match agnesi.compute(&g, &Request { radial: RadialMode::Tables, ..request(Precision::F32) }, &ws) {
+        Err(Error::Unsupported(m)) => assert!(m.contains("mace") && m.contains("F32"), "{m}"),
+        other => panic!("MACE tables with a distance transform: {other:?}"),
     }
-    let exact = mace.compute(&g, &Request { radial: RadialMode::Exact, ..request(Precision::F64) }, &ws).unwrap();
-    assert!(bit_identical(&exact, &mace.compute(&g, &request(Precision::F64), &ws).unwrap()));
 }
 
 #[test]

@@ -18,16 +18,18 @@ use super::description::{
     MAX_BASIS, MAX_BLOCKS, MAX_CORRELATION, MAX_POLYNOMIAL_P,
 };
 use super::edges::{Direction, DistanceTransform, EdgeStage, Envelope};
+use super::radial_table::{tabulate_radial, Edges, Radial, TableSource};
 use super::halo::{exchange, HaloDirection, HaloExchange};
 use super::profile::Stopwatch;
 use super::safetensors::SafeTensors;
 use super::learned::{Architecture, Executor, Learned};
-use super::Request;
+use super::{RadialMode, Request};
 use crate::backend::cpu::{collect, zeros, Buf};
 use crate::graph::AtomGraph;
 use crate::nn::symmetric_contraction::{ContractionTensors, SymmetricContraction, TensorView};
+use crate::nn::tensor_product_conv::{EdgeWeights, WeightRows};
 use crate::nn::{
-    AgnesiTransform, BesselBasis, DensityNormalization, DensityTape, EdgeIndex, FullyConnectedNet, FullyConnectedTensorProduct,
+    AgnesiTransform, BesselBasis, DensityNormalization, DensityTape, EdgeIndex, FullyConnectedTensorProduct,
     IrrepNormalization, Linear, LinearSpec, PathNormalization, PolynomialCutoff, ScaledActivation, SoftTransform,
     UvuTensorProduct, ZblRepulsion,
 };
@@ -82,7 +84,9 @@ struct Block<T> {
     /// The product adds the skip (mace's `use_sc`).
     product_residual: bool,
     linear_up: Linear<T>,
-    radial: FullyConnectedNet<T>,
+    /// The radial MLP, tabulated over r in float32 (not with a distance
+    /// transform: its r' depends on the species pair).
+    radial: Radial<T>,
     /// Density blocks: the message is scaled by 1/(density + 1), and the
     /// convolution's own scale is 1.
     density: Option<DensityNormalization<T>>,
@@ -282,6 +286,15 @@ impl<T: Real> Network<T> {
             return Err(format_error(format!("the cutoff function's r_max {envelope_r_max} differs from the cutoff {cutoff}")));
         }
         let cutoff_fn = PolynomialCutoff::new(envelope_r_max, p as u32)?;
+        let mut tables = match tabulate_radial::<T>() && transform.is_none() {
+            true => Some(TableSource {
+                basis: BesselBasis::with_prefactor(prefactor, &freqs)?,
+                envelope: Envelope::Polynomial(PolynomialCutoff::new(envelope_r_max, p as u32)?),
+                cutoff,
+                values: 0,
+            }),
+            false => None,
+        };
         let irreps_sh = d.irreps("irreps_spherical_harmonics")?;
         if irreps_sh.iter().enumerate().any(|(l, m)| m.mul != 1 || m.ir.l as usize != l || m.ir.p != if l % 2 == 0 { 1 } else { -1 }) {
             return Err(format_error(format!("\"irreps_spherical_harmonics\" is {irreps_sh}: it must be 1x0e+1x1o+1x2e+... up to lmax")));
@@ -319,7 +332,7 @@ impl<T: Real> Network<T> {
                 .map(|k| d.tensor(&format!("{b}.conv_tp_weights.layer{k}.weight"), &[hs[k], hs[k + 1]]))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
-            let radial = FullyConnectedNet::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
+            let radial = Radial::new(&hs, radial_act, &refs, tables.as_mut())?;
             let avg_num_neighbors = avg[t].as_f64().ok_or_else(|| format_error(format!("avg_num_neighbors[{t}] must be a number")))?;
             let avg_num_neighbors = check_divisor(&format!("avg_num_neighbors[{t}]"), avg_num_neighbors)?;
             let (skip_in, skip_out) = match kind {
@@ -529,10 +542,11 @@ impl<T: Real> Network<T> {
     /// harmonics and their gradients, the embedding, and every block's
     /// radial weights and MLP tape (kept for the backward); per atom every
     /// block's tape and a few feature-sized temporaries.
-    fn memory_estimate(&self, atoms: usize, edges: usize) -> f64 {
+    fn memory_estimate(&self, atoms: usize, edges: usize, tables: bool) -> f64 {
         let t = std::mem::size_of::<T>() as f64;
         let sh = self.edge.sh.dim() as f64;
-        let radial: f64 = self.blocks.iter().map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64).sum();
+        let exact = self.blocks.iter().filter(|b| !tables || b.radial.table.is_none());
+        let radial: f64 = exact.map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64).sum();
         let per_edge = t * (12.0 + 3.0 * sh + 4.0 * self.edge.basis.len() as f64 + radial) + 64.0;
         let widest = self.blocks.iter().map(|b| b.conv.irreps_out().dim().max(b.contraction.irreps_out().dim())).max().unwrap_or(0) as f64;
         let per_atom = t * self.blocks.len() as f64 * 8.0 * widest + 200.0;
@@ -553,6 +567,7 @@ impl<T: Real> Network<T> {
         graph: &AtomGraph,
         types: &[usize],
         want_grad: bool,
+        tables: bool,
         profile: &mut Stopwatch,
         mut halo: Option<&mut dyn HaloExchange>,
     ) -> Result<(Buf<f64>, Buf<[f64; 3]>)> {
@@ -560,7 +575,9 @@ impl<T: Real> Network<T> {
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
         let index = EdgeIndex::from_graph(graph)?;
-        let edges = self.edge.forward(graph, types, true)?;
+        let radials = self.blocks.iter().map(|b| &b.radial);
+        let density = self.blocks.iter().any(|b| b.density.is_some());
+        let edges = Edges::new(&self.edge, radials, graph, types, tables, density)?;
         let n_e = edges.r.len();
         // ZBL: (V, dV/dr) per edge, V counted on the receiver (the center)
         let pair = match &self.zbl {
@@ -594,15 +611,14 @@ impl<T: Real> Network<T> {
                 exchange(halo, HaloDirection::Forward, &mut h_up, d_up)?;
                 profile.lap("forward: halo exchange");
             }
-            let n_w = b.conv.weight_numel();
-            let mut w = zeros(n_e * n_w)?;
-            let mut radial_tape = zeros(if want_grad { n_e * b.radial.tape_len() } else { 0 })?;
-            b.radial.forward(n_e, &edges.embedding, &mut w, want_grad.then_some(radial_tape.as_mut_slice()))?;
+            let (mut w, mut radial_tape) = (Buf::default(), Buf::default());
+            let weights = b.radial.weights(&self.edge, &edges, &mut w, want_grad.then_some(&mut radial_tape))?;
             let density = b.density.as_ref().map(|dn| dn.forward(&index, m, &edges.embedding)).transpose()?;
             profile.lap("forward: radial");
             let d_message = b.conv.irreps_out().dim();
             let mut message = zeros(n * d_message)?;
-            b.conv.conv_forward(&index, &h_up, &edges.sh, &w, b.inv_avg_num_neighbors, &mut message)?;
+            b.conv.conv_forward_with(&index, &h_up, &edges.sh, weights.as_ref(), b.inv_avg_num_neighbors, &mut message)?;
+            drop(weights);
             profile.lap("forward: convolution");
             message.truncate(m * d_message);
             if let Some(density) = &density {
@@ -664,6 +680,9 @@ impl<T: Real> Network<T> {
         let grad_e = collect((0..m).into_par_iter().map(|i| if i < graph.n_local { self.scale } else { T::zero() }))?;
         let mut grad_sh = zeros(edges.sh.len())?;
         let mut grad_embedding = zeros(edges.embedding.len())?;
+        // ∂E/∂r of the edges (tables, ZBL), and per block ∂E/∂w (exact MLP) or ∂E/∂r (table)
+        let mut grad_r = zeros(n_e)?;
+        let (mut grad_weights, mut table_w) = (Buf::default(), Buf::default());
         // ∂E/∂h_{t+1} flowing back from later blocks.
         let mut grad_h = zeros(self.blocks.last().map_or(0, |b| m * b.contraction.irreps_out().dim()))?;
         for (b, tape) in self.blocks.iter().zip(&tapes).rev() {
@@ -720,23 +739,28 @@ impl<T: Real> Network<T> {
                 dn.backward(&index, density, &row_products, &mut grad_embedding)?;
             }
             profile.lap("backward: linears, readout");
-            let (mut grad_h_up, mut grad_sh_b, mut grad_w) = (zeros(tape.h_up.len())?, zeros(edges.sh.len())?, zeros(tape.w.len())?);
-            b.conv.conv_backward(
+            // the exact MLP's weights are on the tape; a table is read again
+            let weights: Box<dyn EdgeWeights<T> + '_> = match edges.table(&b.radial) {
+                Some(_) => b.radial.weights(&self.edge, &edges, &mut table_w, None)?,
+                None => Box::new(WeightRows { rows: &tape.w, width: b.conv.weight_numel() }),
+            };
+            let (mut grad_h_up, mut grad_sh_b) = (zeros(tape.h_up.len())?, zeros(edges.sh.len())?);
+            grad_weights.reset(n_e * weights.gradient_width())?;
+            b.conv.conv_backward_with(
                 &index,
                 &tape.h_up,
                 &edges.sh,
-                &tape.w,
+                weights.as_ref(),
                 b.inv_avg_num_neighbors,
                 &grad_message,
                 &mut grad_h_up,
                 &mut grad_sh_b,
-                &mut grad_w,
+                &mut grad_weights,
             )?;
+            drop(weights);
             add(&mut grad_sh, &grad_sh_b);
             profile.lap("backward: convolution");
-            let mut grad_emb_b = zeros(grad_embedding.len())?;
-            b.radial.backward(n_e, &tape.radial_tape, &grad_w, &mut grad_emb_b)?;
-            add(&mut grad_embedding, &grad_emb_b);
+            b.radial.backward(&edges, &tape.radial_tape, &grad_weights, &mut grad_r, &mut grad_embedding)?;
             profile.lap("backward: radial");
             let d_up = b.linear_up.spec().irreps_out.dim();
             if let Some(halo) = halo.as_deref_mut() {
@@ -751,7 +775,6 @@ impl<T: Real> Network<T> {
         }
 
         // ZBL's dV/dr is a direct ∂E/∂r of the edge.
-        let mut grad_r = zeros(n_e)?;
         for ((gr, &(_, dv)), &c) in grad_r.iter_mut().zip(&pair).zip(&graph.centers) {
             if (c as usize) < graph.n_local {
                 *gr += self.scale * dv;
@@ -772,10 +795,14 @@ impl<T: Real> Executor<T> for Network<T> {
         profile: &mut Stopwatch,
         halo: Option<&mut dyn HaloExchange>,
     ) -> Result<(Buf<f64>, Buf<[f64; 3]>)> {
-        Network::run(self, graph, types, request.needs_edge_gradients(), profile, halo)
+        let tables = request.radial != RadialMode::Exact;
+        Network::run(self, graph, types, request.needs_edge_gradients(), tables, profile, halo)
     }
-    fn memory_estimate(&self, atoms: usize, edges: usize, _request: &Request) -> f64 {
-        Network::memory_estimate(self, atoms, edges)
+    fn memory_estimate(&self, atoms: usize, edges: usize, request: &Request) -> f64 {
+        Network::memory_estimate(self, atoms, edges, request.radial != RadialMode::Exact)
+    }
+    fn has_radial_tables(&self) -> bool {
+        self.blocks.iter().all(|b| b.radial.table.is_some())
     }
     fn n_layers(&self) -> usize {
         self.blocks.len()
@@ -800,5 +827,39 @@ mod tests {
         let mut back = vec![0.0; 8];
         reshape_irreps(&irreps, 1, &y, &mut back, true);
         assert_eq!(back, x);
+    }
+
+    /// The float32 radial tables of every fixture model without a distance
+    /// transform against its exact float64 MLPs, with the bounds of
+    /// `radial_table::check_table` (the interpolation error h⁴/384·max|w⁗|
+    /// and float32 rounding, relative to max|w|, max|w'|); the models with a
+    /// transform have none.
+    #[test]
+    fn radial_tables_match_the_network() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mace/models");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.to_string_lossy().ends_with(".eqp.safetensors") {
+                continue;
+            }
+            let tensors = SafeTensors::parse(std::fs::read(&path).unwrap()).unwrap();
+            let meta: Value = serde_json::from_str(&tensors.metadata["equipot"]).unwrap();
+            let transform = !meta["hyperparameters"]["distance_transform"].is_null();
+            let head = meta["modals"].as_array().and_then(|m| m.first()).and_then(Value::as_str).map(String::from);
+            let model = Mace::load(meta, tensors, head.as_deref()).unwrap();
+            let (f64net, f32net) = model.networks();
+            for (t, (b32, b64)) in f32net.blocks.iter().zip(&f64net.blocks).enumerate() {
+                let Some(table32) = b32.radial.table.as_ref() else {
+                    assert!(transform, "{}: no table without a distance transform", path.display());
+                    continue;
+                };
+                let cutoff = crate::model::Potential::cutoff(&model);
+                let line = crate::model::radial_table::check_table(&f64net.edge.basis, &f64net.edge.envelope, cutoff, &b64.radial.net, table32);
+                eprintln!("{} block {t}: {line}", path.file_name().unwrap().to_string_lossy());
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} tables checked");
     }
 }

@@ -8,6 +8,7 @@
 
 mod description;
 mod edges;
+mod radial_table;
 mod learned;
 pub mod file;
 pub mod halo;

@@ -7,7 +7,8 @@
 //! backward.
 
 use super::halo::{exchange, HaloDirection, HaloExchange};
-use super::edges::{Direction, EdgeFeatures, EdgeStage, Envelope};
+use super::edges::{Direction, EdgeStage, Envelope};
+use super::radial_table::{tabulate_radial, Edges, Radial, TableSource};
 use super::description::{
     boolean, enum_str, read_modals, select_modal, format_error, int_in, number_in, Description, Species, MAX_BASIS, MAX_BLOCKS,
     MAX_POLYNOMIAL_P,
@@ -18,12 +19,12 @@ use super::profile::Stopwatch;
 use super::{RadialMode, Request};
 use crate::backend::cpu::{collect, zeros, Buf};
 use crate::graph::AtomGraph;
-use crate::nn::tensor_product_conv::{EdgeIndex, EdgeWeights, UvuTensorProduct, WeightRows};
-use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, Gate, HermiteTable, Linear};
+use crate::nn::tensor_product_conv::{EdgeIndex, UvuTensorProduct};
+use crate::nn::{Activation, BesselBasis, Gate, Linear};
 use crate::nn::{FullyConnectedTensorProduct, IrrepNormalization, PathNormalization};
 use crate::nn::{PolynomialCutoff, XplorCutoff};
 use crate::so3::{Irreps, MulIr, Normalization, SphericalHarmonics};
-use crate::{Error, Real, Result};
+use crate::{Real, Result};
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -55,68 +56,6 @@ struct ModalInputs {
     self_interaction_1: bool,
     self_interaction_2: bool,
     output_block: bool,
-}
-
-/// Knot spacing of the radial tables (Å): the cubic Hermite error bound
-/// h⁴/384·max|w⁗| is then ~1e-12·max|w⁗| (see `radial_tables_match_the_network`).
-const KNOT_SPACING: f64 = 0.005;
-/// Tables start here (Å); shorter edges, which no sane structure has, take
-/// the exact network. Up to SHORT_RANGE the networks vary fastest: knots
-/// there are 4× denser.
-const TABLE_START: f64 = 0.25;
-const SHORT_RANGE: f64 = 1.0;
-
-/// Break points and knot spacings of the radial tables: a knot where the
-/// envelope is only C¹.
-fn table_pieces(cutoff: f64, envelope: &Envelope<f64>) -> (Vec<f64>, Vec<f64>) {
-    let mut breaks = vec![TABLE_START.min(cutoff / 4.0), SHORT_RANGE.min(cutoff / 2.0)];
-    let mut spacings = vec![KNOT_SPACING / 4.0];
-    if let Some(r) = envelope.break_point().filter(|&r| r > breaks[1] && r < cutoff) {
-        breaks.push(r);
-        spacings.push(KNOT_SPACING);
-    }
-    breaks.push(cutoff);
-    spacings.push(KNOT_SPACING);
-    (breaks, spacings)
-}
-
-/// Whether precision T builds radial tables at load (RadialMode::Exact
-/// evaluates the exact networks even so).
-fn tabulate_radial<T: Real>() -> bool {
-    TABULATE_F64 || std::mem::size_of::<T>() == 4
-}
-const TABULATE_F64: bool = false;
-
-/// w(r) and dw/dr (r.len() × width each) of one block's radial network
-/// on the edge embedding B(r)·f(r), exactly (forward-mode derivative).
-fn radial_exact<U: Real>(
-    basis: &BesselBasis<U>,
-    envelope: &Envelope<U>,
-    net: &FullyConnectedNet<U>,
-    r: &[U],
-) -> Result<(Vec<U>, Vec<U>)> {
-    let (m, nb) = (r.len(), basis.len());
-    let mut b = vec![U::zero(); m * nb];
-    basis.forward(r, &mut b)?;
-    // dB_k/dr, one basis function at a time through the basis' backward.
-    let (mut db, mut one_hot, mut column) = (vec![U::zero(); m * nb], vec![U::zero(); m * nb], vec![U::zero(); m]);
-    for k in 0..nb {
-        one_hot.iter_mut().enumerate().for_each(|(i, g)| *g = if i % nb == k { U::one() } else { U::zero() });
-        basis.backward(r, &one_hot, &mut column)?;
-        column.iter().enumerate().for_each(|(e, &d)| db[e * nb + k] = d);
-    }
-    let (mut x, mut dx) = (b.clone(), db);
-    for (e, &r) in r.iter().enumerate() {
-        let (f, df) = (envelope.value(r), envelope.derivative(r));
-        for k in e * nb..(e + 1) * nb {
-            dx[k] = dx[k] * f + b[k] * df;
-            x[k] = b[k] * f;
-        }
-    }
-    let width = net.hs()[net.hs().len() - 1];
-    let (mut w, mut dw) = (vec![U::zero(); m * width], vec![U::zero(); m * width]);
-    net.forward_tangent(m, &x, &dx, &mut w, &mut dw)?;
-    Ok((w, dw))
 }
 
 /// sevenn's self-connection: "linear" (an e3nn Linear of the block input) or
@@ -158,9 +97,8 @@ impl<T: Real> SelfConnection<T> {
 struct Block<T> {
     self_connection: SelfConnection<T>,
     linear_1: Linear<T>,
-    radial: FullyConnectedNet<T>,
-    /// The radial network tabulated over r (None: evaluate it exactly).
-    table: Option<HermiteTable<T>>,
+    /// The radial network, tabulated over r in float32.
+    radial: Radial<T>,
     conv: UvuTensorProduct,
     inv_denominator: T,
     linear_2: Linear<T>,
@@ -193,15 +131,6 @@ fn with_modal(irreps: &Irreps, n_modals: usize, on: bool) -> Irreps {
         out.0.push(MulIr { mul: n_modals, ir: "0e".parse().unwrap() });
     }
     out
-}
-
-/// Values the float32 radial tables of all blocks may hold together (1 GiB):
-/// SevenNet-l3i5 needs 3.4·10⁷ at its 5 Å cutoff.
-const MAX_TABLE_VALUES: usize = 1 << 28;
-
-/// Number of intervals `HermiteTable::new` makes of these pieces.
-fn table_intervals(breaks: &[f64], spacings: &[f64]) -> usize {
-    breaks.windows(2).zip(spacings).map(|(b, &h)| ((b[1] - b[0]) / h).ceil().max(1.0) as usize).sum()
 }
 
 /// The modal structure of a multi-fidelity model (`modals`,
@@ -308,9 +237,15 @@ impl<T: Real> Network<T> {
         let basis = BesselBasis::with_coeffs(cutoff, &coeffs)?;
         let envelope = read_envelope::<T>(d, cutoff)?;
         // The exact edge embedding in float64, to tabulate the radial networks.
-        let tabulate = tabulate_radial::<T>();
-        let (basis_f64, envelope_f64) = (BesselBasis::<f64>::with_coeffs(cutoff, &coeffs)?, read_envelope::<f64>(d, cutoff)?);
-        let (breaks, spacings) = table_pieces(cutoff, &envelope_f64);
+        let mut tables = match tabulate_radial::<T>() {
+            true => Some(TableSource {
+                basis: BesselBasis::<f64>::with_coeffs(cutoff, &coeffs)?,
+                envelope: read_envelope::<f64>(d, cutoff)?,
+                cutoff,
+                values: 0,
+            }),
+            false => None,
+        };
         let irreps_sh = d.irreps("irreps_spherical_harmonics")?;
         if irreps_sh.iter().enumerate().any(|(l, m)| m.mul != 1 || m.ir.l as usize != l) {
             return Err(format_error(format!(
@@ -345,7 +280,6 @@ impl<T: Real> Network<T> {
         let embedding =
             d.linear("onehot_to_feature_x", &with_modal(&species_irreps, n_modals, modal_in.node_embedding), &irreps_node[0])?;
         let mut blocks = Vec::with_capacity(n_blocks);
-        let mut table_values = 0usize;
         for t in 0..n_blocks {
             let (x_in, x_out, conv_out) = (&irreps_node[t], &irreps_node[t + 1], &irreps_conv[t]);
             // Gate: scalars (l = 0) pass through an activation; each gated
@@ -378,22 +312,7 @@ impl<T: Real> Network<T> {
                 .map(|k| d.tensor(&format!("{t}_convolution.weight_nn.layer{k}.weight"), &[hs[k], hs[k + 1]]))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
-            let radial = FullyConnectedNet::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
-            let table = if tabulate {
-                table_values = table_values.saturating_add(table_intervals(&breaks, &spacings).saturating_mul(4 * conv.weight_numel()));
-                if table_values > MAX_TABLE_VALUES {
-                    return Err(format_error(format!(
-                        "the radial tables of blocks 0..={t} would hold {table_values} values (more than {MAX_TABLE_VALUES}): \
-                         the cutoff {cutoff} Å and the convolution widths are too large together"
-                    )));
-                }
-                let exact = FullyConnectedNet::<f64>::new(&hs, Some(radial_act), &refs, 1.0, 1.0, false)?;
-                Some(HermiteTable::new(&breaks, &spacings, conv.weight_numel(), |r| {
-                    radial_exact(&basis_f64, &envelope_f64, &exact, r)
-                })?)
-            } else {
-                None
-            };
+            let radial = Radial::new(&hs, radial_act, &refs, tables.as_mut())?;
             let denominator = d.divisor(&format!("{t}_convolution.denominator"))?;
             let name = format!("{t}_self_connection_intro");
             let self_connection = match self_connection[t] {
@@ -416,7 +335,6 @@ impl<T: Real> Network<T> {
                 self_connection,
                 linear_1: d.linear(&format!("{t}_self_interaction_1"), &with_modal(x_in, n_modals, modal_in.self_interaction_1), x_in)?,
                 radial,
-                table,
                 inv_denominator: T::of(1.0 / denominator),
                 linear_2: d.linear(
                     &format!("{t}_self_interaction_2"),
@@ -465,7 +383,7 @@ impl<T: Real> Network<T> {
     fn memory_estimate(&self, atoms: usize, edges: usize, tables: bool) -> f64 {
         let t = std::mem::size_of::<T>() as f64;
         let sh = self.edge.sh.dim() as f64;
-        let exact = self.blocks.iter().filter(|b| !tables || b.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
+        let exact = self.blocks.iter().filter(|b| !tables || b.radial.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
         let per_edge = t * (12.0 + 3.0 * sh + 3.0 * self.edge.basis.len() as f64 + exact.fold(0.0, f64::max)) + 64.0;
         let widest = self.blocks.iter().map(|b| b.gate.irreps_in().dim().max(b.conv.irreps_out().dim())).max().unwrap_or(0) as f64;
         let tapes: f64 = self.blocks.iter().map(|b| (b.linear_1.spec().irreps_out.dim() + b.gate.irreps_in().dim()) as f64).sum();
@@ -508,7 +426,7 @@ impl<T: Real> Network<T> {
         // Rows of node-wise layers; the convolution reads and writes all n.
         let m = if halo.is_some() { graph.n_local } else { n };
         let index = EdgeIndex::from_graph(graph)?;
-        let edges = Edges::new(self, graph, types, tables)?;
+        let edges = Edges::new(&self.edge, self.blocks.iter().map(|b| &b.radial), graph, types, tables, false)?;
         let n_e = edges.r.len();
         profile.lap("edges: index, r, Y(r), embedding");
 
@@ -549,7 +467,7 @@ impl<T: Real> Network<T> {
                 exchange(h, HaloDirection::Forward, &mut x1, d1)?;
                 profile.lap("forward: halo exchange");
             }
-            let weights = self.radial_weights(b, &edges, &mut w, None)?;
+            let weights = b.radial.weights(&self.edge, &edges, &mut w, None)?;
             profile.lap("forward: radial");
             let d_conv = b.conv.irreps_out().dim();
             let mut conv = zeros(n * d_conv)?;
@@ -607,7 +525,7 @@ impl<T: Real> Network<T> {
             grad_conv.resize(n * d_conv, T::zero());
             profile.lap("backward: linears");
             // Recompute the radial weights rather than keep them (memory).
-            let weights = self.radial_weights(b, &edges, &mut w, Some(&mut radial_tape))?;
+            let weights = b.radial.weights(&self.edge, &edges, &mut w, Some(&mut radial_tape))?;
             profile.lap("backward: radial");
             let mut grad_x1 = zeros(tape.x1.len())?;
             let mut grad_sh_b = zeros(edges.sh.len())?;
@@ -626,7 +544,7 @@ impl<T: Real> Network<T> {
             drop(weights);
             grad_sh.par_iter_mut().zip(&grad_sh_b).for_each(|(a, b)| *a += *b);
             profile.lap("backward: convolution");
-            self.radial_backward(b, &edges, &radial_tape, &grad_weights, &mut grad_r, &mut grad_embedding)?;
+            b.radial.backward(&edges, &radial_tape, &grad_weights, &mut grad_r, &mut grad_embedding)?;
             profile.lap("backward: radial");
             let d1 = b.linear_1.spec().irreps_out.dim();
             if let Some(h) = halo.as_deref_mut() {
@@ -644,155 +562,6 @@ impl<T: Real> Network<T> {
         let grads = self.edge.backward(&edges, &grad_sh, &grad_embedding, grad_r)?;
         profile.lap("backward: Y(r), chain to vectors");
         Ok((energies, grads))
-    }
-
-    /// Block b's radial weights for its convolution: read from its table
-    /// edge by edge inside the kernels, or (exact network) computed into `w`,
-    /// with what the backward needs in `tape` when given.
-    fn radial_weights<'a>(
-        &self,
-        b: &'a Block<T>,
-        edges: &'a Edges<T>,
-        w: &'a mut Buf<T>,
-        tape: Option<&mut Buf<T>>,
-    ) -> Result<Box<dyn EdgeWeights<T> + 'a>> {
-        let nw = b.conv.weight_numel();
-        let Some(table) = edges.table(b) else {
-            w.reset(edges.r.len() * nw)?;
-            let tape = match tape {
-                Some(t) => {
-                    t.reset(edges.r.len() * b.radial.tape_len())?;
-                    Some(t.as_mut_slice())
-                }
-                None => None,
-            };
-            b.radial.forward(edges.r.len(), &edges.embedding, w, tape)?;
-            return Ok(Box::new(WeightRows { rows: w.as_slice(), width: nw }));
-        };
-        // Edges outside the table's domain: exact rows, computed here.
-        let r: Vec<T> = edges.untabulated.iter().map(|&e| edges.r[e]).collect();
-        let (exact_w, exact_dw) = if r.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            radial_exact(&self.edge.basis, &self.edge.envelope, &b.radial, &r)?
-        };
-        Ok(Box::new(TableWeights { table, r: &edges.r, untabulated: &edges.untabulated, exact_w, exact_dw }))
-    }
-
-    /// Adds block b's share of ∂E/∂r (tables: `grad_weights` is it, one per
-    /// edge) or of ∂E/∂embedding (exact networks: `grad_weights` is ∂E/∂w,
-    /// taken through the network's backward with its tape).
-    fn radial_backward(
-        &self,
-        b: &Block<T>,
-        edges: &Edges<T>,
-        tape: &[T],
-        grad_weights: &[T],
-        grad_r: &mut [T],
-        grad_embedding: &mut [T],
-    ) -> Result<()> {
-        let n_edges = edges.r.len();
-        if edges.table(b).is_some() {
-            grad_r.par_iter_mut().zip(grad_weights).for_each(|(a, b)| *a += *b);
-        } else {
-            let mut g = zeros(grad_embedding.len())?;
-            b.radial.backward(n_edges, tape, grad_weights, &mut g)?;
-            grad_embedding.par_iter_mut().zip(&g).for_each(|(a, b)| *a += *b);
-        }
-        Ok(())
-    }
-}
-
-/// A block's radial weights from its table, edge by edge; the backward keeps
-/// one value per edge, ∂E/∂r = Σ_k ∂E/∂w_k · w_k'(r).
-struct TableWeights<'a, T> {
-    table: &'a HermiteTable<T>,
-    r: &'a [T],
-    /// The edges outside the table's domain (increasing), and their exact
-    /// w and w' rows.
-    untabulated: &'a [usize],
-    exact_w: Vec<T>,
-    exact_dw: Vec<T>,
-}
-
-impl<T: Real> TableWeights<'_, T> {
-    /// Edge e's exact row of `rows` (e must be untabulated).
-    fn exact<'b>(&self, e: usize, rows: &'b [T]) -> &'b [T] {
-        let nw = self.table.width();
-        let k = self.untabulated.binary_search(&e).expect("edges outside the table are listed as untabulated");
-        &rows[k * nw..(k + 1) * nw]
-    }
-}
-
-impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
-    fn check(&self, n_edges: usize, weight_numel: usize) -> Result<()> {
-        if self.r.len() != n_edges || self.table.width() != weight_numel {
-            return Err(Error::LengthMismatch(format!(
-                "radial table: {} edges of {} weights, the convolution has {n_edges} of {weight_numel}",
-                self.r.len(),
-                self.table.width()
-            )));
-        }
-        Ok(())
-    }
-    /// Scratch: w, then (backward) w'.
-    fn scratch_len(&self) -> usize {
-        2 * self.table.width()
-    }
-    fn weights<'b>(&'b self, e: usize, scratch: &'b mut [T], backward: bool) -> &'b [T] {
-        let (w, dw) = scratch.split_at_mut(self.table.width());
-        let tabulated =
-            if backward { self.table.value_and_derivative(self.r[e], w, dw) } else { self.table.value(self.r[e], w) };
-        if tabulated {
-            w
-        } else {
-            self.exact(e, &self.exact_w)
-        }
-    }
-    fn gradient_width(&self) -> usize {
-        1
-    }
-    fn gradient(&self, e: usize, grad_w: &[T], scratch: &[T], out: &mut [T]) {
-        let dw = match self.untabulated.binary_search(&e) {
-            Ok(k) => &self.exact_dw[k * self.table.width()..(k + 1) * self.table.width()],
-            Err(_) => &scratch[self.table.width()..],
-        };
-        out[0] = dot(dw, grad_w);
-    }
-}
-
-/// The shared edge features, and the edges outside the radial tables'
-/// domain (exact networks for them).
-struct Edges<T> {
-    features: EdgeFeatures<T>,
-    untabulated: Vec<usize>,
-    /// This evaluation reads the radial tables (where the blocks have them).
-    tables: bool,
-}
-
-impl<T: Real> Edges<T> {
-    /// Block b's table, if this evaluation reads it.
-    fn table<'a>(&self, b: &'a Block<T>) -> Option<&'a HermiteTable<T>> {
-        b.table.as_ref().filter(|_| self.tables)
-    }
-
-    fn new(net: &Network<T>, graph: &AtomGraph, types: &[usize], tables: bool) -> Result<Self> {
-        // The embedding B(r)·f(r) feeds only exact networks.
-        let features = net.edge.forward(graph, types, !tables || net.blocks.iter().any(|b| b.table.is_none()))?;
-        let r = &features.r;
-        let domain = net.blocks.iter().find_map(|b| b.table.as_ref().filter(|_| tables).map(|t| t.domain()));
-        let untabulated = match domain {
-            Some((lo, hi)) => (0..r.len()).filter(|&e| !(r[e].f64() >= lo && r[e].f64() <= hi)).collect(),
-            None => Vec::new(),
-        };
-        Ok(Edges { features, untabulated, tables })
-    }
-}
-
-impl<T> std::ops::Deref for Edges<T> {
-    type Target = EdgeFeatures<T>;
-    fn deref(&self) -> &EdgeFeatures<T> {
-        &self.features
     }
 }
 
@@ -828,7 +597,7 @@ impl<T: Real> Executor<T> for Network<T> {
         self.blocks.iter().map(|b| b.linear_1.spec().irreps_out.dim()).max().unwrap_or(0)
     }
     fn has_radial_tables(&self) -> bool {
-        self.blocks.iter().all(|b| b.table.is_some())
+        self.blocks.iter().all(|b| b.radial.table.is_some())
     }
 }
 
@@ -841,6 +610,7 @@ mod sevenn_support;
 mod tests {
     use super::*;
     use super::sevenn_support;
+    use crate::model::radial_table::check_table;
 
     /// The radial tables against the exact networks (float64, forward-mode
     /// derivative) on random edge lengths, for every block of every converted
@@ -867,54 +637,11 @@ mod tests {
             let meta: Value = serde_json::from_str(&tensors.metadata["equipot"]).unwrap();
             let model = Nequip::load(meta, tensors, None).unwrap();
             let (f64net, f32net) = model.networks();
-            // Random lengths over the domain, plus the midpoints of the first knots.
-            let mut seed = 0x9e3779b97f4a7c15u64;
-            let mut uniform = || {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed >> 11) as f64 / (1u64 << 53) as f64
-            };
-            let (lo, hi) = (TABLE_START, crate::model::Potential::cutoff(&model));
-            let mut r: Vec<f64> = (0..2000).map(|_| lo + (hi - lo) * uniform()).collect();
-            r.extend((0..200).map(|k| lo + (k as f64 + 0.5) * KNOT_SPACING));
             for (t, (b32, b64)) in f32net.blocks.iter().zip(&f64net.blocks).enumerate() {
-                let (w, dw) = radial_exact(&f64net.edge.basis, &f64net.edge.envelope, &b64.radial, &r).unwrap();
-                let nw = b64.conv.weight_numel();
-                let scale = |v: &[f64]| v.iter().fold(0f64, |m, x| m.max(x.abs()));
-                let (w_max, dw_max) = (scale(&w), scale(&dw));
-                let (breaks, spacings) = table_pieces(hi, &f64net.edge.envelope);
-                let table64 = HermiteTable::<f64>::new(&breaks, &spacings, nw, |r| {
-                    radial_exact(&f64net.edge.basis, &f64net.edge.envelope, &b64.radial, r)
-                })
-                .unwrap();
-                let table32 = b32.table.as_ref().expect("float32 evaluates tables");
-                let (mut err64, mut derr64, mut err32, mut derr32, mut r_worst) = (0f64, 0f64, 0f64, 0f64, 0f64);
-                let (mut y64, mut d64) = (vec![0f64; nw], vec![0f64; nw]);
-                let (mut y32, mut d32) = (vec![0f32; nw], vec![0f32; nw]);
-                for (e, &r) in r.iter().enumerate() {
-                    assert!(table64.value(r, &mut y64) && table64.derivative(r, &mut d64));
-                    assert!(table32.value(r as f32, &mut y32) && table32.derivative(r as f32, &mut d32));
-                    for k in 0..nw {
-                        let (we, de) = (w[e * nw + k], dw[e * nw + k]);
-                        err64 = err64.max((y64[k] - we).abs());
-                        if (d64[k] - de).abs() > derr64 {
-                            (derr64, r_worst) = ((d64[k] - de).abs(), r);
-                        }
-                        // The float32 table is read at r rounded to float32.
-                        let r32 = (r as f32) as f64 - r;
-                        err32 = err32.max((y32[k] as f64 - (we + de * r32)).abs());
-                        derr32 = derr32.max((d32[k] as f64 - de).abs());
-                    }
-                }
-                eprintln!(
-                    "{} block {t}: {} intervals × {nw}; max|w| {w_max:.2}, max|w'| {dw_max:.2}; \
-                     float64 table: |Δw| {err64:.1e}, |Δw'| {derr64:.1e}; float32 table: |Δw| {err32:.1e}, |Δw'| {derr32:.1e}; worst w' at r = {r_worst:.3} Å",
-                    path.file_name().unwrap().to_string_lossy(),
-                    table32.n_intervals()
-                );
-                assert!(err64 <= 1e-7 * w_max && derr64 <= 1e-5 * dw_max, "float64 interpolation error above the bound");
-                assert!(err32 <= 1e-6 * w_max && derr32 <= 1e-5 * dw_max, "float32 table error above the bound");
+                let table32 = b32.radial.table.as_ref().expect("float32 evaluates tables");
+                let cutoff = crate::model::Potential::cutoff(&model);
+                let line = check_table(&f64net.edge.basis, &f64net.edge.envelope, cutoff, &b64.radial.net, table32);
+                eprintln!("{} block {t}: {line}", path.file_name().unwrap().to_string_lossy());
                 checked += 1;
             }
         }
