@@ -7,7 +7,8 @@ MACE support, so their parity is checked by whoever has the files:
     EQUIPOT_MACE_MODELS=DIR cargo test --release --test mace_parity -- --ignored
 
 Converts MODEL with equipot's converter to DIR/NAME.eqp.safetensors and
-writes DIR/NAME__STRUCTURE.json: mace's own float64 energy, per-atom
+writes DIR/NAME__STRUCTURE.json (a multi-head model: DIR/NAME__STRUCTURE__HEAD.json
+for every head, which the test loads as the modal): mace's own float64 energy, per-atom
 energies, forces and stress (the fixtures' format, tests/fixtures/mace/
 generate_models.py, whose graph and evaluation code it uses) on a few
 structures made of the model's elements. Loading a pickled model runs code
@@ -70,11 +71,16 @@ def main():
     model = torch.load(args.model, weights_only=False, map_location="cpu").double().eval()
     zs = [int(z) for z in model.atomic_numbers]
     r_max = float(model.r_max)
+    heads = list(getattr(model, "heads", None) or ["Default"])
     for sname, atoms in structures(zs).items():
-        r64 = gm.evaluate(model, atoms, r_max, torch.float64)
-        gm.dump(os.path.join(args.out, f"{name}__{sname}.json"),
-                {"model": name, "structure": gm.structure_json(atoms), "float64": r64})
-        print(f"{name} {sname}: E = {r64['energy']:.6f} eV, {r64['n_edges']} edges", flush=True)
+        for h, head in enumerate(heads):
+            r64 = gm.evaluate(model, atoms, r_max, torch.float64, h)
+            multi = len(heads) > 1
+            gm.dump(os.path.join(args.out, f"{name}__{sname}" + (f"__{head}" if multi else "") + ".json"),
+                    {"model": name, **({"head": head} if multi else {}), "structure": gm.structure_json(atoms),
+                     "float64": r64})
+            print(f"{name} {sname}{f' head {head}' if multi else ''}: E = {r64['energy']:.6f} eV, "
+                  f"{r64['n_edges']} edges", flush=True)
 
 
 if __name__ == "__main__":
