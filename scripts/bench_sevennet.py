@@ -40,7 +40,11 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
+STRUCTURES = ("si_diamond_512", "si_diamond_4096", "srtio3_625", "cu_fcc_500")
+
+
 def structure(name):
+    """One of STRUCTURES, rattled (σ = 0.03 Å, seed 1)."""
     from ase.build import bulk
 
     if name.startswith("si_diamond_"):
@@ -48,6 +52,8 @@ def structure(name):
         atoms = bulk("Si", "diamond", a=5.43, cubic=True).repeat((n, n, n))
     elif name == "srtio3_625":
         atoms = perovskite().repeat((5, 5, 5))
+    elif name == "cu_fcc_500":  # 5x5x5 conventional fcc cells
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((5, 5, 5))
     else:
         raise SystemExit(f"unknown structure {name}")
     atoms.rattle(stdev=0.03, seed=1)
@@ -66,40 +72,69 @@ def perovskite():
     )
 
 
+def equipot_calculator(model, precision, threads):
+    """equipot's ASE calculator; the library is EQUIPOT_LIBRARY, else this
+    checkout's target/release/libequipot.so."""
+    sys.path.insert(0, str(ROOT / "bindings" / "python"))
+    os.environ.setdefault("EQUIPOT_LIBRARY", str(ROOT / "target" / "release" / "libequipot.so"))
+    from equipot.calculator import EquipotCalculator
+
+    return EquipotCalculator(model, precision=precision, threads=threads)
+
+
+def mace_calculator(checkpoint, dtype, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    from mace.calculators import MACECalculator
+
+    return MACECalculator(model_paths=checkpoint, device="cpu", default_dtype=dtype)
+
+
+def evaluate(atoms):
+    """One energy + forces + stress evaluation through atoms.calc; its wall
+    and process CPU seconds."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    atoms.get_potential_energy()
+    atoms.get_forces()
+    atoms.get_stress()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def timed_steps(atoms, rng, steps):
+    """`steps` MD-like steps (every atom moved by N(0, 1e-3 Å) first): the
+    wall and CPU seconds of each."""
+    walls, cpus = [], []
+    for _ in range(steps):
+        atoms.positions += rng.normal(scale=1e-3, size=atoms.positions.shape)
+        wall, cpu = evaluate(atoms)
+        walls.append(wall)
+        cpus.append(cpu)
+    return walls, cpus
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker(args):
     """Times one code on one structure; prints one JSON line."""
     atoms = structure(args.structure)
     if args.worker == "reference":
-        import torch
-
-        torch.set_num_threads(args.threads)
         if args.reference == "sevenn":
+            import torch
+
+            torch.set_num_threads(args.threads)
             from sevenn.calculator import SevenNetCalculator
 
             calc = SevenNetCalculator(args.checkpoint, device="cpu")
         else:
-            from mace.calculators import MACECalculator
-
-            calc = MACECalculator(model_paths=args.checkpoint, device="cpu", default_dtype="float32")
+            calc = mace_calculator(args.checkpoint, "float32", args.threads)
     else:
-        sys.path.insert(0, str(ROOT / "bindings" / "python"))
-        os.environ.setdefault("EQUIPOT_LIBRARY", str(ROOT / "target" / "release" / "libequipot.so"))
-        from equipot.calculator import EquipotCalculator
-
-        calc = EquipotCalculator(args.model, precision="float32", threads=args.threads)
+        calc = equipot_calculator(args.model, "float32", args.threads)
     atoms.calc = calc
-    rng = np.random.default_rng(0)
-    walls, cpus = [], []
-    for step in range(args.steps + 1):
-        atoms.positions += rng.normal(scale=1e-3, size=atoms.positions.shape)
-        w0, c0 = time.perf_counter(), time.process_time()
-        atoms.get_potential_energy()
-        atoms.get_forces()
-        atoms.get_stress()
-        w1, c1 = time.perf_counter(), time.process_time()
-        if step > 0:  # the first step warms up
-            walls.append(w1 - w0)
-            cpus.append(c1 - c0)
+    evaluate(atoms)  # warm-up (not timed), on the rattled structure
+    walls, cpus = timed_steps(atoms, np.random.default_rng(0), args.steps)
     n = len(atoms)
     print(
         json.dumps(
@@ -110,7 +145,7 @@ def worker(args):
                 "steps": len(walls),
                 "wall_us_per_atom_step": 1e6 * statistics.median(walls) / n,
                 "cpu_us_per_atom_step": 1e6 * statistics.median(cpus) / n,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": peak_rss_mb(),
             }
         ),
         flush=True,
