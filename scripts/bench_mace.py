@@ -34,7 +34,9 @@ Environments (Python 3.11; the commands used on the CI VM, 2026-12-04):
     # /work/venv-mace: mace-torch 0.3.16 + e3nn 0.4.4 borrowing venv-ref,
     #   exactly as tests/fixtures/mace/README.md ("Reference environment")
     # /work/venv-symmetrix: Symmetrix-XL, borrowing venv-mace then venv-ref
-    #   (mace-torch is needed only by the converter):
+    #   (mace-torch is needed by its converter; lmdb and orjson, which
+    #   mace.data and so mace.calculators import, are not in venv-mace's
+    #   recipe, so this venv also runs the mace-torch worker: --mace-python):
     python3.11 -m venv /work/venv-symmetrix
     /work/venv-symmetrix/bin/pip install --no-deps symmetrix-xl==0.1.1 \\
         symmetrix-xl-cpu-avx512==0.1.1 lmdb orjson   # lmdb, orjson: mace.data
@@ -322,12 +324,15 @@ def memory(args, name, report):
 
 
 def agreement(args, name, report):
-    """Every code once in float64 on the rattled structure (results saved), then
-    every saved result against mace-torch float64."""
+    """Every code once in float64 on the rattled structure (and in float32 where
+    the speed runs did not already save that), then every result against
+    mace-torch float64."""
     res = pathlib.Path(args.log_dir)
     for code in CODES:
-        w = Worker(args, code, name, "float64", save=str(res / f"{code}-{name}-float64.npz"))
-        w.close()
+        for precision in ("float64", "float32"):
+            path = res / f"{code}-{name}-{precision}.npz"
+            if precision == "float64" or not path.exists():
+                Worker(args, code, name, precision, save=str(path)).close()
     ref = np.load(res / f"mace-{name}-float64.npz")
     n = len(ref["forces"])
     rows = []
@@ -423,7 +428,8 @@ def main():
     p.add_argument("--symmetrix-skin", type=float, default=0.5, help="Symmetrix(neighbor_skin=...), its default 0.5 Å")
     p.add_argument("--equipot-python", default=sys.executable)
     p.add_argument("--symmetrix-python", default="/work/venv-symmetrix/bin/python")
-    p.add_argument("--mace-python", default="/work/venv-mace/bin/python")
+    p.add_argument("--mace-python", default="/work/venv-symmetrix/bin/python",
+                   help="a python with mace-torch and lmdb + orjson, which mace.calculators imports (venv-mace lacks them)")
     p.add_argument("--log-dir", default=None, help="workers' stderr and results (default: a new temporary folder)")
     p.add_argument("--json-out", help="write everything measured here as JSON")
     p.add_argument("--serve", choices=CODES, dest="code", help=argparse.SUPPRESS)
