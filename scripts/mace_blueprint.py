@@ -617,12 +617,17 @@ def main():
     parser.add_argument("--save", metavar="PATH",
                         help="only write the random model as mace saves models (torch.save of the module), "
                              "e.g. for scripts/bench_sevennet.py --reference mace")
+    parser.add_argument("--strong", action="store_true",
+                        help="with --save: strengthen()'s weights (O(1) eV/Å forces; for agreement checks)")
     args = parser.parse_args()
     if args.save:
         with contextlib.redirect_stdout(sys.stderr):
             import mace.modules  # noqa: F401
         torch.set_default_dtype(torch.float64)
-        return torch.save(build_model(args.config, args.seed), args.save)
+        model = build_model(args.config, args.seed)
+        if args.strong:
+            strengthen(model, args.config, args.seed)
+        return torch.save(model, args.save)
     bp = blueprint(args.config, args.seed)
     print(json.dumps(bp, indent=1) if args.json else markdown(bp))
 
