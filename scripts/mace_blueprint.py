@@ -460,21 +460,23 @@ def _irreps_str(irreps):
     return "+".join(f"{m}x{l}{'e' if p == 1 else 'o'}" for m, l, p in irreps)
 
 
-def strengthen(model, config, seed):
+def strengthen(model, config, seed, radial=10.0, avg_num_neighbors=8.0):
     """Re-draw every parameter from N(0, 1) (seeded), scale the node embedding
-    by sqrt(n_elements) and the first radial layer by 10, and set
-    avg_num_neighbors to 8: mace's initialization keeps every feature tiny
+    by sqrt(n_elements) and the first radial layer by `radial` (10), and set
+    avg_num_neighbors to `avg_num_neighbors` (8): mace's initialization keeps every feature tiny
     (rms ~1e-3 after the first interaction), which would make a comparison
     insensitive; with these weights the interaction energy is O(1) to O(100) eV
-    and the forces O(1) eV/A or more."""
+    and the forces O(1) eV/A or more (in small cells: in bulk Si or Cu at
+    r_max 6 they reach 1e6 (Si) and 5e8 (Cu) eV/A; radial=5, avg_num_neighbors=16, the
+    "moderate" weights of --save, give 0.7 and 1.1 eV/A there)."""
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for _, param in model.named_parameters():
             param.copy_(torch.randn(param.shape, generator=gen))
         model.node_embedding.linear.weight.mul_(len(CONFIGS[config]["zs"]) ** 0.5)
         for block in model.interactions:
-            block.conv_tp_weights.layer0.weight.mul_(10.0)
-            block.avg_num_neighbors = 8.0
+            block.conv_tp_weights.layer0.weight.mul_(radial)
+            block.avg_num_neighbors = avg_num_neighbors
 
 
 def blueprint(config, seed):
@@ -617,16 +619,20 @@ def main():
     parser.add_argument("--save", metavar="PATH",
                         help="only write the random model as mace saves models (torch.save of the module), "
                              "e.g. for scripts/bench_sevennet.py --reference mace")
-    parser.add_argument("--strong", action="store_true",
-                        help="with --save: strengthen()'s weights (O(1) eV/Å forces; for agreement checks)")
+    parser.add_argument("--weights", choices=["init", "strong", "moderate"], default="init",
+                        help="with --save: mace's initialization (tiny features: for timing), strengthen()'s "
+                             "weights, or moderate ones (strengthen(radial=5, avg_num_neighbors=16): O(1) eV/Å "
+                             "forces in bulk Si and Cu; for agreement checks)")
     args = parser.parse_args()
     if args.save:
         with contextlib.redirect_stdout(sys.stderr):
             import mace.modules  # noqa: F401
         torch.set_default_dtype(torch.float64)
         model = build_model(args.config, args.seed)
-        if args.strong:
+        if args.weights == "strong":
             strengthen(model, args.config, args.seed)
+        elif args.weights == "moderate":
+            strengthen(model, args.config, args.seed, radial=5.0, avg_num_neighbors=16.0)
         return torch.save(model, args.save)
     bp = blueprint(args.config, args.seed)
     print(json.dumps(bp, indent=1) if args.json else markdown(bp))
