@@ -16,12 +16,15 @@ Usage (the reference venv has torch, sevenn, ase; build equipot first with
     /work/venv-ref/bin/python scripts/bench_sevennet.py \\
         --model /work/ckpt/SevenNet_0__11Jul2024.eqp.safetensors [--threads 2]
 
-MACE (a venv with mace-torch, e.g. the one tests/fixtures/mace/README.md
-describes; MODEL.model a mace-torch model file, e.g. the random
-MACE-MP-0-medium-shaped one `scripts/mace_blueprint.py --save` writes):
+MACE (a venv with mace-torch and lmdb + orjson, which mace.calculators
+imports: the recipe of tests/fixtures/mace/README.md lacks those two, the
+/work/venv-symmetrix of scripts/bench_mace.py has them; MODEL.model a mace-torch
+model file, e.g. the random MACE-MP-0-medium-shaped one
+`scripts/mace_blueprint.py --save` writes; scripts/bench_mace.py adds
+Symmetrix-XL):
 
     python -m equipot.convert mace MODEL.model mace.eqp.safetensors
-    /work/venv-mace/bin/python scripts/bench_sevennet.py --reference mace \\
+    /work/venv-symmetrix/bin/python scripts/bench_sevennet.py --reference mace \\
         --checkpoint MODEL.model --model mace.eqp.safetensors
 """
 
