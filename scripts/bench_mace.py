@@ -70,6 +70,16 @@ EQUIPOT_LIBRARY, else this checkout's target/release/libequipot.so):
         --model /work/bench-models/mp0_medium.eqp.safetensors \\
         --symmetrix-model /work/bench-models/mp0_medium.symmetrix.json \\
         --checkpoint /work/bench-models/mp0_medium.model --json-out /tmp/bench_mace.json
+
+mace's initialization keeps the features tiny (max |F| ~1e-3 eV/Å), which is
+fine for timing but makes the agreement check weak; for that, a model with
+moderate weights (O(1) eV/Å forces), agreement only:
+
+    /work/venv-mace/bin/python scripts/mace_blueprint.py --save mp0_medium_moderate.model --weights moderate
+    # ... convert it both ways as above, then:
+    /work/venv-ref/bin/python scripts/bench_mace.py --model ..._moderate.eqp.safetensors \\
+        --symmetrix-model ..._moderate.symmetrix.json --checkpoint ..._moderate.model \\
+        --structures '' --memory-structures '' --agreement-structures si_diamond_512,cu_fcc_500
 """
 
 import argparse
@@ -413,7 +423,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--structures", default="si_diamond_512,cu_fcc_500")
     p.add_argument("--rounds", type=int, default=5, help="alternating equipot / Symmetrix rounds per structure")
-    p.add_argument("--steps", type=int, default=5, help="timed steps per code and round")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per code and round")
     p.add_argument("--round-warmup", type=int, default=1, help="untimed steps at the start of every round")
     p.add_argument("--mace-steps", type=int, default=2, help="timed mace-torch steps (after its warm-up); 0 skips it")
     p.add_argument("--memory-structures", default="si_diamond_4096", help="peak RSS of equipot and Symmetrix ('' skips)")
