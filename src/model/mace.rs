@@ -1,12 +1,14 @@
 //! MACE as mace-torch 0.3.16 builds `ScaleShiftMACE` (docs/mace-architecture.md):
 //! one-hot embedding; per interaction block a uvu convolution of the
 //! up-projected neighbor features with the spherical harmonics, weighted by a
-//! radial MLP of the Bessel × polynomial-cutoff embedding, summed and divided
-//! by avg_num_neighbors, a linear layer and an element-dependent skip tensor
+//! radial MLP of the Bessel × polynomial-cutoff embedding (float32: read from
+//! a table over r), summed and divided by avg_num_neighbors (density blocks:
+//! by 1 + the receiver's density), a linear layer and an element-dependent skip tensor
 //! product (on the message for "plain" blocks, on the block input for
 //! "residual" ones); the symmetric contraction, a linear layer and the
 //! residual; a readout per block; scale, shift and the isolated-atom
-//! energies E0. Forces and virial come from the hand-written backward.
+//! energies E0 (a multi-head model: those of the head chosen at load). Forces
+//! and virial come from the hand-written backward.
 //!
 //! Edge direction: mace's message to receiver c from sender n uses
 //! u = r_c − r_n = −vectors[e] of equipot's graph. The energy does not depend
@@ -404,7 +406,7 @@ impl<T: Real> Network<T> {
     }
 }
 
-/// Head `heads.1` of a readout layer (e3nn `Linear(irreps_in -> n_out x 0e)`
+/// One head's part of a readout layer (e3nn `Linear(irreps_in -> n_out x 0e)`
 /// without biases, weight tensor `name`): its output channels `outputs` and,
 /// for a scalar input, its input channels `inputs` (None: all). The path
 /// weights stay the full layer's (e3nn normalizes by the full fan-in).
