@@ -27,9 +27,15 @@ pub trait Real:
     fn f64(self) -> f64;
     /// The same slice as f64, when Self is f64 (no copy needed).
     fn as_f64_mut(x: &mut [Self]) -> Option<&mut [f64]>;
+    /// Its AVX2 register (the hand-vectorized kernels' lanes).
+    #[cfg(target_arch = "x86_64")]
+    #[doc(hidden)]
+    type Avx2: crate::nn::vector::Vector<Self>;
 }
 
 impl Real for f64 {
+    #[cfg(target_arch = "x86_64")]
+    type Avx2 = crate::nn::vector::F64x4;
     #[inline(always)]
     fn of(x: f64) -> Self {
         x
@@ -44,6 +50,8 @@ impl Real for f64 {
 }
 
 impl Real for f32 {
+    #[cfg(target_arch = "x86_64")]
+    type Avx2 = crate::nn::vector::F32x8;
     #[inline(always)]
     fn of(x: f64) -> Self {
         x as f32

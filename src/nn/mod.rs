@@ -10,6 +10,7 @@ mod gemm;
 mod moment;
 mod simd;
 mod soft_transform;
+pub(crate) mod vector;
 
 pub mod activation;
 pub mod fc;

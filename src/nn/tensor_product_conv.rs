@@ -35,6 +35,7 @@
 use rayon::prelude::*;
 
 use super::attribute_contraction::AttributeContraction;
+use super::vector::{Portable, Scalar, Vector};
 use super::tensor_product::{
     from_channel_last, paths_accessors, to_channel_last, Connection, Instruction, IrrepNormalization, Path,
     PathNormalization, Paths,
@@ -386,7 +387,7 @@ impl UvuTensorProduct {
     /// The per-edge kernels this product runs.
     fn kernel(&self) -> Kernel {
         if self.portable {
-            Kernel::Generic
+            Kernel::Portable
         } else {
             Kernel::detect()
         }
@@ -506,143 +507,191 @@ struct Scratch<T> {
     /// A[slot] of one edge (all paths), and its gradient (backward).
     a: Buf<T>,
     grad_a: Buf<T>,
-    /// Backward: per pair of one path, CHUNK partial sums of w x[m1] g[m3].
+    /// Backward: per pair of one path, a register of partial sums of w x[m1] g[m3].
     b: Buf<T>,
+    /// One path's weights of copy v, and their gradient, contiguous in u
+    /// (used only when the edge attributes have several copies, v > 1).
+    wv: Buf<T>,
+    gwv: Buf<T>,
 }
 
 impl<T: Real> Scratch<T> {
     fn new(tp: &UvuTensorProduct, acc: usize) -> Self {
         let n_slots = tp.contraction.n_slots();
         let max_pairs = tp.paths.paths.iter().map(|p| p.pairs.len()).max().unwrap_or(0);
+        let max_mul = tp.paths.paths.iter().map(|p| p.mul1).max().unwrap_or(0);
         Scratch {
             acc: Buf::scratch(acc, T::zero()),
             m: tp.contraction.matrix(),
             a: Buf::scratch(n_slots, T::zero()),
             grad_a: Buf::scratch(n_slots, T::zero()),
-            b: Buf::scratch(max_pairs * CHUNK, T::zero()),
+            b: Buf::scratch(max_pairs * B_STRIDE, T::zero()),
+            wv: Buf::scratch(max_mul, T::zero()),
+            gwv: Buf::scratch(max_mul, T::zero()),
         }
     }
 }
 
-/// Blocks of channels u the kernels keep in registers. The forward pass
-/// holds one accumulator: 256 bytes (64 f32 or 32 f64, eight AVX2 registers,
-/// enough independent chains to hide the FMA latency). The backward pass holds
-/// five (w, x, w·x, t, grad_w) besides the partial sums: 64 bytes each, so
-/// they fit AVX2's 16 registers (128 bytes each spilled: measured 5% slower).
-const WIDE: usize = 256;
-const NARROW: usize = 64;
+/// Stride of the backward pass's partial sums: the widest register's lanes.
+const B_STRIDE: usize = 8;
 
-/// Stride of the backward pass's partial sums: its widest block (16 f32).
-const CHUNK: usize = NARROW / 4;
+/// Registers of channels per block. The forward pass holds one accumulator
+/// per register: eight, enough independent chains to hide the FMA latency.
+/// The backward pass holds six per register (w, x, w·x, t, grad_w, a row of
+/// g) besides the partial sums: two fit AVX2's sixteen.
+const K_FORWARD: usize = 8;
+const K_BACKWARD: usize = 4;
 
-/// Runs `body` for blocks of channels [c0, c0 + N) covering 0..mul: blocks
-/// of `$bytes` bytes (WIDE or NARROW), then half that, then 4 and single
-/// channels. N is a constant in each, so the loops over a block unroll and
-/// vectorize.
-macro_rules! for_chunks {
-    ($t:ty, $bytes:expr, $mul:expr, $c0:ident, $n:ident => $body:expr) => {{
+/// Calls `$f::<T, V, K>(args)` for blocks of channels [c0, c0 + K·lanes)
+/// covering 0..mul: K = 8, 4, 2, 1 registers of `$v` (at most `$kmax`),
+/// the largest that fits first, then single channels. K and the lanes are
+/// constants in each call, so its loops unroll into full-width instructions.
+macro_rules! for_blocks {
+    ($t:ty, $v:ty, $kmax:expr, $mul:expr, $c0:ident => $f:ident($($arg:expr),*)) => {{
         let mul = $mul;
         let mut $c0 = 0;
         macro_rules! blocks {
-            ($w:literal) => {
-                while mul - $c0 >= $w {
-                    const $n: usize = $w;
-                    $body;
-                    $c0 += $w;
+            ($w:ty, $k:literal) => {
+                if $k <= $kmax {
+                    while $c0 + $k * <$w as Vector<$t>>::LANES <= mul {
+                        $f::<$t, $w, $k>($($arg),*);
+                        $c0 += $k * <$w as Vector<$t>>::LANES;
+                    }
                 }
             };
         }
-        // Blocks of $bytes, then of half that.
-        match std::mem::size_of::<$t>() * 64 / $bytes {
-            1 => {
-                blocks!(64);
-                blocks!(32);
-            }
-            2 => {
-                blocks!(32);
-                blocks!(16);
-            }
-            4 => {
-                blocks!(16);
-                blocks!(8);
-            }
-            _ => blocks!(8),
-        }
-        blocks!(4);
-        blocks!(1);
+        blocks!($v, 8);
+        blocks!($v, 4);
+        blocks!($v, 2);
+        blocks!($v, 1);
+        blocks!(Scalar<$t>, 1);
     }};
 }
 
-/// The width of the first block of the backward pass: the lanes of the partial sums in use.
-fn first_chunk<T>(mul: usize) -> usize {
-    let full = NARROW / std::mem::size_of::<T>();
-    [full, full / 2, 4].into_iter().find(|&w| mul >= w).unwrap_or(1)
-}
-
-/// w[u, v] for the block of channels [c0, c0 + N), or ones for a weightless path.
+/// acc[m3][c] += w[c] Σ_{m1} A[m3, m1] x[m1][c] for the K registers of
+/// channels from c0. `w` is null for a weightless path.
+///
+/// SAFETY: c0 + K·LANES ≤ mul1; `x` and `acc` hold the path's d1 and d3 rows
+/// of mul1 channels, `w` (unless null) mul1 weights, `a` the path's pairs;
+/// the CPU has V's instructions.
 #[inline(always)]
-fn weights_of<T: Real, const N: usize>(p: &Path, w: &[T], v: usize, c0: usize) -> [T; N] {
-    let mut wc = [T::one(); N];
-    if p.ins.has_weight {
-        let w = &w[p.off_w..p.off_w + p.n_w];
-        if p.mul2 == 1 {
-            wc = *row::<T, N>(w, 0, 0, c0);
-        } else {
-            for (k, wc) in wc.iter_mut().enumerate() {
-                *wc = w[(c0 + k) * p.mul2 + v];
-            }
-        }
-    }
-    wc
-}
-
-#[inline(always)]
-fn row<T: Real, const N: usize>(block: &[T], m: usize, mul: usize, c0: usize) -> &[T; N] {
-    block[m * mul + c0..m * mul + c0 + N].try_into().unwrap()
-}
-
-#[inline(always)]
-fn row_mut<T: Real, const N: usize>(block: &mut [T], m: usize, mul: usize, c0: usize) -> &mut [T; N] {
-    (&mut block[m * mul + c0..m * mul + c0 + N]).try_into().unwrap()
-}
-
-/// a·b + c, fused where the kernel is compiled for a CPU with FMA.
-#[inline(always)]
-fn fmadd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
-    if FMA {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
-
-/// acc[m3][c] += w[c] Σ_{m1} A[m3, m1] x[m1][c] for channels c in [c0, c0 + N).
-#[inline(always)]
-fn forward_chunk<T: Real, const N: usize, const FMA: bool>(p: &Path, a: &[T], x: &[T], w: &[T], v: usize, c0: usize, acc: &mut [T]) {
-    // What makes the unchecked reads below sound: pair indices are < pairs.len(),
-    // m1 < d1 and m3 < d3 by construction of the tables (tensor_product.rs).
-    assert!(c0 + N <= p.mul1 && x.len() >= p.d1 * p.mul1 && acc.len() >= p.d3 * p.mul1 && a.len() >= p.pairs.len());
-    let wc: [T; N] = weights_of(p, w, v, c0);
+unsafe fn forward_block<T: Real, V: Vector<T>, const K: usize>(
+    p: &Path,
+    a: *const T,
+    x: *const T,
+    w: *const T,
+    c0: usize,
+    acc: *mut T,
+) {
+    let (mul, lanes) = (p.mul1, V::LANES);
     for (m3, &(q0, q1)) in p.by_m3.iter().enumerate() {
-        let mut sum = [T::zero(); N];
-        for &(q, m1) in &p.m3_order[q0..q1] {
-            // SAFETY: see the assertion above.
-            let (aq, xr) = unsafe { (*a.get_unchecked(q), &*(x.as_ptr().add(m1 * p.mul1 + c0) as *const [T; N])) };
-            for k in 0..N {
-                sum[k] = fmadd::<T, FMA>(aq, xr[k], sum[k]);
+        if q0 == q1 {
+            continue;
+        }
+        let mut sum = [V::zero(); K];
+        for &(q, m1) in p.m3_order.get_unchecked(q0..q1) {
+            let (aq, xr) = (V::splat(*a.add(q)), x.add(m1 * mul + c0));
+            for k in 0..K {
+                sum[k] = aq.mul_add(V::load(xr.add(k * lanes)), sum[k]);
             }
         }
-        if q0 < q1 {
-            let out = row_mut::<T, N>(acc, m3, p.mul1, c0);
-            for k in 0..N {
-                out[k] = fmadd::<T, FMA>(wc[k], sum[k], out[k]);
-            }
+        let out = acc.add(m3 * mul + c0);
+        for k in 0..K {
+            let wk = if w.is_null() { V::splat(T::one()) } else { V::load(w.add(c0 + k * lanes)) };
+            let o = out.add(k * lanes);
+            wk.mul_add(sum[k], V::load(o)).store(o);
         }
     }
 }
 
+/// The backward pass over the K registers of channels from c0: with
+/// t[m1] = Σ_m3 A[m3, m1] g[m3], gx[m1] += w t[m1], grad_w = Σ_m1 x[m1] t[m1]
+/// (into `gw` unless null), and per pair q the register of partial sums
+/// b[q] += Σ_k w x[m1] g[m3] that gives grad_A once its lanes are summed (the
+/// block at c0 = 0 starts them).
+///
+/// SAFETY: as [`forward_block`], with `g` and `gx` the path's d3 and d1 rows,
+/// `b` B_STRIDE values per pair and `gw` (unless null) mul1 values.
 #[inline(always)]
-fn forward_edge<T: Real, const FMA: bool>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn backward_block<T: Real, V: Vector<T>, const K: usize>(
+    p: &Path,
+    a: *const T,
+    x: *const T,
+    w: *const T,
+    g: *const T,
+    c0: usize,
+    gx: *mut T,
+    b: *mut T,
+    gw: *mut T,
+) {
+    let (mul, lanes) = (p.mul1, V::LANES);
+    let mut wv = [V::splat(T::one()); K];
+    if !w.is_null() {
+        for k in 0..K {
+            wv[k] = V::load(w.add(c0 + k * lanes));
+        }
+    }
+    let mut gwv = [V::zero(); K];
+    for (m1, &(q0, q1)) in p.by_m1.iter().enumerate() {
+        if q0 == q1 {
+            continue;
+        }
+        let xp = x.add(m1 * mul + c0);
+        let (mut xr, mut wx, mut t) = ([V::zero(); K], [V::zero(); K], [V::zero(); K]);
+        for k in 0..K {
+            xr[k] = V::load(xp.add(k * lanes));
+            wx[k] = wv[k].mul(xr[k]);
+        }
+        for q in q0..q1 {
+            let m3 = p.pairs.get_unchecked(q).m3;
+            let (aq, gp, bq) = (V::splat(*a.add(q)), g.add(m3 * mul + c0), b.add(q * B_STRIDE));
+            let mut partial = if c0 == 0 { V::zero() } else { V::load(bq) };
+            for k in 0..K {
+                let gr = V::load(gp.add(k * lanes));
+                t[k] = aq.mul_add(gr, t[k]);
+                partial = wx[k].mul_add(gr, partial);
+            }
+            partial.store(bq);
+        }
+        let gxp = gx.add(m1 * mul + c0);
+        for k in 0..K {
+            let o = gxp.add(k * lanes);
+            wv[k].mul_add(t[k], V::load(o)).store(o);
+            gwv[k] = xr[k].mul_add(t[k], gwv[k]);
+        }
+    }
+    if !gw.is_null() {
+        for k in 0..K {
+            gwv[k].store(gw.add(c0 + k * lanes));
+        }
+    }
+}
+
+/// Path p's weights of copy v, contiguous in u (null for a weightless path).
+#[inline(always)]
+fn path_weights<T: Real>(p: &Path, w: &[T], v: usize, wv: &mut [T]) -> *const T {
+    if !p.ins.has_weight {
+        return std::ptr::null();
+    }
+    let w = &w[p.off_w..p.off_w + p.n_w];
+    if p.mul2 == 1 {
+        return w.as_ptr();
+    }
+    for (u, wv) in wv[..p.mul1].iter_mut().enumerate() {
+        *wv = w[u * p.mul2 + v];
+    }
+    wv.as_ptr()
+}
+
+/// The bounds the block kernels rely on, checked once per path.
+#[inline(always)]
+fn check_path<T>(p: &Path, x: &[T], rows3: &[T], a: &[T]) {
+    assert!(x.len() >= p.d1 * p.mul1 && rows3.len() >= p.d3 * p.mul1 && a.len() >= p.pairs.len());
+}
+
+#[inline(always)]
+unsafe fn forward_edge<T: Real, V: Vector<T>>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
     tp.contraction.forward(&s.m, edge.sh, &mut s.a);
     for (pi, p) in tp.paths.paths.iter().enumerate() {
         if let Some(x) = edge.next {
@@ -653,87 +702,10 @@ fn forward_edge<T: Real, const FMA: bool>(tp: &UvuTensorProduct, edge: &Edge<T>,
         for v in 0..p.mul2 {
             let first = tp.contraction.first(pi, v);
             let a = &s.a[first..first + p.pairs.len()];
-            for_chunks!(T, WIDE, p.mul1, c0, N => forward_chunk::<T, N, FMA>(p, a, x, edge.w, v, c0, acc));
-        }
-    }
-}
-
-/// The backward pass over channels [c0, c0 + N): with t[m1] = Σ_m3 A[m3, m1] g[m3],
-/// gx[m1] += w t[m1], grad_w = Σ_m1 x[m1] t[m1], and per pair the partial
-/// sums b[pair][k] += w x[m1] g[m3] that give grad_sh once reduced over k.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn backward_chunk<T: Real, const N: usize, const FMA: bool>(
-    p: &Path,
-    a: &[T],
-    x: &[T],
-    w: &[T],
-    g: &[T],
-    v: usize,
-    c0: usize,
-    gx: &mut [T],
-    b: &mut [T],
-    grad_w: &mut [T],
-) {
-    // What makes the unchecked accesses below sound: pair indices are
-    // < pairs.len(), m3 < d3 by construction of the tables (tensor_product.rs).
-    assert!(
-        c0 + N <= p.mul1
-            && g.len() >= p.d3 * p.mul1
-            && a.len() >= p.pairs.len()
-            && b.len() >= p.pairs.len() * CHUNK
-            && N <= CHUNK
-    );
-    let wc: [T; N] = weights_of(p, w, v, c0);
-    let mut gw = [T::zero(); N];
-    for (m1, &(q0, q1)) in p.by_m1.iter().enumerate() {
-        if q0 == q1 {
-            continue;
-        }
-        let xr = *row::<T, N>(x, m1, p.mul1, c0);
-        let mut wx = [T::zero(); N];
-        for k in 0..N {
-            wx[k] = wc[k] * xr[k];
-        }
-        let mut t = [T::zero(); N];
-        for q in q0..q1 {
-            // SAFETY: see the assertion above.
-            let (aq, gr, bq) = unsafe {
-                let m3 = p.pairs.get_unchecked(q).m3;
-                (
-                    *a.get_unchecked(q),
-                    &*(g.as_ptr().add(m3 * p.mul1 + c0) as *const [T; N]),
-                    &mut *(b.as_mut_ptr().add(q * CHUNK) as *mut [T; N]),
-                )
-            };
-            for k in 0..N {
-                t[k] = fmadd::<T, FMA>(aq, gr[k], t[k]);
-            }
-            // The first block starts the partial sums (no zeroing pass).
-            if c0 == 0 {
-                for k in 0..N {
-                    bq[k] = wx[k] * gr[k];
-                }
-            } else {
-                for k in 0..N {
-                    bq[k] = fmadd::<T, FMA>(wx[k], gr[k], bq[k]);
-                }
-            }
-        }
-        let gx = row_mut::<T, N>(gx, m1, p.mul1, c0);
-        for k in 0..N {
-            gx[k] = fmadd::<T, FMA>(wc[k], t[k], gx[k]);
-            gw[k] = fmadd::<T, FMA>(xr[k], t[k], gw[k]);
-        }
-    }
-    if p.ins.has_weight {
-        let grad_w = &mut grad_w[p.off_w..p.off_w + p.n_w];
-        if p.mul2 == 1 {
-            *row_mut::<T, N>(grad_w, 0, 0, c0) = gw;
-        } else {
-            for (k, &gw) in gw.iter().enumerate() {
-                grad_w[(c0 + k) * p.mul2 + v] = gw;
-            }
+            check_path(p, x, acc, a);
+            let w = path_weights(p, edge.w, v, &mut s.wv);
+            let (a, x, acc) = (a.as_ptr(), x.as_ptr(), acc.as_mut_ptr());
+            for_blocks!(T, V, K_FORWARD, p.mul1, c0 => forward_block(p, a, x, w, c0, acc));
         }
     }
 }
@@ -742,7 +714,7 @@ fn backward_chunk<T: Real, const N: usize, const FMA: bool>(
 /// channel-last), writes grad_sh and grad_w of the edge. `g` is the center's
 /// output gradient, channel-last and scaled.
 #[inline(always)]
-fn backward_edge<T: Real, const FMA: bool>(
+unsafe fn backward_edge<T: Real, V: Vector<T>>(
     tp: &UvuTensorProduct,
     edge: &Edge<T>,
     g: &[T],
@@ -758,21 +730,32 @@ fn backward_edge<T: Real, const FMA: bool>(
         let x = &edge.x[p.off1..p.off1 + p.d1 * p.mul1];
         let g = &g[p.off3..p.off3 + p.d3 * p.mul1];
         let gx = &mut s.acc[p.off1..p.off1 + p.d1 * p.mul1];
+        let b = &mut s.b[..p.pairs.len() * B_STRIDE];
         for v in 0..p.mul2 {
             let first = tp.contraction.first(pi, v);
             let a = &s.a[first..first + p.pairs.len()];
-            let b = &mut s.b[..p.pairs.len() * CHUNK];
-            if p.mul1 == 0 {
-                b.fill(T::zero());
+            check_path(p, x, g, a);
+            assert!(gx.len() >= p.d1 * p.mul1 && s.gwv.len() >= p.mul1);
+            let w = path_weights(p, edge.w, v, &mut s.wv);
+            let gw = match (p.ins.has_weight, p.mul2) {
+                (false, _) => std::ptr::null_mut(),
+                (true, 1) => grad_w[p.off_w..p.off_w + p.n_w].as_mut_ptr(),
+                _ => s.gwv.as_mut_ptr(),
+            };
+            let (ap, xp, gp, gxp, bp) = (a.as_ptr(), x.as_ptr(), g.as_ptr(), gx.as_mut_ptr(), b.as_mut_ptr());
+            for_blocks!(T, V, K_BACKWARD, p.mul1, c0 => backward_block(p, ap, xp, w, gp, c0, gxp, bp, gw));
+            if p.ins.has_weight && p.mul2 > 1 {
+                for (u, &gwv) in s.gwv[..p.mul1].iter().enumerate() {
+                    grad_w[p.off_w + u * p.mul2 + v] = gwv;
+                }
             }
-            for_chunks!(T, NARROW, p.mul1, c0, N => backward_chunk::<T, N, FMA>(p, a, x, edge.w, g, v, c0, gx, b, grad_w));
-            let lanes = first_chunk::<T>(p.mul1);
-            for (ga, bq) in s.grad_a[first..first + p.pairs.len()].iter_mut().zip(b.chunks_exact(CHUNK)) {
+            // The lanes the block at c0 = 0 started (none when mul1 = 0).
+            let lanes = if p.mul1 >= V::LANES { V::LANES } else { p.mul1.min(1) };
+            for (ga, bq) in s.grad_a[first..first + p.pairs.len()].iter_mut().zip(b.chunks_exact(B_STRIDE)) {
                 *ga = match lanes {
-                    32 => reduce::<T, 32>(bq[..32].try_into().unwrap()),
-                    16 => reduce::<T, 16>(bq[..16].try_into().unwrap()),
-                    8 => reduce::<T, 8>(bq[..8].try_into().unwrap()),
-                    _ => bq[..lanes].iter().copied().sum(),
+                    0 => T::zero(),
+                    1 => bq[0],
+                    _ => V::load(bq.as_ptr()).sum(),
                 };
             }
         }
@@ -781,31 +764,12 @@ fn backward_edge<T: Real, const FMA: bool>(
     tp.contraction.backward(&s.m, &s.grad_a, grad_sh);
 }
 
-/// Σ of a block, as a tree (vectorizes).
-#[inline(always)]
-fn reduce<T: Real, const N: usize>(b: &[T; N]) -> T {
-    let mut v = *b;
-    let mut n = N;
-    while n > 1 {
-        n /= 2;
-        for k in 0..n {
-            let upper = v[k + n];
-            v[k] += upper;
-        }
-    }
-    v[0]
-}
-
-/// Whether the portable kernel may use fused multiply-adds: always on
-/// aarch64 (NEON has them); on x86-64 they need the AVX2+FMA kernel.
-const GENERIC_FMA: bool = cfg!(target_arch = "aarch64");
-
 /// Which instruction set the per-edge loops are compiled for, chosen once per
-/// call (the library is built for baseline x86-64; AVX2+FMA doubles the
-/// vector width where the CPU has it).
+/// call from the evaluation's SIMD level (the library is built for baseline
+/// x86-64; AVX2+FMA doubles the vector width where the CPU has it).
 #[derive(Clone, Copy)]
 enum Kernel {
-    Generic,
+    Portable,
     #[cfg(target_arch = "x86_64")]
     Avx2,
 }
@@ -813,16 +777,17 @@ enum Kernel {
 impl Kernel {
     fn detect() -> Kernel {
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        if super::simd::simd() >= super::simd::Simd::Avx2 {
             return Kernel::Avx2;
         }
-        Kernel::Generic
+        Kernel::Portable
     }
 
     #[inline]
     fn forward_edge<T: Real>(self, tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
         match self {
-            Kernel::Generic => forward_edge::<T, GENERIC_FMA>(tp, edge, s),
+            // SAFETY: portable registers run on any CPU.
+            Kernel::Portable => unsafe { forward_edge::<T, Portable<T>>(tp, edge, s) },
             // SAFETY: detect() checked that the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { avx2::forward_edge(tp, edge, s) },
@@ -840,7 +805,8 @@ impl Kernel {
         s: &mut Scratch<T>,
     ) {
         match self {
-            Kernel::Generic => backward_edge::<T, GENERIC_FMA>(tp, edge, g, grad_sh, grad_w, s),
+            // SAFETY: portable registers run on any CPU.
+            Kernel::Portable => unsafe { backward_edge::<T, Portable<T>>(tp, edge, g, grad_sh, grad_w, s) },
             // SAFETY: detect() checked that the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { avx2::backward_edge(tp, edge, g, grad_sh, grad_w, s) },
@@ -854,7 +820,7 @@ mod avx2 {
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn forward_edge<T: Real>(tp: &UvuTensorProduct, edge: &Edge<T>, s: &mut Scratch<T>) {
-        super::forward_edge::<T, true>(tp, edge, s)
+        super::forward_edge::<T, T::Avx2>(tp, edge, s)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -866,7 +832,7 @@ mod avx2 {
         grad_w: &mut [T],
         s: &mut Scratch<T>,
     ) {
-        super::backward_edge::<T, true>(tp, edge, g, grad_sh, grad_w, s)
+        super::backward_edge::<T, T::Avx2>(tp, edge, g, grad_sh, grad_w, s)
     }
 }
 
