@@ -88,8 +88,8 @@ fn radial_exact_and_tables_differ_within_the_table_bound() {
         Err(Error::Unsupported(m)) => assert!(m.contains("radial tables") && m.contains("F64"), "{m}"),
         other => panic!("float64 tables: {other:?}"),
     }
-    // MACE: the same, where w depends on r alone; with a distance transform
-    // (r' per species pair) there are no tables.
+    // MACE: the same, where w depends on r alone, and with a distance
+    // transform (r' per species pair: one table per pair of types).
     let mace = mace();
     let g = self::graph(&mace, &ws);
     let run = |radial, precision| mace.compute(&g, &Request { radial, ..request(precision) }, &ws);
@@ -102,10 +102,12 @@ fn radial_exact_and_tables_differ_within_the_table_bound() {
     assert!(bit_identical(&exact, &run(RadialMode::Auto, Precision::F64).unwrap()));
     let agnesi = equipot::model::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mace/models/mpa_agnesi.eqp.safetensors")).unwrap();
     let g = self::graph(&agnesi, &ws);
-    match agnesi.compute(&g, &Request { radial: RadialMode::Tables, ..request(Precision::F32) }, &ws) {
-        Err(Error::Unsupported(m)) => assert!(m.contains("mace") && m.contains("F32"), "{m}"),
-        other => panic!("MACE tables with a distance transform: {other:?}"),
-    }
+    let run = |radial, precision| agnesi.compute(&g, &Request { radial, ..request(precision) }, &ws);
+    let (auto, tables, exact) =
+        (run(RadialMode::Auto, Precision::F32).unwrap(), run(RadialMode::Tables, Precision::F32).unwrap(), run(RadialMode::Exact, Precision::F32).unwrap());
+    assert!(bit_identical(&auto, &tables) && !bit_identical(&auto, &exact), "Agnesi MACE float32 default = per-pair tables");
+    let d = max_diff(&auto, &exact);
+    assert!(d <= 1e-4, "Agnesi MACE tables vs exact: {d:e}");
 }
 
 #[test]

@@ -54,6 +54,14 @@ pub enum DistanceTransform<T> {
 }
 
 impl<T: Real> DistanceTransform<T> {
+    /// Number of types it is defined between.
+    pub fn n_types(&self) -> usize {
+        match self {
+            DistanceTransform::Agnesi(t) => t.n_types(),
+            DistanceTransform::Soft(t) => t.n_types(),
+        }
+    }
+
     /// r' and dr'/dr of an edge from `sender` to `receiver` (type indices).
     pub fn apply(&self, sender: usize, receiver: usize, r: T) -> (T, T) {
         match self {

@@ -21,6 +21,7 @@ use super::description::{
 };
 use super::edges::{Direction, DistanceTransform, EdgeStage, Envelope};
 use super::radial_table::{tabulate_radial, Edges, Radial, TableSource};
+use std::sync::Arc;
 use super::halo::{exchange, HaloDirection, HaloExchange};
 use super::profile::Stopwatch;
 use super::safetensors::SafeTensors;
@@ -288,13 +289,14 @@ impl<T: Real> Network<T> {
             return Err(format_error(format!("the cutoff function's r_max {envelope_r_max} differs from the cutoff {cutoff}")));
         }
         let cutoff_fn = PolynomialCutoff::new(envelope_r_max, p as u32)?;
-        let mut tables = match tabulate_radial::<T>() && transform.is_none() {
-            true => Some(TableSource {
+        let tables = match tabulate_radial::<T>() {
+            true => Some(Arc::new(TableSource {
                 basis: BesselBasis::with_prefactor(prefactor, &freqs)?,
                 envelope: Envelope::Polynomial(PolynomialCutoff::new(envelope_r_max, p as u32)?),
                 cutoff,
-                values: 0,
-            }),
+                transform: distance_transform::<f64>(d, species)?,
+                values: Default::default(),
+            })),
             false => None,
         };
         let irreps_sh = d.irreps("irreps_spherical_harmonics")?;
@@ -334,7 +336,7 @@ impl<T: Real> Network<T> {
                 .map(|k| d.tensor(&format!("{b}.conv_tp_weights.layer{k}.weight"), &[hs[k], hs[k + 1]]))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
-            let radial = Radial::new(&hs, radial_act, &refs, tables.as_mut())?;
+            let radial = Radial::new(&hs, radial_act, &refs, tables.as_ref())?;
             let avg_num_neighbors = avg[t].as_f64().ok_or_else(|| format_error(format!("avg_num_neighbors[{t}] must be a number")))?;
             let avg_num_neighbors = check_divisor(&format!("avg_num_neighbors[{t}]"), avg_num_neighbors)?;
             let (skip_in, skip_out) = match kind {
@@ -547,7 +549,7 @@ impl<T: Real> Network<T> {
     fn memory_estimate(&self, atoms: usize, edges: usize, tables: bool) -> f64 {
         let t = std::mem::size_of::<T>() as f64;
         let sh = self.edge.sh.dim() as f64;
-        let exact = self.blocks.iter().filter(|b| !tables || b.radial.table.is_none());
+        let exact = self.blocks.iter().filter(|b| !tables || !b.radial.has_tables());
         let radial: f64 = exact.map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64).sum();
         let per_edge = t * (12.0 + 3.0 * sh + 4.0 * self.edge.basis.len() as f64 + radial) + 64.0;
         let widest = self.blocks.iter().map(|b| b.conv.irreps_out().dim().max(b.contraction.irreps_out().dim())).max().unwrap_or(0) as f64;
@@ -804,7 +806,7 @@ impl<T: Real> Executor<T> for Network<T> {
         Network::memory_estimate(self, atoms, edges, request.radial != RadialMode::Exact)
     }
     fn has_radial_tables(&self) -> bool {
-        self.blocks.iter().all(|b| b.radial.table.is_some())
+        self.blocks.iter().all(|b| b.radial.has_tables())
     }
     fn n_layers(&self) -> usize {
         self.blocks.len()
@@ -831,15 +833,18 @@ mod tests {
         assert_eq!(back, x);
     }
 
-    /// The float32 radial tables of every fixture model without a distance
-    /// transform against its exact float64 MLPs, with the bounds of
-    /// `radial_table::check_table` (the interpolation error h⁴/384·max|w⁗|
-    /// and float32 rounding, relative to max|w|, max|w'|); the models with a
-    /// transform have none.
+    /// The float32 radial tables of every fixture model against its exact
+    /// float64 MLPs, with the bounds of `radial_table::check_table` (the
+    /// interpolation error h⁴/384·max|w⁗| and float32 rounding, relative to
+    /// max|w|, max|w'|); with a distance transform, the tables of the pairs
+    /// (first type, first type), (first, last) and (last, last), each
+    /// against the network on its transformed r', and the same table either
+    /// way round (the transforms depend on the pair only through R_u + R_v).
     #[test]
     fn radial_tables_match_the_network() {
+        use crate::model::radial_table::{check_table, radial_exact, Tables};
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mace/models");
-        let mut checked = 0;
+        let (mut checked, mut pairs) = (0, 0);
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if !path.to_string_lossy().ends_with(".eqp.safetensors") {
@@ -847,21 +852,41 @@ mod tests {
             }
             let tensors = SafeTensors::parse(std::fs::read(&path).unwrap()).unwrap();
             let meta: Value = serde_json::from_str(&tensors.metadata["equipot"]).unwrap();
-            let transform = !meta["hyperparameters"]["distance_transform"].is_null();
             let head = meta["modals"].as_array().and_then(|m| m.first()).and_then(Value::as_str).map(String::from);
             let model = Mace::load(meta, tensors, head.as_deref()).unwrap();
             let (f64net, f32net) = model.networks();
+            let cutoff = crate::model::Potential::cutoff(&model);
+            let edge = &f64net.edge;
             for (t, (b32, b64)) in f32net.blocks.iter().zip(&f64net.blocks).enumerate() {
-                let Some(table32) = b32.radial.table.as_ref() else {
-                    assert!(transform, "{}: no table without a distance transform", path.display());
-                    continue;
-                };
-                let cutoff = crate::model::Potential::cutoff(&model);
-                let line = crate::model::radial_table::check_table(&f64net.edge.basis, &f64net.edge.envelope, cutoff, &b64.radial.net, table32);
-                eprintln!("{} block {t}: {line}", path.file_name().unwrap().to_string_lossy());
+                let net = &b64.radial.net;
+                let name = path.file_name().unwrap().to_string_lossy();
+                match (&b32.radial.tables, &edge.transform) {
+                    (Tables::One(table32), None) => {
+                        let exact = |r: &[f64]| radial_exact(&edge.basis, &edge.envelope, net, r, None);
+                        eprintln!("{name} block {t}: {}", check_table(&edge.envelope, cutoff, &exact, table32));
+                    }
+                    (Tables::PerPair(tables), Some(transform)) => {
+                        let last = transform.n_types() - 1;
+                        for (u, v) in [(0, 0), (0, last), (last, last)] {
+                            let exact = |r: &[f64]| {
+                                let (rb, drb): (Vec<f64>, Vec<f64>) = r.iter().map(|&r| transform.apply(u, v, r)).unzip();
+                                for &r in &r[..r.len().min(50)] {
+                                    assert_eq!(transform.apply(u, v, r), transform.apply(v, u, r), "{name}: asymmetric transform");
+                                }
+                                radial_exact(&edge.basis, &edge.envelope, net, r, Some((&rb, &drb)))
+                            };
+                            let table32 = tables.table(u, v).expect("the fixtures' tables fit the budget");
+                            assert!(std::ptr::eq(table32, tables.table(v, u).unwrap()));
+                            eprintln!("{name} block {t} types ({u}, {v}): {}", check_table(&edge.envelope, cutoff, &exact, table32));
+                            pairs += 1;
+                        }
+                    }
+                    _ => panic!("{name} block {t}: float32 has one table per block, or per pair with a distance transform"),
+                }
                 checked += 1;
             }
         }
+        assert!(pairs >= 6, "only {pairs} per-pair tables checked");
         assert!(checked >= 10, "only {checked} tables checked");
     }
 }

@@ -9,6 +9,7 @@
 use super::halo::{exchange, HaloDirection, HaloExchange};
 use super::edges::{Direction, EdgeStage, Envelope};
 use super::radial_table::{tabulate_radial, Edges, Radial, TableSource};
+use std::sync::Arc;
 use super::description::{
     boolean, enum_str, read_modals, select_modal, format_error, int_in, number_in, Description, Species, MAX_BASIS, MAX_BLOCKS,
     MAX_POLYNOMIAL_P,
@@ -237,13 +238,14 @@ impl<T: Real> Network<T> {
         let basis = BesselBasis::with_coeffs(cutoff, &coeffs)?;
         let envelope = read_envelope::<T>(d, cutoff)?;
         // The exact edge embedding in float64, to tabulate the radial networks.
-        let mut tables = match tabulate_radial::<T>() {
-            true => Some(TableSource {
+        let tables = match tabulate_radial::<T>() {
+            true => Some(Arc::new(TableSource {
                 basis: BesselBasis::<f64>::with_coeffs(cutoff, &coeffs)?,
                 envelope: read_envelope::<f64>(d, cutoff)?,
                 cutoff,
-                values: 0,
-            }),
+                transform: None,
+                values: Default::default(),
+            })),
             false => None,
         };
         let irreps_sh = d.irreps("irreps_spherical_harmonics")?;
@@ -312,7 +314,7 @@ impl<T: Real> Network<T> {
                 .map(|k| d.tensor(&format!("{t}_convolution.weight_nn.layer{k}.weight"), &[hs[k], hs[k + 1]]))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[f64]> = radial_weights.iter().map(Vec::as_slice).collect();
-            let radial = Radial::new(&hs, radial_act, &refs, tables.as_mut())?;
+            let radial = Radial::new(&hs, radial_act, &refs, tables.as_ref())?;
             let denominator = d.divisor(&format!("{t}_convolution.denominator"))?;
             let name = format!("{t}_self_connection_intro");
             let self_connection = match self_connection[t] {
@@ -383,7 +385,7 @@ impl<T: Real> Network<T> {
     fn memory_estimate(&self, atoms: usize, edges: usize, tables: bool) -> f64 {
         let t = std::mem::size_of::<T>() as f64;
         let sh = self.edge.sh.dim() as f64;
-        let exact = self.blocks.iter().filter(|b| !tables || b.radial.table.is_none()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
+        let exact = self.blocks.iter().filter(|b| !tables || !b.radial.has_tables()).map(|b| (2 * b.conv.weight_numel() + b.radial.tape_len()) as f64);
         let per_edge = t * (12.0 + 3.0 * sh + 3.0 * self.edge.basis.len() as f64 + exact.fold(0.0, f64::max)) + 64.0;
         let widest = self.blocks.iter().map(|b| b.gate.irreps_in().dim().max(b.conv.irreps_out().dim())).max().unwrap_or(0) as f64;
         let tapes: f64 = self.blocks.iter().map(|b| (b.linear_1.spec().irreps_out.dim() + b.gate.irreps_in().dim()) as f64).sum();
@@ -597,7 +599,7 @@ impl<T: Real> Executor<T> for Network<T> {
         self.blocks.iter().map(|b| b.linear_1.spec().irreps_out.dim()).max().unwrap_or(0)
     }
     fn has_radial_tables(&self) -> bool {
-        self.blocks.iter().all(|b| b.radial.table.is_some())
+        self.blocks.iter().all(|b| b.radial.has_tables())
     }
 }
 
@@ -610,7 +612,7 @@ mod sevenn_support;
 mod tests {
     use super::*;
     use super::sevenn_support;
-    use crate::model::radial_table::check_table;
+    use crate::model::radial_table::{check_table, radial_exact, Tables};
 
     /// The radial tables against the exact networks (float64, forward-mode
     /// derivative) on random edge lengths, for every block of every converted
@@ -638,9 +640,11 @@ mod tests {
             let model = Nequip::load(meta, tensors, None).unwrap();
             let (f64net, f32net) = model.networks();
             for (t, (b32, b64)) in f32net.blocks.iter().zip(&f64net.blocks).enumerate() {
-                let table32 = b32.radial.table.as_ref().expect("float32 evaluates tables");
+                let Tables::One(table32) = &b32.radial.tables else { panic!("float32 evaluates one table per block") };
                 let cutoff = crate::model::Potential::cutoff(&model);
-                let line = check_table(&f64net.edge.basis, &f64net.edge.envelope, cutoff, &b64.radial.net, table32);
+                let (edge, net) = (&f64net.edge, &b64.radial.net);
+                let exact = |r: &[f64]| radial_exact(&edge.basis, &edge.envelope, net, r, None);
+                let line = check_table(&edge.envelope, cutoff, &exact, table32);
                 eprintln!("{} block {t}: {line}", path.file_name().unwrap().to_string_lossy());
                 checked += 1;
             }

@@ -4,11 +4,13 @@
 //! With a table the convolution reads each edge's weights from it inside its
 //! kernels (no n_edges × width buffer) and its backward keeps one value per
 //! edge, ∂E/∂r = Σ_k ∂E/∂w_k · w_k'(r). Edges outside the table's domain take
-//! the exact network. A table needs w to depend on r alone: a model whose
-//! Bessel basis reads a species-dependent r' (MACE's distance transforms)
-//! evaluates the exact network.
+//! the exact network. Where the Bessel basis reads a species-dependent r'
+//! (MACE's distance transforms: Agnesi, Soft), w depends on r and the pair
+//! of species, through r0 = R_u + R_v alone: one table per unordered pair of
+//! types, built the first time a graph has that pair, within the same value
+//! budget as all other tables (a pair past it takes the exact network).
 
-use super::edges::{EdgeFeatures, EdgeStage, Envelope};
+use super::edges::{DistanceTransform, EdgeFeatures, EdgeStage, Envelope};
 use super::description::format_error;
 use crate::backend::cpu::{zeros, Buf};
 use crate::graph::AtomGraph;
@@ -16,6 +18,8 @@ use crate::nn::tensor_product_conv::{EdgeWeights, WeightRows};
 use crate::nn::{dot, Activation, BesselBasis, FullyConnectedNet, HermiteTable};
 use crate::{Error, Real, Result};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Knot spacing of the radial tables (Å): the cubic Hermite error bound
 /// h⁴/384·max|w⁗| is then ~1e-12·max|w⁗| (see the tests of each model).
@@ -57,16 +61,14 @@ const MAX_REFINEMENTS: u32 = 2;
 const TARGET_W: f64 = 5e-7;
 const TARGET_DW: f64 = 5e-6;
 
+/// w(r) and w'(r) (points × width each) of the exact float64 network a
+/// table interpolates.
+pub(super) type Exact<'a> = dyn Fn(&[f64]) -> Result<(Vec<f64>, Vec<f64>)> + Sync + 'a;
+
 /// Whether `table` meets TARGET_W and TARGET_DW at three points inside each
 /// interval (s = 0.21, 0.5, 0.79: near where the errors of w and w' peak),
 /// each rounded to T so that the exact network is evaluated where the table is.
-fn table_fits<T: Real>(
-    table: &HermiteTable<T>,
-    breaks: &[f64],
-    spacings: &[f64],
-    src: &TableSource,
-    exact: &FullyConnectedNet<f64>,
-) -> Result<bool> {
+fn table_fits<T: Real>(table: &HermiteTable<T>, breaks: &[f64], spacings: &[f64], exact: &Exact) -> Result<bool> {
     let mut probes = Vec::new();
     for (b, &h) in breaks.windows(2).zip(spacings) {
         let n = ((b[1] - b[0]) / h).ceil().max(1.0) as usize;
@@ -76,7 +78,7 @@ fn table_fits<T: Real>(
         }
     }
     let r: Vec<f64> = probes.iter().map(|r| r.f64()).collect();
-    let (w, dw) = radial_exact(&src.basis, &src.envelope, exact, &r)?;
+    let (w, dw) = exact(&r)?;
     let nw = table.width();
     let scale = |v: &[f64]| v.iter().fold(0f64, |m, x| m.max(x.abs()));
     let (w_max, dw_max) = (scale(&w), scale(&dw));
@@ -100,22 +102,27 @@ fn table_intervals(breaks: &[f64], spacings: &[f64]) -> usize {
 }
 
 /// w(r) and dw/dr (r.len() × width each) of a radial network on the edge
-/// embedding B(r)·f(r), exactly (forward-mode derivative).
+/// embedding B(r')·f(r), exactly (forward-mode derivative). `transformed`:
+/// the basis' argument r' and dr'/dr per point (a distance transform), or
+/// None (r' = r).
 pub(super) fn radial_exact<U: Real>(
     basis: &BesselBasis<U>,
     envelope: &Envelope<U>,
     net: &FullyConnectedNet<U>,
     r: &[U],
+    transformed: Option<(&[U], &[U])>,
 ) -> Result<(Vec<U>, Vec<U>)> {
     let (m, nb) = (r.len(), basis.len());
+    let r_basis = transformed.map_or(r, |(rb, _)| rb);
     let mut b = vec![U::zero(); m * nb];
-    basis.forward(r, &mut b)?;
+    basis.forward(r_basis, &mut b)?;
     // dB_k/dr, one basis function at a time through the basis' backward.
     let (mut db, mut one_hot, mut column) = (vec![U::zero(); m * nb], vec![U::zero(); m * nb], vec![U::zero(); m]);
     for k in 0..nb {
         one_hot.iter_mut().enumerate().for_each(|(i, g)| *g = if i % nb == k { U::one() } else { U::zero() });
-        basis.backward(r, &one_hot, &mut column)?;
-        column.iter().enumerate().for_each(|(e, &d)| db[e * nb + k] = d);
+        basis.backward(r_basis, &one_hot, &mut column)?;
+        let chain = |e: usize| transformed.map_or(U::one(), |(_, d)| d[e]);
+        column.iter().enumerate().for_each(|(e, &d)| db[e * nb + k] = d * chain(e));
     }
     let (mut x, mut dx) = (b.clone(), db);
     for (e, &r) in r.iter().enumerate() {
@@ -132,52 +139,150 @@ pub(super) fn radial_exact<U: Real>(
 }
 
 /// The float64 pieces a table is computed from: the edge embedding of the
-/// model, its cutoff, and the tables' value budget shared by its blocks.
+/// model, its cutoff, its distance transform, and the tables' value budget
+/// shared by its blocks (and by the per-pair tables they build later).
 pub(super) struct TableSource {
     pub basis: BesselBasis<f64>,
     pub envelope: Envelope<f64>,
     pub cutoff: f64,
+    /// With a transform the tables are per pair of types.
+    pub transform: Option<DistanceTransform<f64>>,
     /// Values the tables built so far hold.
-    pub values: usize,
+    pub values: AtomicUsize,
 }
 
-/// One block's radial network, and its table when the precision has one.
+impl TableSource {
+    /// The tables' domain (TABLE_START.., cutoff): shorter edges take the exact network.
+    fn domain(&self) -> (f64, f64) {
+        let (breaks, _) = table_pieces(self.cutoff, &self.envelope);
+        (breaks[0], breaks[breaks.len() - 1])
+    }
+
+    /// A table of `exact` (width values per point) over the pieces, its knot
+    /// spacing halved up to MAX_REFINEMENTS times until it meets its error
+    /// targets at probe points between the knots (`table_fits`): a sharper
+    /// network gets a finer table, not a worse one. None when the budget
+    /// cannot hold it.
+    fn tabulate<T: Real>(&self, width: usize, exact: &Exact) -> Result<Option<HermiteTable<T>>> {
+        let (breaks, coarse) = table_pieces(self.cutoff, &self.envelope);
+        for refinement in 0..=MAX_REFINEMENTS {
+            let spacings: Vec<f64> = coarse.iter().map(|h| h / f64::from(1u32 << refinement)).collect();
+            let values = table_intervals(&breaks, &spacings).saturating_mul(4 * width);
+            if self.values.load(Ordering::Relaxed).saturating_add(values) > MAX_TABLE_VALUES {
+                return Ok(None);
+            }
+            let table = HermiteTable::new(&breaks, &spacings, width, exact)?;
+            if refinement == MAX_REFINEMENTS || table_fits(&table, &breaks, &spacings, exact)? {
+                let reserve = |held: usize| held.checked_add(values).filter(|&v| v <= MAX_TABLE_VALUES);
+                let reserved = self.values.fetch_update(Ordering::Relaxed, Ordering::Relaxed, reserve).is_ok();
+                return Ok(reserved.then_some(table));
+            }
+        }
+        unreachable!("the last refinement returns")
+    }
+
+    /// The exact function of one network between types u and v (u, v unused
+    /// without a transform).
+    fn exact_fn<'a>(&'a self, net: &'a FullyConnectedNet<f64>, pair: (usize, usize)) -> impl Fn(&[f64]) -> Result<(Vec<f64>, Vec<f64>)> + Sync + 'a {
+        move |r: &[f64]| match &self.transform {
+            None => radial_exact(&self.basis, &self.envelope, net, r, None),
+            Some(t) => {
+                let (rb, drb): (Vec<f64>, Vec<f64>) = r.iter().map(|&r| t.apply(pair.0, pair.1, r)).unzip();
+                radial_exact(&self.basis, &self.envelope, net, r, Some((&rb, &drb)))
+            }
+        }
+    }
+}
+
+/// Unordered pairs of n types, (u, v) with u ≤ v, as one index.
+fn pair_key(u: usize, v: usize) -> usize {
+    let (lo, hi) = if u <= v { (u, v) } else { (v, u) };
+    hi * (hi + 1) / 2 + lo
+}
+
+/// A block's radial network, and its tables when the precision has them.
 pub(super) struct Radial<T> {
     pub net: FullyConnectedNet<T>,
-    pub table: Option<HermiteTable<T>>,
+    pub tables: Tables<T>,
+}
+
+/// A block's radial tables.
+pub(super) enum Tables<T> {
+    /// Exact network only.
+    None,
+    /// w depends on r alone.
+    One(HermiteTable<T>),
+    /// w depends on the pair of types too (a distance transform).
+    PerPair(PairTables<T>),
+}
+
+/// One table per unordered pair of types, each built the first time a graph
+/// has the pair.
+pub(super) struct PairTables<T> {
+    src: Arc<TableSource>,
+    exact: FullyConnectedNet<f64>,
+    width: usize,
+    /// By `pair_key`: unset until needed, then the pair's table, or None for
+    /// good when the value budget could not hold it.
+    cells: Vec<OnceLock<Option<HermiteTable<T>>>>,
+}
+
+impl<T: Real> PairTables<T> {
+    /// Builds the missing tables of these pairs (in parallel); true when every one has a table.
+    fn ensure(&self, keys: &[usize]) -> bool {
+        let n = self.src.transform.as_ref().map_or(1, DistanceTransform::n_types);
+        let unkey = |k: usize| (0..n).flat_map(|hi| (0..=hi).map(move |lo| (lo, hi))).nth(k).expect("a pair key below n(n+1)/2");
+        keys.par_iter().for_each(|&k| {
+            self.cells[k].get_or_init(|| {
+                let exact = self.src.exact_fn(&self.exact, unkey(k));
+                // A table that cannot be built leaves the exact network, which is always right.
+                self.src.tabulate(self.width, &exact).ok().flatten()
+            });
+        });
+        keys.iter().all(|&k| self.cells[k].get().is_some_and(Option::is_some))
+    }
+}
+
+#[cfg(test)]
+impl<T: Real> PairTables<T> {
+    /// The table of types (u, v), built if missing (None past the budget).
+    pub fn table(&self, u: usize, v: usize) -> Option<&HermiteTable<T>> {
+        let k = pair_key(u, v);
+        self.ensure(&[k]);
+        self.cells[k].get().and_then(Option::as_ref)
+    }
 }
 
 impl<T: Real> Radial<T> {
     /// The network of widths `hs` (activation between layers, no biases) and,
-    /// with `source`, its table over (TABLE_START, cutoff): knots KNOT_SPACING
-    /// apart (4× denser below SHORT_RANGE), halved up to twice until the
-    /// table meets its error targets at probe points between the knots
-    /// (`table_fits`): a sharper network gets a finer table, not a worse one.
-    pub fn new(hs: &[usize], act: Activation, weights: &[&[f64]], source: Option<&mut TableSource>) -> Result<Self> {
+    /// with `source`, its table over (TABLE_START, cutoff) (`TableSource::tabulate`),
+    /// or with a distance transform its per-pair tables, none built yet.
+    pub fn new(hs: &[usize], act: Activation, weights: &[&[f64]], source: Option<&Arc<TableSource>>) -> Result<Self> {
         let net = FullyConnectedNet::new(hs, Some(act), weights, 1.0, 1.0, false)?;
         let Some(src) = source else {
-            return Ok(Radial { net, table: None });
+            return Ok(Radial { net, tables: Tables::None });
         };
         let width = hs[hs.len() - 1];
         let exact = FullyConnectedNet::<f64>::new(hs, Some(act), weights, 1.0, 1.0, false)?;
-        let (breaks, coarse) = table_pieces(src.cutoff, &src.envelope);
-        for refinement in 0..=MAX_REFINEMENTS {
-            let spacings: Vec<f64> = coarse.iter().map(|h| h / f64::from(1u32 << refinement)).collect();
-            let values = src.values.saturating_add(table_intervals(&breaks, &spacings).saturating_mul(4 * width));
-            if values > MAX_TABLE_VALUES {
-                return Err(format_error(format!(
-                    "the radial tables would hold {values} values (more than {MAX_TABLE_VALUES}): the cutoff {} Å and \
-                     the convolution widths are too large together",
-                    src.cutoff
-                )));
-            }
-            let table = HermiteTable::new(&breaks, &spacings, width, |r| radial_exact(&src.basis, &src.envelope, &exact, r))?;
-            if refinement == MAX_REFINEMENTS || table_fits(&table, &breaks, &spacings, src, &exact)? {
-                src.values = values;
-                return Ok(Radial { net, table: Some(table) });
-            }
+        if let Some(t) = &src.transform {
+            let n = t.n_types();
+            let cells = (0..n * (n + 1) / 2).map(|_| OnceLock::new()).collect();
+            return Ok(Radial { net, tables: Tables::PerPair(PairTables { src: src.clone(), exact, width, cells }) });
         }
-        unreachable!("the last refinement returns")
+        let table = src.tabulate(width, &src.exact_fn(&exact, (0, 0)))?;
+        match table {
+            Some(table) => Ok(Radial { net, tables: Tables::One(table) }),
+            None => Err(format_error(format!(
+                "the radial tables would hold more than {MAX_TABLE_VALUES} values: the cutoff {} Å and the convolution \
+                 widths are too large together",
+                src.cutoff
+            ))),
+        }
+    }
+
+    /// Whether the block has tables (per pair: built or to be built).
+    pub fn has_tables(&self) -> bool {
+        !matches!(self.tables, Tables::None)
     }
 
     /// Values per edge of the exact network's tape.
@@ -209,10 +314,16 @@ impl<T: Real> Radial<T> {
             return Ok(Box::new(WeightRows { rows: w.as_slice(), width: nw }));
         };
         // Edges outside the table's domain: exact rows, computed here.
-        let r: Vec<T> = edges.untabulated.iter().map(|&e| edges.r[e]).collect();
-        let (exact_w, exact_dw) =
-            if r.is_empty() { (Vec::new(), Vec::new()) } else { radial_exact(&stage.basis, &stage.envelope, &self.net, &r)? };
-        Ok(Box::new(TableWeights { table, r: &edges.r, untabulated: &edges.untabulated, exact_w, exact_dw }))
+        let pick = |v: &[T]| edges.untabulated.iter().map(|&e| v[e]).collect::<Vec<T>>();
+        let r = pick(&edges.r);
+        let (rb, drb) = (pick(&edges.r_basis), pick(&edges.dr_basis));
+        let transformed = (!edges.r_basis.is_empty()).then_some((rb.as_slice(), drb.as_slice()));
+        let (exact_w, exact_dw) = if r.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            radial_exact(&stage.basis, &stage.envelope, &self.net, &r, transformed)?
+        };
+        Ok(Box::new(TableWeights { table, width: nw, r: &edges.r, untabulated: &edges.untabulated, exact_w, exact_dw }))
     }
 
     /// Adds this block's share of ∂E/∂r (tables: `grad_weights` is it, one
@@ -230,6 +341,26 @@ impl<T: Real> Radial<T> {
     }
 }
 
+/// The table an edge reads: the block's one, or its pair's.
+#[derive(Clone, Copy)]
+pub(super) enum TableRef<'a, T> {
+    One(&'a HermiteTable<T>),
+    PerPair { cells: &'a [OnceLock<Option<HermiteTable<T>>>], keys: &'a [u32] },
+}
+
+impl<'a, T> TableRef<'a, T> {
+    /// Edge e's table.
+    #[inline]
+    fn of(&self, e: usize) -> &'a HermiteTable<T> {
+        match *self {
+            TableRef::One(t) => t,
+            TableRef::PerPair { cells, keys } => {
+                cells[keys[e] as usize].get().and_then(Option::as_ref).expect("Edges::table checked every pair's table")
+            }
+        }
+    }
+}
+
 /// The shared edge features, and the edges outside the radial tables'
 /// domain (exact networks for them).
 pub(super) struct Edges<T> {
@@ -237,11 +368,15 @@ pub(super) struct Edges<T> {
     pub untabulated: Vec<usize>,
     /// This evaluation reads the radial tables (where the blocks have them).
     tables: bool,
+    /// Per-pair tables: each edge's pair key, and the keys present.
+    pair_keys: Vec<u32>,
+    present: Vec<usize>,
 }
 
 impl<T: Real> Edges<T> {
     /// The edge stage's features; the embedding B(r)·f(r) only when
-    /// `embedding` or some network is evaluated exactly.
+    /// `embedding` or some network is evaluated exactly. Per-pair tables of
+    /// the pairs this graph has are built here when missing.
     pub fn new<'r>(
         stage: &EdgeStage<T>,
         radials: impl Iterator<Item = &'r Radial<T>> + Clone,
@@ -250,20 +385,49 @@ impl<T: Real> Edges<T> {
         tables: bool,
         embedding: bool,
     ) -> Result<Self> {
-        let exact = !tables || radials.clone().any(|b| b.table.is_none());
+        let per_pair = tables && radials.clone().any(|b| matches!(b.tables, Tables::PerPair(_)));
+        let (mut pair_keys, mut present) = (Vec::new(), Vec::new());
+        if per_pair {
+            let key = |e: usize| pair_key(types[graph.neighbors[e] as usize], types[graph.centers[e] as usize]) as u32;
+            pair_keys = (0..graph.centers.len()).into_par_iter().map(key).collect();
+            let mut seen = vec![false; pair_keys.iter().max().map_or(0, |&k| k as usize + 1)];
+            pair_keys.iter().for_each(|&k| seen[k as usize] = true);
+            present = (0..seen.len()).filter(|&k| seen[k]).collect();
+        }
+        let mut exact = !tables;
+        let mut domain = None;
+        for b in radials {
+            match &b.tables {
+                Tables::None => exact = true,
+                Tables::One(t) => domain = Some(t.domain()),
+                Tables::PerPair(p) => {
+                    exact |= tables && !p.ensure(&present);
+                    domain = Some(p.src.domain());
+                }
+            }
+        }
         let features = stage.forward(graph, types, embedding || exact)?;
         let r = &features.r;
-        let domain = radials.filter_map(|b| b.table.as_ref().filter(|_| tables).map(|t| t.domain())).next();
-        let untabulated = match domain {
+        let untabulated = match domain.filter(|_| tables) {
             Some((lo, hi)) => (0..r.len()).filter(|&e| !(r[e].f64() >= lo && r[e].f64() <= hi)).collect(),
             None => Vec::new(),
         };
-        Ok(Edges { features, untabulated, tables })
+        Ok(Edges { features, untabulated, tables, pair_keys, present })
     }
 
-    /// A block's table, if this evaluation reads it.
-    pub fn table<'a>(&self, radial: &'a Radial<T>) -> Option<&'a HermiteTable<T>> {
-        radial.table.as_ref().filter(|_| self.tables)
+    /// A block's table(s), if this evaluation reads them.
+    pub fn table<'a>(&'a self, radial: &'a Radial<T>) -> Option<TableRef<'a, T>> {
+        if !self.tables {
+            return None;
+        }
+        match &radial.tables {
+            Tables::None => None,
+            Tables::One(t) => Some(TableRef::One(t)),
+            Tables::PerPair(p) => {
+                let all = self.present.iter().all(|&k| p.cells[k].get().is_some_and(Option::is_some));
+                all.then_some(TableRef::PerPair { cells: &p.cells, keys: &self.pair_keys })
+            }
+        }
     }
 }
 
@@ -274,12 +438,13 @@ impl<T> std::ops::Deref for Edges<T> {
     }
 }
 
-/// A block's radial weights from its table, edge by edge; the backward keeps
-/// one value per edge, ∂E/∂r = Σ_k ∂E/∂w_k · w_k'(r).
+/// A block's radial weights from its table(s), edge by edge; the backward
+/// keeps one value per edge, ∂E/∂r = Σ_k ∂E/∂w_k · w_k'(r).
 struct TableWeights<'a, T> {
-    table: &'a HermiteTable<T>,
+    table: TableRef<'a, T>,
+    width: usize,
     r: &'a [T],
-    /// The edges outside the table's domain (increasing), and their exact
+    /// The edges outside the tables' domain (increasing), and their exact
     /// w and w' rows.
     untabulated: &'a [usize],
     exact_w: Vec<T>,
@@ -289,31 +454,30 @@ struct TableWeights<'a, T> {
 impl<T: Real> TableWeights<'_, T> {
     /// Edge e's exact row of `rows` (e must be untabulated).
     fn exact<'b>(&self, e: usize, rows: &'b [T]) -> &'b [T] {
-        let nw = self.table.width();
         let k = self.untabulated.binary_search(&e).expect("edges outside the table are listed as untabulated");
-        &rows[k * nw..(k + 1) * nw]
+        &rows[k * self.width..(k + 1) * self.width]
     }
 }
 
 impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
     fn check(&self, n_edges: usize, weight_numel: usize) -> Result<()> {
-        if self.r.len() != n_edges || self.table.width() != weight_numel {
+        if self.r.len() != n_edges || self.width != weight_numel {
             return Err(Error::LengthMismatch(format!(
                 "radial table: {} edges of {} weights, the convolution has {n_edges} of {weight_numel}",
                 self.r.len(),
-                self.table.width()
+                self.width
             )));
         }
         Ok(())
     }
     /// Scratch: w, then (backward) w'.
     fn scratch_len(&self) -> usize {
-        2 * self.table.width()
+        2 * self.width
     }
     fn weights<'b>(&'b self, e: usize, scratch: &'b mut [T], backward: bool) -> &'b [T] {
-        let (w, dw) = scratch.split_at_mut(self.table.width());
-        let tabulated =
-            if backward { self.table.value_and_derivative(self.r[e], w, dw) } else { self.table.value(self.r[e], w) };
+        let (w, dw) = scratch.split_at_mut(self.width);
+        let table = self.table.of(e);
+        let tabulated = if backward { table.value_and_derivative(self.r[e], w, dw) } else { table.value(self.r[e], w) };
         if tabulated {
             w
         } else {
@@ -325,8 +489,8 @@ impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
     }
     fn gradient(&self, e: usize, grad_w: &[T], scratch: &[T], out: &mut [T]) {
         let dw = match self.untabulated.binary_search(&e) {
-            Ok(k) => &self.exact_dw[k * self.table.width()..(k + 1) * self.table.width()],
-            Err(_) => &scratch[self.table.width()..],
+            Ok(k) => &self.exact_dw[k * self.width..(k + 1) * self.width],
+            Err(_) => &scratch[self.width..],
         };
         out[0] = dot(dw, grad_w);
     }
@@ -337,13 +501,7 @@ impl<T: Real> EdgeWeights<T> for TableWeights<'_, T> {
 /// and the first knots' midpoints; asserts the bounds each model's test
 /// documents (relative to max|w|, max|w'|). Returns a line to print.
 #[cfg(test)]
-pub(super) fn check_table(
-    basis: &BesselBasis<f64>,
-    envelope: &Envelope<f64>,
-    cutoff: f64,
-    exact: &FullyConnectedNet<f64>,
-    table32: &HermiteTable<f32>,
-) -> String {
+pub(super) fn check_table(envelope: &Envelope<f64>, cutoff: f64, exact: &Exact, table32: &HermiteTable<f32>) -> String {
     let mut seed = 0x9e3779b97f4a7c15u64;
     let mut uniform = || {
         seed ^= seed << 13;
@@ -354,7 +512,7 @@ pub(super) fn check_table(
     let (lo, hi) = (TABLE_START, cutoff);
     let mut r: Vec<f64> = (0..2000).map(|_| lo + (hi - lo) * uniform()).collect();
     r.extend((0..200).map(|k| lo + (k as f64 + 0.5) * KNOT_SPACING));
-    let (w, dw) = radial_exact(basis, envelope, exact, &r).unwrap();
+    let (w, dw) = exact(&r).unwrap();
     let nw = table32.width();
     let scale = |v: &[f64]| v.iter().fold(0f64, |m, x| m.max(x.abs()));
     let (w_max, dw_max) = (scale(&w), scale(&dw));
@@ -364,7 +522,7 @@ pub(super) fn check_table(
         .map(|k| coarse.iter().map(|h| h / f64::from(1u32 << k)).collect::<Vec<f64>>())
         .find(|sp| table_intervals(&breaks, sp) == table32.n_intervals())
         .expect("the table's spacing is a refinement of the pieces'");
-    let table64 = HermiteTable::<f64>::new(&breaks, &spacings, nw, |r| radial_exact(basis, envelope, exact, r)).unwrap();
+    let table64 = HermiteTable::<f64>::new(&breaks, &spacings, nw, exact).unwrap();
     let (mut err64, mut derr64, mut err32, mut derr32, mut r_worst) = (0f64, 0f64, 0f64, 0f64, 0f64);
     let (mut y64, mut d64) = (vec![0f64; nw], vec![0f64; nw]);
     let (mut y32, mut d32) = (vec![0f32; nw], vec![0f32; nw]);

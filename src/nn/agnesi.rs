@@ -36,6 +36,11 @@ impl<T: Real> AgnesiTransform<T> {
         Ok(AgnesiTransform { n_types: numbers.len(), q: T::of(q), p: T::of(p), a: T::of(a), inv_r0 })
     }
 
+    /// Number of types.
+    pub fn n_types(&self) -> usize {
+        self.n_types
+    }
+
     /// (r', dr'/dr) of an edge from a type-`sender` atom to a type-`receiver` one.
     #[inline]
     pub fn apply(&self, sender: usize, receiver: usize, r: T) -> (T, T) {

@@ -47,6 +47,11 @@ impl<T: Real> SoftTransform<T> {
         Ok(SoftTransform { n_types: numbers.len(), pairs })
     }
 
+    /// Number of types.
+    pub fn n_types(&self) -> usize {
+        self.n_types
+    }
+
     /// (r', dr'/dr) of an edge from a type-`sender` atom to a type-`receiver` one.
     #[inline]
     pub fn apply(&self, sender: usize, receiver: usize, r: T) -> (T, T) {
