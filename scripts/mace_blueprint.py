@@ -74,6 +74,17 @@ CONFIGS = {
         interaction_first="RealAgnosticInteractionBlock",
         interaction="RealAgnosticResidualInteractionBlock",
     ),
+    # ACEsuit/mace-foundations mace_omat/mace-omat-medium.sh (MPA-0 has the
+    # same blocks): Density blocks, Agnesi transform, ZBL; 8 Bessel functions
+    # (mace's default; the published config YAML is not available here).
+    "omat-medium": dict(
+        zs=MP_ELEMENTS, r_max=6.0, num_bessel=8, num_polynomial_cutoff=5, max_ell=3,
+        hidden_irreps="128x0e+128x1o", correlation=3, num_interactions=2,
+        MLP_irreps="16x0e", radial_MLP=[64, 64, 64],
+        interaction_first="RealAgnosticDensityInteractionBlock",
+        interaction="RealAgnosticDensityResidualInteractionBlock",
+        distance_transform="Agnesi", pair_repulsion=True,
+    ),
 }
 
 
@@ -103,8 +114,8 @@ def build_model(name, seed):
         gate=modules.gate_dict["silu"],
         radial_MLP=c["radial_MLP"],
         radial_type="bessel",
-        distance_transform="None",
-        pair_repulsion=False,
+        distance_transform=c.get("distance_transform", "None"),
+        pair_repulsion=c.get("pair_repulsion", False),
         use_reduced_cg=False,  # mace's CLI default; the e3nn-built U matrices
         atomic_inter_scale=0.8,  # stand-in rms force
         atomic_inter_shift=-0.3,  # stand-in mean interaction energy per atom
