@@ -118,7 +118,7 @@ void PairEquipot::allocate()
 /* ----------------------------------------------------------------------
    pair_style equipot [precision float64|float32] [threads N]
                       [graph auto|exchange|periodic|shell] [modal NAME]
-                      [device cpu|cuda]
+                      [device cpu|cuda] [radial auto|exact|tables]
 ------------------------------------------------------------------------- */
 
 void PairEquipot::settings(int narg, char **arg)
@@ -130,6 +130,7 @@ void PairEquipot::settings(int narg, char **arg)
                "ABI version {}: rebuild the plugin against the installed equipot.h", eqp_abi_version(),
                EQP_ABI_VERSION);
   eqp_precision_t new_precision = EQP_FLOAT64;
+  int new_radial = EQP_RADIAL_DEFAULT;
   int new_threads = 1;
   int new_device = EQP_DEVICE_CPU;
   graph_mode = GRAPH_AUTO;
@@ -154,16 +155,24 @@ void PairEquipot::settings(int narg, char **arg)
       else error->all(FLERR, "pair_style equipot: graph must be auto, exchange, periodic or shell, not '{}'", value);
     } else if (key == "modal") {
       modal = value;
+    } else if (key == "radial") {
+      // float32 radial tables (the default) or the exact networks: the tables
+      // are faster, the exact networks hold no table memory on each rank
+      if (value == "auto") new_radial = EQP_RADIAL_DEFAULT;
+      else if (value == "exact") new_radial = EQP_RADIAL_EXACT;
+      else if (value == "tables") new_radial = EQP_RADIAL_TABLES;
+      else error->all(FLERR, "pair_style equipot: radial must be auto, exact or tables, not '{}'", value);
     } else if (key == "device") {
       if (value == "cpu") new_device = EQP_DEVICE_CPU;
       else if (value == "cuda") new_device = EQP_DEVICE_CUDA;
       else error->all(FLERR, "pair_style equipot: device must be cpu or cuda, not '{}'", value);
     } else {
-      error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads, graph, modal, device)",
+      error->all(FLERR, "pair_style equipot: unknown keyword '{}' (known: precision, threads, graph, modal, device, radial)",
                  key);
     }
   }
   precision = new_precision;
+  radial = new_radial;
   if (!workspace || new_threads != n_threads || new_device != device) {
     eqp_workspace_free(workspace);
     workspace = nullptr;
@@ -341,15 +350,21 @@ void PairEquipot::compute(int eflag, int vflag)
     atom_virials.reserve(9);
     atom_virials.resize(9 * n);
   }
-  eqp_outputs_t out = {};
+  eqp_results_t out = {};
+  out.struct_size = sizeof out;
   out.n_atoms = n;
   out.forces = forces.data();
   out.virial = vflag_global ? virial9 : nullptr;
   out.atom_energies = eflag_atom ? atom_energies.data() : nullptr;
   out.atom_virials = vflag_atom ? atom_virials.data() : nullptr;
-  eqp_status_t status = graph == GRAPH_EXCHANGE
-      ? eqp_compute_with_halo(model, g, workspace, precision, &PairEquipot::halo_exchange, this, &out)
-      : eqp_compute(model, g, workspace, precision, &out);
+  eqp_evaluation_options_t options;
+  eqp_status_t status = eqp_evaluation_options_default(&options, sizeof options);
+  options.precision = precision;
+  options.radial_tables = radial;
+  if (status == EQP_SUCCESS)
+    status = graph == GRAPH_EXCHANGE
+        ? eqp_compute_with_halo_and_options(model, g, workspace, &options, &PairEquipot::halo_exchange, this, &out)
+        : eqp_compute_with_options(model, g, workspace, &options, &out);
   eqp_graph_free(g);
   if (status != EQP_SUCCESS)
     error->one(FLERR, "pair equipot, step {}: {}", update->ntimestep, library_error());

@@ -46,6 +46,7 @@ class PairEquipot : public Pair {
   eqp_model_t *model = nullptr;
   eqp_workspace_t *workspace = nullptr;
   eqp_precision_t precision = EQP_FLOAT64;
+  int radial = EQP_RADIAL_DEFAULT;    // EQP_RADIAL_*: radial tables or exact networks
   int n_threads = 1;
   int device = EQP_DEVICE_CPU;    // EQP_DEVICE_* of the workspace
   enum GraphMode { GRAPH_AUTO, GRAPH_EXCHANGE, GRAPH_SHELL, GRAPH_PERIODIC };

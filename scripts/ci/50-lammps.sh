@@ -45,6 +45,8 @@ python tests/lammps/test_model.py --model "$PWD/tests/fixtures/mace/models/mp0_l
 echo "-- multi-head MACE with density blocks (fixture mh_density_f32, head spice): LAMMPS = library, 1/2/4 ranks agree"
 python tests/lammps/test_model.py --model "$PWD/tests/fixtures/mace/models/mh_density_f32.eqp.safetensors" --modal spice --other-modal omat \
     --elements Si C --masses 28.0855 12.011 --lattice diamond 4.36 --cells 2 2 2 --steps 5
+echo "-- radial auto|exact|tables (MACE with per-pair tables, float32): both agree with float64, differ from each other, 1/2 ranks"
+python tests/lammps/test_radial.py
 echo "-- SevenNet-0: 100 rounds of pair_style/pair_coeff leave the memory flat"
 python tests/lammps/test_memory.py --model "$sevennet" --elements "Si Si"
 echo "-- SevenNet-0, NVE 2000 steps of 1 fs, 64 Si atoms at 300 K (one rank, graph auto = periodic)"

@@ -71,10 +71,11 @@ pub struct eqp_evaluation_options_t {
     /// Arithmetic precision; default EQP_FLOAT64.
     pub precision: i32,
     /// Radial networks: EQP_RADIAL_DEFAULT (-1, the default) as the model
-    /// was loaded (SevenNet/NequIP: tables in float32, exact in float64;
-    /// MACE: exact), EQP_RADIAL_EXACT (0) the exact networks, EQP_RADIAL_TABLES
-    /// (1) the tables (EQP_ERROR_UNSUPPORTED where the model has none in that
-    /// precision: float64, MACE, Lennard-Jones).
+    /// was loaded (SevenNet/NequIP and MACE: tables in float32 — MACE with a
+    /// distance transform one per pair of species, built when first needed —
+    /// exact in float64), EQP_RADIAL_EXACT (0) the exact networks (less
+    /// memory), EQP_RADIAL_TABLES (1) the tables (EQP_ERROR_UNSUPPORTED where
+    /// the model has none in that precision: float64, Lennard-Jones).
     pub radial_tables: i32,
     /// Instruction set of the CPU kernels: EQP_SIMD_DEFAULT (-1, the default)
     /// the best the CPU has, or EQP_SIMD_NONE, EQP_SIMD_AVX2, EQP_SIMD_AVX512
