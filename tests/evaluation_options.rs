@@ -90,24 +90,18 @@ fn radial_exact_and_tables_differ_within_the_table_bound() {
     }
     // MACE: the same, where w depends on r alone, and with a distance
     // transform (r' per species pair: one table per pair of types).
-    let mace = mace();
-    let g = self::graph(&mace, &ws);
-    let run = |radial, precision| mace.compute(&g, &Request { radial, ..request(precision) }, &ws);
-    let (auto, tables, exact) =
-        (run(RadialMode::Auto, Precision::F32).unwrap(), run(RadialMode::Tables, Precision::F32).unwrap(), run(RadialMode::Exact, Precision::F32).unwrap());
-    assert!(bit_identical(&auto, &tables) && !bit_identical(&auto, &exact), "MACE float32 default = tables");
-    let d = max_diff(&auto, &exact);
-    assert!(d <= 1e-4, "MACE tables vs exact: {d:e}");
-    let exact = run(RadialMode::Exact, Precision::F64).unwrap();
-    assert!(bit_identical(&exact, &run(RadialMode::Auto, Precision::F64).unwrap()));
     let agnesi = equipot::model::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mace/models/mpa_agnesi.eqp.safetensors")).unwrap();
-    let g = self::graph(&agnesi, &ws);
-    let run = |radial, precision| agnesi.compute(&g, &Request { radial, ..request(precision) }, &ws);
-    let (auto, tables, exact) =
-        (run(RadialMode::Auto, Precision::F32).unwrap(), run(RadialMode::Tables, Precision::F32).unwrap(), run(RadialMode::Exact, Precision::F32).unwrap());
-    assert!(bit_identical(&auto, &tables) && !bit_identical(&auto, &exact), "Agnesi MACE float32 default = per-pair tables");
-    let d = max_diff(&auto, &exact);
-    assert!(d <= 1e-4, "Agnesi MACE tables vs exact: {d:e}");
+    for (label, model) in [("MACE", mace()), ("Agnesi MACE (per-pair tables)", agnesi)] {
+        let g = self::graph(&model, &ws);
+        let run = |radial, precision| model.compute(&g, &Request { radial, ..request(precision) }, &ws);
+        let (auto, tables, exact) =
+            (run(RadialMode::Auto, Precision::F32).unwrap(), run(RadialMode::Tables, Precision::F32).unwrap(), run(RadialMode::Exact, Precision::F32).unwrap());
+        assert!(bit_identical(&auto, &tables) && !bit_identical(&auto, &exact), "{label} float32 default = tables");
+        let d = max_diff(&auto, &exact);
+        assert!(d <= 1e-4, "{label} tables vs exact: {d:e}");
+        let exact = run(RadialMode::Exact, Precision::F64).unwrap();
+        assert!(bit_identical(&exact, &run(RadialMode::Auto, Precision::F64).unwrap()), "{label}: float64 is exact");
+    }
 }
 
 #[test]
