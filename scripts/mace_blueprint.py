@@ -74,18 +74,16 @@ CONFIGS = {
         interaction_first="RealAgnosticInteractionBlock",
         interaction="RealAgnosticResidualInteractionBlock",
     ),
-    # ACEsuit/mace-foundations mace_omat/mace-omat-medium.sh (MPA-0 has the
-    # same blocks): Density blocks, Agnesi transform, ZBL; 8 Bessel functions
-    # (mace's default; the published config YAML is not available here).
-    "omat-medium": dict(
-        zs=MP_ELEMENTS, r_max=6.0, num_bessel=8, num_polynomial_cutoff=5, max_ell=3,
-        hidden_irreps="128x0e+128x1o", correlation=3, num_interactions=2,
-        MLP_irreps="16x0e", radial_MLP=[64, 64, 64],
-        interaction_first="RealAgnosticDensityInteractionBlock",
-        interaction="RealAgnosticDensityResidualInteractionBlock",
-        distance_transform="Agnesi", pair_repulsion=True,
-    ),
 }
+# ACEsuit/mace-foundations mace_omat/mace-omat-medium.sh (MPA-0 has the same
+# blocks): MP-0 medium with Density blocks, the Agnesi transform, ZBL and 8
+# Bessel functions (mace's default; the published config YAML is not available here).
+CONFIGS["omat-medium"] = dict(
+    CONFIGS["mp0-medium"], num_bessel=8,
+    interaction_first="RealAgnosticDensityInteractionBlock",
+    interaction="RealAgnosticDensityResidualInteractionBlock",
+    distance_transform="Agnesi", pair_repulsion=True,
+)
 
 
 def build_model(name, seed):

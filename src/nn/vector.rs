@@ -124,93 +124,68 @@ mod avx2 {
     use super::Vector;
     use std::arch::x86_64::*;
 
-    /// Eight f32 lanes (AVX2 + FMA).
-    #[derive(Clone, Copy)]
-    pub struct F32x8(__m256);
-    /// Four f64 lanes (AVX2 + FMA).
-    #[derive(Clone, Copy)]
-    pub struct F64x4(__m256d);
+    /// An AVX2 register type `$name` of `$lanes` lanes of `$t`, from the
+    /// intrinsics of that width; `$sum` reduces a register `v` to one lane.
+    macro_rules! register {
+        ($doc:literal, $name:ident, $t:ty, $reg:ty, $lanes:literal, $load:ident, $store:ident, $set1:ident,
+         $zero:ident, $mul:ident, $fmadd:ident, |$v:ident| $sum:expr) => {
+            #[doc = $doc]
+            #[derive(Clone, Copy)]
+            pub struct $name($reg);
 
-    impl Vector<f32> for F32x8 {
-        const LANES: usize = 8;
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn load(p: *const f32) -> Self {
-            F32x8(_mm256_loadu_ps(p))
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn store(self, p: *mut f32) {
-            _mm256_storeu_ps(p, self.0)
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn splat(x: f32) -> Self {
-            F32x8(_mm256_set1_ps(x))
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn zero() -> Self {
-            F32x8(_mm256_setzero_ps())
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn mul(self, b: Self) -> Self {
-            F32x8(_mm256_mul_ps(self.0, b.0))
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-            F32x8(_mm256_fmadd_ps(self.0, b.0, c.0))
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn sum(self) -> f32 {
-            let half = _mm_add_ps(_mm256_castps256_ps128(self.0), _mm256_extractf128_ps(self.0, 1));
-            let pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
-            _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))
-        }
+            impl Vector<$t> for $name {
+                const LANES: usize = $lanes;
+                #[inline]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn load(p: *const $t) -> Self {
+                    $name($load(p))
+                }
+                #[inline]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn store(self, p: *mut $t) {
+                    $store(p, self.0)
+                }
+                #[inline]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn splat(x: $t) -> Self {
+                    $name($set1(x))
+                }
+                #[inline]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn zero() -> Self {
+                    $name($zero())
+                }
+                #[inline]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn mul(self, b: Self) -> Self {
+                    $name($mul(self.0, b.0))
+                }
+                #[inline]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+                    $name($fmadd(self.0, b.0, c.0))
+                }
+                #[inline]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn sum(self) -> $t {
+                    let $v = self.0;
+                    $sum
+                }
+            }
+        };
     }
 
-    impl Vector<f64> for F64x4 {
-        const LANES: usize = 4;
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn load(p: *const f64) -> Self {
-            F64x4(_mm256_loadu_pd(p))
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn store(self, p: *mut f64) {
-            _mm256_storeu_pd(p, self.0)
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn splat(x: f64) -> Self {
-            F64x4(_mm256_set1_pd(x))
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn zero() -> Self {
-            F64x4(_mm256_setzero_pd())
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn mul(self, b: Self) -> Self {
-            F64x4(_mm256_mul_pd(self.0, b.0))
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn mul_add(self, b: Self, c: Self) -> Self {
-            F64x4(_mm256_fmadd_pd(self.0, b.0, c.0))
-        }
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn sum(self) -> f64 {
-            let half = _mm_add_pd(_mm256_castpd256_pd128(self.0), _mm256_extractf128_pd(self.0, 1));
-            _mm_cvtsd_f64(_mm_add_sd(half, _mm_unpackhi_pd(half, half)))
-        }
-    }
+    register!("Eight f32 lanes (AVX2 + FMA).", F32x8, f32, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps,
+              _mm256_set1_ps, _mm256_setzero_ps, _mm256_mul_ps, _mm256_fmadd_ps, |v| {
+        let half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+        _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)))
+    });
+    register!("Four f64 lanes (AVX2 + FMA).", F64x4, f64, __m256d, 4, _mm256_loadu_pd, _mm256_storeu_pd,
+              _mm256_set1_pd, _mm256_setzero_pd, _mm256_mul_pd, _mm256_fmadd_pd, |v| {
+        let half = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+        _mm_cvtsd_f64(_mm_add_sd(half, _mm_unpackhi_pd(half, half)))
+    });
 }
 
 #[cfg(test)]
